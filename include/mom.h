@@ -1,0 +1,202 @@
+/* libmom — Mixture-of-Mamba training and inference.
+ *
+ * The one public header. Every call returns a mom_status; on failure the
+ * context keeps a one-line message (mom_ctx_last_error) that names the value
+ * that was wrong. Handles are opaque; every destroy function accepts NULL and
+ * NULLs the caller's pointer. Status values are pinned and never renumbered. */
+#ifndef MOM_H
+#define MOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mom_status {
+    MOM_OK = 0,
+    MOM_ERR_INVALID_ARG = -1, /* NULL pointer, value out of range */
+    MOM_ERR_CONFIG = -2,      /* a config field does not fit */
+    MOM_ERR_IO = -3,          /* open/read/write/rename failed */
+    MOM_ERR_FORMAT = -4,      /* a file is truncated, lies, or does not match */
+    MOM_ERR_NOMEM = -5,
+    MOM_ERR_DATA = -6,        /* token or modality id out of range */
+    MOM_ERR_BACKEND = -7,     /* the compute backend failed */
+    MOM_ERR_NOT_FOUND = -8,   /* no tensor of that name */
+    MOM_ERR_UNSUPPORTED = -9, /* asked for a feature this build lacks */
+} mom_status;
+
+const char *mom_status_str(mom_status s);
+const char *mom_version(void);
+
+#define MOM_MAX_MODALITIES 8
+
+/* Which projections get one weight set per modality (a bit set). */
+enum {
+    MOM_DECOUPLE_IN = 1u << 0,
+    MOM_DECOUPLE_X = 1u << 1,
+    MOM_DECOUPLE_DT = 1u << 2,
+    MOM_DECOUPLE_OUT = 1u << 3,
+    MOM_DECOUPLE_ALL = 0xfu,
+};
+
+typedef struct mom_config {
+    int n_modalities;   /* 1..8 */
+    int vocab_size;     /* >= 2 */
+    int d_model;
+    int n_layer;
+    int d_state;        /* default 16 */
+    int d_conv;         /* default 4 */
+    int expand;         /* default 2: d_inner = expand * d_model */
+    int dt_rank;        /* 0 = auto: ceil(d_model / 16) */
+    unsigned decouple;  /* MOM_DECOUPLE_* bits, default all four */
+    int tie_embeddings; /* default 1 */
+    float norm_eps;     /* default 1e-5 */
+} mom_config;
+
+/* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
+ * d_state 16, d_conv 4, expand 2, dt_rank auto, all decoupled, tied. */
+void mom_config_default(mom_config *cfg);
+
+typedef struct mom_ctx mom_ctx;
+typedef struct mom_model mom_model;
+typedef struct mom_dataset mom_dataset;
+
+typedef struct mom_ctx_settings {
+    int n_threads;   /* 0 = OpenMP's default */
+    const char *cpu; /* NULL = from MOM_CPU or auto; "scalar" forces plain C */
+} mom_ctx_settings;
+
+void mom_ctx_default_settings(mom_ctx_settings *s);
+mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s);
+void mom_ctx_destroy(mom_ctx **ctx);
+/* The message of the last failure on this context ("" when none). */
+const char *mom_ctx_last_error(const mom_ctx *ctx);
+/* One line naming the backend and matmul path in use. */
+const char *mom_ctx_backend_name(const mom_ctx *ctx);
+/* The CPU features found (cpuid and OS support), one line into buf. */
+void mom_cpu_features_string(char *buf, size_t cap);
+
+/* ---- config files ---------------------------------------------------- */
+/* Parses a JSON object with the field names of mom_config; "decouple" is a
+ * list such as ["in","x","dt","out"]. Missing fields keep their defaults. */
+mom_status mom_config_parse_json(mom_ctx *ctx, const char *json, size_t len, mom_config *cfg);
+mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *cfg);
+/* Writes the config as one JSON object into buf (NUL-terminated). */
+mom_status mom_config_to_json(const mom_config *cfg, char *buf, size_t cap);
+/* Validates and fills derived fields (dt_rank when 0). */
+mom_status mom_config_validate(mom_ctx *ctx, mom_config *cfg);
+
+/* ---- models ---------------------------------------------------------- */
+mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out);
+mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out);
+mom_status mom_model_save(mom_model *m, const char *path);
+void mom_model_destroy(mom_model **m);
+const mom_config *mom_model_config(const mom_model *m);
+
+typedef struct mom_model_info {
+    int64_t n_params;            /* every parameter */
+    int64_t n_params_active;     /* touched by one token (one modality's copies) */
+    double train_flops_per_token; /* 6 x active matmul params + scan/conv terms */
+    int d_inner, dt_rank;
+} mom_model_info;
+void mom_model_get_info(const mom_model *m, mom_model_info *info);
+
+/* Parameter tensors by name (the safetensors names). */
+size_t mom_model_n_tensors(const mom_model *m);
+const char *mom_model_tensor_name(const mom_model *m, size_t i);
+/* Shape of tensor `name`: up to 4 dims; returns MOM_ERR_NOT_FOUND if absent. */
+mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int64_t shape[4]);
+/* Copies a parameter / its gradient out (n floats must equal its size). */
+mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n);
+mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n);
+mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n);
+
+/* ---- a batch: B rows of T positions ---------------------------------- */
+typedef struct mom_batch {
+    int B, T;
+    const int32_t *tokens;     /* [B*T] input token ids */
+    const uint8_t *modality;   /* [B*T] modality of each input token */
+    const int32_t *targets;    /* [B*T] next token id, or -1 to ignore */
+    const uint8_t *target_modality; /* [B*T] modality of each target token */
+} mom_batch;
+
+typedef struct mom_losses {
+    double loss;                            /* mean over all targets */
+    double by_modality[MOM_MAX_MODALITIES]; /* mean over targets of that modality (NaN if none) */
+    int64_t count[MOM_MAX_MODALITIES];      /* targets of each modality */
+    int64_t n_targets;
+} mom_losses;
+
+/* Forward only. */
+mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out);
+/* Forward and backward; gradients of the mean loss are ADDED to the
+ * gradient buffer scaled by grad_scale (1/accum for accumulation). */
+mom_status mom_model_backward(mom_model *m, const mom_batch *b, float grad_scale, mom_losses *out);
+mom_status mom_model_zero_grad(mom_model *m);
+/* Writes the gradients as safetensors under the parameter names. */
+mom_status mom_model_save_grads(mom_model *m, const char *path);
+
+/* ---- the optimizer --------------------------------------------------- */
+typedef struct mom_optim_settings {
+    float lr;            /* peak, default 1e-3 */
+    float beta1, beta2;  /* 0.9, 0.95 */
+    float eps;           /* 1e-8 */
+    float weight_decay;  /* 0.1: embedding and projection matrices only */
+    float clip_norm;     /* 1.0; <= 0 disables */
+    int warmup_steps;    /* linear warmup, default 100 */
+    int total_steps;     /* cosine decay to min_lr_ratio * lr at this step */
+    float min_lr_ratio;  /* 0.1 */
+} mom_optim_settings;
+
+void mom_optim_default_settings(mom_optim_settings *s);
+/* lr at step (0-based) under the schedule. */
+float mom_optim_lr_at(const mom_optim_settings *s, int64_t step);
+/* Clips and applies one AdamW step with the model's gradients, then counts
+ * the step. grad_norm (may be NULL) gets the norm before clipping. */
+mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm);
+int64_t mom_model_steps_done(const mom_model *m);
+/* Optimizer state (step, m, v, data RNG state) as a second safetensors file. */
+mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state);
+mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_state);
+
+/* ---- datasets -------------------------------------------------------- */
+mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
+void mom_dataset_close(mom_dataset **d);
+int64_t mom_dataset_n_tokens(const mom_dataset *d);
+int mom_dataset_n_modalities(const mom_dataset *d);
+int64_t mom_dataset_vocab_size(const mom_dataset *d);
+int64_t mom_dataset_n_docs(const mom_dataset *d);
+const int32_t *mom_dataset_tokens(const mom_dataset *d);
+const uint8_t *mom_dataset_modalities(const mom_dataset *d);
+/* Checks that the dataset fits the model (vocab, modalities). */
+mom_status mom_dataset_check(mom_model *m, const mom_dataset *d);
+
+/* Fills a batch from the window starting at token `start` of each row:
+ * row b covers tokens [starts[b], starts[b] + T + 1); inputs are the first T,
+ * targets the last T. Buffers are the caller's, each of B*T. */
+mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts,
+                                  int32_t *tokens, uint8_t *modality, int32_t *targets,
+                                  uint8_t *target_modality);
+
+/* Held-out loss over the whole dataset in consecutive (B, T) windows. */
+mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
+                              mom_losses *out);
+
+/* Builds a dataset file from JSON lines, one document a line:
+ * {"segments": [{"modality": 0, "tokens": [5, 17]}, ...]}, concatenated in
+ * file order. vocab_size / n_modalities 0: the smallest that hold the data.
+ * Written to a temporary file, fsynced, renamed. */
+mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path,
+                                    int vocab_size, int n_modalities);
+/* Writes a dataset file from arrays. doc_starts: n_docs ascending start
+ * offsets, the first 0 (NULL with n_docs <= 1: one document). */
+mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
+                             int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
+                             int vocab_size, int n_modalities);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,129 @@
+/* CPU kernels of one training step: the scalar reference of every op that is
+ * not a projection matmul (and a plain-C matmul used without oneDNN).
+ * Activations are token-major (tokens, features), row-major; a row stride
+ * `ld` lets a kernel read a column block of a wider matrix (x_dbl, xz).
+ * The AVX-512 versions (issue 3) sit beside these and are tested against them. */
+#ifndef MOM_KERNELS_H
+#define MOM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- matmul (plain C) ------------------------------------------------ */
+/* C[M,N] (= or +=) A[M,K] W^T, W [N,K] (PyTorch Linear layout). */
+void mom_mm_fwd_ref(int M, int N, int K, const float *A, int lda, const float *W,
+                    float *C, int ldc, int accumulate);
+/* dA[M,K] (= or +=) dC[M,N] W, W [N,K]. */
+void mom_mm_bwd_data_ref(int M, int N, int K, const float *dC, int lddc, const float *W,
+                         float *dA, int ldda, int accumulate);
+/* dW[N,K] += dC[M,N]^T A[M,K]. */
+void mom_mm_bwd_weight_ref(int M, int N, int K, const float *dC, int lddc, const float *A,
+                           int lda, float *dW);
+
+/* ---- embedding ------------------------------------------------------- */
+/* out[t,:] = table[tok[t],:]. */
+void mom_embed_fwd_ref(int T, int D, const int32_t *tok, const float *table, float *out);
+/* dtable[tok[t],:] += dout[t,:], in token order (deterministic). */
+void mom_embed_bwd_ref(int T, int D, const int32_t *tok, const float *dout, float *dtable);
+
+/* ---- RMSNorm ----------------------------------------------------------- */
+/* out = x * rstd * w, rstd[t] = 1/sqrt(mean(x_t^2) + eps). */
+void mom_rmsnorm_fwd_ref(int T, int D, const float *x, const float *w, float eps, float *out,
+                         float *rstd);
+/* dx += d/dx, dw += d/dw, given dout. */
+void mom_rmsnorm_bwd_ref(int T, int D, const float *x, const float *w, const float *rstd,
+                         const float *dout, float *dx, float *dw);
+
+/* ---- routing --------------------------------------------------------- */
+/* dst[i, 0:cols] = src[perm[i], 0:cols]. */
+void mom_gather_rows_ref(int rows, int cols, const int32_t *perm, const float *src, int ld_src,
+                         float *dst);
+/* dst[perm[i], 0:cols] (= or +=) src[i, 0:cols]. */
+void mom_scatter_rows_ref(int rows, int cols, const int32_t *perm, const float *src, float *dst,
+                          int ld_dst, int accumulate);
+/* C[r, :] += bias for r in [0, rows). */
+void mom_add_bias_ref(int rows, int cols, const float *bias, float *C, int ldc);
+/* dbias += sum over rows of dC. */
+void mom_bias_grad_ref(int rows, int cols, const float *dC, int lddc, float *dbias);
+
+/* ---- causal depthwise conv1d + SiLU ---------------------------------- */
+/* x: (B, L, D) with row stride ldx; w (D, K); b (D). out (B, L, D) contiguous:
+ * out[t,d] = SiLU(b[d] + sum_k w[d,k] x[t-K+1+k, d]) with zeros before t=0. */
+void mom_conv_silu_fwd_ref(int B, int L, int D, int K, const float *x, int ldx, const float *w,
+                           const float *b, float *out);
+/* dx (= into stride ldx), dw +=, db +=, given dout (grad of the SiLU output). */
+void mom_conv_silu_bwd_ref(int B, int L, int D, int K, const float *x, int ldx, const float *w,
+                           const float *b, const float *dout, float *dx, int lddx, float *dw,
+                           float *db);
+
+/* ---- elementwise ----------------------------------------------------- */
+/* y = softplus(x) with PyTorch's threshold 20 (y = x above it). */
+void mom_softplus_fwd_ref(size_t n, const float *x, float *y);
+/* dx = dy * sigmoid(x) (1 above the threshold). */
+void mom_softplus_bwd_ref(size_t n, const float *x, const float *dy, float *dx);
+/* y += x. */
+void mom_add_ref(size_t n, const float *x, float *y);
+/* sum of squares in double, fixed order. */
+double mom_sumsq_ref(size_t n, const float *x);
+/* x *= a. */
+void mom_scale_ref(size_t n, float a, float *x);
+
+/* ---- selective scan ---------------------------------------------------- */
+typedef struct mom_scan_args {
+    int B, L, D, N;          /* batch rows, positions, d_inner, d_state */
+    int chunk;               /* positions between stored states */
+    const float *u;          /* (B, L, D) */
+    const float *delta;      /* (B, L, D), already softplus'd */
+    const float *A_log;      /* (D, N); A = -exp(A_log) */
+    const float *Bm, *Cm;    /* (B, L, N) with row stride ld_bc */
+    int ld_bc;
+    const float *Dskip;      /* (D) */
+    const float *z;          /* (B, L, D) with row stride ld_z */
+    int ld_z;
+    float *states;           /* (B, n_chunks, D, N): state entering each chunk */
+} mom_scan_args;
+
+static inline int mom_scan_n_chunks(int L, int chunk) { return (L + chunk - 1) / chunk; }
+
+/* y (B, L, D) = (C.s + D u) * SiLU(z); fills a->states. */
+void mom_scan_fwd_ref(const mom_scan_args *a, float *y);
+
+typedef struct mom_scan_grads {
+    const float *dy;  /* (B, L, D) */
+    float *du;        /* (B, L, D), written */
+    float *ddelta;    /* (B, L, D), written */
+    float *dB, *dC;   /* (B, L, N) row stride ld_dbc, written */
+    int ld_dbc;
+    float *dz;        /* (B, L, D) row stride ld_dz, written */
+    int ld_dz;
+    float *dA_log;    /* (D, N), += */
+    float *dD;        /* (D), += */
+    float *work;      /* scratch: mom_scan_bwd_work_floats() floats */
+} mom_scan_grads;
+
+size_t mom_scan_bwd_work_floats(int chunk, int D, int N);
+/* Recomputes states chunk by chunk from a->states, newest chunk first. */
+void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g);
+
+/* ---- cross-entropy ----------------------------------------------------- */
+/* For each row t with target >= 0: loss[t] = logsumexp(logits_t) - logits_t[target];
+ * logits are overwritten with the gradient (softmax - onehot) * scale (0 for
+ * ignored rows, whose loss is 0). With scale == 0 the logits are left alone. */
+void mom_xent_ref(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
+
+/* ---- AdamW (torch.optim.AdamW semantics) ------------------------------ */
+/* p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), bc_i = 1 - b_i^step. g is scaled by gscale. */
+void mom_adamw_ref(size_t n, float *p, const float *g, float *m, float *v, float gscale,
+                   float lr, float b1, float b2, float eps, float wd, int64_t step);
+
+/* ---- CPU features ---------------------------------------------------- */
+typedef enum { MOM_CPU_PATH_SCALAR = 0, MOM_CPU_PATH_AVX2 = 1, MOM_CPU_PATH_AVX512 = 2 } mom_cpu_path;
+typedef struct mom_cpu_features {
+    int avx2, fma, avx512f, avx512bw, avx512vl, avx512_bf16, amx_bf16, os_avx512;
+} mom_cpu_features;
+void mom_cpu_detect(mom_cpu_features *f);
+/* One line: "avx512f avx512bw ... (os: zmm enabled)". */
+void mom_cpu_features_str(const mom_cpu_features *f, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,89 @@
+/* The op table every backend implements. The model (the files of src/) is written once
+ * against it; a backend never calls back into the model.
+ *
+ * Memory belongs to the backend: a be_buf is an opaque handle (host memory on
+ * the CPU, a device buffer on a GPU) and a bv is a view into one, offset in
+ * 4-byte elements (float or int32). The host moves data only through
+ * upload/download. Shapes are token-major (rows, cols), row-major; `ld` is a
+ * row stride in elements, so an op can read a column block of a wider matrix. */
+#ifndef MOM_BACKEND_H
+#define MOM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct be_buf be_buf;
+typedef struct bv {
+    be_buf *buf;
+    size_t off; /* elements of 4 bytes */
+} bv;
+
+static inline bv bv_at(bv v, size_t elems) { v.off += elems; return v; }
+
+/* One selective-scan call: inputs and state checkpoints (see simd/kernels.h). */
+typedef struct be_scan {
+    int B, L, D, N, chunk;
+    bv u, delta, A_log, Bm, Cm, Dskip, z, states;
+    int ld_bc, ld_z;
+} be_scan;
+
+typedef struct be_scan_grads {
+    bv dy, du, ddelta, dB, dC, dz, dA_log, dD, work;
+    int ld_dbc, ld_dz;
+} be_scan_grads;
+
+typedef struct backend backend;
+struct backend {
+    const char *name;
+
+    /* buffers */
+    be_buf *(*alloc)(backend *be, size_t n_elems); /* zeroed; NULL on failure */
+    void (*release)(backend *be, be_buf *buf);
+    void (*upload)(backend *be, bv dst, const void *src, size_t n_elems);
+    void (*download)(backend *be, void *dst, bv src, size_t n_elems);
+    void (*zero)(backend *be, bv dst, size_t n_elems);
+    void (*copy)(backend *be, bv dst, bv src, size_t n_elems);
+
+    /* projections: W is [N, K] (PyTorch Linear layout) */
+    int (*mm_fwd)(backend *be, int M, int N, int K, bv A, int lda, bv W, bv C, int ldc, int acc);
+    int (*mm_bwd_data)(backend *be, int M, int N, int K, bv dC, int lddc, bv W, bv dA, int ldda,
+                       int acc);
+    int (*mm_bwd_weight)(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW);
+
+    /* routing: perm is int32 */
+    void (*gather_rows)(backend *be, int rows, int cols, bv perm, bv src, int ld_src, bv dst);
+    void (*scatter_rows)(backend *be, int rows, int cols, bv perm, bv src, bv dst, int ld_dst,
+                         int acc);
+    void (*add_bias)(backend *be, int rows, int cols, bv bias, bv C, int ldc);
+    void (*bias_grad)(backend *be, int rows, int cols, bv dC, int lddc, bv dbias);
+
+    /* layers */
+    void (*embed_fwd)(backend *be, int T, int D, bv tok, bv table, bv out);
+    void (*embed_bwd)(backend *be, int T, int D, bv tok, bv dout, bv dtable);
+    void (*rmsnorm_fwd)(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv rstd);
+    void (*rmsnorm_bwd)(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw);
+    void (*conv_silu_fwd)(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
+                          bv out);
+    void (*conv_silu_bwd)(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
+                          bv dout, bv dx, int lddx, bv dw, bv db);
+    void (*softplus_fwd)(backend *be, size_t n, bv x, bv y);
+    void (*softplus_bwd)(backend *be, size_t n, bv x, bv dy, bv dx);
+    void (*add)(backend *be, size_t n, bv x, bv y); /* y += x */
+    void (*scan_fwd)(backend *be, const be_scan *a, bv y);
+    void (*scan_bwd)(backend *be, const be_scan *a, const be_scan_grads *g);
+    size_t (*scan_work_elems)(backend *be, int chunk, int D, int N);
+    /* loss[t] per row; logits become (softmax - onehot) * scale unless scale 0 */
+    void (*xent)(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
+
+    /* optimizer */
+    double (*sumsq)(backend *be, size_t n, bv x);
+    void (*adamw)(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
+                  float b1, float b2, float eps, float wd, int64_t step);
+
+    void (*destroy)(backend *be);
+};
+
+/* The CPU backend. use_dnnl: 1 = oneDNN matmuls (if built in), 0 = plain C. */
+backend *mom_cpu_backend_create(int use_dnnl, char *name, size_t name_cap);
+
+#endif

@@ -1,0 +1,159 @@
+/* One Mixture-of-Mamba layer, forward and backward side by side.
+ *
+ *   h      = RMSNorm(x)                                 (BT, d_model)
+ *   [u z]  = W_in[m] h                                  (BT, 2 d_inner)
+ *   uc     = SiLU(conv(u) + b)                          (BT, d_inner)
+ *   [r B C]= W_x[m] uc                                  (BT, dt_rank + 2 d_state)
+ *   delta  = softplus(W_dt[m] r + b_dt[m])              (BT, d_inner)
+ *   y      = scan(uc, delta, A, B, C, D) * SiLU(z)      (BT, d_inner)
+ *   x     += W_out[m] y                                 (BT, d_model)
+ *
+ * m is the modality of each position's input token. A decoupled projection
+ * gathers rows into modality order (model->plan.perm), runs one GEMM per
+ * modality on its contiguous slice, and scatters back; a shared one is a
+ * single GEMM. */
+#include "model.h"
+
+typedef struct proj {
+    const size_t *w;    /* weight offset per modality */
+    const size_t *bias; /* bias offset per modality, or NULL */
+    int split;          /* one weight per modality */
+    int K, N;           /* in, out features */
+} proj;
+
+static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const size_t *bias, int K, int N)
+{
+    proj p = {w, bias, (m->cfg.decouple & bit) && m->cfg.n_modalities > 1, K, N};
+    return p;
+}
+
+#define BE_TRY(call)                                                                  \
+    do {                                                                              \
+        if ((call) != 0) return mom_fail(m->ctx, MOM_ERR_BACKEND, "%s:%d: matmul failed", __FILE__, __LINE__); \
+    } while (0)
+
+/* C[:, 0:N] (= or +=) proj(A[:, 0:K]). */
+static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int ldc, int acc)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int BT = pl->B * pl->T;
+    if (!p->split) {
+        BE_TRY(be->mm_fwd(be, BT, p->N, p->K, A, lda, P(m, p->w[0]), C, ldc, acc));
+        if (p->bias) {
+            if (acc) return mom_fail(m->ctx, MOM_ERR_BACKEND, "proj_fwd: bias with accumulate");
+            be->add_bias(be, BT, p->N, P(m, p->bias[0]), C, ldc);
+        }
+        return MOM_OK;
+    }
+    be->gather_rows(be, BT, p->K, pl->perm, A, lda, pl->gA);
+    for (int k = 0; k < m->rt.n_mod; k++) {
+        const int o = m->rt.offset[k], n = m->rt.offset[k + 1] - o;
+        if (n == 0) continue; /* a modality absent from this batch costs nothing */
+        bv gc = bv_at(pl->gC, (size_t)o * p->N);
+        BE_TRY(be->mm_fwd(be, n, p->N, p->K, bv_at(pl->gA, (size_t)o * p->K), p->K, P(m, p->w[k]), gc, p->N, 0));
+        if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), gc, p->N);
+    }
+    be->scatter_rows(be, BT, p->N, pl->perm, pl->gC, C, ldc, acc);
+    return MOM_OK;
+}
+
+/* Given dC = dL/dC: dW += dC^T A, dbias += sum dC, dA (= or +=) dC W. */
+static mom_status proj_bwd(mom_model *m, const proj *p, bv A, int lda, bv dC, int lddc, bv dA,
+                           int ldda, int acc)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int BT = pl->B * pl->T;
+    if (!p->split) {
+        BE_TRY(be->mm_bwd_weight(be, BT, p->N, p->K, dC, lddc, A, lda, G(m, p->w[0])));
+        if (p->bias) be->bias_grad(be, BT, p->N, dC, lddc, G(m, p->bias[0]));
+        BE_TRY(be->mm_bwd_data(be, BT, p->N, p->K, dC, lddc, P(m, p->w[0]), dA, ldda, acc));
+        return MOM_OK;
+    }
+    be->gather_rows(be, BT, p->K, pl->perm, A, lda, pl->gA);
+    be->gather_rows(be, BT, p->N, pl->perm, dC, lddc, pl->gC);
+    for (int k = 0; k < m->rt.n_mod; k++) {
+        const int o = m->rt.offset[k], n = m->rt.offset[k + 1] - o;
+        if (n == 0) continue;
+        bv ga = bv_at(pl->gA, (size_t)o * p->K), gc = bv_at(pl->gC, (size_t)o * p->N);
+        BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, gc, p->N, ga, p->K, G(m, p->w[k])));
+        if (p->bias) be->bias_grad(be, n, p->N, gc, p->N, G(m, p->bias[k]));
+        BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, gc, p->N, P(m, p->w[k]), bv_at(pl->gD, (size_t)o * p->K), p->K, 0));
+    }
+    be->scatter_rows(be, BT, p->K, pl->perm, pl->gD, dA, ldda, acc);
+    return MOM_OK;
+}
+
+typedef struct block_projs { proj in, x, dt, out; } block_projs;
+
+static block_projs projs_of(const mom_model *m, const layer_params *L)
+{
+    const int Dm = m->cfg.d_model, Di = m->d_inner;
+    block_projs b = {
+        make_proj(m, MOM_DECOUPLE_IN, L->in, NULL, Dm, 2 * Di),
+        make_proj(m, MOM_DECOUPLE_X, L->x, NULL, Di, m->n_xdbl),
+        make_proj(m, MOM_DECOUPLE_DT, L->dt_w, L->dt_b, m->dt_rank, Di),
+        make_proj(m, MOM_DECOUPLE_OUT, L->out, NULL, Di, Dm),
+    };
+    return b;
+}
+
+static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_acts *a)
+{
+    const int Di = m->d_inner, R = m->dt_rank, N = m->cfg.d_state;
+    be_scan s = {m->plan.B, m->plan.T, Di, N, m->chunk, a->uc, a->delta, P(m, L->A_log),
+                 bv_at(a->xdbl, (size_t)R), bv_at(a->xdbl, (size_t)R + N), P(m, L->D),
+                 bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di};
+    return s;
+}
+
+mom_status block_forward(mom_model *m, int layer, bv x)
+{
+    backend *be = m->be;
+    const layer_params *L = &m->layers[layer];
+    const layer_acts *a = &m->plan.layers[layer];
+    const int B = m->plan.B, T = m->plan.T, BT = B * T;
+    const int Dm = m->cfg.d_model, Di = m->d_inner, X = m->n_xdbl;
+    const block_projs p = projs_of(m, L);
+    mom_status s;
+
+    be->copy(be, a->x_in, x, (size_t)BT * Dm);
+    be->rmsnorm_fwd(be, BT, Dm, x, P(m, L->norm), m->cfg.norm_eps, a->h, a->rstd);
+    if ((s = proj_fwd(m, &p.in, a->h, Dm, a->xz, 2 * Di, 0))) return s;
+    be->conv_silu_fwd(be, B, T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b), a->uc);
+    if ((s = proj_fwd(m, &p.x, a->uc, Di, a->xdbl, X, 0))) return s;
+    if ((s = proj_fwd(m, &p.dt, a->xdbl, X, a->dtp, Di, 0))) return s;
+    be->softplus_fwd(be, (size_t)BT * Di, a->dtp, a->delta);
+    const be_scan sc = scan_of(m, L, a);
+    be->scan_fwd(be, &sc, a->y);
+    return proj_fwd(m, &p.out, a->y, Di, x, Dm, 1);
+}
+
+mom_status block_backward(mom_model *m, int layer, bv dx)
+{
+    backend *be = m->be;
+    const layer_params *L = &m->layers[layer];
+    const layer_acts *a = &m->plan.layers[layer];
+    const act_plan *pl = &m->plan;
+    const int B = pl->B, T = pl->T, BT = B * T;
+    const int Dm = m->cfg.d_model, Di = m->d_inner, X = m->n_xdbl, R = m->dt_rank, N = m->cfg.d_state;
+    const block_projs p = projs_of(m, L);
+    mom_status s;
+
+    if ((s = proj_bwd(m, &p.out, a->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
+    const be_scan sc = scan_of(m, L, a);
+    const be_scan_grads sg = {pl->dy, pl->duc, pl->ddelta, bv_at(pl->dxdbl, (size_t)R),
+                              bv_at(pl->dxdbl, (size_t)R + N), bv_at(pl->dxz, (size_t)Di),
+                              G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di};
+    be->scan_bwd(be, &sc, &sg);
+    be->softplus_bwd(be, (size_t)BT * Di, a->dtp, pl->ddelta, pl->ddtp);
+    /* dt_proj reads columns [0, dt_rank) of x_dbl: its input grad lands there. */
+    if ((s = proj_bwd(m, &p.dt, a->xdbl, X, pl->ddtp, Di, pl->dxdbl, X, 0))) return s;
+    if ((s = proj_bwd(m, &p.x, a->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
+    be->conv_silu_bwd(be, B, T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
+                      pl->duc, pl->dxz, 2 * Di, G(m, L->conv_w), G(m, L->conv_b));
+    if ((s = proj_bwd(m, &p.in, a->h, Dm, pl->dxz, 2 * Di, pl->dh, Dm, 0))) return s;
+    be->rmsnorm_bwd(be, BT, Dm, a->x_in, P(m, L->norm), a->rstd, pl->dh, dx, G(m, L->norm));
+    return MOM_OK;
+}

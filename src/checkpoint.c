@@ -1,0 +1,239 @@
+/* Checkpoints: the model as safetensors under the reference module's tensor
+ * names with the config in __metadata__, the gradients likewise, and the
+ * optimizer state (step, m, v, data RNG) as a second file. Loading checks
+ * every name, dtype and shape before anything is used; writes go through a
+ * temporary file, fsync and rename (src/safetensors.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "model.h"
+#include "safetensors.h"
+
+/* Writes buffer `buf` (n_params floats) as one tensor per table entry. */
+static mom_status write_table(mom_model *m, be_buf *buf, const char *path, const char *kind)
+{
+    if (!path) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: output path is NULL", kind);
+    float *host = malloc(sizeof(float) * m->n_params);
+    st_write_tensor *t = calloc(m->n_tensors, sizeof(*t));
+    if (!host || !t) {
+        free(host);
+        free(t);
+        return mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    bv all = {buf, 0};
+    m->be->download(m->be, host, all, m->n_params);
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tensor_entry *e = &m->tensors[i];
+        t[i].name = e->name;
+        t[i].dtype = ST_F32;
+        t[i].ndim = e->ndim;
+        memcpy(t[i].shape, e->shape, sizeof(e->shape));
+        t[i].data = host + e->off;
+    }
+    char cfg[1024];
+    mom_config_to_json(&m->cfg, cfg, sizeof(cfg));
+    st_meta meta[3] = {{"format", "pt"}, {"config", cfg}, {"libmom", (char *)kind}};
+    char err[512];
+    int rc = st_write(path, t, m->n_tensors, meta, 3, err, sizeof(err));
+    free(host);
+    free(t);
+    return rc ? mom_fail(m->ctx, MOM_ERR_IO, "%s", err) : MOM_OK;
+}
+
+mom_status mom_model_save(mom_model *m, const char *path)
+{
+    return m ? write_table(m, m->params, path, "model") : MOM_ERR_INVALID_ARG;
+}
+
+mom_status mom_model_save_grads(mom_model *m, const char *path)
+{
+    return m ? write_table(m, m->grads, path, "gradients") : MOM_ERR_INVALID_ARG;
+}
+
+static mom_status config_from_file(mom_ctx *ctx, const st_file *f, const char *path, mom_config *cfg)
+{
+    const char *json = st_meta_get(f, "config");
+    if (!json) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: no \"config\" in __metadata__", path);
+    mom_status s = mom_config_parse_json(ctx, json, strlen(json), cfg);
+    if (s) {
+        char msg[sizeof(ctx->err)];
+        snprintf(msg, sizeof(msg), "%s", ctx->err);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: __metadata__ %s", path, msg);
+    }
+    return MOM_OK;
+}
+
+mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg)
+{
+    st_file f;
+    char err[512];
+    if (st_open(path, &f, err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_status s = config_from_file(ctx, &f, path, cfg);
+    st_close(&f);
+    return s;
+}
+
+static int same_shape(const st_tensor_info *ti, const tensor_entry *e)
+{
+    if (ti->ndim != e->ndim) return 0;
+    for (int d = 0; d < e->ndim; d++)
+        if (ti->shape[d] != e->shape[d]) return 0;
+    return 1;
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && o < cap; d++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+/* Checks that f holds exactly the model's tensors as F32 of the right shapes
+ * (a tied model may also carry lm_head.weight equal to the embedding). */
+static mom_status check_tensors(mom_model *m, const st_file *f, const char *path)
+{
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tensor_entry *e = &m->tensors[i];
+        const st_tensor_info *ti = st_find(f, e->name);
+        if (!ti) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: missing tensor %s", path, e->name);
+        if (ti->dtype != ST_F32) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s is not F32", path, e->name);
+        if (!same_shape(ti, e)) {
+            char want[64], got[64];
+            shape_str(want, sizeof(want), e->ndim, e->shape);
+            shape_str(got, sizeof(got), ti->ndim, ti->shape);
+            return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s has shape %s, the config needs %s", path, e->name, got, want);
+        }
+    }
+    for (size_t i = 0; i < f->n_tensors; i++) {
+        const st_tensor_info *ti = &f->tensors[i];
+        if (params_find(m, ti->name)) continue;
+        if (m->cfg.tie_embeddings && !strcmp(ti->name, "lm_head.weight")) {
+            const st_tensor_info *emb = st_find(f, "embedding.weight");
+            if (ti->dtype == ST_F32 && ti->end - ti->begin == emb->end - emb->begin &&
+                !memcmp(f->data + ti->begin, f->data + emb->begin, ti->end - ti->begin))
+                continue;
+            return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: lm_head.weight differs from embedding.weight but the config ties them", path);
+        }
+        return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: unexpected tensor %s for this config", path, ti->name);
+    }
+    return MOM_OK;
+}
+
+mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
+{
+    if (!ctx) return MOM_ERR_INVALID_ARG;
+    if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_load: NULL argument");
+    *out = NULL;
+    st_file f;
+    char err[512];
+    if (st_open(path, &f, err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_config cfg;
+    mom_model *m = NULL;
+    mom_status s = config_from_file(ctx, &f, path, &cfg);
+    if (!s) s = model_alloc(ctx, &cfg, &m);
+    if (!s) s = check_tensors(m, &f, path);
+    float *host = s ? NULL : malloc(sizeof(float) * m->n_params);
+    if (!s && !host) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    if (!s) {
+        for (size_t i = 0; i < m->n_tensors; i++) {
+            const tensor_entry *e = &m->tensors[i];
+            const st_tensor_info *ti = st_find(&f, e->name);
+            memcpy(host + e->off, f.data + ti->begin, e->n * sizeof(float));
+        }
+        for (size_t i = 0; i < m->n_params && !s; i++)
+            if (!isfinite(host[i]))
+                s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, i);
+    }
+    if (!s) {
+        bv all = {m->params, 0};
+        m->be->upload(m->be, all, host, m->n_params);
+    }
+    free(host);
+    st_close(&f);
+    if (s) mom_model_destroy(&m);
+    *out = m;
+    return s;
+}
+
+/* ---- optimizer state ---------------------------------------------------- */
+
+mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!path) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "optimizer state: output path is NULL");
+    float *mh = malloc(sizeof(float) * m->n_params), *vh = malloc(sizeof(float) * m->n_params);
+    mom_status s = MOM_OK;
+    if (!mh || !vh) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    if (!s) {
+        bv mb = {m->adam_m, 0}, vb = {m->adam_v, 0};
+        m->be->download(m->be, mh, mb, m->n_params);
+        m->be->download(m->be, vh, vb, m->n_params);
+        int64_t step = m->step;
+        st_write_tensor t[4] = {
+            {"step", ST_I64, 1, {1}, &step},
+            {"rng_state", ST_U64, 1, {1}, &rng_state},
+            {"adam_m", ST_F32, 1, {(int64_t)m->n_params}, mh},
+            {"adam_v", ST_F32, 1, {(int64_t)m->n_params}, vh},
+        };
+        char cfg[1024], err[512];
+        mom_config_to_json(&m->cfg, cfg, sizeof(cfg));
+        st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
+        if (st_write(path, t, 4, meta, 2, err, sizeof(err))) s = mom_fail(m->ctx, MOM_ERR_IO, "%s", err);
+    }
+    free(mh);
+    free(vh);
+    return s;
+}
+
+static const st_tensor_info *want(mom_model *m, const st_file *f, const char *path, const char *name,
+                                  st_dtype dt, int64_t n, mom_status *s)
+{
+    const st_tensor_info *t = st_find(f, name);
+    if (*s) return NULL;
+    if (!t || t->dtype != dt || t->ndim != 1 || t->shape[0] != n) {
+        *s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: tensor %s missing or not of %lld elements of the right dtype",
+                      path, name, (long long)n);
+        return NULL;
+    }
+    return t;
+}
+
+mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_state)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!path) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "optimizer state: path is NULL");
+    st_file f;
+    char err[512];
+    if (st_open(path, &f, err, sizeof(err))) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_status s = MOM_OK;
+    mom_config cfg;
+    char a[1024], b[1024];
+    if (config_from_file(m->ctx, &f, path, &cfg)) s = MOM_ERR_FORMAT;
+    else {
+        mom_config_to_json(&cfg, a, sizeof(a));
+        mom_config_to_json(&m->cfg, b, sizeof(b));
+        if (strcmp(a, b)) s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: optimizer state is for another config: %s", path, a);
+    }
+    const st_tensor_info *ts = want(m, &f, path, "step", ST_I64, 1, &s);
+    const st_tensor_info *tr = want(m, &f, path, "rng_state", ST_U64, 1, &s);
+    const st_tensor_info *tm = want(m, &f, path, "adam_m", ST_F32, (int64_t)m->n_params, &s);
+    const st_tensor_info *tv = want(m, &f, path, "adam_v", ST_F32, (int64_t)m->n_params, &s);
+    int64_t step = 0;
+    if (!s) {
+        memcpy(&step, f.data + ts->begin, sizeof(step));
+        if (step < 0) s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: step %lld is negative", path, (long long)step);
+    }
+    if (!s) {
+        bv mb = {m->adam_m, 0}, vb = {m->adam_v, 0};
+        m->be->upload(m->be, mb, f.data + tm->begin, m->n_params);
+        m->be->upload(m->be, vb, f.data + tv->begin, m->n_params);
+        m->step = step;
+        if (rng_state) memcpy(rng_state, f.data + tr->begin, sizeof(*rng_state));
+    }
+    st_close(&f);
+    return s;
+}

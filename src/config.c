@@ -1,0 +1,179 @@
+/* Model config: defaults, validation, and its JSON form (config files and
+ * the checkpoint's __metadata__). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "json.h"
+
+void mom_config_default(mom_config *c)
+{
+    if (!c) return;
+    c->n_modalities = 3;
+    c->vocab_size = 1024;
+    c->d_model = 256;
+    c->n_layer = 4;
+    c->d_state = 16;
+    c->d_conv = 4;
+    c->expand = 2;
+    c->dt_rank = 0;
+    c->decouple = MOM_DECOUPLE_ALL;
+    c->tie_embeddings = 1;
+    c->norm_eps = 1e-5f;
+}
+
+static mom_status range(mom_ctx *ctx, const char *field, long long v, long long lo, long long hi)
+{
+    if (v < lo || v > hi)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s = %lld is out of range [%lld, %lld]", field,
+                        v, lo, hi);
+    return MOM_OK;
+}
+
+mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
+{
+    if (!c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_validate: config is NULL");
+    mom_status s;
+    if ((s = range(ctx, "n_modalities", c->n_modalities, 1, MOM_MAX_MODALITIES)) ||
+        (s = range(ctx, "vocab_size", c->vocab_size, 2, 1 << 24)) ||
+        (s = range(ctx, "d_model", c->d_model, 1, 16384)) ||
+        (s = range(ctx, "n_layer", c->n_layer, 1, 512)) ||
+        (s = range(ctx, "d_state", c->d_state, 1, 64)) ||
+        (s = range(ctx, "d_conv", c->d_conv, 1, 16)) ||
+        (s = range(ctx, "expand", c->expand, 1, 16)))
+        return s;
+    const long long d_inner = (long long)c->expand * c->d_model;
+    if ((s = range(ctx, "dt_rank", c->dt_rank, 0, d_inner))) return s;
+    if (c->decouple & ~MOM_DECOUPLE_ALL)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: decouple = 0x%x has unknown bits", c->decouple);
+    if (c->tie_embeddings != 0 && c->tie_embeddings != 1)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: tie_embeddings = %d is not 0 or 1",
+                        c->tie_embeddings);
+    if (!(c->norm_eps > 0.0f) || !isfinite(c->norm_eps) || c->norm_eps > 1.0f)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: norm_eps = %g is not in (0, 1]",
+                        (double)c->norm_eps);
+    if (c->dt_rank == 0) c->dt_rank = (c->d_model + 15) / 16;
+    /* The largest tensor must stay addressable with int dimensions. */
+    const long long in_rows = 2 * d_inner * (long long)c->d_model;
+    const long long emb = (long long)c->vocab_size * c->d_model;
+    if (in_rows > (1LL << 31) - 1 || emb > (1LL << 31) - 1)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: d_model = %d makes a tensor too large",
+                        c->d_model);
+    return MOM_OK;
+}
+
+static const char *const decouple_names[4] = {"in", "x", "dt", "out"};
+
+static mom_status int_field(mom_ctx *ctx, const json_value *v, const char *key, int *out)
+{
+    if (v->type == JSON_BOOL && !strcmp(key, "tie_embeddings")) {
+        *out = v->boolean;
+        return MOM_OK;
+    }
+    if (v->type != JSON_NUMBER || !v->is_int || v->integer < -(1LL << 31) || v->integer > (1LL << 31) - 1)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s must be an integer", key);
+    *out = (int)v->integer;
+    return MOM_OK;
+}
+
+mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom_config *c)
+{
+    if (!text || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_parse_json: NULL argument");
+    mom_config_default(c);
+    json_value *root = NULL;
+    char err[160];
+    if (json_parse(text, len, &root, err, sizeof(err)))
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: not valid JSON: %s", err);
+    mom_status s = MOM_OK;
+    if (root->type != JSON_OBJECT) {
+        s = mom_fail(ctx, MOM_ERR_CONFIG, "config: the top level must be a JSON object");
+        goto done;
+    }
+    for (size_t i = 0; i < root->n_keys && !s; i++) {
+        const char *k = root->keys[i];
+        const json_value *v = &root->vals[i];
+        struct { const char *name; int *dst; } ints[] = {
+            {"n_modalities", &c->n_modalities}, {"vocab_size", &c->vocab_size},
+            {"d_model", &c->d_model},           {"n_layer", &c->n_layer},
+            {"d_state", &c->d_state},           {"d_conv", &c->d_conv},
+            {"expand", &c->expand},             {"dt_rank", &c->dt_rank},
+            {"tie_embeddings", &c->tie_embeddings},
+        };
+        int found = 0;
+        for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]); j++)
+            if (!strcmp(k, ints[j].name)) {
+                s = int_field(ctx, v, k, ints[j].dst);
+                found = 1;
+            }
+        if (found) continue;
+        if (!strcmp(k, "norm_eps")) {
+            if (v->type != JSON_NUMBER) s = mom_fail(ctx, MOM_ERR_CONFIG, "config: norm_eps must be a number");
+            else c->norm_eps = (float)v->number;
+        } else if (!strcmp(k, "decouple")) {
+            if (v->type != JSON_ARRAY) {
+                s = mom_fail(ctx, MOM_ERR_CONFIG, "config: decouple must be a list such as [\"in\",\"x\",\"dt\",\"out\"]");
+                continue;
+            }
+            c->decouple = 0;
+            for (size_t j = 0; j < v->n_items && !s; j++) {
+                const json_value *e = &v->items[j];
+                int bit = -1;
+                for (int b = 0; b < 4 && e->type == JSON_STRING; b++)
+                    if (!strcmp(e->str, decouple_names[b])) bit = b;
+                if (bit < 0)
+                    s = mom_fail(ctx, MOM_ERR_CONFIG, "config: decouple entry %s is not one of \"in\", \"x\", \"dt\", \"out\"",
+                                 e->type == JSON_STRING ? e->str : "(not a string)");
+                else
+                    c->decouple |= 1u << bit;
+            }
+        } else {
+            s = mom_fail(ctx, MOM_ERR_CONFIG, "config: unknown field \"%s\"", k);
+        }
+    }
+    if (!s) s = mom_config_validate(ctx, c);
+done:
+    json_free(root);
+    return s;
+}
+
+mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *c)
+{
+    if (!path || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_load: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open the config file", path);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    int too_big = !feof(f);
+    fclose(f);
+    if (too_big) return mom_fail(ctx, MOM_ERR_CONFIG, "%s: a config file over 64 KiB is not a config", path);
+    mom_status s = mom_config_parse_json(ctx, buf, n, c);
+    if (s && ctx) {
+        char msg[sizeof(ctx->err)];
+        snprintf(msg, sizeof(msg), "%s", ctx->err);
+        mom_fail(ctx, s, "%s: %s", path, msg);
+    }
+    return s;
+}
+
+mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
+{
+    if (!c || !buf) return MOM_ERR_INVALID_ARG;
+    char dec[64] = "";
+    for (int b = 0; b < 4; b++)
+        if (c->decouple & (1u << b)) {
+            if (dec[0]) strcat(dec, ", ");
+            strcat(dec, "\"");
+            strcat(dec, decouple_names[b]);
+            strcat(dec, "\"");
+        }
+    int n = snprintf(buf, cap,
+                     "{\"n_modalities\": %d, \"vocab_size\": %d, \"d_model\": %d, \"n_layer\": %d, "
+                     "\"d_state\": %d, \"d_conv\": %d, \"expand\": %d, \"dt_rank\": %d, "
+                     "\"decouple\": [%s], \"tie_embeddings\": %s, \"norm_eps\": %.9g}",
+                     c->n_modalities, c->vocab_size, c->d_model, c->n_layer, c->d_state, c->d_conv,
+                     c->expand, c->dt_rank, dec, c->tie_embeddings ? "true" : "false",
+                     (double)c->norm_eps);
+    return n < 0 || (size_t)n >= cap ? MOM_ERR_INVALID_ARG : MOM_OK;
+}

@@ -1,0 +1,228 @@
+/* The CPU backend: host memory, oneDNN matmuls (or plain C), and the
+ * kernels of simd/. A be_buf here is a malloc'd block; a view resolves to a
+ * pointer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "kernels.h"
+#include "matmul_dnnl.h"
+#include "mom_build_config.h"
+
+struct be_buf {
+    size_t n;
+    float data[];
+};
+
+typedef struct cpu_backend {
+    backend ops;
+    dnnl_mm *mm; /* NULL: plain-C matmuls */
+} cpu_backend;
+
+static float *F(bv v) { return v.buf->data + v.off; }
+static int32_t *I(bv v) { return (int32_t *)(void *)(v.buf->data + v.off); }
+static dnnl_mm *MM(backend *be) { return ((cpu_backend *)be)->mm; }
+
+static be_buf *cpu_alloc(backend *be, size_t n)
+{
+    (void)be;
+    if (n > (SIZE_MAX - sizeof(be_buf)) / sizeof(float)) return NULL;
+    be_buf *b = calloc(1, sizeof(be_buf) + n * sizeof(float));
+    if (b) b->n = n;
+    return b;
+}
+static void cpu_release(backend *be, be_buf *b) { (void)be; free(b); }
+static void cpu_upload(backend *be, bv dst, const void *src, size_t n)
+{
+    (void)be;
+    memcpy(F(dst), src, n * sizeof(float));
+}
+static void cpu_download(backend *be, void *dst, bv src, size_t n)
+{
+    (void)be;
+    memcpy(dst, F(src), n * sizeof(float));
+}
+static void cpu_zero(backend *be, bv dst, size_t n) { (void)be; memset(F(dst), 0, n * sizeof(float)); }
+static void cpu_copy(backend *be, bv dst, bv src, size_t n)
+{
+    (void)be;
+    memmove(F(dst), F(src), n * sizeof(float));
+}
+
+static int cpu_mm_fwd(backend *be, int M, int N, int K, bv A, int lda, bv W, bv C, int ldc, int acc)
+{
+    if (MM(be)) return dnnl_mm_fwd(MM(be), M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+    mom_mm_fwd_ref(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+    return 0;
+}
+static int cpu_mm_bwd_data(backend *be, int M, int N, int K, bv dC, int lddc, bv W, bv dA, int ldda,
+                           int acc)
+{
+    if (MM(be)) return dnnl_mm_bwd_data(MM(be), M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
+    mom_mm_bwd_data_ref(M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
+    return 0;
+}
+static int cpu_mm_bwd_weight(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW)
+{
+    if (MM(be)) return dnnl_mm_bwd_weight(MM(be), M, N, K, F(dC), lddc, F(A), lda, F(dW));
+    mom_mm_bwd_weight_ref(M, N, K, F(dC), lddc, F(A), lda, F(dW));
+    return 0;
+}
+
+static void cpu_gather(backend *be, int rows, int cols, bv perm, bv src, int ld, bv dst)
+{
+    (void)be;
+    mom_gather_rows_ref(rows, cols, I(perm), F(src), ld, F(dst));
+}
+static void cpu_scatter(backend *be, int rows, int cols, bv perm, bv src, bv dst, int ld, int acc)
+{
+    (void)be;
+    mom_scatter_rows_ref(rows, cols, I(perm), F(src), F(dst), ld, acc);
+}
+static void cpu_add_bias(backend *be, int rows, int cols, bv bias, bv C, int ldc)
+{
+    (void)be;
+    mom_add_bias_ref(rows, cols, F(bias), F(C), ldc);
+}
+static void cpu_bias_grad(backend *be, int rows, int cols, bv dC, int lddc, bv dbias)
+{
+    (void)be;
+    mom_bias_grad_ref(rows, cols, F(dC), lddc, F(dbias));
+}
+static void cpu_embed_fwd(backend *be, int T, int D, bv tok, bv table, bv out)
+{
+    (void)be;
+    mom_embed_fwd_ref(T, D, I(tok), F(table), F(out));
+}
+static void cpu_embed_bwd(backend *be, int T, int D, bv tok, bv dout, bv dtable)
+{
+    (void)be;
+    mom_embed_bwd_ref(T, D, I(tok), F(dout), F(dtable));
+}
+static void cpu_rmsnorm_fwd(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv rstd)
+{
+    (void)be;
+    mom_rmsnorm_fwd_ref(T, D, F(x), F(w), eps, F(out), F(rstd));
+}
+static void cpu_rmsnorm_bwd(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw)
+{
+    (void)be;
+    mom_rmsnorm_bwd_ref(T, D, F(x), F(w), F(rstd), F(dout), F(dx), F(dw));
+}
+static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b, bv out)
+{
+    (void)be;
+    mom_conv_silu_fwd_ref(B, L, D, K, F(x), ldx, F(w), F(b), F(out));
+}
+static void cpu_conv_bwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
+                         bv dout, bv dx, int lddx, bv dw, bv db)
+{
+    (void)be;
+    mom_conv_silu_bwd_ref(B, L, D, K, F(x), ldx, F(w), F(b), F(dout), F(dx), lddx, F(dw), F(db));
+}
+static void cpu_softplus_fwd(backend *be, size_t n, bv x, bv y)
+{
+    (void)be;
+    mom_softplus_fwd_ref(n, F(x), F(y));
+}
+static void cpu_softplus_bwd(backend *be, size_t n, bv x, bv dy, bv dx)
+{
+    (void)be;
+    mom_softplus_bwd_ref(n, F(x), F(dy), F(dx));
+}
+static void cpu_add(backend *be, size_t n, bv x, bv y)
+{
+    (void)be;
+    mom_add_ref(n, F(x), F(y));
+}
+
+static mom_scan_args scan_args(const be_scan *a)
+{
+    mom_scan_args s = {a->B, a->L, a->D, a->N, a->chunk, F(a->u), F(a->delta), F(a->A_log),
+                       F(a->Bm), F(a->Cm), a->ld_bc, F(a->Dskip), F(a->z), a->ld_z, F(a->states)};
+    return s;
+}
+static void cpu_scan_fwd(backend *be, const be_scan *a, bv y)
+{
+    (void)be;
+    mom_scan_args s = scan_args(a);
+    mom_scan_fwd_ref(&s, F(y));
+}
+static void cpu_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g)
+{
+    (void)be;
+    mom_scan_args s = scan_args(a);
+    mom_scan_grads sg = {F(g->dy), F(g->du), F(g->ddelta), F(g->dB), F(g->dC), g->ld_dbc,
+                         F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work)};
+    mom_scan_bwd_ref(&s, &sg);
+}
+static size_t cpu_scan_work(backend *be, int chunk, int D, int N)
+{
+    (void)be;
+    return mom_scan_bwd_work_floats(chunk, D, N);
+}
+static void cpu_xent(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss)
+{
+    (void)be;
+    mom_xent_ref(T, V, F(logits), I(targets), scale, F(loss));
+}
+static double cpu_sumsq(backend *be, size_t n, bv x)
+{
+    (void)be;
+    return mom_sumsq_ref(n, F(x));
+}
+static void cpu_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
+                      float b1, float b2, float eps, float wd, int64_t step)
+{
+    (void)be;
+    mom_adamw_ref(n, F(p), F(g), F(m), F(v), gscale, lr, b1, b2, eps, wd, step);
+}
+
+static void cpu_destroy(backend *be)
+{
+    if (!be) return;
+    dnnl_mm_destroy(MM(be));
+    free(be);
+}
+
+backend *mom_cpu_backend_create(int use_dnnl, char *name, size_t name_cap)
+{
+    cpu_backend *cb = calloc(1, sizeof(*cb));
+    if (!cb) return NULL;
+    backend *b = &cb->ops;
+    b->name = "cpu";
+    b->alloc = cpu_alloc;
+    b->release = cpu_release;
+    b->upload = cpu_upload;
+    b->download = cpu_download;
+    b->zero = cpu_zero;
+    b->copy = cpu_copy;
+    b->mm_fwd = cpu_mm_fwd;
+    b->mm_bwd_data = cpu_mm_bwd_data;
+    b->mm_bwd_weight = cpu_mm_bwd_weight;
+    b->gather_rows = cpu_gather;
+    b->scatter_rows = cpu_scatter;
+    b->add_bias = cpu_add_bias;
+    b->bias_grad = cpu_bias_grad;
+    b->embed_fwd = cpu_embed_fwd;
+    b->embed_bwd = cpu_embed_bwd;
+    b->rmsnorm_fwd = cpu_rmsnorm_fwd;
+    b->rmsnorm_bwd = cpu_rmsnorm_bwd;
+    b->conv_silu_fwd = cpu_conv_fwd;
+    b->conv_silu_bwd = cpu_conv_bwd;
+    b->softplus_fwd = cpu_softplus_fwd;
+    b->softplus_bwd = cpu_softplus_bwd;
+    b->add = cpu_add;
+    b->scan_fwd = cpu_scan_fwd;
+    b->scan_bwd = cpu_scan_bwd;
+    b->scan_work_elems = cpu_scan_work;
+    b->xent = cpu_xent;
+    b->sumsq = cpu_sumsq;
+    b->adamw = cpu_adamw;
+    b->destroy = cpu_destroy;
+    cb->mm = use_dnnl ? dnnl_mm_create() : NULL;
+    snprintf(name, name_cap, "cpu (matmul: %s, kernels: scalar)",
+             cb->mm ? "oneDNN fp32" : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"));
+    return b;
+}

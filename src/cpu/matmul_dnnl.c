@@ -1,0 +1,191 @@
+/* oneDNN (v2 C API) matmul primitives.
+ *
+ * Each product is src[M0,K0] x wei[K0,N0] = dst[M0,N0] with strides chosen so
+ * that no operand is copied: the PyTorch [out, in] weight read as K x N with
+ * strides {1, K} for the forward, and so on. The varying dimension (the token
+ * count of one modality's slice) is DNNL_RUNTIME_DIM_VAL, so one primitive per
+ * (kind, sizes, strides, accumulate) serves every batch and every modality. */
+#include "mom_build_config.h"
+#include "matmul_dnnl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if MOM_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+enum mm_kind { MM_FWD, MM_BWD_DATA, MM_BWD_WEIGHT };
+
+typedef struct mm_key {
+    int kind, N, K, lda, ldb, ldc, acc; /* the fixed dimensions; M is run-time */
+} mm_key;
+
+typedef struct mm_entry {
+    mm_key key;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t src, wei, dst; /* with the run-time dimension */
+} mm_entry;
+
+struct dnnl_mm {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    mm_entry *entries;
+    int n, cap;
+};
+
+dnnl_mm *dnnl_mm_create(void)
+{
+    dnnl_mm *mm = calloc(1, sizeof(*mm));
+    if (!mm) return NULL;
+    if (dnnl_engine_create(&mm->engine, dnnl_cpu, 0) != dnnl_success) {
+        free(mm);
+        return NULL;
+    }
+    if (dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(mm->engine);
+        free(mm);
+        return NULL;
+    }
+    return mm;
+}
+
+void dnnl_mm_destroy(dnnl_mm *mm)
+{
+    if (!mm) return;
+    for (int i = 0; i < mm->n; i++) dnnl_primitive_destroy(mm->entries[i].prim);
+    free(mm->entries);
+    dnnl_stream_destroy(mm->stream);
+    dnnl_engine_destroy(mm->engine);
+    free(mm);
+}
+
+/* Describes the three operands of one kind with R for the run-time size. */
+static void describe(const mm_key *k, int64_t R, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
+                     dnnl_memory_desc_t *dst)
+{
+    dnnl_dims_t sd, ss, wd, ws, dd, ds;
+    switch (k->kind) {
+    case MM_FWD: /* C[M,N] = A[M,K] . W^T  (W [N,K] read as K x N, strides {1, K}) */
+        sd[0] = R; sd[1] = k->K; ss[0] = k->lda; ss[1] = 1;
+        wd[0] = k->K; wd[1] = k->N; ws[0] = 1; ws[1] = k->K;
+        dd[0] = R; dd[1] = k->N; ds[0] = k->ldc; ds[1] = 1;
+        break;
+    case MM_BWD_DATA: /* dA[M,K] = dC[M,N] . W  (W [N,K] row-major) */
+        sd[0] = R; sd[1] = k->N; ss[0] = k->lda; ss[1] = 1;
+        wd[0] = k->N; wd[1] = k->K; ws[0] = k->K; ws[1] = 1;
+        dd[0] = R; dd[1] = k->K; ds[0] = k->ldc; ds[1] = 1;
+        break;
+    default: /* dW[N,K] += dC^T[N,M] . A[M,K]: the run-time size is the reduction */
+        sd[0] = k->N; sd[1] = R; ss[0] = 1; ss[1] = k->lda;
+        wd[0] = R; wd[1] = k->K; ws[0] = k->ldb; ws[1] = 1;
+        dd[0] = k->N; dd[1] = k->K; ds[0] = k->K; ds[1] = 1;
+        break;
+    }
+    dnnl_memory_desc_init_by_strides(src, 2, sd, dnnl_f32, ss);
+    dnnl_memory_desc_init_by_strides(wei, 2, wd, dnnl_f32, ws);
+    dnnl_memory_desc_init_by_strides(dst, 2, dd, dnnl_f32, ds);
+}
+
+static mm_entry *lookup(dnnl_mm *mm, const mm_key *key)
+{
+    for (int i = 0; i < mm->n; i++)
+        if (!memcmp(&mm->entries[i].key, key, sizeof(*key))) return &mm->entries[i];
+    if (mm->n == mm->cap) {
+        int cap = mm->cap ? 2 * mm->cap : 16;
+        mm_entry *e = realloc(mm->entries, sizeof(*e) * (size_t)cap);
+        if (!e) return NULL;
+        mm->entries = e;
+        mm->cap = cap;
+    }
+    mm_entry *e = &mm->entries[mm->n];
+    memset(e, 0, sizeof(*e));
+    e->key = *key;
+    describe(key, DNNL_RUNTIME_DIM_VAL, &e->src, &e->wei, &e->dst);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    int ok = dnnl_matmul_desc_init(&md, &e->src, &e->wei, NULL, &e->dst) == dnnl_success &&
+             dnnl_primitive_attr_create(&attr) == dnnl_success;
+    if (ok && key->acc) {
+        ok = dnnl_post_ops_create(&po) == dnnl_success &&
+             dnnl_post_ops_append_sum(po, 1.0f) == dnnl_success &&
+             dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
+    }
+    ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL) == dnnl_success &&
+         dnnl_primitive_create(&e->prim, pd) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (!ok) return NULL;
+    mm->n++;
+    return e;
+}
+
+static int run(dnnl_mm *mm, const mm_key *key, int64_t R, const float *src, const float *wei,
+               float *dst)
+{
+    if (R == 0) return 0;
+    mm_entry *e = lookup(mm, key);
+    if (!e) return -1;
+    dnnl_memory_desc_t sd, wd, dd;
+    describe(key, R, &sd, &wd, &dd);
+    dnnl_memory_t ms = NULL, mw = NULL, md = NULL;
+    int ok = dnnl_memory_create(&ms, &sd, mm->engine, (void *)src) == dnnl_success &&
+             dnnl_memory_create(&mw, &wd, mm->engine, (void *)wei) == dnnl_success &&
+             dnnl_memory_create(&md, &dd, mm->engine, dst) == dnnl_success;
+    if (ok) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
+        ok = dnnl_primitive_execute(e->prim, mm->stream, 3, args) == dnnl_success &&
+             dnnl_stream_wait(mm->stream) == dnnl_success;
+    }
+    if (ms) dnnl_memory_destroy(ms);
+    if (mw) dnnl_memory_destroy(mw);
+    if (md) dnnl_memory_destroy(md);
+    return ok ? 0 : -1;
+}
+
+int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
+                float *C, int ldc, int acc)
+{
+    mm_key k = {MM_FWD, N, K, lda, 0, ldc, acc};
+    return run(mm, &k, M, A, W, C);
+}
+
+int dnnl_mm_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *W,
+                     float *dA, int ldda, int acc)
+{
+    mm_key k = {MM_BWD_DATA, N, K, lddc, 0, ldda, acc};
+    return run(mm, &k, M, dC, W, dA);
+}
+
+int dnnl_mm_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc,
+                       const float *A, int lda, float *dW)
+{
+    mm_key k = {MM_BWD_WEIGHT, N, K, lddc, lda, K, 1};
+    return run(mm, &k, M, dC, A, dW);
+}
+
+#else /* no oneDNN in this build */
+
+dnnl_mm *dnnl_mm_create(void) { return NULL; }
+void dnnl_mm_destroy(dnnl_mm *mm) { (void)mm; }
+int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
+                float *C, int ldc, int acc)
+{
+    (void)mm; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)W; (void)C; (void)ldc; (void)acc;
+    return -1;
+}
+int dnnl_mm_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *W,
+                     float *dA, int ldda, int acc)
+{
+    (void)mm; (void)M; (void)N; (void)K; (void)dC; (void)lddc; (void)W; (void)dA; (void)ldda; (void)acc;
+    return -1;
+}
+int dnnl_mm_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc,
+                       const float *A, int lda, float *dW)
+{
+    (void)mm; (void)M; (void)N; (void)K; (void)dC; (void)lddc; (void)A; (void)lda; (void)dW;
+    return -1;
+}
+#endif

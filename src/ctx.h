@@ -1,0 +1,27 @@
+/* The context: error message, threads, and the backend in use. Internal. */
+#ifndef MOM_CTX_H
+#define MOM_CTX_H
+
+#include "mom.h"
+
+struct backend;
+
+struct mom_ctx {
+    char err[512];
+    int n_threads;
+    struct backend *be;
+    char backend_name[128];
+};
+
+/* Records a printf-style message as the context's last error and returns s.
+ * ctx may be NULL (the message is then dropped). */
+mom_status mom_fail(mom_ctx *ctx, mom_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Clears the last error. */
+void mom_clear_error(mom_ctx *ctx);
+
+#endif

@@ -1,0 +1,681 @@
+/* Dataset files: one per split, memory-mapped read-only.
+ *
+ * Layout, version 1. Every integer is little-endian. The header is 128 bytes:
+ *
+ *   offset size  field
+ *        0    8  magic "MOMDATA\0"
+ *        8    4  u32 version            1
+ *       12    4  u32 n_modalities       1..8
+ *       16    4  u32 vocab_size         1..2^31-1
+ *       20    4  u32 flags              0 (reserved for continuous patch vectors)
+ *       24    8  u64 n_tokens           >= 1
+ *       32    8  u64 n_docs             1..n_tokens
+ *       40    8  u64 tokens_offset      int32[n_tokens], 4-byte aligned, each in [0, vocab_size)
+ *       48    8  u64 modalities_offset  uint8[n_tokens], each < n_modalities
+ *       56    8  u64 doc_starts_offset  uint64[n_docs], 8-byte aligned; first 0, strictly
+ *                                        ascending, each < n_tokens (documents are never empty)
+ *       64    8  u64 checksum           MOM64 of the whole file, these 8 bytes read as zero
+ *       72   56  reserved, all zero
+ *      128       the three sections
+ *
+ * The writer puts the sections in the order above, each at a multiple of 64
+ * bytes, with zero padding between them; the reader accepts any placement
+ * that is in bounds, aligned and non-overlapping, but the file must end
+ * exactly where the last section ends. Documents are concatenated with
+ * nothing inserted between them; document d spans
+ * [doc_starts[d], doc_starts[d+1]) (the last one ends at n_tokens).
+ *
+ * MOM64, the checksum (FNV-1a style, but word-wise and in four independent
+ * lanes so it runs at memory speed on multi-GB files):
+ *   h[i] = 0xcbf29ce484222325 ^ i, i = 0..3
+ *   for each 32-byte block of the input (the last one zero-padded):
+ *     for i = 0..3: w = u64 LE at 8i; h[i] = (h[i] ^ w) * 0x9e3779b97f4a7c15; h[i] ^= h[i] >> 32
+ *   result = FNV-1a 64 over the 32 bytes of h[0..3] (each LE) followed by
+ *            the input length as u64 LE.
+ *
+ * The checksum covers the header too (not only the sections): a flipped bit
+ * in vocab_size or n_modalities would otherwise pass every other check.
+ *
+ * Open validates everything before handing out a pointer: header fields,
+ * section bounds and alignment (overflow-checked), the checksum, then every
+ * token, modality and document start. */
+#include "ctx.h"
+#include "json.h"
+#include "mom.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "dataset files are little-endian and mapped directly; this host is not"
+#endif
+
+#define DS_MAGIC "MOMDATA"  /* plus its NUL: 8 bytes */
+#define DS_VERSION 1u
+#define DS_HEADER_SIZE 128u
+#define DS_SECTION_ALIGN 64u
+
+enum {
+    H_MAGIC = 0, H_VERSION = 8, H_N_MOD = 12, H_VOCAB = 16, H_FLAGS = 20, H_N_TOKENS = 24,
+    H_N_DOCS = 32, H_TOK_OFF = 40, H_MOD_OFF = 48, H_DOC_OFF = 56, H_CHECKSUM = 64, H_RESERVED = 72,
+};
+
+struct mom_dataset {
+    uint8_t *base; /* the whole file, mapped read-only */
+    size_t size;
+    const int32_t *tokens;
+    const uint8_t *mods;
+    const uint64_t *doc_starts;
+    int64_t n_tokens, n_docs, vocab_size;
+    int n_modalities;
+};
+
+/* ---- little-endian fields -------------------------------------------- */
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- MOM64 checksum (see the top of the file) --------------------------- */
+
+typedef struct mom64 {
+    uint64_t h[4];
+    uint64_t len;
+    uint8_t buf[32];
+    size_t nbuf;
+} mom64;
+
+#define MOM64_MUL 0x9e3779b97f4a7c15ull
+#define FNV_BASIS 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static void mom64_init(mom64 *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < 4; i++) s->h[i] = FNV_BASIS ^ (uint64_t)i;
+}
+
+static void mom64_block(uint64_t h[4], const uint8_t *p)
+{
+    for (int i = 0; i < 4; i++) {
+        uint64_t x = (h[i] ^ get_u64(p + 8 * i)) * MOM64_MUL;
+        h[i] = x ^ (x >> 32);
+    }
+}
+
+static void mom64_update(mom64 *s, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    s->len += n;
+    if (s->nbuf) {
+        size_t k = 32 - s->nbuf < n ? 32 - s->nbuf : n;
+        memcpy(s->buf + s->nbuf, p, k);
+        s->nbuf += k;
+        p += k;
+        n -= k;
+        if (s->nbuf < 32) return;
+        mom64_block(s->h, s->buf);
+        s->nbuf = 0;
+    }
+    uint64_t h0 = s->h[0], h1 = s->h[1], h2 = s->h[2], h3 = s->h[3];
+    for (; n >= 32; p += 32, n -= 32) {
+        uint64_t a = (h0 ^ get_u64(p)) * MOM64_MUL, b = (h1 ^ get_u64(p + 8)) * MOM64_MUL;
+        uint64_t c = (h2 ^ get_u64(p + 16)) * MOM64_MUL, d = (h3 ^ get_u64(p + 24)) * MOM64_MUL;
+        h0 = a ^ (a >> 32);
+        h1 = b ^ (b >> 32);
+        h2 = c ^ (c >> 32);
+        h3 = d ^ (d >> 32);
+    }
+    s->h[0] = h0, s->h[1] = h1, s->h[2] = h2, s->h[3] = h3;
+    memcpy(s->buf, p, n);
+    s->nbuf = n;
+}
+
+static uint64_t mom64_final(mom64 *s)
+{
+    if (s->nbuf) {
+        memset(s->buf + s->nbuf, 0, 32 - s->nbuf);
+        mom64_block(s->h, s->buf);
+        s->nbuf = 0;
+    }
+    uint8_t tail[40];
+    for (int i = 0; i < 4; i++) put_u64(tail + 8 * i, s->h[i]);
+    put_u64(tail + 32, s->len);
+    uint64_t r = FNV_BASIS;
+    for (int i = 0; i < 40; i++) r = (r ^ tail[i]) * FNV_PRIME;
+    return r;
+}
+
+/* ---- shared checks ---------------------------------------------------- */
+
+static mom_status check_tokens(mom_ctx *ctx, const char *path, const int32_t *tok, int64_t n, int64_t vocab)
+{
+    for (int64_t i = 0; i < n; i++)
+        if ((uint32_t)tok[i] >= (uint64_t)vocab) {
+            if (tok[i] < 0) return mom_fail(ctx, MOM_ERR_DATA, "%s: token %d < 0 at index %lld", path, (int)tok[i], (long long)i);
+            return mom_fail(ctx, MOM_ERR_DATA, "%s: token %d >= vocab %lld at index %lld", path, (int)tok[i],
+                            (long long)vocab, (long long)i);
+        }
+    return MOM_OK;
+}
+
+static mom_status check_mods(mom_ctx *ctx, const char *path, const uint8_t *mods, int64_t n, int n_mod)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (mods[i] >= n_mod)
+            return mom_fail(ctx, MOM_ERR_DATA, "%s: modality %d >= n_modalities %d at index %lld", path, mods[i], n_mod,
+                            (long long)i);
+    return MOM_OK;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+/* ---- open ------------------------------------------------------------- */
+
+typedef struct section {
+    const char *name;
+    uint64_t off, bytes, align;
+} section;
+
+static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d)
+{
+    const uint8_t *h = d->base;
+    uint64_t size = d->size;
+    if (memcmp(h + H_MAGIC, DS_MAGIC, 8) != 0)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: bad magic: not a libmom dataset file", path);
+    uint32_t version = get_u32(h + H_VERSION), n_mod = get_u32(h + H_N_MOD), vocab = get_u32(h + H_VOCAB),
+             flags = get_u32(h + H_FLAGS);
+    uint64_t n_tok = get_u64(h + H_N_TOKENS), n_docs = get_u64(h + H_N_DOCS);
+    if (version != DS_VERSION) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: unsupported version: %u", path, version);
+    if (n_mod < 1 || n_mod > MOM_MAX_MODALITIES)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: n_modalities out of range [1, %d]: %u", path, MOM_MAX_MODALITIES, n_mod);
+    if (vocab < 1 || vocab > INT32_MAX)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: vocab_size out of range: %u", path, vocab);
+    if (flags != 0) return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "%s: unsupported flags: 0x%x", path, flags);
+    for (unsigned i = H_RESERVED; i < DS_HEADER_SIZE; i++)
+        if (h[i] != 0) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: reserved header byte %u is not zero: %u", path, i, h[i]);
+    /* Each token takes at least 5 bytes, each document 8: bounding the counts
+     * by the file size first makes the products below overflow-free. */
+    if (n_tok < 1 || n_tok > size)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: n_tokens does not fit the file of %llu bytes: %llu", path,
+                        (unsigned long long)size, (unsigned long long)n_tok);
+    if (n_docs < 1 || n_docs > n_tok)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: n_docs out of range [1, n_tokens %llu]: %llu", path,
+                        (unsigned long long)n_tok, (unsigned long long)n_docs);
+    section sec[3] = {
+        {"tokens_offset", get_u64(h + H_TOK_OFF), n_tok * 4, 4},
+        {"modalities_offset", get_u64(h + H_MOD_OFF), n_tok, 1},
+        {"doc_starts_offset", get_u64(h + H_DOC_OFF), n_docs * 8, 8},
+    };
+    uint64_t end = DS_HEADER_SIZE;
+    for (int i = 0; i < 3; i++) {
+        if (sec[i].off < DS_HEADER_SIZE || sec[i].off % sec[i].align != 0)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %s inside the header or misaligned: %llu", path, sec[i].name,
+                            (unsigned long long)sec[i].off);
+        if (sec[i].off > size || sec[i].bytes > size - sec[i].off)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %s section runs past the end of the file (%llu bytes): %llu", path,
+                            sec[i].name, (unsigned long long)size, (unsigned long long)sec[i].off);
+        if (sec[i].off + sec[i].bytes > end) end = sec[i].off + sec[i].bytes;
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (sec[i].off < sec[j].off + sec[j].bytes && sec[j].off < sec[i].off + sec[i].bytes)
+                return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %s and %s sections overlap: %llu, %llu", path, sec[i].name,
+                                sec[j].name, (unsigned long long)sec[i].off, (unsigned long long)sec[j].off);
+    if (end != size)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: file size does not match the layout's end %llu: %llu", path,
+                        (unsigned long long)end, (unsigned long long)size);
+
+    static const uint8_t no_checksum[8];
+    mom64 cs;
+    mom64_init(&cs);
+    mom64_update(&cs, h, H_CHECKSUM);
+    mom64_update(&cs, no_checksum, sizeof no_checksum);
+    mom64_update(&cs, h + H_RESERVED, (size_t)(size - H_RESERVED));
+    uint64_t want = get_u64(h + H_CHECKSUM), got = mom64_final(&cs);
+    if (got != want)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: checksum mismatch (file corrupted): stored 0x%016llx, computed 0x%016llx",
+                        path, (unsigned long long)want, (unsigned long long)got);
+
+    d->n_tokens = (int64_t)n_tok;
+    d->n_docs = (int64_t)n_docs;
+    d->vocab_size = vocab;
+    d->n_modalities = (int)n_mod;
+    d->tokens = (const int32_t *)(const void *)(d->base + sec[0].off);
+    d->mods = d->base + sec[1].off;
+    d->doc_starts = (const uint64_t *)(const void *)(d->base + sec[2].off);
+    mom_status st = check_tokens(ctx, path, d->tokens, d->n_tokens, d->vocab_size);
+    if (st != MOM_OK) return st;
+    st = check_mods(ctx, path, d->mods, d->n_tokens, d->n_modalities);
+    if (st != MOM_OK) return st;
+    if (d->doc_starts[0] != 0)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: first document start is not 0: %llu", path,
+                        (unsigned long long)d->doc_starts[0]);
+    for (uint64_t i = 1; i < n_docs; i++)
+        if (d->doc_starts[i] <= d->doc_starts[i - 1] || d->doc_starts[i] >= n_tok)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: document start %llu not ascending or >= n_tokens %llu at document %llu",
+                            path, (unsigned long long)d->doc_starts[i], (unsigned long long)n_tok, (unsigned long long)i);
+    return MOM_OK;
+}
+
+mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out)
+{
+    if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_open: out is NULL");
+    *out = NULL;
+    if (!path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_open: path is NULL");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return mom_fail(ctx, MOM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return mom_fail(ctx, MOM_ERR_IO, "%s: not a regular file", path);
+    }
+    if (sb.st_size < (off_t)DS_HEADER_SIZE) {
+        close(fd);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: file too short for the %u-byte header: %lld bytes", path,
+                        DS_HEADER_SIZE, (long long)sb.st_size);
+    }
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: file too large to map: %lld bytes", path, (long long)sb.st_size);
+    }
+    mom_dataset *d = calloc(1, sizeof *d);
+    if (!d) {
+        close(fd);
+        return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    d->size = (size_t)sb.st_size;
+    void *map = mmap(NULL, d->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        free(d);
+        return mom_fail(ctx, MOM_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
+    }
+    d->base = map;
+    mom_status st = validate_mapped(ctx, path, d);
+    if (st != MOM_OK) {
+        mom_dataset_close(&d);
+        return st;
+    }
+    *out = d;
+    return MOM_OK;
+}
+
+void mom_dataset_close(mom_dataset **d)
+{
+    if (!d || !*d) return;
+    if ((*d)->base) munmap((*d)->base, (*d)->size);
+    free(*d);
+    *d = NULL;
+}
+
+int64_t mom_dataset_n_tokens(const mom_dataset *d) { return d ? d->n_tokens : 0; }
+int mom_dataset_n_modalities(const mom_dataset *d) { return d ? d->n_modalities : 0; }
+int64_t mom_dataset_vocab_size(const mom_dataset *d) { return d ? d->vocab_size : 0; }
+int64_t mom_dataset_n_docs(const mom_dataset *d) { return d ? d->n_docs : 0; }
+const int32_t *mom_dataset_tokens(const mom_dataset *d) { return d ? d->tokens : NULL; }
+const uint8_t *mom_dataset_modalities(const mom_dataset *d) { return d ? d->mods : NULL; }
+
+mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts, int32_t *tokens,
+                                  uint8_t *modality, int32_t *targets, uint8_t *target_modality)
+{
+    if (!d || B <= 0 || T <= 0 || !starts || !tokens || !modality || !targets || !target_modality)
+        return MOM_ERR_INVALID_ARG;
+    if ((int64_t)T >= d->n_tokens) return MOM_ERR_INVALID_ARG;
+    int64_t last = d->n_tokens - T - 1; /* largest valid start */
+    for (int b = 0; b < B; b++)
+        if (starts[b] < 0 || starts[b] > last) return MOM_ERR_INVALID_ARG;
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * (size_t)T, s = (size_t)starts[b];
+        memcpy(tokens + row, d->tokens + s, (size_t)T * sizeof *tokens);
+        memcpy(modality + row, d->mods + s, (size_t)T);
+        memcpy(targets + row, d->tokens + s + 1, (size_t)T * sizeof *targets);
+        memcpy(target_modality + row, d->mods + s + 1, (size_t)T);
+    }
+    return MOM_OK;
+}
+
+/* ---- write ------------------------------------------------------------ */
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0) return -1;
+    int rc = fsync(fd), e = errno;
+    /* Some file systems cannot sync a directory; the rename still stands. */
+    if (rc != 0 && (e == EINVAL || e == ENOTSUP)) rc = 0;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* One piece of the body: bytes from data, or zeros when data is NULL. */
+typedef struct piece {
+    const void *data;
+    uint64_t bytes;
+} piece;
+
+static const uint8_t zeros[4096];
+
+static void hash_piece(mom64 *cs, const piece *pc)
+{
+    if (pc->data) {
+        mom64_update(cs, pc->data, (size_t)pc->bytes);
+        return;
+    }
+    for (uint64_t left = pc->bytes; left > 0;) {
+        size_t k = left > sizeof zeros ? sizeof zeros : (size_t)left;
+        mom64_update(cs, zeros, k);
+        left -= k;
+    }
+}
+
+static int write_piece(int fd, const piece *pc)
+{
+    if (pc->data) return write_all(fd, pc->data, (size_t)pc->bytes);
+    for (uint64_t left = pc->bytes; left > 0;) {
+        size_t k = left > sizeof zeros ? sizeof zeros : (size_t)left;
+        if (write_all(fd, zeros, k) != 0) return -1;
+        left -= k;
+    }
+    return 0;
+}
+
+/* doc_starts: n_docs + 1 offsets, already validated. */
+static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
+                             int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs, int vocab, int n_mod)
+{
+    uint64_t tok_off = DS_HEADER_SIZE, tok_bytes = (uint64_t)n_tokens * 4;
+    uint64_t mod_off = align_up(tok_off + tok_bytes, DS_SECTION_ALIGN), mod_bytes = (uint64_t)n_tokens;
+    uint64_t doc_off = align_up(mod_off + mod_bytes, DS_SECTION_ALIGN), doc_bytes = (uint64_t)n_docs * 8;
+    /* Without doc_starts there is one document, whose start 0 is all zeros. */
+    piece body[5] = {
+        {tokens, tok_bytes},
+        {NULL, mod_off - tok_off - tok_bytes},
+        {mods, mod_bytes},
+        {NULL, doc_off - mod_off - mod_bytes},
+        {doc_starts, doc_bytes},
+    };
+    uint8_t h[DS_HEADER_SIZE] = {0};
+    memcpy(h + H_MAGIC, DS_MAGIC, 8);
+    put_u32(h + H_VERSION, DS_VERSION);
+    put_u32(h + H_N_MOD, (uint32_t)n_mod);
+    put_u32(h + H_VOCAB, (uint32_t)vocab);
+    put_u32(h + H_FLAGS, 0);
+    put_u64(h + H_N_TOKENS, (uint64_t)n_tokens);
+    put_u64(h + H_N_DOCS, (uint64_t)n_docs);
+    put_u64(h + H_TOK_OFF, tok_off);
+    put_u64(h + H_MOD_OFF, mod_off);
+    put_u64(h + H_DOC_OFF, doc_off);
+    mom64 cs;
+    mom64_init(&cs);
+    mom64_update(&cs, h, sizeof h); /* the checksum field is still zero */
+    for (int i = 0; i < 5; i++) hash_piece(&cs, &body[i]);
+    put_u64(h + H_CHECKSUM, mom64_final(&cs));
+
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (!tmp) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return mom_fail(ctx, MOM_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
+    }
+    mom_status st = MOM_OK;
+    int ok = write_all(fd, h, sizeof h) == 0;
+    for (int i = 0; ok && i < 5; i++) ok = write_piece(fd, &body[i]) == 0;
+    if (!ok) st = mom_fail(ctx, MOM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (st == MOM_OK && fsync(fd) != 0) st = mom_fail(ctx, MOM_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (close(fd) != 0 && st == MOM_OK) st = mom_fail(ctx, MOM_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (st == MOM_OK && rename(tmp, path) != 0)
+        st = mom_fail(ctx, MOM_ERR_IO, "%s: cannot rename temporary file: %s", path, strerror(errno));
+    if (st != MOM_OK) {
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    if (fsync_parent_dir(path) != 0)
+        return mom_fail(ctx, MOM_ERR_IO, "%s: cannot fsync the directory: %s", path, strerror(errno));
+    return MOM_OK;
+}
+
+mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
+                             int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs, int vocab_size,
+                             int n_modalities)
+{
+    if (!path || !*path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_write: no path");
+    if (vocab_size < 1) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: vocab_size must be >= 1: %d", path, vocab_size);
+    if (n_modalities < 1 || n_modalities > MOM_MAX_MODALITIES)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_modalities out of range [1, %d]: %d", path, MOM_MAX_MODALITIES,
+                        n_modalities);
+    if (n_tokens < 1) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_tokens must be >= 1: %lld", path, (long long)n_tokens);
+    if (!tokens) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: tokens is NULL", path);
+    if ((uint64_t)n_tokens > (SIZE_MAX - 4 * DS_SECTION_ALIGN - DS_HEADER_SIZE) / 13)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_tokens too large: %lld", path, (long long)n_tokens);
+    if (!doc_starts) {
+        if (n_docs > 1)
+            return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_docs %lld given without doc_starts", path, (long long)n_docs);
+        n_docs = 1;
+    } else {
+        if (n_docs < 1 || n_docs > n_tokens)
+            return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_docs out of range [1, n_tokens %lld]: %lld", path,
+                            (long long)n_tokens, (long long)n_docs);
+        if (doc_starts[0] != 0)
+            return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: first document start is not 0: %lld", path,
+                            (long long)doc_starts[0]);
+        for (int64_t i = 1; i <= n_docs; i++)
+            if (doc_starts[i] <= doc_starts[i - 1])
+                return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: document start %lld not ascending at document %lld", path,
+                                (long long)doc_starts[i], (long long)i);
+        if (doc_starts[n_docs] != n_tokens)
+            return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: last document end %lld != n_tokens %lld", path,
+                            (long long)doc_starts[n_docs], (long long)n_tokens);
+    }
+    mom_status st = check_tokens(ctx, path, tokens, n_tokens, vocab_size);
+    if (st != MOM_OK) return st;
+    if (mods) {
+        st = check_mods(ctx, path, mods, n_tokens, n_modalities);
+        if (st != MOM_OK) return st;
+    }
+    /* A missing mods array (every token modality 0) and a missing doc_starts
+     * (one document: the start 0) are both written as zeros. */
+    return write_file(ctx, path, tokens, mods, n_tokens, doc_starts, n_docs, vocab_size, n_modalities);
+}
+
+/* ---- JSONL import ------------------------------------------------------ */
+
+typedef struct growbuf {
+    void *p;
+    size_t n, cap; /* in elements */
+} growbuf;
+
+static int gb_reserve(growbuf *g, size_t extra, size_t elem)
+{
+    if (extra > SIZE_MAX / elem - g->n) return -1;
+    size_t need = g->n + extra;
+    if (need <= g->cap) return 0;
+    size_t nc = g->cap ? g->cap : 4096;
+    while (nc < need) nc = nc > SIZE_MAX / elem / 2 ? need : nc * 2;
+    void *q = realloc(g->p, nc * elem);
+    if (!q) return -1;
+    g->p = q;
+    g->cap = nc;
+    return 0;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
+    return 1;
+}
+
+/* Appends one document (the parsed line) to tok/mod. */
+static mom_status import_doc(mom_ctx *ctx, const char *in, long long line, const json_value *root, growbuf *tok,
+                             growbuf *mod, int vocab, int n_mod)
+{
+    const json_value *segs = json_get(root, "segments");
+    if (!root || root->type != JSON_OBJECT || !segs || segs->type != JSON_ARRAY)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: not an object with a \"segments\" array", in, line);
+    size_t before = tok->n;
+    for (size_t s = 0; s < segs->n_items; s++) {
+        const json_value *seg = &segs->items[s];
+        const json_value *m = json_get(seg, "modality"), *tt = json_get(seg, "tokens");
+        if (!m || !tt || tt->type != JSON_ARRAY)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: segment %zu: needs \"modality\" and a \"tokens\" array", in,
+                            line, s);
+        if (m->type != JSON_NUMBER || !m->is_int)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: segment %zu: modality is not an integer", in, line, s);
+        if (m->integer < 0 || m->integer >= n_mod)
+            return mom_fail(ctx, MOM_ERR_DATA, "%s: line %lld: segment %zu: modality %lld out of range [0, %d)", in, line, s,
+                            (long long)m->integer, n_mod);
+        if (gb_reserve(tok, tt->n_items, sizeof(int32_t)) != 0 || gb_reserve(mod, tt->n_items, 1) != 0)
+            return mom_fail(ctx, MOM_ERR_NOMEM, "%s: line %lld: out of memory", in, line);
+        int32_t *tp = (int32_t *)tok->p + tok->n;
+        uint8_t *mp = (uint8_t *)mod->p + mod->n;
+        for (size_t i = 0; i < tt->n_items; i++) {
+            const json_value *v = &tt->items[i];
+            if (v->type != JSON_NUMBER || !v->is_int) {
+                if (v->type == JSON_NUMBER)
+                    return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: segment %zu: token %.17g is not an integer at index %zu",
+                                    in, line, s, v->number, i);
+                return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: segment %zu: token is not a number at index %zu", in,
+                                line, s, i);
+            }
+            if (v->integer < 0 || v->integer >= vocab)
+                return mom_fail(ctx, MOM_ERR_DATA, "%s: line %lld: segment %zu: token %lld out of range [0, %d) at index %zu",
+                                in, line, s, (long long)v->integer, vocab, i);
+            tp[i] = (int32_t)v->integer;
+            mp[i] = (uint8_t)m->integer;
+        }
+        tok->n += tt->n_items;
+        mod->n += tt->n_items;
+    }
+    if (tok->n == before) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: document has no tokens", in, line);
+    return MOM_OK;
+}
+
+mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path, int vocab_size,
+                                    int n_modalities)
+{
+    if (!jsonl_path || !out_path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_jsonl: path is NULL");
+    if (vocab_size < 0)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: vocab_size must be >= 1 (or 0: largest token + 1): %d",
+                        jsonl_path, vocab_size);
+    if (n_modalities < 0 || n_modalities > MOM_MAX_MODALITIES)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: n_modalities must be in [1, %d] (or 0: largest id + 1): %d",
+                        jsonl_path, MOM_MAX_MODALITIES, n_modalities);
+    /* 0 asks for the smallest sizes that hold the data. */
+    const int infer_vocab = vocab_size == 0, infer_mod = n_modalities == 0;
+    if (infer_vocab) vocab_size = INT32_MAX;
+    if (infer_mod) n_modalities = MOM_MAX_MODALITIES;
+    FILE *f = fopen(jsonl_path, "rb");
+    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", jsonl_path, strerror(errno));
+    growbuf tok = {0}, mod = {0}, docs = {0};
+    char *line = NULL;
+    size_t line_cap = 0;
+    long long line_no = 0;
+    mom_status st = MOM_OK;
+    ssize_t len;
+    errno = 0;
+    while ((len = getline(&line, &line_cap, f)) >= 0) {
+        line_no++;
+        const char *text = line;
+        size_t n = (size_t)len;
+        if (line_no == 1 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) { /* UTF-8 byte order mark */
+            text += 3;
+            n -= 3;
+        }
+        if (is_blank(text, n)) continue;
+        json_value *root = NULL;
+        char jerr[128];
+        if (json_parse(text, n, &root, jerr, sizeof jerr) != 0) {
+            st = mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: %s", jsonl_path, line_no, jerr);
+            break;
+        }
+        if (gb_reserve(&docs, 1, sizeof(int64_t)) != 0) {
+            json_free(root);
+            st = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", jsonl_path);
+            break;
+        }
+        ((int64_t *)docs.p)[docs.n] = (int64_t)tok.n;
+        st = import_doc(ctx, jsonl_path, line_no, root, &tok, &mod, vocab_size, n_modalities);
+        json_free(root);
+        if (st != MOM_OK) break;
+        docs.n++;
+        if (tok.n > (size_t)INT64_MAX / 16) {
+            st = mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: too many tokens", jsonl_path, line_no);
+            break;
+        }
+    }
+    if (st == MOM_OK && ferror(f)) st = mom_fail(ctx, MOM_ERR_IO, "%s: read failed: %s", jsonl_path, strerror(errno));
+    fclose(f);
+    free(line);
+    if (st == MOM_OK && docs.n == 0) st = mom_fail(ctx, MOM_ERR_FORMAT, "%s: no documents", jsonl_path);
+    if (st == MOM_OK && gb_reserve(&docs, 1, sizeof(int64_t)) != 0)
+        st = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", jsonl_path);
+    if (st == MOM_OK) {
+        ((int64_t *)docs.p)[docs.n] = (int64_t)tok.n;
+        int max_tok = 0, max_mod = 0;
+        for (size_t i = 0; i < tok.n && (infer_vocab || infer_mod); i++) {
+            if (((const int32_t *)tok.p)[i] > max_tok) max_tok = ((const int32_t *)tok.p)[i];
+            if (((const uint8_t *)mod.p)[i] > max_mod) max_mod = ((const uint8_t *)mod.p)[i];
+        }
+        if (infer_vocab) vocab_size = max_tok + 1;
+        if (infer_mod) n_modalities = max_mod + 1;
+        st = mom_dataset_write(ctx, out_path, tok.p, mod.p, (int64_t)tok.n, docs.p, (int64_t)docs.n, vocab_size,
+                               n_modalities);
+    }
+    free(tok.p);
+    free(mod.p);
+    free(docs.p);
+    return st;
+}

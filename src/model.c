@@ -1,0 +1,341 @@
+/* The model behind the public API: creation, parameters by name, and the
+ * forward / backward of a whole training step over the backend op table:
+ *
+ *   x = embedding[tokens]                       (BT, d_model)
+ *   x = block_l(x)           l = 0 .. n_layer-1  (src/block.c)
+ *   logits = RMSNorm_f(x) W_head^T              (BT, vocab)
+ *   loss = mean cross-entropy over targets != -1                         */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define SCAN_CHUNK 64
+
+
+
+mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
+{
+    if (!ctx) return MOM_ERR_INVALID_ARG;
+    if (!cfg || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: NULL argument");
+    *out = NULL;
+    mom_config c = *cfg;
+    mom_status s = mom_config_validate(ctx, &c);
+    if (s) return s;
+    mom_model *m = calloc(1, sizeof(*m));
+    if (!m) return mom_fail(ctx, MOM_ERR_NOMEM, "out of memory for the model");
+    m->ctx = ctx;
+    m->be = ctx->be;
+    m->cfg = c;
+    m->d_inner = c.expand * c.d_model;
+    m->dt_rank = c.dt_rank;
+    m->n_xdbl = c.dt_rank + 2 * c.d_state;
+    m->chunk = SCAN_CHUNK;
+    if ((s = params_build_table(m))) {
+        mom_model_destroy(&m);
+        return mom_fail(ctx, s, "out of memory for the tensor table");
+    }
+    m->params = m->be->alloc(m->be, m->n_params);
+    m->grads = m->be->alloc(m->be, m->n_params);
+    m->adam_m = m->be->alloc(m->be, m->n_params);
+    m->adam_v = m->be->alloc(m->be, m->n_params);
+    if (!m->params || !m->grads || !m->adam_m || !m->adam_v) {
+        size_t mib = m->n_params * 16 >> 20;
+        mom_model_destroy(&m);
+        return mom_fail(ctx, MOM_ERR_NOMEM, "cannot allocate %zu MiB for parameters and optimizer", mib);
+    }
+    *out = m;
+    return MOM_OK;
+}
+
+mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out)
+{
+    mom_model *m;
+    mom_status s = model_alloc(ctx, cfg, &m);
+    if (s) return s;
+    float *host = malloc(sizeof(float) * m->n_params);
+    if (!host) {
+        mom_model_destroy(&m);
+        return mom_fail(ctx, MOM_ERR_NOMEM, "out of memory initialising the model");
+    }
+    params_init(m, seed, host);
+    bv all = {m->params, 0};
+    m->be->upload(m->be, all, host, m->n_params);
+    free(host);
+    *out = m;
+    return MOM_OK;
+}
+
+void mom_model_destroy(mom_model **mp)
+{
+    if (!mp || !*mp) return;
+    mom_model *m = *mp;
+    plan_free(m);
+    if (m->be) {
+        be_buf *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v};
+        for (int i = 0; i < 4; i++)
+            if (bufs[i]) m->be->release(m->be, bufs[i]);
+    }
+    free(m->tensors);
+    free(m->layers);
+    free(m);
+    *mp = NULL;
+}
+
+const mom_config *mom_model_config(const mom_model *m) { return m ? &m->cfg : NULL; }
+
+void mom_model_get_info(const mom_model *m, mom_model_info *info)
+{
+    if (!m || !info) return;
+    memset(info, 0, sizeof(*info));
+    const mom_config *c = &m->cfg;
+    const int64_t Dm = c->d_model, Di = m->d_inner, N = c->d_state, V = c->vocab_size;
+    /* Per layer, what one token touches: one copy of each projection. */
+    const int64_t mm_layer = 2 * Di * Dm + (int64_t)m->n_xdbl * Di + Di * m->dt_rank + Dm * Di;
+    const int64_t other_layer = Dm + Di * c->d_conv + Di + Di * N + Di + Di; /* norm conv A D dt-bias */
+    info->n_params = (int64_t)m->n_params;
+    info->n_params_active = V * Dm + c->n_layer * (mm_layer + other_layer) + Dm +
+                            (c->tie_embeddings ? 0 : V * Dm);
+    /* 6 flops per matmul weight per token (forward 2, backward 4), the LM
+     * head included; the embedding lookup costs none. The scan adds about
+     * 9 D N forward and twice that backward; the conv 2 D K each way. */
+    const double mm = (double)c->n_layer * mm_layer + (double)V * Dm;
+    info->train_flops_per_token = 6.0 * mm + c->n_layer * (27.0 * Di * N + 6.0 * Di * c->d_conv);
+    info->d_inner = m->d_inner;
+    info->dt_rank = m->dt_rank;
+}
+
+size_t mom_model_n_tensors(const mom_model *m) { return m ? m->n_tensors : 0; }
+
+const char *mom_model_tensor_name(const mom_model *m, size_t i)
+{
+    return m && i < m->n_tensors ? m->tensors[i].name : NULL;
+}
+
+static mom_status find_tensor(mom_model *m, const char *name, size_t n, const tensor_entry **out)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!name) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "tensor name is NULL");
+    const tensor_entry *t = params_find(m, name);
+    if (!t) return mom_fail(m->ctx, MOM_ERR_NOT_FOUND, "no tensor named \"%s\" in this model", name);
+    if (n != (size_t)-1 && n != t->n)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s has %zu elements, not %zu", name, t->n, n);
+    *out = t;
+    return MOM_OK;
+}
+
+mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int64_t shape[4])
+{
+    const tensor_entry *t = NULL;
+    mom_status s = find_tensor(m, name, (size_t)-1, &t);
+    if (s) return s;
+    if (!ndim || !shape) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "mom_model_tensor_shape: NULL output");
+    *ndim = t->ndim;
+    memcpy(shape, t->shape, sizeof(t->shape));
+    return MOM_OK;
+}
+
+static mom_status tensor_io(mom_model *m, be_buf *buf, const char *name, float *out, const float *in, size_t n)
+{
+    const tensor_entry *t = NULL;
+    mom_status s = find_tensor(m, name, n, &t);
+    if (s) return s;
+    if (!out && !in) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: data pointer is NULL", name);
+    bv v = {buf, t->off};
+    if (out) m->be->download(m->be, out, v, n);
+    else m->be->upload(m->be, v, in, n);
+    return MOM_OK;
+}
+
+mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n)
+{
+    return m ? tensor_io(m, m->params, name, out, NULL, n) : MOM_ERR_INVALID_ARG;
+}
+
+mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (in)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(in[i]))
+                return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: element %zu is not finite", name ? name : "?", i);
+    return tensor_io(m, m->params, name, NULL, in, n);
+}
+
+mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n)
+{
+    return m ? tensor_io(m, m->grads, name, out, NULL, n) : MOM_ERR_INVALID_ARG;
+}
+
+mom_status mom_model_zero_grad(mom_model *m)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    bv all = {m->grads, 0};
+    m->be->zero(m->be, all, m->n_params);
+    return MOM_OK;
+}
+
+/* Every id of a batch is checked before anything runs: bad input changes nothing. */
+static mom_status check_batch(mom_model *m, const mom_batch *b)
+{
+    mom_ctx *ctx = m->ctx;
+    if (!b || !b->tokens || !b->modality || !b->targets || !b->target_modality)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: NULL batch or array");
+    if (b->B < 1 || b->T < 1 || (int64_t)b->B * b->T > (1 << 24))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: B = %d, T = %d out of range (1 <= B*T <= 16M)", b->B, b->T);
+    const int n = b->B * b->T, V = m->cfg.vocab_size, M = m->cfg.n_modalities;
+    for (int i = 0; i < n; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= V)
+            return mom_fail(ctx, MOM_ERR_DATA, "batch: token %d at position %d is not in [0, %d)", b->tokens[i], i, V);
+        if (b->modality[i] >= M)
+            return mom_fail(ctx, MOM_ERR_DATA, "batch: modality %d at position %d is not in [0, %d)", b->modality[i], i, M);
+        if (b->targets[i] < -1 || b->targets[i] >= V)
+            return mom_fail(ctx, MOM_ERR_DATA, "batch: target %d at position %d is not -1 or in [0, %d)", b->targets[i], i, V);
+        if (b->targets[i] >= 0 && b->target_modality[i] >= M)
+            return mom_fail(ctx, MOM_ERR_DATA, "batch: target modality %d at position %d is not in [0, %d)",
+                            b->target_modality[i], i, M);
+    }
+    return MOM_OK;
+}
+
+static void losses_from_rows(const mom_model *m, const mom_batch *b, const float *row, mom_losses *out)
+{
+    double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
+    memset(out, 0, sizeof(*out));
+    const int n = b->B * b->T;
+    for (int i = 0; i < n; i++) {
+        if (b->targets[i] < 0) continue;
+        sum += row[i];
+        by[b->target_modality[i]] += row[i];
+        out->count[b->target_modality[i]]++;
+        out->n_targets++;
+    }
+    out->loss = out->n_targets ? sum / (double)out->n_targets : NAN;
+    for (int k = 0; k < MOM_MAX_MODALITIES; k++)
+        out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
+}
+
+/* Runs the forward; with backward, adds grad_scale * d(mean loss). */
+static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float grad_scale, mom_losses *out)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    mom_status s = check_batch(m, b);
+    if (s) return s;
+    if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
+    if (backward && !isfinite(grad_scale))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "grad_scale = %g is not finite", (double)grad_scale);
+    if ((s = plan_ensure(m, b->B, b->T))) return s;
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int BT = b->B * b->T, Dm = m->cfg.d_model, V = m->cfg.vocab_size;
+
+    int64_t n_targets = 0;
+    for (int i = 0; i < BT; i++) n_targets += b->targets[i] >= 0;
+    route_build(&m->rt, m->cfg.n_modalities, b->modality, BT, pl->host_perm);
+    be->upload(be, pl->perm, pl->host_perm, (size_t)BT);
+    be->upload(be, pl->tokens, b->tokens, (size_t)BT);
+    be->upload(be, pl->targets, b->targets, (size_t)BT);
+
+    be->embed_fwd(be, BT, Dm, pl->tokens, P(m, m->embedding), pl->x_final);
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        if ((s = block_forward(m, l, pl->x_final))) return s;
+    be->rmsnorm_fwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
+    if (be->mm_fwd(be, BT, V, Dm, pl->h_f, Dm, P(m, m->lm_head), pl->logits, V, 0))
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
+    const int do_bwd = backward && n_targets > 0 && grad_scale != 0.0f;
+    const float scale = do_bwd ? grad_scale / (float)n_targets : 0.0f;
+    be->xent(be, BT, V, pl->logits, pl->targets, scale, pl->row_loss);
+    be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
+    losses_from_rows(m, b, pl->host_loss, out);
+    if (!do_bwd) return MOM_OK;
+
+    /* logits now hold dL/dlogits. */
+    if (be->mm_bwd_weight(be, BT, V, Dm, pl->logits, V, pl->h_f, Dm, G(m, m->lm_head)) ||
+        be->mm_bwd_data(be, BT, V, Dm, pl->logits, V, P(m, m->lm_head), pl->dh, Dm, 0))
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
+    be->zero(be, pl->dx, (size_t)BT * Dm);
+    be->rmsnorm_bwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), pl->rstd_f, pl->dh, pl->dx, G(m, m->norm_f));
+    for (int l = m->cfg.n_layer - 1; l >= 0; l--)
+        if ((s = block_backward(m, l, pl->dx))) return s;
+    be->embed_bwd(be, BT, Dm, pl->tokens, pl->dx, G(m, m->embedding));
+    return MOM_OK;
+}
+
+mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out)
+{
+    return run_step(m, b, 0, 0.0f, out);
+}
+
+mom_status mom_model_backward(mom_model *m, const mom_batch *b, float grad_scale, mom_losses *out)
+{
+    return run_step(m, b, 1, grad_scale, out);
+}
+
+mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!d) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "dataset is NULL");
+    if (mom_dataset_vocab_size(d) > m->cfg.vocab_size)
+        return mom_fail(m->ctx, MOM_ERR_DATA, "dataset vocab %lld > model vocab_size %d",
+                        (long long)mom_dataset_vocab_size(d), m->cfg.vocab_size);
+    if (mom_dataset_n_modalities(d) > m->cfg.n_modalities)
+        return mom_fail(m->ctx, MOM_ERR_DATA, "dataset has %d modalities > model n_modalities %d",
+                        mom_dataset_n_modalities(d), m->cfg.n_modalities);
+    return MOM_OK;
+}
+
+/* Windows of T+1 tokens with stride T, so every token after the first is a
+ * target exactly once; the last batch may have fewer rows. */
+mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
+                              mom_losses *out)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    mom_status s = mom_dataset_check(m, d);
+    if (s) return s;
+    if (B < 1 || T < 1 || !out)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "evaluate: B = %d, T = %d must be >= 1", B, T);
+    const int64_t n_windows = (mom_dataset_n_tokens(d) - 1) / T;
+    if (n_windows < 1)
+        return mom_fail(m->ctx, MOM_ERR_DATA, "evaluate: dataset of %lld tokens is shorter than seq %d + 1",
+                        (long long)mom_dataset_n_tokens(d), T);
+    const size_t BT = (size_t)B * T;
+    int32_t *tok = malloc(BT * 4), *tgt = malloc(BT * 4);
+    uint8_t *mod = malloc(BT), *tmod = malloc(BT);
+    int64_t *starts = malloc(sizeof(int64_t) * (size_t)B);
+    double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
+    memset(out, 0, sizeof(*out));
+    if (!tok || !tgt || !mod || !tmod || !starts) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
+    int64_t batches = 0;
+    for (int64_t w = 0; !s && w < n_windows && (max_batches <= 0 || batches < max_batches); w += B, batches++) {
+        const int rows = (int)(n_windows - w < B ? n_windows - w : B);
+        for (int r = 0; r < rows; r++) starts[r] = (w + r) * T;
+        s = mom_dataset_fill_batch(d, rows, T, starts, tok, mod, tgt, tmod);
+        if (s) {
+            s = mom_fail(m->ctx, s, "evaluate: cannot read window %lld", (long long)w);
+            break;
+        }
+        mom_batch b = {rows, T, tok, mod, tgt, tmod};
+        mom_losses l;
+        if ((s = mom_model_forward(m, &b, &l))) break;
+        for (int k = 0; k < m->cfg.n_modalities; k++)
+            if (l.count[k]) {
+                by[k] += l.by_modality[k] * (double)l.count[k];
+                out->count[k] += l.count[k];
+            }
+        sum += l.loss * (double)l.n_targets;
+        out->n_targets += l.n_targets;
+    }
+    if (!s) {
+        out->loss = out->n_targets ? sum / (double)out->n_targets : NAN;
+        for (int k = 0; k < MOM_MAX_MODALITIES; k++)
+            out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
+    }
+    free(tok);
+    free(tgt);
+    free(mod);
+    free(tmod);
+    free(starts);
+    return s;
+}

@@ -1,0 +1,110 @@
+/* The model's private state: config, the flat parameter buffer and its
+ * named-tensor table, optimizer moments, and the planned activations. */
+#ifndef MOM_MODEL_H
+#define MOM_MODEL_H
+
+#include "backend.h"
+#include "ctx.h"
+#include "mom.h"
+
+/* One named tensor of the flat parameter buffer (same layout for grads, m, v). */
+typedef struct tensor_entry {
+    char name[96];
+    int ndim;
+    int64_t shape[4];
+    size_t off, n; /* elements */
+    int decay;     /* AdamW weight decay applies (embedding and projection matrices) */
+} tensor_entry;
+
+/* Offsets of one layer's tensors. A shared projection has every modality's
+ * slot pointing at the same tensor. */
+typedef struct layer_params {
+    size_t norm;
+    size_t in[MOM_MAX_MODALITIES];
+    size_t conv_w, conv_b;
+    size_t x[MOM_MAX_MODALITIES];
+    size_t dt_w[MOM_MAX_MODALITIES], dt_b[MOM_MAX_MODALITIES];
+    size_t A_log, D;
+    size_t out[MOM_MAX_MODALITIES];
+} layer_params;
+
+/* Per-layer saved activations, views into one planned buffer. */
+typedef struct layer_acts {
+    bv x_in;   /* (BT, d_model) residual entering the layer */
+    bv rstd;   /* (BT) */
+    bv h;      /* (BT, d_model) normed */
+    bv xz;     /* (BT, 2 d_inner): u | z */
+    bv uc;     /* (BT, d_inner) conv + SiLU */
+    bv xdbl;   /* (BT, dt_rank + 2 d_state): r | B | C */
+    bv dtp;    /* (BT, d_inner) before softplus */
+    bv delta;  /* (BT, d_inner) */
+    bv y;      /* (BT, d_inner) gated scan output */
+    bv states; /* (B, n_chunks, d_inner, d_state) */
+} layer_acts;
+
+typedef struct act_plan {
+    int B, T;
+    be_buf *buf;
+    layer_acts *layers;
+    bv x_final, rstd_f, h_f, logits, row_loss;
+    bv tokens, targets, perm; /* int32 */
+    /* backward scratch */
+    bv dx, dh, dxz, duc, dxdbl, ddtp, ddelta, dy, scan_work;
+    /* routed projection scratch */
+    bv gA, gC, gD;
+    float *host_loss; /* (BT) */
+    int32_t *host_perm;
+} act_plan;
+
+/* The per-batch modality routing (src/route.c). */
+typedef struct route {
+    int n_mod;
+    int offset[MOM_MAX_MODALITIES + 1]; /* slice of modality m: [offset[m], offset[m+1]) */
+} route;
+
+struct mom_model {
+    mom_ctx *ctx;
+    backend *be;
+    mom_config cfg;
+    int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
+    int chunk;                    /* scan positions between stored states */
+
+    tensor_entry *tensors;
+    size_t n_tensors, n_params;
+    layer_params *layers;
+    size_t embedding, norm_f, lm_head; /* lm_head == embedding when tied */
+
+    be_buf *params, *grads, *adam_m, *adam_v;
+    int64_t step; /* optimizer steps done */
+
+    act_plan plan;
+    route rt;
+};
+
+static inline bv P(const mom_model *m, size_t off) { bv v = {m->params, off}; return v; }
+static inline bv G(const mom_model *m, size_t off) { bv v = {m->grads, off}; return v; }
+
+/* model.c: a model with its buffers allocated, parameters zero. */
+mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out);
+
+/* params.c */
+mom_status params_build_table(mom_model *m);
+void params_init(mom_model *m, uint64_t seed, float *host);
+const tensor_entry *params_find(const mom_model *m, const char *name);
+
+/* plan.c: allocates activations for (B, T) once; reused while the shape holds. */
+mom_status plan_ensure(mom_model *m, int B, int T);
+void plan_free(mom_model *m);
+
+/* route.c: stable counting sort of positions by modality into host perm. */
+void route_build(route *r, int n_mod, const uint8_t *modality, int n, int32_t *perm);
+
+/* block.c: one Mixture-of-Mamba layer. x: (BT, d_model) in/out. */
+mom_status block_forward(mom_model *m, int layer, bv x);
+/* dx: dL/dx out of the layer, on return dL/dx into it. */
+mom_status block_backward(mom_model *m, int layer, bv dx);
+
+/* checkpoint.c */
+mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg);
+
+#endif

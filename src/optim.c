@@ -1,0 +1,81 @@
+/* AdamW (torch.optim.AdamW semantics), global-norm clipping
+ * (torch.nn.utils.clip_grad_norm_ semantics) and the LR schedule: linear
+ * warmup, then cosine decay to min_lr_ratio * lr at total_steps. */
+#include <math.h>
+
+#include "model.h"
+
+void mom_optim_default_settings(mom_optim_settings *s)
+{
+    if (!s) return;
+    s->lr = 1e-3f;
+    s->beta1 = 0.9f;
+    s->beta2 = 0.95f;
+    s->eps = 1e-8f;
+    s->weight_decay = 0.1f;
+    s->clip_norm = 1.0f;
+    s->warmup_steps = 100;
+    s->total_steps = 0;
+    s->min_lr_ratio = 0.1f;
+}
+
+float mom_optim_lr_at(const mom_optim_settings *s, int64_t step)
+{
+    if (!s) return 0.0f;
+    if (step < 0) step = 0;
+    if (s->warmup_steps > 0 && step < s->warmup_steps)
+        return s->lr * (float)(step + 1) / (float)s->warmup_steps;
+    if (s->total_steps <= s->warmup_steps) return s->lr;
+    double progress = (double)(step - s->warmup_steps) / (double)(s->total_steps - s->warmup_steps);
+    if (progress > 1.0) progress = 1.0;
+    const double lo = (double)s->lr * s->min_lr_ratio;
+    return (float)(lo + 0.5 * ((double)s->lr - lo) * (1.0 + cos(3.14159265358979323846 * progress)));
+}
+
+static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
+{
+    if (!s) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer settings are NULL");
+    if (!(s->lr >= 0.0f) || !isfinite(s->lr))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: lr = %g must be finite and >= 0", (double)s->lr);
+    if (!(s->beta1 >= 0.0f && s->beta1 < 1.0f) || !(s->beta2 >= 0.0f && s->beta2 < 1.0f))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: betas %g, %g must be in [0, 1)",
+                        (double)s->beta1, (double)s->beta2);
+    if (!(s->eps > 0.0f) || !(s->weight_decay >= 0.0f) || !isfinite(s->weight_decay))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: eps = %g must be > 0, weight_decay = %g >= 0",
+                        (double)s->eps, (double)s->weight_decay);
+    if (isnan(s->clip_norm) || s->warmup_steps < 0 || s->total_steps < 0 || !(s->min_lr_ratio >= 0.0f))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: clip %g, warmup %d, total %d, min_lr_ratio %g out of range",
+                        (double)s->clip_norm, s->warmup_steps, s->total_steps, (double)s->min_lr_ratio);
+    return MOM_OK;
+}
+
+mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    mom_status st = check_settings(m->ctx, s);
+    if (st) return st;
+    backend *be = m->be;
+    /* The norm sums tensor by tensor in table order: a fixed partition. */
+    double ss = 0.0;
+    for (size_t i = 0; i < m->n_tensors; i++) ss += be->sumsq(be, m->tensors[i].n, G(m, m->tensors[i].off));
+    const float norm = (float)sqrt(ss);
+    if (grad_norm) *grad_norm = norm;
+    if (!isfinite(norm))
+        return mom_fail(m->ctx, MOM_ERR_DATA, "gradient norm is %g: step skipped, model unchanged", (double)norm);
+    float gscale = 1.0f;
+    if (s->clip_norm > 0.0f) {
+        const float coef = s->clip_norm / (norm + 1e-6f);
+        gscale = coef < 1.0f ? coef : 1.0f;
+    }
+    const float lr = mom_optim_lr_at(s, m->step);
+    m->step++;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tensor_entry *t = &m->tensors[i];
+        bv mv = {m->adam_m, t->off}, vv = {m->adam_v, t->off};
+        be->adamw(be, t->n, P(m, t->off), G(m, t->off), mv, vv, gscale, lr, s->beta1, s->beta2, s->eps,
+                  t->decay ? s->weight_decay : 0.0f, m->step);
+    }
+    return MOM_OK;
+}
+
+int64_t mom_model_steps_done(const mom_model *m) { return m ? m->step : 0; }

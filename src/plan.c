@@ -1,0 +1,107 @@
+/* Activation memory, planned once per (B, T): one backend buffer cut into
+ * views, reused by every step of that shape, so a training step allocates
+ * nothing after the first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model.h"
+
+typedef struct cursor { size_t off; } cursor;
+
+/* Views are 16-element aligned so SIMD kernels can use aligned rows. */
+static bv take(cursor *c, size_t n)
+{
+    bv v = {NULL, c->off};
+    c->off += (n + 15) & ~(size_t)15;
+    return v;
+}
+
+static void layout(mom_model *m, act_plan *p, cursor *c)
+{
+    const size_t BT = (size_t)p->B * p->T, Dm = (size_t)m->cfg.d_model, Di = (size_t)m->d_inner;
+    const size_t N = (size_t)m->cfg.d_state, X = (size_t)m->n_xdbl;
+    const size_t nc = (size_t)mom_scan_n_chunks(p->T, m->chunk);
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        layer_acts *a = &p->layers[l];
+        a->x_in = take(c, BT * Dm);
+        a->rstd = take(c, BT);
+        a->h = take(c, BT * Dm);
+        a->xz = take(c, BT * 2 * Di);
+        a->uc = take(c, BT * Di);
+        a->xdbl = take(c, BT * X);
+        a->dtp = take(c, BT * Di);
+        a->delta = take(c, BT * Di);
+        a->y = take(c, BT * Di);
+        a->states = take(c, (size_t)p->B * nc * Di * N);
+    }
+    const size_t V = (size_t)m->cfg.vocab_size;
+    p->x_final = take(c, BT * Dm);
+    p->rstd_f = take(c, BT);
+    p->h_f = take(c, BT * Dm);
+    p->logits = take(c, BT * V);
+    p->row_loss = take(c, BT);
+    p->tokens = take(c, BT);
+    p->targets = take(c, BT);
+    p->perm = take(c, BT);
+    p->dx = take(c, BT * Dm);
+    p->dh = take(c, BT * Dm);
+    p->dxz = take(c, BT * 2 * Di);
+    p->duc = take(c, BT * Di);
+    p->dxdbl = take(c, BT * X);
+    p->ddtp = take(c, BT * Di);
+    p->ddelta = take(c, BT * Di);
+    p->dy = take(c, BT * Di);
+    p->scan_work = take(c, m->be->scan_work_elems(m->be, m->chunk, (int)Di, (int)N));
+    /* Gathered operands of a routed projection: the widest input and output. */
+    size_t wide = 2 * Di > Dm ? 2 * Di : Dm;
+    if (X > wide) wide = X;
+    p->gA = take(c, BT * wide);
+    p->gC = take(c, BT * wide);
+    p->gD = take(c, BT * wide);
+}
+
+static void bind(act_plan *p, int n_layer)
+{
+    bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->logits, &p->row_loss, &p->tokens,
+                 &p->targets, &p->perm, &p->dx, &p->dh, &p->dxz, &p->duc, &p->dxdbl,
+                 &p->ddtp, &p->ddelta, &p->dy, &p->scan_work, &p->gA, &p->gC, &p->gD};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
+    for (int l = 0; l < n_layer; l++) {
+        layer_acts *a = &p->layers[l];
+        bv *la[] = {&a->x_in, &a->rstd, &a->h, &a->xz, &a->uc, &a->xdbl, &a->dtp, &a->delta, &a->y, &a->states};
+        for (size_t i = 0; i < sizeof(la) / sizeof(la[0]); i++) la[i]->buf = p->buf;
+    }
+}
+
+void plan_free(mom_model *m)
+{
+    act_plan *p = &m->plan;
+    if (p->buf) m->be->release(m->be, p->buf);
+    free(p->layers);
+    free(p->host_loss);
+    free(p->host_perm);
+    memset(p, 0, sizeof(*p));
+}
+
+mom_status plan_ensure(mom_model *m, int B, int T)
+{
+    act_plan *p = &m->plan;
+    if (p->buf && p->B == B && p->T == T) return MOM_OK;
+    plan_free(m);
+    p->B = B;
+    p->T = T;
+    p->layers = calloc((size_t)m->cfg.n_layer, sizeof(layer_acts));
+    p->host_loss = malloc(sizeof(float) * (size_t)B * T);
+    p->host_perm = malloc(sizeof(int32_t) * (size_t)B * T);
+    cursor c = {0};
+    if (p->layers) layout(m, p, &c);
+    p->buf = p->layers && p->host_loss && p->host_perm ? m->be->alloc(m->be, c.off) : NULL;
+    if (!p->buf) {
+        plan_free(m);
+        return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate activations for batch %d x seq %d (%zu MiB)",
+                        B, T, c.off * 4 >> 20);
+    }
+    bind(p, m->cfg.n_layer);
+    return MOM_OK;
+}

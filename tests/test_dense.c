@@ -1,0 +1,152 @@
+/* Mixture-of-Mamba reduces to a dense Mamba:
+ *  - n_modalities = 1 is the dense model (same tensors, same numbers);
+ *  - a decoupled model whose modality copies all hold the dense weights
+ *    gives the dense model's losses, and per-copy gradients that sum to the
+ *    dense gradient. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+
+static mom_ctx *new_ctx(void)
+{
+    mom_ctx *ctx;
+    assert_int_equal(mom_ctx_create(&ctx, NULL), MOM_OK);
+    return ctx;
+}
+
+static void backward(mom_model *m, const mom_batch *b, mom_losses *l)
+{
+    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
+    assert_int_equal(mom_model_backward(m, b, 1.0f, l), MOM_OK);
+}
+
+static float *get(mom_model *m, const char *name, int grad, size_t *n)
+{
+    *n = tu_tensor_size(m, name);
+    assert_true(*n > 0);
+    float *p = malloc(*n * 4);
+    assert_int_equal(grad ? mom_model_get_grad(m, name, p, *n) : mom_model_get_param(m, name, p, *n), MOM_OK);
+    return p;
+}
+
+static void assert_close(const float *a, const float *b, size_t n, double rel, const char *what)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    const double e = sqrt(num) / (sqrt(den) + 1e-30);
+    if (e > rel) fprintf(stderr, "%s: relative difference %.3g > %.3g\n", what, e, rel);
+    assert_true(e <= rel);
+}
+
+/* One modality, every projection "decoupled", is the dense model: the same
+ * tensor names, init, losses and gradients, bit for bit. */
+static void test_one_modality_is_dense(void **st)
+{
+    (void)st;
+    mom_ctx *ctx = new_ctx();
+    mom_config c1 = tu_tiny_config(1, MOM_DECOUPLE_ALL), cd = tu_tiny_config(1, 0);
+    mom_model *a, *d;
+    assert_int_equal(mom_model_create(ctx, &c1, 4, &a), MOM_OK);
+    assert_int_equal(mom_model_create(ctx, &cd, 4, &d), MOM_OK);
+    assert_int_equal(mom_model_n_tensors(a), mom_model_n_tensors(d));
+    tu_batch b = tu_make_batch(2, 19, c1.vocab_size, 0x1, 3);
+    mom_losses la, ld;
+    backward(a, &b.b, &la);
+    backward(d, &b.b, &ld);
+    assert_true(la.loss == ld.loss);
+    assert_true(la.loss > 0);
+    for (size_t i = 0; i < mom_model_n_tensors(a); i++) {
+        const char *name = mom_model_tensor_name(a, i);
+        assert_string_equal(name, mom_model_tensor_name(d, i));
+        assert_null(strstr(name, "local_experts"));
+        size_t n;
+        float *ga = get(a, name, 1, &n), *gd = get(d, name, 1, &n);
+        assert_memory_equal(ga, gd, n * 4);
+        free(ga);
+        free(gd);
+    }
+    tu_free_batch(&b);
+    mom_model_destroy(&a);
+    mom_model_destroy(&d);
+    mom_ctx_destroy(&ctx);
+}
+
+/* The name of modality k's copy of a dense tensor, or the name itself. */
+static void split_name(const char *dense, int k, char *out, size_t cap)
+{
+    const char *projs[] = {"in_proj", "x_proj", "dt_proj", "out_proj"};
+    for (int i = 0; i < 4; i++) {
+        const char *p = strstr(dense, projs[i]);
+        if (p && p > dense && p[-1] == '.') {
+            snprintf(out, cap, "%.*slocal_experts_%s.%d%s", (int)(p - dense), dense, projs[i], k, p + strlen(projs[i]));
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", dense);
+}
+
+static void test_identical_copies_match_dense(void **st)
+{
+    (void)st;
+    mom_ctx *ctx = new_ctx();
+    mom_config cs = tu_tiny_config(3, MOM_DECOUPLE_ALL), cd = tu_tiny_config(3, 0);
+    mom_model *s, *d;
+    assert_int_equal(mom_model_create(ctx, &cs, 1, &s), MOM_OK);
+    assert_int_equal(mom_model_create(ctx, &cd, 2, &d), MOM_OK);
+    /* Copy every dense tensor into every modality copy of the split model. */
+    for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
+        const char *name = mom_model_tensor_name(d, i);
+        size_t n;
+        float *p = get(d, name, 0, &n);
+        for (int k = 0; k < 3; k++) {
+            char sn[128];
+            split_name(name, k, sn, sizeof(sn));
+            assert_int_equal(mom_model_set_param(s, sn, p, n), MOM_OK);
+        }
+        free(p);
+    }
+    tu_batch b = tu_make_batch(3, 23, cs.vocab_size, 0x7, 9);
+    mom_losses ls, ld;
+    backward(s, &b.b, &ls);
+    backward(d, &b.b, &ld);
+    assert_true(fabs(ls.loss - ld.loss) <= 1e-6 * fabs(ld.loss));
+    for (int k = 0; k < 3; k++) assert_true(fabs(ls.by_modality[k] - ld.by_modality[k]) <= 1e-5 * fabs(ld.by_modality[k]));
+    for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
+        const char *name = mom_model_tensor_name(d, i);
+        size_t n;
+        float *gd = get(d, name, 1, &n), *sum = calloc(n, 4);
+        char sn[128];
+        split_name(name, 0, sn, sizeof(sn));
+        const int copies = strcmp(sn, name) ? 3 : 1;
+        for (int k = 0; k < copies; k++) {
+            split_name(name, k, sn, sizeof(sn));
+            float *gk = get(s, sn, 1, &n);
+            for (size_t j = 0; j < n; j++) sum[j] += gk[j];
+            free(gk);
+        }
+        assert_close(sum, gd, n, 1e-5, name);
+        free(gd);
+        free(sum);
+    }
+    tu_free_batch(&b);
+    mom_model_destroy(&s);
+    mom_model_destroy(&d);
+    mom_ctx_destroy(&ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_modality_is_dense),
+        cmocka_unit_test(test_identical_copies_match_dense),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

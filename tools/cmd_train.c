@@ -1,0 +1,408 @@
+/* mom train: the training loop. With no arguments it trains a small model on
+ * the built-in data. A run folder holds everything of one run:
+ *   args.txt          the flags it was started with (read back by --resume)
+ *   config.json       the model config
+ *   metrics.jsonl     one JSON line per step, and the final evaluation
+ *   model.safetensors, optim.safetensors   the checkpoint
+ *   data/             the built-in dataset, when no --data was given      */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "args.h"
+#include "common.h"
+#include "default_data.h"
+#include "progress.h"
+
+typedef struct train_opts {
+    const char *data, *val, *config, *model, *resume, *out;
+    int B, T, accum, warmup, threads, save_every, eval_batches;
+    int64_t steps, seed;
+    float lr, wd, clip;
+} train_opts;
+
+#define N_OPTS 18
+static void make_opts(arg_opt *o, train_opts *t)
+{
+    arg_opt list[N_OPTS] = {
+        {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in multimodal task)", 0},
+        {"--val", ARG_STR, &t->val, "FILE.bin", "held-out data evaluated at the end (built-in data: its own split)", 0},
+        {"--config", ARG_STR, &t->config, "FILE.json", "model config for a new model", 0},
+        {"--model", ARG_STR, &t->model, "CKPT", "start from these weights instead of a new model", 0},
+        {"--batch", ARG_INT, &t->B, "B", "rows per micro-batch (default 8)", 0},
+        {"--seq", ARG_INT, &t->T, "T", "positions per row (default 256)", 0},
+        {"--steps", ARG_I64, &t->steps, "N", "optimizer steps in all (default 300)", 0},
+        {"--lr", ARG_FLOAT, &t->lr, "LR", "peak learning rate (default 3e-3)", 0},
+        {"--warmup", ARG_INT, &t->warmup, "N", "linear warmup steps, then cosine decay (default 30)", 0},
+        {"--accum", ARG_INT, &t->accum, "N", "micro-batches per optimizer step (default 1)", 0},
+        {"--weight-decay", ARG_FLOAT, &t->wd, "WD", "AdamW weight decay on matrices (default 0.1)", 0},
+        {"--clip", ARG_FLOAT, &t->clip, "NORM", "global gradient-norm clip, 0 = off (default 1.0)", 0},
+        {"--seed", ARG_I64, &t->seed, "S", "seed of the init and of the batch order (default 0)", 0},
+        {"--threads", ARG_INT, &t->threads, "N", "threads (default: all cores)", 0},
+        {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
+        {"--eval-batches", ARG_INT, &t->eval_batches, "N", "batches of the final held-out evaluation (default 32)", 0},
+        {"--out", ARG_STR, &t->out, "DIR", "run folder (default runs/DATE-TIME)", 0},
+        {"--resume", ARG_STR, &t->resume, "DIR", "continue the run in DIR (its flags, weights, optimizer, data order)", 0},
+    };
+    memcpy(o, list, sizeof(list));
+}
+
+static const char *summary =
+    "Trains a Mixture-of-Mamba model with AdamW. With no arguments: a small model\n"
+    "(d_model 128, 2 layers, 3 modalities) on the built-in text/image/speech token task.";
+
+/* The batch order: a splitmix64 stream whose one word of state is saved
+ * with the optimizer, so a resumed run draws the same batches. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int make_dir(const char *p)
+{
+    if (mkdir(p, 0755) && errno != EEXIST) {
+        fprintf(stderr, "mom train: cannot create folder %s: %s\n", p, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Re-reads args.txt ("--flag value" per line) as if typed before the
+ * command line's own flags. */
+static int load_run_args(const char *dir, arg_opt *o, int n)
+{
+    char path[4096], line[4200];
+    snprintf(path, sizeof(path), "%s/args.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "mom train: --resume %s: no %s (is it a run folder?)\n", dir, path);
+        return -1;
+    }
+    static char store[64][4200];
+    int k = 0, rc = 0;
+    while (k < 64 && fgets(store[k], sizeof(store[k]), f)) {
+        store[k][strcspn(store[k], "\n")] = '\0';
+        if (!store[k][0]) continue;
+        snprintf(line, sizeof(line), "%s", store[k]);
+        char *sp = strchr(store[k], ' ');
+        char *av[4] = {"mom", "train", store[k], NULL};
+        int ac = 3;
+        if (sp) {
+            *sp = '\0';
+            av[3] = sp + 1;
+            ac = 4;
+        }
+        if (args_parse("train", summary, o, n, ac, av, 2)) {
+            fprintf(stderr, "mom train: %s: bad line '%s'\n", path, line);
+            rc = -1;
+            break;
+        }
+        k++;
+    }
+    fclose(f);
+    for (int i = 0; i < n; i++) o[i].seen = 0;
+    return rc;
+}
+
+static int save_run_args(const char *dir, const arg_opt *o, int n)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/args.txt", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(o[i].name, "--resume") || !strcmp(o[i].name, "--out")) continue;
+        switch (o[i].type) {
+        case ARG_STR:
+            if (*(const char **)o[i].dst) fprintf(f, "%s %s\n", o[i].name, *(const char **)o[i].dst);
+            break;
+        case ARG_INT: fprintf(f, "%s %d\n", o[i].name, *(int *)o[i].dst); break;
+        case ARG_I64: fprintf(f, "%s %lld\n", o[i].name, (long long)*(int64_t *)o[i].dst); break;
+        case ARG_FLOAT: fprintf(f, "%s %.9g\n", o[i].name, (double)*(float *)o[i].dst); break;
+        case ARG_FLAG: break;
+        }
+    }
+    return fclose(f);
+}
+
+static void default_run_dir(char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(buf, cap, "runs/%s", stamp);
+    struct stat st;
+    for (int i = 2; stat(buf, &st) == 0; i++) snprintf(buf, cap, "runs/%s-%d", stamp, i);
+}
+
+typedef struct run {
+    train_opts o;
+    char dir[2048];
+    char data_path[2300], val_path[2300];
+    mom_ctx *ctx;
+    mom_model *m;
+    mom_dataset *train, *val;
+    FILE *metrics;
+    uint64_t data_rng;
+    int builtin;
+} run;
+
+static int checkpoint(run *r)
+{
+    char mp[2400], op[2400];
+    snprintf(mp, sizeof(mp), "%s/model.safetensors", r->dir);
+    snprintf(op, sizeof(op), "%s/optim.safetensors", r->dir);
+    mom_status s = mom_model_save(r->m, mp);
+    if (!s) s = mom_model_save_optim(r->m, op, r->data_rng);
+    return s ? tool_error("train", r->ctx, s) : 0;
+}
+
+/* Opens (or builds) the data and the model, fresh or resumed. */
+static int setup(run *r, int resuming)
+{
+    train_opts *o = &r->o;
+    mom_status s;
+    if (!o->data) {
+        r->builtin = 1;
+        char dd[2100];
+        snprintf(dd, sizeof(dd), "%s/data", r->dir);
+        snprintf(r->data_path, sizeof(r->data_path), "%s/train.bin", dd);
+        snprintf(r->val_path, sizeof(r->val_path), "%s/val.bin", dd);
+        struct stat st;
+        if (stat(r->data_path, &st) != 0) {
+            if (make_dir(dd)) return 1;
+            fprintf(stderr, "mom train: writing the built-in dataset to %s\n", dd);
+            if ((s = default_data_write(r->ctx, r->data_path, 1 << 20, 1)) ||
+                (s = default_data_write(r->ctx, r->val_path, 1 << 16, 2)))
+                return tool_error("train", r->ctx, s);
+        }
+        o->val = r->val_path;
+    } else {
+        snprintf(r->data_path, sizeof(r->data_path), "%s", o->data);
+    }
+    if ((s = mom_dataset_open(r->ctx, r->data_path, &r->train))) return tool_error("train", r->ctx, s);
+    if (o->val && (s = mom_dataset_open(r->ctx, o->val, &r->val))) return tool_error("train", r->ctx, s);
+
+    char mp[2400], op[2400];
+    snprintf(mp, sizeof(mp), "%s/model.safetensors", r->dir);
+    snprintf(op, sizeof(op), "%s/optim.safetensors", r->dir);
+    if (resuming) {
+        if ((s = mom_model_load(r->ctx, mp, &r->m)) || (s = mom_model_load_optim(r->m, op, &r->data_rng)))
+            return tool_error("train", r->ctx, s);
+    } else if (o->model) {
+        if ((s = mom_model_load(r->ctx, o->model, &r->m))) return tool_error("train", r->ctx, s);
+        r->data_rng = (uint64_t)o->seed;
+    } else {
+        mom_config cfg;
+        mom_config_default(&cfg);
+        if (o->config) {
+            if ((s = mom_config_load(r->ctx, o->config, &cfg))) return tool_error("train", r->ctx, s);
+        } else if (r->builtin) {
+            cfg.d_model = 128;
+            cfg.n_layer = 2;
+        }
+        if ((s = mom_model_create(r->ctx, &cfg, (uint64_t)o->seed, &r->m))) return tool_error("train", r->ctx, s);
+        r->data_rng = (uint64_t)o->seed;
+    }
+    if ((s = mom_dataset_check(r->m, r->train)) || (r->val && (s = mom_dataset_check(r->m, r->val))))
+        return tool_error("train", r->ctx, s);
+    if (mom_dataset_n_tokens(r->train) < (int64_t)o->T + 2) {
+        fprintf(stderr, "mom train: %s has %lld tokens, fewer than --seq %d + 2\n", r->data_path,
+                (long long)mom_dataset_n_tokens(r->train), o->T);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const *names_for(const run *r, char (*buf)[16], const char **ptrs, int n)
+{
+    if (r->builtin) return default_modality_names;
+    for (int k = 0; k < n; k++) {
+        snprintf(buf[k], 16, "m%d", k);
+        ptrs[k] = buf[k];
+    }
+    return ptrs;
+}
+
+static int train_loop(run *r)
+{
+    const train_opts *o = &r->o;
+    const int n_mod = mom_model_config(r->m)->n_modalities;
+    const size_t n = (size_t)o->B * o->T;
+    int32_t *tok = malloc(n * 4), *tgt = malloc(n * 4);
+    uint8_t *mod = malloc(n), *tmod = malloc(n);
+    int64_t *starts = malloc(sizeof(int64_t) * (size_t)o->B);
+    if (!tok || !tgt || !mod || !tmod || !starts) {
+        fprintf(stderr, "mom train: out of memory for batch %d x %d\n", o->B, o->T);
+        free(tok); free(tgt); free(mod); free(tmod); free(starts);
+        return 1;
+    }
+    mom_optim_settings os;
+    mom_optim_default_settings(&os);
+    os.lr = o->lr;
+    os.warmup_steps = o->warmup;
+    os.total_steps = (int)(o->steps < 2147483647 ? o->steps : 2147483647);
+    os.weight_decay = o->wd;
+    os.clip_norm = o->clip;
+    char nbuf[MOM_MAX_MODALITIES][16];
+    const char *nptr[MOM_MAX_MODALITIES];
+    const char *const *names = names_for(r, nbuf, nptr, n_mod);
+    progress pg;
+    const int64_t step0 = mom_model_steps_done(r->m);
+    progress_start(&pg, o->steps, names, n_mod);
+    const int64_t span = mom_dataset_n_tokens(r->train) - o->T; /* start <= n - T - 1 */
+    mom_losses last = {0};
+    int rc = 0;
+    double t_prev = now_seconds();
+    for (int64_t step = step0; step < o->steps && !rc; step++) {
+        mom_status s = mom_model_zero_grad(r->m);
+        mom_losses acc = {0};
+        double sum = 0, by[MOM_MAX_MODALITIES] = {0};
+        for (int a = 0; a < o->accum && !s; a++) {
+            for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
+            s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
+            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod};
+            mom_losses l;
+            if (!s) s = mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
+            if (s) break;
+            sum += l.loss * (double)l.n_targets;
+            acc.n_targets += l.n_targets;
+            for (int k = 0; k < n_mod; k++)
+                if (l.count[k]) {
+                    by[k] += l.by_modality[k] * (double)l.count[k];
+                    acc.count[k] += l.count[k];
+                }
+        }
+        float gnorm = 0;
+        const float lr = mom_optim_lr_at(&os, step);
+        if (!s) s = mom_model_step(r->m, &os, &gnorm);
+        if (s) {
+            rc = tool_error("train", r->ctx, s);
+            break;
+        }
+        acc.loss = acc.n_targets ? sum / (double)acc.n_targets : NAN;
+        for (int k = 0; k < MOM_MAX_MODALITIES; k++)
+            acc.by_modality[k] = k < n_mod && acc.count[k] ? by[k] / (double)acc.count[k] : NAN;
+        last = acc;
+        const double t = now_seconds(), tps = (double)n * o->accum / (t - t_prev);
+        t_prev = t;
+        fprintf(r->metrics, "{\"step\": %lld, ", (long long)step + 1);
+        print_losses(r->metrics, &acc, n_mod);
+        fprintf(r->metrics, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+                (double)lr, (double)gnorm, tps, t - pg.t0);
+        fflush(r->metrics);
+        progress_update(&pg, step + 1, step0, tps, &acc);
+        if (o->save_every > 0 && (step + 1) % o->save_every == 0 && step + 1 < o->steps) rc = checkpoint(r);
+    }
+    progress_end(&pg);
+    if (!rc) rc = checkpoint(r);
+    if (!rc && step0 < o->steps) {
+        printf("train loss at step %lld: %.4f  by modality:", (long long)o->steps, last.loss);
+        for (int k = 0; k < n_mod; k++) printf("  %s %.4f", names[k], last.by_modality[k]);
+        printf("\n");
+    }
+    if (!rc && r->val) {
+        mom_losses ev;
+        mom_status s = mom_model_evaluate(r->m, r->val, o->B, o->T, o->eval_batches, &ev);
+        if (s) rc = tool_error("train", r->ctx, s);
+        else {
+            printf("held-out loss: %.4f  by modality:", ev.loss);
+            for (int k = 0; k < n_mod; k++) printf("  %s %.4f", names[k], ev.by_modality[k]);
+            printf("\n");
+            fprintf(r->metrics, "{\"eval\": {");
+            print_losses(r->metrics, &ev, n_mod);
+            fprintf(r->metrics, ", \"targets\": %lld}}\n", (long long)ev.n_targets);
+        }
+    }
+    if (!rc) printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
+                    r->dir, r->dir, r->dir);
+    free(tok); free(tgt); free(mod); free(tmod); free(starts);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    run r;
+    memset(&r, 0, sizeof(r));
+    train_opts *o = &r.o;
+    o->B = 8; o->T = 256; o->steps = 300; o->lr = 3e-3f; o->warmup = 30; o->accum = 1;
+    o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32;
+    arg_opt opts[N_OPTS];
+    make_opts(opts, o);
+    /* A first pass finds --resume; the run's own flags then go under the command line's. */
+    int p = args_parse("train", summary, opts, N_OPTS, argc, argv, 2);
+    if (p) return p > 0 ? 0 : 2;
+    const char *resume = o->resume;
+    if (resume) {
+        if (load_run_args(resume, opts, N_OPTS)) return 2;
+        if (args_parse("train", summary, opts, N_OPTS, argc, argv, 2)) return 2;
+        o->resume = resume;
+    }
+    if (o->B < 1 || o->T < 1 || (int64_t)o->B * o->T > (1 << 24) || o->steps < 1 || o->accum < 1 ||
+        o->warmup < 0 || o->save_every < 0 || !(o->lr > 0) || o->wd < 0 || o->clip < 0 || o->threads < 0 ||
+        o->eval_batches < 0) {
+        fprintf(stderr, "mom train: out of range: --batch %d --seq %d --steps %lld --accum %d --warmup %d "
+                        "--lr %g --weight-decay %g --clip %g --threads %d (see mom train --help)\n",
+                o->B, o->T, (long long)o->steps, o->accum, o->warmup, (double)o->lr, (double)o->wd,
+                (double)o->clip, o->threads);
+        return 2;
+    }
+    if (o->config && o->model) {
+        fprintf(stderr, "mom train: give --config (a new model) or --model (existing weights), not both\n");
+        return 2;
+    }
+    if (resume) snprintf(r.dir, sizeof(r.dir), "%s", resume);
+    else if (o->out) snprintf(r.dir, sizeof(r.dir), "%s", o->out);
+    else {
+        if (make_dir("runs")) return 1;
+        default_run_dir(r.dir, sizeof(r.dir));
+    }
+    if (!resume && make_dir(r.dir)) return 1;
+    r.ctx = tool_ctx("train", o->threads);
+    if (!r.ctx) return 1;
+    int rc = setup(&r, resume != NULL);
+    if (!rc && !resume && save_run_args(r.dir, opts, N_OPTS)) {
+        fprintf(stderr, "mom train: cannot write %s/args.txt\n", r.dir);
+        rc = 1;
+    }
+    char path[2400];
+    if (!rc) {
+        char cj[1024];
+        mom_config_to_json(mom_model_config(r.m), cj, sizeof(cj));
+        snprintf(path, sizeof(path), "%s/config.json", r.dir);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%s\n", cj);
+            fclose(f);
+        }
+        snprintf(path, sizeof(path), "%s/metrics.jsonl", r.dir);
+        r.metrics = fopen(path, resume ? "a" : "w");
+        if (!r.metrics) {
+            fprintf(stderr, "mom train: cannot write %s\n", path);
+            rc = 1;
+        }
+    }
+    if (!rc) {
+        mom_model_info info;
+        mom_model_get_info(r.m, &info);
+        fprintf(stderr, "mom train: %s, %lld parameters, batch %d x %d, steps %lld -> %lld, run folder %s\n",
+                mom_ctx_backend_name(r.ctx), (long long)info.n_params, o->B, o->T,
+                (long long)mom_model_steps_done(r.m), (long long)o->steps, r.dir);
+        rc = train_loop(&r);
+    }
+    if (r.metrics) fclose(r.metrics);
+    mom_dataset_close(&r.train);
+    mom_dataset_close(&r.val);
+    mom_model_destroy(&r.m);
+    mom_ctx_destroy(&r.ctx);
+    return rc;
+}

@@ -1,0 +1,37 @@
+#include "common.h"
+
+#include <math.h>
+
+int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
+{
+    const char *msg = ctx ? mom_ctx_last_error(ctx) : "";
+    fprintf(stderr, "mom %s: %s\n", cmd, msg && *msg ? msg : mom_status_str(s));
+    return 1;
+}
+
+mom_ctx *tool_ctx(const char *cmd, int n_threads)
+{
+    mom_ctx_settings s;
+    mom_ctx_default_settings(&s);
+    s.n_threads = n_threads;
+    mom_ctx *ctx = NULL;
+    mom_status st = mom_ctx_create(&ctx, &s);
+    if (st) {
+        fprintf(stderr, "mom %s: cannot start (%s): check --threads and MOM_CPU (scalar, avx2, avx512, auto)\n", cmd,
+                mom_status_str(st));
+        return NULL;
+    }
+    return ctx;
+}
+
+void print_losses(FILE *f, const mom_losses *l, int n_mod)
+{
+    fprintf(f, "\"loss\": %.9g, \"loss_by_modality\": [", l->loss);
+    for (int k = 0; k < n_mod; k++) {
+        if (isnan(l->by_modality[k])) fprintf(f, "%snull", k ? ", " : "");
+        else fprintf(f, "%s%.9g", k ? ", " : "", l->by_modality[k]);
+    }
+    fprintf(f, "], \"targets_by_modality\": [");
+    for (int k = 0; k < n_mod; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)l->count[k]);
+    fprintf(f, "]");
+}

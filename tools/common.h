@@ -1,0 +1,24 @@
+/* What the mom commands share: the command table, error reporting and the
+ * JSON form of losses. */
+#ifndef MOM_TOOLS_COMMON_H
+#define MOM_TOOLS_COMMON_H
+
+#include <stdio.h>
+
+#include "mom.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+
+/* Prints "mom CMD: <ctx last error>" (or the status text) and returns 1. */
+int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s);
+/* Creates a context with n_threads (0 = default); prints on failure. */
+mom_ctx *tool_ctx(const char *cmd, int n_threads);
+/* "\"loss\": 1.23, \"loss_by_modality\": [..]" with null for empty modalities. */
+void print_losses(FILE *f, const mom_losses *l, int n_mod);
+
+#endif

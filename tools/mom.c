@@ -1,0 +1,44 @@
+/* mom: train, evaluate and inspect Mixture-of-Mamba models. A thin client
+ * of include/mom.h: every command parses flags and calls the library. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"train", cmd_train, "train a model (no arguments: a small model on built-in data)"},
+    {"eval", cmd_eval, "held-out loss of a model on a dataset, total and per modality"},
+    {"init", cmd_init, "write a freshly initialised model from a config"},
+    {"grad", cmd_grad, "loss and gradients of a model on exactly one batch"},
+    {"data", cmd_data, "build dataset files (mom data import --jsonl IN --out OUT.bin)"},
+    {"info", cmd_info, "config, sizes, FLOPs, backend and CPU features"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mom COMMAND [options]   (mom COMMAND --help for each)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\nenvironment: MOM_CPU=scalar forces the plain-C kernels and matmuls\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mom %s\n", mom_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc, argv);
+    fprintf(stderr, "mom: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
