@@ -190,8 +190,9 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
  * Written to a temporary file, fsynced, renamed. */
 mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path,
                                     int vocab_size, int n_modalities);
-/* Writes a dataset file from arrays. doc_starts: n_docs ascending start
- * offsets, the first 0 (NULL with n_docs <= 1: one document). */
+/* Writes a dataset file from arrays. doc_starts: n_docs + 1 ascending
+ * offsets, the first 0 and the last n_tokens (NULL with n_docs <= 1: one
+ * document); mods NULL: every token modality 0. */
 mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
                              int vocab_size, int n_modalities);

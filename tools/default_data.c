@@ -55,7 +55,7 @@ mom_status default_data_write(mom_ctx *ctx, const char *path, int64_t n_tokens, 
     n_tokens = (n_tokens + SEG - 1) / SEG * SEG;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)n_tokens);
     uint8_t *mod = malloc((size_t)n_tokens);
-    int64_t *docs = malloc(sizeof(int64_t) * (size_t)(n_tokens / SEG + 1));
+    int64_t *docs = malloc(sizeof(int64_t) * (size_t)(n_tokens / SEG + 2));
     int16_t (*succ)[4] = malloc(sizeof(*succ) * 512);
     if (!tok || !mod || !docs || !succ) {
         free(tok); free(mod); free(docs); free(succ);
@@ -79,6 +79,7 @@ mom_status default_data_write(mom_ctx *ctx, const char *path, int64_t n_tokens, 
             memset(mod + pos, m, SEG);
         }
     }
+    docs[n_docs] = n_tokens;
     mom_status st = mom_dataset_write(ctx, path, tok, mod, n_tokens, docs, n_docs, DEFAULT_DATA_VOCAB,
                                       DEFAULT_DATA_MODALITIES);
     free(tok); free(mod); free(docs); free(succ);

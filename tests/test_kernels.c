@@ -1,0 +1,401 @@
+/* Every CPU kernel against finite differences of its own forward (the
+ * backward kernels), against a second formulation (chunked vs unchunked
+ * scan), and oneDNN matmuls against the plain-C reference, on odd shapes:
+ * one token, T not a multiple of the chunk, widths not a multiple of 16. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "cpu/matmul_dnnl.h"
+#include "kernels.h"
+#include "mom_build_config.h"
+#include "test_util.h"
+
+static float *rnd(size_t n, float lo, float hi, uint64_t *s)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * tu_uniform(s);
+    return p;
+}
+
+static double dotd(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* ---- finite differences of a kernel: L = sum(out * w) -------------------- */
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Perturbs x along a random direction, compares with the analytic gradient g. */
+static void fd_check(const char *what, float *x, const float *g, size_t n, loss_fn f, void *ctx, double h, double tol)
+{
+    uint64_t s = 1234;
+    float *x0 = malloc(n * sizeof(float));
+    double *dir = malloc(n * sizeof(double)), nn = 0;
+    memcpy(x0, x, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        dir[i] = tu_uniform(&s) - 0.5;
+        nn += dir[i] * dir[i];
+    }
+    double an = 0, gn = 0;
+    for (size_t i = 0; i < n; i++) {
+        dir[i] /= sqrt(nn);
+        an += dir[i] * g[i];
+        gn += (double)g[i] * g[i];
+    }
+    for (size_t i = 0; i < n; i++) x[i] = (float)(x0[i] + h * dir[i]);
+    double lp = f(ctx);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(x0[i] - h * dir[i]);
+    double lm = f(ctx);
+    memcpy(x, x0, n * sizeof(float));
+    double fd = (lp - lm) / (2 * h), err = fabs(fd - an) / (sqrt(gn) + 1e-6);
+    if (err > tol) fprintf(stderr, "%s: fd %.8g analytic %.8g |g| %.3g err %.3g\n", what, fd, an, sqrt(gn), err);
+    assert_true(err <= tol);
+    free(x0);
+    free(dir);
+}
+
+/* ---- selective scan ------------------------------------------------------ */
+
+typedef struct scan_case {
+    int B, L, D, N, chunk;
+    float *u, *delta, *A_log, *bc, *Dsk, *z, *states, *y, *w;
+} scan_case;
+
+static void scan_setup(scan_case *c, int B, int L, int D, int N, int chunk)
+{
+    uint64_t s = (uint64_t)(B * 1000 + L * 10 + D);
+    c->B = B; c->L = L; c->D = D; c->N = N; c->chunk = chunk;
+    const size_t BL = (size_t)B * L;
+    c->u = rnd(BL * D, -1, 1, &s);
+    c->delta = rnd(BL * D, 0.01f, 1.0f, &s);
+    c->A_log = rnd((size_t)D * N, -0.5f, 1.5f, &s);
+    c->bc = rnd(BL * 2 * N, -1, 1, &s); /* B | C interleaved per row: ld 2N */
+    c->Dsk = rnd((size_t)D, 0.5f, 1.5f, &s);
+    c->z = rnd(BL * D, -2, 2, &s);
+    c->states = malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N);
+    c->y = malloc(sizeof(float) * BL * D);
+    c->w = rnd(BL * D, -1, 1, &s);
+}
+
+static mom_scan_args scan_args_of(const scan_case *c)
+{
+    mom_scan_args a = {c->B, c->L, c->D, c->N, c->chunk, c->u, c->delta, c->A_log, c->bc, c->bc + c->N, 2 * c->N,
+                       c->Dsk, c->z, c->D, c->states};
+    return a;
+}
+
+static double scan_loss(void *p)
+{
+    scan_case *c = p;
+    mom_scan_args a = scan_args_of(c);
+    mom_scan_fwd_ref(&a, c->y);
+    return dotd(c->y, c->w, (size_t)c->B * c->L * c->D);
+}
+
+typedef struct scan_grads { float *du, *ddelta, *dbc, *dz, *dA_log, *dD, *work; } scan_grads;
+
+static scan_grads scan_backward(scan_case *c)
+{
+    const size_t BL = (size_t)c->B * c->L;
+    scan_grads g = {malloc(BL * c->D * 4), malloc(BL * c->D * 4), malloc(BL * 2 * c->N * 4), malloc(BL * c->D * 4),
+                    calloc((size_t)c->D * c->N, 4), calloc((size_t)c->D, 4),
+                    malloc(mom_scan_bwd_work_floats(c->chunk, c->D, c->N) * 4)};
+    mom_scan_args a = scan_args_of(c);
+    mom_scan_fwd_ref(&a, c->y);
+    mom_scan_grads sg = {c->w, g.du, g.ddelta, g.dbc, g.dbc + c->N, 2 * c->N, g.dz, c->D, g.dA_log, g.dD, g.work};
+    mom_scan_bwd_ref(&a, &sg);
+    return g;
+}
+
+static void scan_free(scan_case *c, scan_grads *g)
+{
+    float *f[] = {c->u, c->delta, c->A_log, c->bc, c->Dsk, c->z, c->states, c->y, c->w,
+                  g->du, g->ddelta, g->dbc, g->dz, g->dA_log, g->dD, g->work};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
+}
+
+static void scan_fd(int B, int L, int D, int N, int chunk)
+{
+    scan_case c;
+    scan_setup(&c, B, L, D, N, chunk);
+    scan_grads g = scan_backward(&c);
+    const size_t BL = (size_t)B * L;
+    fd_check("scan du", c.u, g.du, BL * D, scan_loss, &c, 1e-3, 2e-3);
+    fd_check("scan ddelta", c.delta, g.ddelta, BL * D, scan_loss, &c, 1e-3, 2e-3);
+    fd_check("scan dB dC", c.bc, g.dbc, BL * 2 * N, scan_loss, &c, 1e-3, 2e-3);
+    fd_check("scan dz", c.z, g.dz, BL * D, scan_loss, &c, 1e-3, 2e-3);
+    fd_check("scan dA_log", c.A_log, g.dA_log, (size_t)D * N, scan_loss, &c, 1e-3, 2e-3);
+    fd_check("scan dD", c.Dsk, g.dD, (size_t)D, scan_loss, &c, 1e-3, 2e-3);
+    scan_free(&c, &g);
+}
+
+static void test_scan_fd_multi_chunk(void **st) { (void)st; scan_fd(2, 29, 19, 5, 8); }
+static void test_scan_fd_one_token(void **st) { (void)st; scan_fd(1, 1, 3, 16, 8); }
+
+/* The chunk only decides where states are kept: outputs and gradients are
+ * the same bits for any chunk length. */
+static void test_scan_chunk_invariance(void **st)
+{
+    (void)st;
+    scan_case a, b;
+    scan_setup(&a, 2, 45, 17, 16, 45);
+    scan_setup(&b, 2, 45, 17, 16, 7);
+    scan_grads ga = scan_backward(&a), gb = scan_backward(&b);
+    const size_t BL = 2 * 45;
+    assert_memory_equal(a.y, b.y, BL * 17 * 4);
+    assert_memory_equal(ga.du, gb.du, BL * 17 * 4);
+    assert_memory_equal(ga.ddelta, gb.ddelta, BL * 17 * 4);
+    assert_memory_equal(ga.dbc, gb.dbc, BL * 32 * 4);
+    assert_memory_equal(ga.dz, gb.dz, BL * 17 * 4);
+    assert_memory_equal(ga.dA_log, gb.dA_log, 17 * 16 * 4);
+    assert_memory_equal(ga.dD, gb.dD, 17 * 4);
+    scan_free(&a, &ga);
+    scan_free(&b, &gb);
+}
+
+/* ---- conv, norm, softplus, cross-entropy --------------------------------- */
+
+typedef struct conv_case { int B, L, D, K, ldx; float *x, *w, *b, *out, *g; } conv_case;
+
+static double conv_loss(void *p)
+{
+    conv_case *c = p;
+    mom_conv_silu_fwd_ref(c->B, c->L, c->D, c->K, c->x, c->ldx, c->w, c->b, c->out);
+    return dotd(c->out, c->g, (size_t)c->B * c->L * c->D);
+}
+
+static void test_conv_fd(void **st)
+{
+    (void)st;
+    uint64_t s = 5;
+    conv_case c = {2, 11, 7, 4, 9, NULL, NULL, NULL, NULL, NULL};
+    const size_t BL = (size_t)c.B * c.L;
+    c.x = rnd(BL * c.ldx, -1, 1, &s);
+    c.w = rnd((size_t)c.D * c.K, -1, 1, &s);
+    c.b = rnd((size_t)c.D, -1, 1, &s);
+    c.out = malloc(BL * c.D * 4);
+    c.g = rnd(BL * c.D, -1, 1, &s);
+    float *dx = malloc(BL * c.ldx * 4), *dw = calloc((size_t)c.D * c.K, 4), *db = calloc((size_t)c.D, 4);
+    for (size_t i = 0; i < BL * c.ldx; i++) dx[i] = 7.0f; /* columns past D must stay untouched */
+    mom_conv_silu_bwd_ref(c.B, c.L, c.D, c.K, c.x, c.ldx, c.w, c.b, c.g, dx, c.ldx, dw, db);
+    for (size_t r = 0; r < BL; r++)
+        for (int j = c.D; j < c.ldx; j++) assert_true(dx[r * c.ldx + j] == 7.0f);
+    /* dx of the padding columns is not a gradient: compare the D columns only. */
+    float *dxg = calloc(BL * c.ldx, 4);
+    for (size_t r = 0; r < BL; r++) memcpy(dxg + r * c.ldx, dx + r * c.ldx, c.D * 4);
+    fd_check("conv dx", c.x, dxg, BL * c.ldx, conv_loss, &c, 1e-3, 2e-3);
+    fd_check("conv dw", c.w, dw, (size_t)c.D * c.K, conv_loss, &c, 1e-3, 2e-3);
+    fd_check("conv db", c.b, db, (size_t)c.D, conv_loss, &c, 1e-3, 2e-3);
+    free(c.x); free(c.w); free(c.b); free(c.out); free(c.g); free(dx); free(dw); free(db); free(dxg);
+}
+
+typedef struct norm_case { int T, D; float *x, *w, *out, *rstd, *g; } norm_case;
+
+static double norm_loss(void *p)
+{
+    norm_case *c = p;
+    mom_rmsnorm_fwd_ref(c->T, c->D, c->x, c->w, 1e-5f, c->out, c->rstd);
+    return dotd(c->out, c->g, (size_t)c->T * c->D);
+}
+
+static void test_rmsnorm_fd(void **st)
+{
+    (void)st;
+    uint64_t s = 6;
+    norm_case c = {5, 13, NULL, NULL, NULL, NULL, NULL};
+    const size_t n = (size_t)c.T * c.D;
+    c.x = rnd(n, -2, 2, &s);
+    c.w = rnd((size_t)c.D, 0.5f, 1.5f, &s);
+    c.out = malloc(n * 4);
+    c.rstd = malloc((size_t)c.T * 4);
+    c.g = rnd(n, -1, 1, &s);
+    float *dx = calloc(n, 4), *dw = calloc((size_t)c.D, 4);
+    norm_loss(&c);
+    mom_rmsnorm_bwd_ref(c.T, c.D, c.x, c.w, c.rstd, c.g, dx, dw);
+    fd_check("rmsnorm dx", c.x, dx, n, norm_loss, &c, 1e-3, 2e-3);
+    fd_check("rmsnorm dw", c.w, dw, (size_t)c.D, norm_loss, &c, 1e-3, 2e-3);
+    free(c.x); free(c.w); free(c.out); free(c.rstd); free(c.g); free(dx); free(dw);
+}
+
+static void test_softplus(void **st)
+{
+    (void)st;
+    const float x[6] = {-30.0f, -1.0f, 0.0f, 3.0f, 19.9f, 25.0f};
+    float y[6], dy[6] = {1, 1, 1, 1, 1, 1}, dx[6];
+    mom_softplus_fwd_ref(6, x, y);
+    mom_softplus_bwd_ref(6, x, dy, dx);
+    for (int i = 0; i < 6; i++) {
+        const double want = x[i] > 20 ? x[i] : log1p(exp((double)x[i]));
+        assert_true(fabs(y[i] - want) <= 1e-6 * (1 + fabs(want)));
+        const double dwant = x[i] > 20 ? 1.0 : 1.0 / (1.0 + exp(-(double)x[i]));
+        assert_true(fabs(dx[i] - dwant) <= 1e-6);
+    }
+    assert_true(y[5] == 25.0f); /* above the threshold softplus is the identity, as in PyTorch */
+}
+
+typedef struct xent_case { int T, V; float *logits, *work, *loss; int32_t *tg; } xent_case;
+
+static double xent_loss(void *p)
+{
+    xent_case *c = p;
+    memcpy(c->work, c->logits, (size_t)c->T * c->V * 4);
+    mom_xent_ref(c->T, c->V, c->work, c->tg, 0.0f, c->loss);
+    double s = 0;
+    for (int t = 0; t < c->T; t++) s += c->loss[t];
+    return s;
+}
+
+static void test_xent(void **st)
+{
+    (void)st;
+    uint64_t s = 8;
+    xent_case c = {6, 37, NULL, NULL, NULL, NULL};
+    const size_t n = (size_t)c.T * c.V;
+    c.logits = rnd(n, -3, 3, &s);
+    c.work = malloc(n * 4);
+    c.loss = malloc((size_t)c.T * 4);
+    c.tg = malloc((size_t)c.T * 4);
+    for (int t = 0; t < c.T; t++) c.tg[t] = t == 2 ? -1 : (int32_t)(tu_next(&s) % (uint64_t)c.V);
+    /* Forward against a double-precision log-sum-exp. */
+    xent_loss(&c);
+    for (int t = 0; t < c.T; t++) {
+        if (c.tg[t] < 0) {
+            assert_true(c.loss[t] == 0.0f);
+            continue;
+        }
+        double mx = -1e30, z = 0;
+        for (int v = 0; v < c.V; v++) mx = fmax(mx, c.logits[t * c.V + v]);
+        for (int v = 0; v < c.V; v++) z += exp(c.logits[t * c.V + v] - mx);
+        const double want = mx + log(z) - c.logits[t * c.V + c.tg[t]];
+        assert_true(fabs(c.loss[t] - want) <= 1e-5 * (1 + want));
+    }
+    float *grad = malloc(n * 4);
+    memcpy(grad, c.logits, n * 4);
+    mom_xent_ref(c.T, c.V, grad, c.tg, 1.0f, c.loss);
+    for (int v = 0; v < c.V; v++) assert_true(grad[2 * c.V + v] == 0.0f); /* ignored row */
+    fd_check("xent dlogits", c.logits, grad, n, xent_loss, &c, 1e-3, 2e-3);
+    free(c.logits); free(c.work); free(c.loss); free(c.tg); free(grad);
+}
+
+/* ---- routing copies and embedding ---------------------------------------- */
+
+static void test_gather_scatter_embed(void **st)
+{
+    (void)st;
+    uint64_t s = 9;
+    const int rows = 11, cols = 5, ld = 8;
+    float *src = rnd((size_t)rows * ld, -1, 1, &s), *g = malloc((size_t)rows * cols * 4);
+    float *back = calloc((size_t)rows * ld, 4);
+    int32_t perm[11] = {3, 0, 10, 1, 7, 2, 9, 4, 8, 5, 6};
+    mom_gather_rows_ref(rows, cols, perm, src, ld, g);
+    for (int i = 0; i < rows; i++) assert_memory_equal(g + i * cols, src + perm[i] * ld, cols * 4);
+    mom_scatter_rows_ref(rows, cols, perm, g, back, ld, 0);
+    mom_scatter_rows_ref(rows, cols, perm, g, back, ld, 1);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < ld; c++) assert_true(back[r * ld + c] == (c < cols ? 2 * src[r * ld + c] : 0.0f));
+    /* Embedding backward adds every occurrence of a token. */
+    const int32_t tok[4] = {2, 0, 2, 1};
+    float table[3 * 2] = {0}, dout[4 * 2] = {1, 2, 3, 4, 5, 6, 7, 8};
+    mom_embed_bwd_ref(4, 2, tok, dout, table);
+    const float want[6] = {3, 4, 7, 8, 6, 8};
+    assert_memory_equal(table, want, sizeof(want));
+    free(src); free(g); free(back);
+}
+
+/* ---- matmuls --------------------------------------------------------------- */
+
+static void mm_case(dnnl_mm *mm, int M, int N, int K, int acc)
+{
+    uint64_t s = (uint64_t)(M * 131 + N * 7 + K);
+    const int lda = K + 3, ldc = N + 2; /* strided rows, as x_dbl's column blocks are */
+    float *A = rnd((size_t)(M ? M : 1) * lda, -1, 1, &s), *W = rnd((size_t)N * K, -1, 1, &s);
+    float *C1 = rnd((size_t)(M ? M : 1) * ldc, -1, 1, &s), *C2 = malloc((size_t)(M ? M : 1) * ldc * 4);
+    memcpy(C2, C1, (size_t)(M ? M : 1) * ldc * 4);
+    mom_mm_fwd_ref(M, N, K, A, lda, W, C1, ldc, acc);
+    assert_int_equal(dnnl_mm_fwd(mm, M, N, K, A, lda, W, C2, ldc, acc), 0);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            const float a = C1[i * ldc + j], b = C2[i * ldc + j];
+            assert_true(fabsf(a - b) <= 1e-5f * (1 + fabsf(a)) * (float)K);
+        }
+    /* dA = dC W over the same strides. */
+    float *dA1 = rnd((size_t)(M ? M : 1) * lda, -1, 1, &s), *dA2 = malloc((size_t)(M ? M : 1) * lda * 4);
+    memcpy(dA2, dA1, (size_t)(M ? M : 1) * lda * 4);
+    mom_mm_bwd_data_ref(M, N, K, C1, ldc, W, dA1, lda, acc);
+    assert_int_equal(dnnl_mm_bwd_data(mm, M, N, K, C1, ldc, W, dA2, lda, acc), 0);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < lda; j++)
+            assert_true(fabsf(dA1[i * lda + j] - dA2[i * lda + j]) <= 1e-5f * (1 + fabsf(dA1[i * lda + j])) * (float)N);
+    /* dW += dC^T A, the reduction over the run-time M. */
+    float *dW1 = rnd((size_t)N * K, -1, 1, &s), *dW2 = malloc((size_t)N * K * 4);
+    memcpy(dW2, dW1, (size_t)N * K * 4);
+    mom_mm_bwd_weight_ref(M, N, K, C1, ldc, A, lda, dW1);
+    assert_int_equal(dnnl_mm_bwd_weight(mm, M, N, K, C1, ldc, A, lda, dW2), 0);
+    for (int i = 0; i < N * K; i++) assert_true(fabsf(dW1[i] - dW2[i]) <= 1e-5f * (1 + fabsf(dW1[i])) * (float)(M + 1));
+    free(A); free(W); free(C1); free(C2); free(dA1); free(dA2); free(dW1); free(dW2);
+}
+
+static void test_matmul_dnnl_vs_ref(void **st)
+{
+    (void)st;
+    if (!MOM_HAVE_DNNL) skip();
+    dnnl_mm *mm = dnnl_mm_create();
+    assert_non_null(mm);
+    const int shapes[][3] = {{1, 1, 1}, {37, 48, 17}, {64, 33, 16}, {5, 7, 129}, {0, 4, 4}};
+    for (int acc = 0; acc < 2; acc++)
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+            mm_case(mm, shapes[i][0], shapes[i][1], shapes[i][2], acc);
+    /* The same shape with another M reuses the primitive (run-time M). */
+    mm_case(mm, 50, 48, 17, 0);
+    dnnl_mm_destroy(mm);
+}
+
+/* ---- AdamW, as torch.optim.AdamW computes it ------------------------------ */
+
+static void test_adamw_hand_values(void **st)
+{
+    (void)st;
+    float p[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.1f, -0.3f, 0.0f}, m[3] = {0}, v[3] = {0};
+    const float lr = 0.01f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f, gs = 0.5f;
+    double P[3] = {1.0, -2.0, 0.5}, Mm[3] = {0}, Vv[3] = {0};
+    for (int step = 1; step <= 3; step++) {
+        mom_adamw_ref(3, p, g, m, v, gs, lr, b1, b2, eps, wd, step);
+        for (int i = 0; i < 3; i++) {
+            const double gi = (double)g[i] * gs;
+            P[i] *= 1.0 - (double)lr * wd;
+            Mm[i] = b1 * Mm[i] + (1 - b1) * gi;
+            Vv[i] = b2 * Vv[i] + (1 - b2) * gi * gi;
+            const double mh = Mm[i] / (1 - pow(b1, step)), vh = Vv[i] / (1 - pow(b2, step));
+            P[i] -= lr * mh / (sqrt(vh) + eps);
+        }
+    }
+    for (int i = 0; i < 3; i++) assert_true(fabs(p[i] - P[i]) <= 1e-6);
+    /* Step 1 by hand for p[0]: decay to 0.999, then Adam's unit step: -lr * sign. */
+    float q = 1.0f, gq = 1.0f, mq = 0, vq = 0;
+    mom_adamw_ref(1, &q, &gq, &mq, &vq, 1.0f, 0.01f, 0.9f, 0.95f, 1e-8f, 0.1f, 1);
+    assert_true(fabsf(q - (0.999f - 0.01f)) <= 1e-6f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan_fd_multi_chunk),
+        cmocka_unit_test(test_scan_fd_one_token),
+        cmocka_unit_test(test_scan_chunk_invariance),
+        cmocka_unit_test(test_conv_fd),
+        cmocka_unit_test(test_rmsnorm_fd),
+        cmocka_unit_test(test_softplus),
+        cmocka_unit_test(test_xent),
+        cmocka_unit_test(test_gather_scatter_embed),
+        cmocka_unit_test(test_matmul_dnnl_vs_ref),
+        cmocka_unit_test(test_adamw_hand_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
