@@ -3,6 +3,7 @@
  * optimizer state (step, m, v, data RNG) as a second file. Loading checks
  * every name, dtype and shape before anything is used; writes go through a
  * temporary file, fsync and rename (src/safetensors.c). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ mom_status mom_model_save_grads(mom_model *m, const char *path)
     return m ? write_table(m, m->grads, path, "gradients") : MOM_ERR_INVALID_ARG;
 }
 
+/* A file that cannot be opened is an I/O error; one that opens but does not
+ * parse or validate is a format error. */
+static mom_status open_st(mom_ctx *ctx, const char *path, st_file *f)
+{
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+    char err[512];
+    if (st_open(path, f, err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    return MOM_OK;
+}
+
 static mom_status config_from_file(mom_ctx *ctx, const st_file *f, const char *path, mom_config *cfg)
 {
     const char *json = st_meta_get(f, "config");
@@ -69,9 +82,9 @@ static mom_status config_from_file(mom_ctx *ctx, const st_file *f, const char *p
 mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg)
 {
     st_file f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
-    mom_status s = config_from_file(ctx, &f, path, cfg);
+    mom_status s = open_st(ctx, path, &f);
+    if (s) return s;
+    s = config_from_file(ctx, &f, path, cfg);
     st_close(&f);
     return s;
 }
@@ -129,11 +142,11 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_load: NULL argument");
     *out = NULL;
     st_file f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_status s = open_st(ctx, path, &f);
+    if (s) return s;
     mom_config cfg;
     mom_model *m = NULL;
-    mom_status s = config_from_file(ctx, &f, path, &cfg);
+    s = config_from_file(ctx, &f, path, &cfg);
     if (!s) s = model_alloc(ctx, &cfg, &m);
     if (!s) s = check_tensors(m, &f, path);
     float *host = s ? NULL : malloc(sizeof(float) * m->n_params);
@@ -207,9 +220,8 @@ mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_st
     if (!m) return MOM_ERR_INVALID_ARG;
     if (!path) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "optimizer state: path is NULL");
     st_file f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof(err))) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s", err);
-    mom_status s = MOM_OK;
+    mom_status s = open_st(m->ctx, path, &f);
+    if (s) return s;
     mom_config cfg;
     char a[1024], b[1024];
     if (config_from_file(m->ctx, &f, path, &cfg)) s = MOM_ERR_FORMAT;
@@ -226,6 +238,16 @@ mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_st
     if (!s) {
         memcpy(&step, f.data + ts->begin, sizeof(step));
         if (step < 0) s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: step %lld is negative", path, (long long)step);
+    }
+    /* Poisoned moments would turn the next step's parameters into NaN. */
+    for (size_t i = 0; !s && i < m->n_params; i++) {
+        float mi, vi;
+        memcpy(&mi, f.data + tm->begin + 4 * i, 4);
+        memcpy(&vi, f.data + tv->begin + 4 * i, 4);
+        if (!isfinite(mi))
+            s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: adam_m[%zu] = %g is not finite", path, i, (double)mi);
+        else if (!isfinite(vi) || vi < 0.0f)
+            s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: adam_v[%zu] = %g is not finite and >= 0", path, i, (double)vi);
     }
     if (!s) {
         bv mb = {m->adam_m, 0}, vb = {m->adam_v, 0};

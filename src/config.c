@@ -78,9 +78,11 @@ static mom_status int_field(mom_ctx *ctx, const json_value *v, const char *key, 
     return MOM_OK;
 }
 
-mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom_config *c)
+/* Parses into a copy: on failure the caller's config is left as it was. */
+mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom_config *out)
 {
-    if (!text || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_parse_json: NULL argument");
+    if (!text || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_parse_json: NULL argument");
+    mom_config parsed, *c = &parsed;
     mom_config_default(c);
     json_value *root = NULL;
     char err[160];
@@ -133,6 +135,7 @@ mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom
         }
     }
     if (!s) s = mom_config_validate(ctx, c);
+    if (!s) *out = parsed;
 done:
     json_free(root);
     return s;
@@ -143,9 +146,9 @@ mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *c)
     if (!path || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_load: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open the config file", path);
-    char buf[65536];
+    char buf[65536 + 1];
     size_t n = fread(buf, 1, sizeof(buf), f);
-    int too_big = !feof(f);
+    int too_big = n > 65536;
     fclose(f);
     if (too_big) return mom_fail(ctx, MOM_ERR_CONFIG, "%s: a config file over 64 KiB is not a config", path);
     mom_status s = mom_config_parse_json(ctx, buf, n, c);

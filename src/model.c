@@ -52,6 +52,9 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
 
 mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out)
 {
+    if (!ctx) return MOM_ERR_INVALID_ARG;
+    if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: out is NULL");
+    *out = NULL;
     mom_model *m;
     mom_status s = model_alloc(ctx, cfg, &m);
     if (s) return s;

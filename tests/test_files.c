@@ -1145,13 +1145,32 @@ static void test_jsonl_import_bad(void **state)
     assert_contains(f->ctx.err, "line 1");
     assert_false(file_exists(out));
 
-    /* Arguments: vocab and modalities must be given; the input must exist. */
+    /* Arguments: negative sizes and more than 8 modalities are refused; the
+     * input must exist. */
     write_text(in, good2);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 0, 3), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, -1, 3), MOM_ERR_INVALID_ARG);
     assert_contains(f->ctx.err, "vocab_size");
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 0), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, -1), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 9), MOM_ERR_INVALID_ARG);
     assert_contains(f->ctx.err, "n_modalities");
+    assert_false(file_exists(out));
+    /* 0 asks for the smallest sizes that hold the data. */
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 0, 0), MOM_OK);
+    {
+        mom_dataset *d = NULL;
+        assert_int_equal(mom_dataset_open(&f->ctx, out, &d), MOM_OK);
+        int32_t max_tok = 0;
+        uint8_t max_mod = 0;
+        for (int64_t i = 0; i < mom_dataset_n_tokens(d); i++) {
+            if (mom_dataset_tokens(d)[i] > max_tok) max_tok = mom_dataset_tokens(d)[i];
+            if (mom_dataset_modalities(d)[i] > max_mod) max_mod = mom_dataset_modalities(d)[i];
+        }
+        assert_int_equal(mom_dataset_vocab_size(d), max_tok + 1);
+        assert_int_equal(mom_dataset_n_modalities(d), max_mod + 1);
+        mom_dataset_close(&d);
+        assert_null(d);
+        unlink(out);
+    }
     snprintf(buf, sizeof buf, "%s/missing.jsonl", f->dir);
     assert_int_equal(mom_dataset_import_jsonl(&f->ctx, buf, out, 1024, 3), MOM_ERR_IO);
     assert_contains(f->ctx.err, "missing.jsonl");

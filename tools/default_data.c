@@ -2,8 +2,9 @@
  * modality, each with structure a small model can learn and a known floor:
  *   text   (ids 0..511):    a sparse Markov chain, 4 successors per token
  *                           with probabilities .6 .2 .1 .1;
- *   image  (ids 512..767):  an 8 x 8 patch grid, each row the row above it
- *                           shifted by -1, 0 or +1 per pixel;
+ *   image  (ids 512..767):  an 8 x 8 patch grid in raster order, each pixel
+ *                           its left neighbour (a row's first pixel: the one
+ *                           above) plus -1, 0 or +1;
  *   speech (ids 768..1023): a slowly drifting pitch, steps of -2..+2.     */
 #include "default_data.h"
 
@@ -36,8 +37,8 @@ static void text_segment(uint64_t *s, const int16_t (*succ)[4], int32_t *out, in
 
 static void image_segment(uint64_t *s, int32_t *out)
 {
-    for (int c = 0; c < 8; c++) out[c] = below(s, 256);
-    for (int i = 8; i < SEG; i++) out[i] = (out[i - 8] + below(s, 3) + 255) % 256;
+    out[0] = below(s, 256);
+    for (int i = 1; i < SEG; i++) out[i] = (out[i % 8 ? i - 1 : i - 8] + below(s, 3) + 255) % 256;
     for (int i = 0; i < SEG; i++) out[i] += 512;
 }
 

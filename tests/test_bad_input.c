@@ -1,0 +1,1467 @@
+/* Bad input of every kind: NULL and out-of-range arguments to every public
+ * function, configs that do not fit, batches with ids out of range,
+ * truncated and lying checkpoint and optimizer files, saves that cannot
+ * succeed, non-finite gradients and invalid optimizer settings. Each must
+ * give an error status and a message naming the bad value, must not crash,
+ * and must change nothing (parameters, gradients, optimizer state, step,
+ * files). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "json.h"
+#include "model.h"
+#include "mom.h"
+#include "safetensors.h"
+
+#define V 17
+#define DM 8
+#define NL 2
+#define NS 4
+#define NMOD 3
+#define BB 2
+#define TT 13
+
+/* ---- fixture ------------------------------------------------------------- */
+
+typedef struct fixture {
+    char dir[64];
+    char path[320];
+    mom_ctx *ctx;
+    mom_model *m;
+} fixture;
+
+static mom_config tiny_config(void)
+{
+    mom_config c;
+    mom_config_default(&c);
+    c.n_modalities = NMOD;
+    c.vocab_size = V;
+    c.d_model = DM;
+    c.n_layer = NL;
+    c.d_state = NS;
+    return c;
+}
+
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+typedef struct batch_buf {
+    int32_t tok[BB * TT], tgt[BB * TT];
+    uint8_t mod[BB * TT], tmod[BB * TT];
+    mom_batch b;
+} batch_buf;
+
+static void make_batch(batch_buf *bb, uint64_t seed)
+{
+    uint64_t s = seed * 7919 + 1;
+    int cur = 0;
+    for (int i = 0; i < BB * TT; i++) {
+        if (next_u64(&s) % 4 == 0) cur = (int)(next_u64(&s) % NMOD);
+        bb->tok[i] = (int32_t)(next_u64(&s) % V);
+        bb->mod[i] = (uint8_t)cur;
+        bb->tgt[i] = i % 5 == 2 ? -1 : (int32_t)(next_u64(&s) % V);
+        bb->tmod[i] = (uint8_t)cur;
+    }
+    mom_batch b = {BB, TT, bb->tok, bb->mod, bb->tgt, bb->tmod};
+    bb->b = b;
+}
+
+/* One training step so that params, grads and moments are all non-trivial. */
+static void train_one(mom_model *m, uint64_t seed)
+{
+    batch_buf bb;
+    make_batch(&bb, seed);
+    mom_losses l;
+    mom_optim_settings o;
+    mom_optim_default_settings(&o);
+    o.warmup_steps = 0;
+    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
+    assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+    assert_int_equal(mom_model_step(m, &o, NULL), MOM_OK);
+    /* leave fresh gradients in the buffer */
+    make_batch(&bb, seed + 1);
+    assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/mom_test_bad_XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    /* One thread: tiny ops under OpenMP spin-waiting crawl when another
+     * process holds a core. */
+    mom_ctx_settings s;
+    mom_ctx_default_settings(&s);
+    s.n_threads = 1;
+    mom_config c = tiny_config();
+    if (mom_ctx_create(&f->ctx, &s) != MOM_OK || mom_model_create(f->ctx, &c, 5, &f->m) != MOM_OK) {
+        mom_ctx_destroy(&f->ctx);
+        rmdir(f->dir);
+        free(f);
+        return -1;
+    }
+    train_one(f->m, 10);
+    *state = f;
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            struct stat sb;
+            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
+            else unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    remove_tree(f->dir);
+    mom_model_destroy(&f->m);
+    mom_ctx_destroy(&f->ctx);
+    free(f);
+    return 0;
+}
+
+/* dir/name, in a fresh static buffer for each of a few slots. */
+static const char *in_dir(fixture *f, const char *name)
+{
+    static char bufs[8][320];
+    static int next;
+    char *p = bufs[next++ % 8];
+    snprintf(p, 320, "%s/%s", f->dir, name);
+    return p;
+}
+
+static size_t count_entries(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+static int has_tmp_file(const char *dir)
+{
+    int found = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".tmp.")) {
+            struct stat sb;
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) found = 1;
+        }
+    closedir(d);
+    return found;
+}
+
+/* ---- the whole state of a model, to prove nothing changed ----------------- */
+
+typedef struct state_snap {
+    float *p, *g, *am, *av;
+    size_t n;
+    int64_t step;
+    mom_config cfg;
+} state_snap;
+
+static state_snap take(mom_model *m)
+{
+    state_snap s;
+    s.n = m->n_params;
+    s.p = malloc(s.n * sizeof(float));
+    s.g = malloc(s.n * sizeof(float));
+    s.am = malloc(s.n * sizeof(float));
+    s.av = malloc(s.n * sizeof(float));
+    assert_true(s.p && s.g && s.am && s.av);
+    bv a = {m->params, 0}, b = {m->grads, 0}, c = {m->adam_m, 0}, d = {m->adam_v, 0};
+    m->be->download(m->be, s.p, a, s.n);
+    m->be->download(m->be, s.g, b, s.n);
+    m->be->download(m->be, s.am, c, s.n);
+    m->be->download(m->be, s.av, d, s.n);
+    s.step = mom_model_steps_done(m);
+    s.cfg = m->cfg;
+    return s;
+}
+
+static void drop(state_snap *s)
+{
+    free(s->p);
+    free(s->g);
+    free(s->am);
+    free(s->av);
+}
+
+static void assert_unchanged(mom_model *m, const state_snap *before, const char *what)
+{
+    state_snap now = take(m);
+    if (now.n != before->n) fail_msg("%s: n_params changed", what);
+    if (memcmp(now.p, before->p, now.n * sizeof(float))) fail_msg("%s: parameters changed", what);
+    if (memcmp(now.g, before->g, now.n * sizeof(float))) fail_msg("%s: gradients changed", what);
+    if (memcmp(now.am, before->am, now.n * sizeof(float))) fail_msg("%s: adam m changed", what);
+    if (memcmp(now.av, before->av, now.n * sizeof(float))) fail_msg("%s: adam v changed", what);
+    if (now.step != before->step) fail_msg("%s: step changed %lld -> %lld", what, (long long)before->step, (long long)now.step);
+    if (memcmp(&now.cfg, &before->cfg, sizeof now.cfg)) fail_msg("%s: config changed", what);
+    drop(&now);
+}
+
+/* Status `got` equals `want`, and the context's message is non-empty and
+ * contains each of the given substrings (NULL-terminated list). */
+static void expect_err(mom_ctx *ctx, mom_status got, mom_status want, const char *what, ...)
+{
+    if (got != want)
+        fail_msg("%s: status %d (%s), want %d (%s); message: %s", what, (int)got, mom_status_str(got), (int)want,
+                 mom_status_str(want), mom_ctx_last_error(ctx));
+    const char *msg = mom_ctx_last_error(ctx);
+    assert_non_null(msg);
+    if (!msg[0]) fail_msg("%s: empty error message", what);
+    va_list ap;
+    va_start(ap, what);
+    const char *sub;
+    while ((sub = va_arg(ap, const char *)) != NULL)
+        if (!strstr(msg, sub)) fail_msg("%s: message \"%s\" lacks \"%s\"", what, msg, sub);
+    va_end(ap);
+    mom_clear_error(ctx);
+}
+
+/* ---- NULL and out-of-range arguments ------------------------------------- */
+
+static void test_null_ctx_config_functions(void **state)
+{
+    fixture *f = *state;
+    mom_ctx *c = NULL;
+    assert_int_equal(mom_ctx_create(NULL, NULL), MOM_ERR_INVALID_ARG);
+    mom_ctx_settings s;
+    mom_ctx_default_settings(&s);
+    mom_ctx_default_settings(NULL);
+    s.n_threads = -1;
+    c = (mom_ctx *)&s; /* a non-NULL value that must be replaced by NULL */
+    assert_int_equal(mom_ctx_create(&c, &s), MOM_ERR_INVALID_ARG);
+    assert_null(c);
+    s.n_threads = 1;
+    s.cpu = "no-such-cpu";
+    assert_int_equal(mom_ctx_create(&c, &s), MOM_ERR_INVALID_ARG);
+    assert_null(c);
+    /* destroy accepts NULL and NULLs the pointer */
+    mom_ctx_destroy(NULL);
+    mom_ctx_destroy(&c);
+    s.cpu = NULL;
+    assert_int_equal(mom_ctx_create(&c, &s), MOM_OK);
+    assert_non_null(c);
+    assert_string_equal(mom_ctx_last_error(c), "");
+    mom_ctx_destroy(&c);
+    assert_null(c);
+    /* queries of a NULL context give strings, not crashes */
+    assert_non_null(mom_ctx_last_error(NULL));
+    assert_non_null(mom_ctx_backend_name(NULL));
+    assert_true(strlen(mom_ctx_backend_name(f->ctx)) > 0);
+    char buf[256] = "x";
+    mom_cpu_features_string(NULL, 10);
+    mom_cpu_features_string(buf, 0);
+    assert_string_equal(buf, "x");
+    mom_cpu_features_string(buf, 1);
+    assert_string_equal(buf, "");
+    mom_cpu_features_string(buf, sizeof buf);
+    assert_non_null(mom_version());
+    for (int st = -12; st <= 2; st++) {
+        const char *str = mom_status_str((mom_status)st);
+        assert_non_null(str);
+        assert_true(strlen(str) > 0);
+    }
+    assert_string_equal(mom_status_str(MOM_OK), "ok");
+
+    /* config functions */
+    mom_config cfg = tiny_config(), keep;
+    mom_config_default(NULL);
+    expect_err(f->ctx, mom_config_parse_json(f->ctx, NULL, 3, &cfg), MOM_ERR_INVALID_ARG, "parse NULL text", "NULL", NULL);
+    expect_err(f->ctx, mom_config_parse_json(f->ctx, "{}", 2, NULL), MOM_ERR_INVALID_ARG, "parse NULL cfg", "NULL", NULL);
+    assert_int_equal(mom_config_parse_json(NULL, "{", 1, &cfg), MOM_ERR_CONFIG);
+    assert_int_equal(mom_config_parse_json(NULL, NULL, 0, NULL), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_config_load(f->ctx, NULL, &cfg), MOM_ERR_INVALID_ARG, "load NULL path", "NULL", NULL);
+    const char *cp = in_dir(f, "cfg.json");
+    expect_err(f->ctx, mom_config_load(f->ctx, cp, NULL), MOM_ERR_INVALID_ARG, "load NULL cfg", "NULL", NULL);
+    expect_err(f->ctx, mom_config_load(f->ctx, cp, &cfg), MOM_ERR_IO, "load missing file", "cfg.json", NULL);
+    assert_int_equal(mom_config_load(NULL, cp, &cfg), MOM_ERR_IO);
+    cfg = tiny_config();
+    keep = cfg;
+    assert_int_equal(mom_config_to_json(NULL, buf, sizeof buf), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_config_to_json(&cfg, NULL, sizeof buf), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_config_to_json(&cfg, buf, 5), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_config_to_json(&cfg, buf, 0), MOM_ERR_INVALID_ARG);
+    assert_memory_equal(&cfg, &keep, sizeof cfg);
+    expect_err(f->ctx, mom_config_validate(f->ctx, NULL), MOM_ERR_INVALID_ARG, "validate NULL", "NULL", NULL);
+    assert_int_equal(mom_config_validate(NULL, NULL), MOM_ERR_INVALID_ARG);
+
+    /* optimizer helpers */
+    mom_optim_default_settings(NULL);
+    assert_true(mom_optim_lr_at(NULL, 0) == 0.0f);
+}
+
+static void test_null_model_functions(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    mom_config cfg = tiny_config();
+    state_snap before = take(m);
+    mom_model *o = NULL;
+
+    assert_int_equal(mom_model_create(NULL, &cfg, 1, &o), MOM_ERR_INVALID_ARG);
+    assert_null(o);
+    expect_err(f->ctx, mom_model_create(f->ctx, NULL, 1, &o), MOM_ERR_INVALID_ARG, "create NULL cfg", "NULL", NULL);
+    assert_null(o);
+    expect_err(f->ctx, mom_model_create(f->ctx, &cfg, 1, NULL), MOM_ERR_INVALID_ARG, "create NULL out", "NULL", NULL);
+    /* a failed create leaves *out NULL */
+    cfg.d_model = 0;
+    o = NULL;
+    expect_err(f->ctx, mom_model_create(f->ctx, &cfg, 1, &o), MOM_ERR_CONFIG, "create bad cfg", "d_model", NULL);
+    assert_null(o);
+    cfg = tiny_config();
+
+    const char *p = in_dir(f, "x.safetensors");
+    assert_int_equal(mom_model_load(NULL, p, &o), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_load(f->ctx, NULL, &o), MOM_ERR_INVALID_ARG, "load NULL path", "NULL", NULL);
+    expect_err(f->ctx, mom_model_load(f->ctx, p, NULL), MOM_ERR_INVALID_ARG, "load NULL out", "NULL", NULL);
+
+    assert_int_equal(mom_model_save(NULL, p), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_save(m, NULL), MOM_ERR_INVALID_ARG, "save NULL path", "NULL", NULL);
+    assert_int_equal(mom_model_save_grads(NULL, p), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_save_grads(m, NULL), MOM_ERR_INVALID_ARG, "save_grads NULL path", "NULL", NULL);
+    assert_int_equal(mom_model_save_optim(NULL, p, 0), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_save_optim(m, NULL, 0), MOM_ERR_INVALID_ARG, "save_optim NULL path", "NULL", NULL);
+    uint64_t rng = 5;
+    assert_int_equal(mom_model_load_optim(NULL, p, &rng), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_load_optim(m, NULL, &rng), MOM_ERR_INVALID_ARG, "load_optim NULL path", "NULL", NULL);
+    assert_true(rng == 5);
+    assert_int_equal(count_entries(f->dir), 0);
+
+    mom_model_destroy(NULL);
+    o = NULL;
+    mom_model_destroy(&o);
+    assert_null(o);
+
+    assert_null(mom_model_config(NULL));
+    mom_model_info info;
+    memset(&info, 0x5a, sizeof info);
+    mom_model_get_info(NULL, &info);
+    mom_model_get_info(m, NULL);
+    assert_int_equal(mom_model_n_tensors(NULL), 0);
+    assert_null(mom_model_tensor_name(NULL, 0));
+    const size_t nt = mom_model_n_tensors(m);
+    assert_true(nt > 0);
+    assert_null(mom_model_tensor_name(m, nt));
+    assert_null(mom_model_tensor_name(m, (size_t)-1));
+
+    int nd = -7;
+    int64_t sh[4] = {-7, -7, -7, -7};
+    const char *name = "layers.0.mixer.A_log";
+    const size_t n = 2 * DM * NS;
+    float buf[2 * DM * NS + 1];
+    assert_int_equal(mom_model_tensor_shape(NULL, name, &nd, sh), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_tensor_shape(m, NULL, &nd, sh), MOM_ERR_INVALID_ARG, "shape NULL name", "NULL", NULL);
+    expect_err(f->ctx, mom_model_tensor_shape(m, "no.such.tensor", &nd, sh), MOM_ERR_NOT_FOUND, "shape unknown",
+               "no.such.tensor", NULL);
+    expect_err(f->ctx, mom_model_tensor_shape(m, name, NULL, sh), MOM_ERR_INVALID_ARG, "shape NULL ndim", "NULL", NULL);
+    expect_err(f->ctx, mom_model_tensor_shape(m, name, &nd, NULL), MOM_ERR_INVALID_ARG, "shape NULL shape", "NULL", NULL);
+    assert_int_equal(nd, -7);
+    assert_int_equal(sh[0], -7);
+
+    typedef mom_status (*getter)(mom_model *, const char *, float *, size_t);
+    getter gets[2] = {mom_model_get_param, mom_model_get_grad};
+    for (int k = 0; k < 2; k++) {
+        memset(buf, 0x7f, sizeof buf);
+        float ref[2 * DM * NS + 1];
+        memcpy(ref, buf, sizeof buf);
+        assert_int_equal(gets[k](NULL, name, buf, n), MOM_ERR_INVALID_ARG);
+        expect_err(f->ctx, gets[k](m, NULL, buf, n), MOM_ERR_INVALID_ARG, "get NULL name", "NULL", NULL);
+        expect_err(f->ctx, gets[k](m, name, NULL, n), MOM_ERR_INVALID_ARG, "get NULL out", "NULL", NULL);
+        expect_err(f->ctx, gets[k](m, "embedding.weight.x", buf, n), MOM_ERR_NOT_FOUND, "get unknown",
+                   "embedding.weight.x", NULL);
+        expect_err(f->ctx, gets[k](m, name, buf, n - 1), MOM_ERR_INVALID_ARG, "get n - 1", "63", "64", NULL);
+        expect_err(f->ctx, gets[k](m, name, buf, n + 1), MOM_ERR_INVALID_ARG, "get n + 1", "65", NULL);
+        expect_err(f->ctx, gets[k](m, name, buf, 0), MOM_ERR_INVALID_ARG, "get 0", NULL);
+        assert_memory_equal(buf, ref, sizeof buf);
+    }
+    /* set_param: the same plus non-finite values */
+    assert_int_equal(mom_model_get_param(m, name, buf, n), MOM_OK);
+    assert_int_equal(mom_model_set_param(NULL, name, buf, n), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_set_param(m, NULL, buf, n), MOM_ERR_INVALID_ARG, "set NULL name", "NULL", NULL);
+    expect_err(f->ctx, mom_model_set_param(m, name, NULL, n), MOM_ERR_INVALID_ARG, "set NULL data", "NULL", NULL);
+    expect_err(f->ctx, mom_model_set_param(m, "nope", buf, n), MOM_ERR_NOT_FOUND, "set unknown", "nope", NULL);
+    expect_err(f->ctx, mom_model_set_param(m, name, buf, n - 1), MOM_ERR_INVALID_ARG, "set n - 1", "63", NULL);
+    buf[9] = NAN;
+    expect_err(f->ctx, mom_model_set_param(m, name, buf, n), MOM_ERR_INVALID_ARG, "set NaN", "element 9", "finite", NULL);
+    buf[9] = 1.0f;
+    buf[n - 1] = -INFINITY;
+    expect_err(f->ctx, mom_model_set_param(m, name, buf, n), MOM_ERR_INVALID_ARG, "set -inf", "63", "finite", NULL);
+
+    assert_int_equal(mom_model_zero_grad(NULL), MOM_ERR_INVALID_ARG);
+
+    batch_buf bb;
+    make_batch(&bb, 3);
+    mom_losses l;
+    assert_int_equal(mom_model_forward(NULL, &bb.b, &l), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_model_backward(NULL, &bb.b, 1.0f, &l), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_forward(m, NULL, &l), MOM_ERR_INVALID_ARG, "forward NULL batch", "NULL", NULL);
+    expect_err(f->ctx, mom_model_backward(m, NULL, 1.0f, &l), MOM_ERR_INVALID_ARG, "backward NULL batch", "NULL", NULL);
+    expect_err(f->ctx, mom_model_forward(m, &bb.b, NULL), MOM_ERR_INVALID_ARG, "forward NULL out", "NULL", NULL);
+    expect_err(f->ctx, mom_model_backward(m, &bb.b, 1.0f, NULL), MOM_ERR_INVALID_ARG, "backward NULL out", "NULL", NULL);
+    for (int k = 0; k < 4; k++) {
+        mom_batch b = bb.b;
+        if (k == 0) b.tokens = NULL;
+        if (k == 1) b.modality = NULL;
+        if (k == 2) b.targets = NULL;
+        if (k == 3) b.target_modality = NULL;
+        expect_err(f->ctx, mom_model_backward(m, &b, 1.0f, &l), MOM_ERR_INVALID_ARG, "batch NULL array", "NULL", NULL);
+        expect_err(f->ctx, mom_model_forward(m, &b, &l), MOM_ERR_INVALID_ARG, "batch NULL array", "NULL", NULL);
+    }
+    expect_err(f->ctx, mom_model_backward(m, &bb.b, NAN, &l), MOM_ERR_INVALID_ARG, "grad_scale NaN", "grad_scale",
+               "nan", NULL);
+    expect_err(f->ctx, mom_model_backward(m, &bb.b, INFINITY, &l), MOM_ERR_INVALID_ARG, "grad_scale inf",
+               "grad_scale", "inf", NULL);
+
+    mom_optim_settings os;
+    mom_optim_default_settings(&os);
+    float gn = 0.0f;
+    assert_int_equal(mom_model_step(NULL, &os, &gn), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_step(m, NULL, &gn), MOM_ERR_INVALID_ARG, "step NULL settings", "NULL", NULL);
+    assert_int_equal(mom_model_steps_done(NULL), 0);
+
+    assert_unchanged(m, &before, "NULL model arguments");
+    drop(&before);
+}
+
+static void test_dataset_functions(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    mom_dataset *d = NULL;
+    const char *dp = in_dir(f, "d.bin");
+    char dpath[320];
+    snprintf(dpath, sizeof dpath, "%s", dp);
+    expect_err(f->ctx, mom_dataset_open(f->ctx, NULL, &d), MOM_ERR_INVALID_ARG, "open NULL path", "NULL", NULL);
+    assert_null(d);
+    expect_err(f->ctx, mom_dataset_open(f->ctx, dpath, NULL), MOM_ERR_INVALID_ARG, "open NULL out", "NULL", NULL);
+    d = (mom_dataset *)f; /* must become NULL */
+    expect_err(f->ctx, mom_dataset_open(f->ctx, dpath, &d), MOM_ERR_IO, "open missing", "d.bin", NULL);
+    assert_null(d);
+    assert_int_equal(mom_dataset_open(NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    mom_dataset_close(NULL);
+    mom_dataset_close(&d);
+    assert_null(d);
+    assert_int_equal(mom_dataset_n_tokens(NULL), 0);
+    assert_int_equal(mom_dataset_n_modalities(NULL), 0);
+    assert_int_equal(mom_dataset_vocab_size(NULL), 0);
+    assert_int_equal(mom_dataset_n_docs(NULL), 0);
+    assert_null(mom_dataset_tokens(NULL));
+    assert_null(mom_dataset_modalities(NULL));
+    assert_int_equal(mom_dataset_check(NULL, NULL), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_dataset_check(m, NULL), MOM_ERR_INVALID_ARG, "check NULL dataset", "NULL", NULL);
+
+    int32_t tok[64];
+    uint8_t mod[64];
+    for (int i = 0; i < 64; i++) {
+        tok[i] = (i * 5) % V;
+        mod[i] = (uint8_t)(i / 8 % NMOD);
+    }
+    expect_err(f->ctx, mom_dataset_write(f->ctx, NULL, tok, mod, 64, NULL, 1, V, NMOD), MOM_ERR_INVALID_ARG,
+               "write NULL path", NULL);
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, NULL, mod, 64, NULL, 1, V, NMOD), MOM_ERR_INVALID_ARG,
+               "write NULL tokens", "NULL", NULL);
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 0, NULL, 1, V, NMOD), MOM_ERR_INVALID_ARG,
+               "write 0 tokens", "n_tokens", NULL);
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, 9), MOM_ERR_INVALID_ARG,
+               "write 9 modalities", "9", NULL);
+    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, NULL, dpath, V, NMOD), MOM_ERR_INVALID_ARG,
+               "import NULL", "NULL", NULL);
+    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, dpath, NULL, V, NMOD), MOM_ERR_INVALID_ARG,
+               "import NULL out", "NULL", NULL);
+    assert_int_equal(count_entries(f->dir), 0);
+
+    /* a real dataset, then out-of-range uses of it */
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
+    assert_int_equal(mom_dataset_n_tokens(d), 64);
+    assert_int_equal(mom_dataset_check(m, d), MOM_OK);
+    int32_t bt[BB * TT], btg[BB * TT];
+    uint8_t bm[BB * TT], btm[BB * TT];
+    int64_t starts[BB] = {0, 64 - TT - 1};
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, btg, btm), MOM_OK);
+    assert_int_equal(mom_dataset_fill_batch(NULL, BB, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, 0, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, 0, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, NULL, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, NULL, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, bt, NULL, btg, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, NULL, btm), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, btg, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_batch(d, BB, 64, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    int64_t bad_starts[BB] = {0, 64 - TT};
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    bad_starts[1] = -1;
+    assert_int_equal(mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+
+    state_snap before = take(m);
+    mom_losses l;
+    assert_int_equal(mom_model_evaluate(NULL, d, BB, TT, 0, &l), MOM_ERR_INVALID_ARG);
+    expect_err(f->ctx, mom_model_evaluate(m, NULL, BB, TT, 0, &l), MOM_ERR_INVALID_ARG, "eval NULL dataset", "NULL", NULL);
+    expect_err(f->ctx, mom_model_evaluate(m, d, 0, TT, 0, &l), MOM_ERR_INVALID_ARG, "eval B 0", "B = 0", NULL);
+    expect_err(f->ctx, mom_model_evaluate(m, d, BB, 0, 0, &l), MOM_ERR_INVALID_ARG, "eval T 0", "T = 0", NULL);
+    expect_err(f->ctx, mom_model_evaluate(m, d, BB, TT, 0, NULL), MOM_ERR_INVALID_ARG, "eval NULL out", NULL);
+    expect_err(f->ctx, mom_model_evaluate(m, d, BB, 64, 0, &l), MOM_ERR_DATA, "eval T too long", "64", NULL);
+    assert_int_equal(mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_OK);
+    assert_unchanged(m, &before, "evaluate");
+    drop(&before);
+    mom_dataset_close(&d);
+    assert_null(d);
+
+    /* a dataset with a larger vocabulary / more modalities does not fit */
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V + 3, NMOD)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
+    expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset vocab", "20", NULL);
+    expect_err(f->ctx, mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_ERR_DATA, "eval vocab", "20", NULL);
+    mom_dataset_close(&d);
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD + 2)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
+    expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset modalities", "5", NULL);
+    mom_dataset_close(&d);
+}
+
+/* ---- configs ---------------------------------------------------------------- */
+
+static void bad_json(fixture *f, const char *json, mom_status want, const char *sub1, const char *sub2)
+{
+    mom_config c;
+    mom_status s = mom_config_parse_json(f->ctx, json, strlen(json), &c);
+    char what[256];
+    snprintf(what, sizeof what, "config %s", json);
+    if (sub2) expect_err(f->ctx, s, want, what, sub1, sub2, NULL);
+    else expect_err(f->ctx, s, want, what, sub1, NULL);
+    /* the same text from a file: the message names the file too */
+    const char *p = in_dir(f, "c.json");
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(json, 1, strlen(json), fp), strlen(json));
+    fclose(fp);
+    s = mom_config_load(f->ctx, p, &c);
+    expect_err(f->ctx, s, want, what, sub1, "c.json", NULL);
+    /* and a model is never made from it */
+    unlink(p);
+}
+
+static void test_config_fields(void **state)
+{
+    fixture *f = *state;
+    mom_config c;
+    const char *good = "{\"n_modalities\": 3, \"vocab_size\": 17, \"d_model\": 8, \"n_layer\": 2, \"d_state\": 4,"
+                       " \"decouple\": [\"in\", \"dt\"], \"tie_embeddings\": false, \"norm_eps\": 1e-6}";
+    assert_int_equal(mom_config_parse_json(f->ctx, good, strlen(good), &c), MOM_OK);
+    assert_int_equal(c.decouple, MOM_DECOUPLE_IN | MOM_DECOUPLE_DT);
+    assert_int_equal(c.tie_embeddings, 0);
+    assert_int_equal(c.dt_rank, 1);
+
+    bad_json(f, "{\"n_modalities\": 0}", MOM_ERR_CONFIG, "n_modalities", "0");
+    bad_json(f, "{\"n_modalities\": 9}", MOM_ERR_CONFIG, "n_modalities", "9");
+    bad_json(f, "{\"vocab_size\": 1}", MOM_ERR_CONFIG, "vocab_size", "1");
+    bad_json(f, "{\"vocab_size\": -3}", MOM_ERR_CONFIG, "vocab_size", "-3");
+    bad_json(f, "{\"d_model\": 0}", MOM_ERR_CONFIG, "d_model", "0");
+    bad_json(f, "{\"n_layer\": 0}", MOM_ERR_CONFIG, "n_layer", "0");
+    bad_json(f, "{\"d_state\": 65}", MOM_ERR_CONFIG, "d_state", "65");
+    bad_json(f, "{\"d_state\": 0}", MOM_ERR_CONFIG, "d_state", "0");
+    bad_json(f, "{\"d_conv\": 0}", MOM_ERR_CONFIG, "d_conv", "0");
+    bad_json(f, "{\"expand\": 0}", MOM_ERR_CONFIG, "expand", "0");
+    bad_json(f, "{\"dt_rank\": -1}", MOM_ERR_CONFIG, "dt_rank", "-1");
+    bad_json(f, "{\"d_model\": 8, \"dt_rank\": 17}", MOM_ERR_CONFIG, "dt_rank", "17");
+    bad_json(f, "{\"tie_embeddings\": 2}", MOM_ERR_CONFIG, "tie_embeddings", "2");
+    bad_json(f, "{\"tie_embeddings\": \"yes\"}", MOM_ERR_CONFIG, "tie_embeddings", NULL);
+    bad_json(f, "{\"norm_eps\": 0}", MOM_ERR_CONFIG, "norm_eps", "0");
+    bad_json(f, "{\"norm_eps\": -1e-5}", MOM_ERR_CONFIG, "norm_eps", "-1e-05");
+    bad_json(f, "{\"norm_eps\": 2}", MOM_ERR_CONFIG, "norm_eps", "2");
+    bad_json(f, "{\"norm_eps\": 1e300}", MOM_ERR_CONFIG, "norm_eps", NULL);
+    bad_json(f, "{\"norm_eps\": \"1e-5\"}", MOM_ERR_CONFIG, "norm_eps", NULL);
+    bad_json(f, "{\"decouple\": [\"in\", \"bogus\"]}", MOM_ERR_CONFIG, "decouple", "bogus");
+    bad_json(f, "{\"decouple\": [\"in\", 3]}", MOM_ERR_CONFIG, "decouple", NULL);
+    bad_json(f, "{\"decouple\": \"in\"}", MOM_ERR_CONFIG, "decouple", NULL);
+    bad_json(f, "{\"decouple\": [\"IN\"]}", MOM_ERR_CONFIG, "decouple", "IN");
+    bad_json(f, "{\"d_modle\": 8}", MOM_ERR_CONFIG, "d_modle", NULL);
+    bad_json(f, "{\"d_model\": 8, \"\": 1}", MOM_ERR_CONFIG, "unknown", NULL);
+    bad_json(f, "[1, 2]", MOM_ERR_CONFIG, "object", NULL);
+    bad_json(f, "8", MOM_ERR_CONFIG, "object", NULL);
+    bad_json(f, "\"d_model\"", MOM_ERR_CONFIG, "object", NULL);
+    bad_json(f, "null", MOM_ERR_CONFIG, "object", NULL);
+    bad_json(f, "{\"d_model\": 8", MOM_ERR_CONFIG, "JSON", NULL);
+    bad_json(f, "{\"d_model\": 8,}", MOM_ERR_CONFIG, "JSON", NULL);
+    bad_json(f, "{} {}", MOM_ERR_CONFIG, "JSON", NULL);
+    bad_json(f, "", MOM_ERR_CONFIG, "JSON", NULL);
+    bad_json(f, "{'d_model': 8}", MOM_ERR_CONFIG, "JSON", NULL);
+    bad_json(f, "{\"d_model\": 8.5}", MOM_ERR_CONFIG, "d_model", "integer");
+    bad_json(f, "{\"d_model\": 8.0}", MOM_ERR_CONFIG, "d_model", "integer");
+    bad_json(f, "{\"n_layer\": 1e1}", MOM_ERR_CONFIG, "n_layer", "integer");
+    bad_json(f, "{\"d_model\": \"8\"}", MOM_ERR_CONFIG, "d_model", "integer");
+    bad_json(f, "{\"d_model\": true}", MOM_ERR_CONFIG, "d_model", "integer");
+    bad_json(f, "{\"d_model\": null}", MOM_ERR_CONFIG, "d_model", "integer");
+    bad_json(f, "{\"d_model\": 4294967304}", MOM_ERR_CONFIG, "d_model", NULL);
+    bad_json(f, "{\"vocab_size\": 99999999999999999999}", MOM_ERR_CONFIG, "vocab_size", NULL);
+    bad_json(f, "{\"d_state\": [4]}", MOM_ERR_CONFIG, "d_state", NULL);
+    /* a length shorter than the text: only the prefix counts */
+    assert_int_equal(mom_config_parse_json(f->ctx, "{\"d_model\": 8}", 5, &c), MOM_ERR_CONFIG);
+
+    /* the values JSON cannot carry, through mom_config_validate */
+    float bad_eps[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f};
+    for (size_t i = 0; i < sizeof bad_eps / sizeof bad_eps[0]; i++) {
+        c = tiny_config();
+        c.norm_eps = bad_eps[i];
+        mom_config keep = c;
+        expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate norm_eps", "norm_eps", NULL);
+        assert_memory_equal(&c, &keep, sizeof c);
+        mom_model *o = NULL;
+        expect_err(f->ctx, mom_model_create(f->ctx, &c, 1, &o), MOM_ERR_CONFIG, "create norm_eps", "norm_eps", NULL);
+        assert_null(o);
+    }
+    c = tiny_config();
+    c.decouple = 0x10;
+    expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate decouple", "decouple", "0x10", NULL);
+    c = tiny_config();
+    c.n_modalities = MOM_MAX_MODALITIES + 1;
+    expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate n_modalities", "n_modalities", "9", NULL);
+    c = tiny_config();
+    c.tie_embeddings = -1;
+    expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate tie", "tie_embeddings", "-1", NULL);
+    c = tiny_config();
+    c.vocab_size = 1 << 24;
+    c.d_model = 1024;
+    expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate too large", "too large", NULL);
+
+    /* a config file over the size limit */
+    const char *p = in_dir(f, "big.json");
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    fputc('{', fp);
+    for (int i = 0; i < 70000; i++) fputc(' ', fp);
+    fputc('}', fp);
+    fclose(fp);
+    expect_err(f->ctx, mom_config_load(f->ctx, p, &c), MOM_ERR_CONFIG, "big config", "big.json", NULL);
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+static void bad_batch(fixture *f, const batch_buf *bad, mom_status want, const char *sub1, const char *sub2)
+{
+    mom_model *m = f->m;
+    state_snap before = take(m);
+    mom_losses l;
+    memset(&l, 0, sizeof l);
+    expect_err(f->ctx, mom_model_backward(m, &bad->b, 1.0f, &l), want, "backward", sub1, sub2, NULL);
+    assert_unchanged(m, &before, sub1);
+    expect_err(f->ctx, mom_model_forward(m, &bad->b, &l), want, "forward", sub1, sub2, NULL);
+    assert_unchanged(m, &before, sub1);
+    drop(&before);
+}
+
+static void test_bad_batches(void **state)
+{
+    fixture *f = *state;
+    batch_buf good, bb;
+    make_batch(&good, 77);
+    /* a good batch works first (and plans the activations for the shape) */
+    mom_losses l;
+    assert_int_equal(mom_model_forward(f->m, &good.b, &l), MOM_OK);
+
+    bb = good; bb.b.tokens = bb.tok; bb.b.modality = bb.mod; bb.b.targets = bb.tgt; bb.b.target_modality = bb.tmod;
+#define RESET() do { bb = good; bb.b.tokens = bb.tok; bb.b.modality = bb.mod; bb.b.targets = bb.tgt; \
+                     bb.b.target_modality = bb.tmod; } while (0)
+    RESET(); bb.tok[11] = V;
+    bad_batch(f, &bb, MOM_ERR_DATA, "token 17", "11");
+    RESET(); bb.tok[BB * TT - 1] = -5;
+    bad_batch(f, &bb, MOM_ERR_DATA, "token -5", "25");
+    RESET(); bb.tok[0] = INT32_MAX;
+    bad_batch(f, &bb, MOM_ERR_DATA, "token 2147483647", NULL);
+    RESET(); bb.tok[3] = INT32_MIN;
+    bad_batch(f, &bb, MOM_ERR_DATA, "token -2147483648", NULL);
+    RESET(); bb.mod[7] = NMOD;
+    bad_batch(f, &bb, MOM_ERR_DATA, "modality 3", "7");
+    RESET(); bb.mod[20] = 255;
+    bad_batch(f, &bb, MOM_ERR_DATA, "modality 255", "20");
+    RESET(); bb.tgt[4] = V;
+    bad_batch(f, &bb, MOM_ERR_DATA, "target 17", "4");
+    RESET(); bb.tgt[6] = -2;
+    bad_batch(f, &bb, MOM_ERR_DATA, "target -2", "6");
+    RESET(); bb.tgt[0] = 3; bb.tmod[0] = NMOD;
+    bad_batch(f, &bb, MOM_ERR_DATA, "target modality 3", NULL);
+    RESET(); bb.b.B = 0;
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "B = 0", NULL);
+    RESET(); bb.b.T = 0;
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "T = 0", NULL);
+    RESET(); bb.b.B = -1;
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "B = -1", NULL);
+    RESET(); bb.b.T = -13;
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "T = -13", NULL);
+    RESET(); bb.b.B = 1 << 13; bb.b.T = 1 << 12; /* too large: refused before any array is read */
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "B = 8192", "T = 4096");
+    RESET(); bb.b.B = INT32_MAX; bb.b.T = INT32_MAX;
+    bad_batch(f, &bb, MOM_ERR_INVALID_ARG, "B = 2147483647", NULL);
+#undef RESET
+    /* an ignored target may carry any target modality; the batch still works */
+    bb = good;
+    bb.b.tokens = bb.tok; bb.b.modality = bb.mod; bb.b.targets = bb.tgt; bb.b.target_modality = bb.tmod;
+    bb.tgt[2] = -1;
+    bb.tmod[2] = 200;
+    assert_int_equal(mom_model_forward(f->m, &bb.b, &l), MOM_OK);
+    assert_true(isfinite(l.loss));
+}
+
+/* ---- checkpoint files ---------------------------------------------------------- */
+
+static uint8_t *read_whole(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long n = ftell(fp);
+    assert_true(n >= 0);
+    rewind(fp);
+    uint8_t *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *size = (size_t)n;
+    return buf;
+}
+
+static void write_whole(const char *path, const void *buf, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (n) assert_int_equal(fwrite(buf, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_truncated_checkpoint(void **state)
+{
+    fixture *f = *state;
+    char full[320], cut[320];
+    snprintf(full, sizeof full, "%s", in_dir(f, "full.safetensors"));
+    snprintf(cut, sizeof cut, "%s", in_dir(f, "cut.safetensors"));
+    assert_int_equal(mom_model_save(f->m, full), MOM_OK);
+    size_t size;
+    uint8_t *buf = read_whole(full, &size);
+    assert_true(size > 1000);
+    write_whole(cut, buf, size);
+    mom_model *o = NULL;
+    assert_int_equal(mom_model_load(f->ctx, cut, &o), MOM_OK);
+    mom_model_destroy(&o);
+    /* every length below the full size, shortening one file step by step */
+    for (size_t len = size; len-- > 0;) {
+        assert_int_equal(truncate(cut, (off_t)len), 0);
+        o = f->m; /* must come back NULL */
+        mom_clear_error(f->ctx);
+        mom_status s = mom_model_load(f->ctx, cut, &o);
+        if (s == MOM_OK) fail_msg("a copy of %zu of %zu bytes loaded", len, size);
+        if (o) fail_msg("length %zu: *out not NULL", len);
+        if (!mom_ctx_last_error(f->ctx)[0]) fail_msg("length %zu: no message", len);
+    }
+    free(buf);
+}
+
+static void test_truncated_optim(void **state)
+{
+    fixture *f = *state;
+    char full[320], cut[320];
+    snprintf(full, sizeof full, "%s", in_dir(f, "optim.safetensors"));
+    snprintf(cut, sizeof cut, "%s", in_dir(f, "cut.safetensors"));
+    assert_int_equal(mom_model_save_optim(f->m, full, 1234), MOM_OK);
+    size_t size;
+    uint8_t *buf = read_whole(full, &size);
+    write_whole(cut, buf, size);
+    /* a model whose optimizer state differs from the file's */
+    mom_model *m = NULL;
+    mom_config c = tiny_config();
+    assert_int_equal(mom_model_create(f->ctx, &c, 99, &m), MOM_OK);
+    train_one(m, 500);
+    train_one(m, 600);
+    state_snap before = take(m);
+    assert_int_equal(before.step, 2);
+    for (size_t len = size; len-- > 0;) {
+        assert_int_equal(truncate(cut, (off_t)len), 0);
+        uint64_t rng = 42;
+        mom_clear_error(f->ctx);
+        mom_status s = mom_model_load_optim(m, cut, &rng);
+        if (s == MOM_OK) fail_msg("a copy of %zu of %zu bytes loaded", len, size);
+        if (!mom_ctx_last_error(f->ctx)[0]) fail_msg("length %zu: no message", len);
+        if (rng != 42) fail_msg("length %zu: rng_state written", len);
+        if (len % 97 == 0 || len + 1 == size) assert_unchanged(m, &before, "truncated optimizer file");
+    }
+    assert_unchanged(m, &before, "truncated optimizer file");
+    /* the full file does load */
+    uint64_t rng = 0;
+    assert_int_equal(mom_model_load_optim(m, full, &rng), MOM_OK);
+    assert_true(rng == 1234);
+    assert_int_equal(mom_model_steps_done(m), 1);
+    drop(&before);
+    mom_model_destroy(&m);
+    free(buf);
+}
+
+/* The header and data of a safetensors file, to build lying variants. */
+typedef struct st_parts {
+    char *header; /* NUL-terminated, trailing padding removed */
+    uint8_t *data;
+    size_t data_len;
+} st_parts;
+
+static st_parts split_file(const char *path)
+{
+    size_t size;
+    uint8_t *buf = read_whole(path, &size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
+    assert_true(hlen <= size - 8);
+    st_parts p;
+    p.header = malloc(hlen + 1);
+    assert_non_null(p.header);
+    memcpy(p.header, buf + 8, hlen);
+    p.header[hlen] = '\0';
+    size_t n = strlen(p.header);
+    while (n > 0 && p.header[n - 1] == ' ') p.header[--n] = '\0';
+    p.data_len = size - 8 - hlen;
+    p.data = malloc(p.data_len + 64);
+    assert_non_null(p.data);
+    memcpy(p.data, buf + 8 + hlen, p.data_len);
+    free(buf);
+    return p;
+}
+
+static void free_parts(st_parts *p)
+{
+    free(p->header);
+    free(p->data);
+}
+
+/* Writes u64 length | header (padded to 8) | data. */
+static void join_file(const char *path, const char *header, const uint8_t *data, size_t data_len)
+{
+    size_t hl = strlen(header), padded = (hl + 7) / 8 * 8;
+    uint8_t *buf = malloc(8 + padded + data_len);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    if (data_len) memcpy(buf + 8 + padded, data, data_len);
+    write_whole(path, buf, 8 + padded + data_len);
+    free(buf);
+}
+
+/* header with the first occurrence of `from` replaced by `to` (must exist). */
+static char *replace(const char *header, const char *from, const char *to)
+{
+    const char *at = strstr(header, from);
+    if (!at) fail_msg("header lacks \"%s\"", from);
+    size_t pre = (size_t)(at - header), fl = strlen(from), tl = strlen(to), hl = strlen(header);
+    char *out = malloc(hl - fl + tl + 1);
+    assert_non_null(out);
+    memcpy(out, header, pre);
+    memcpy(out + pre, to, tl);
+    memcpy(out + pre + tl, at + fl, hl - pre - fl + 1);
+    return out;
+}
+
+/* header without the entry of tensor `name` (and its separating comma). */
+static char *remove_entry(const char *header, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof key, "\"%s\":{", name);
+    const char *at = strstr(header, key);
+    if (!at) fail_msg("header lacks %s", key);
+    const char *end = strchr(at, '}');
+    assert_non_null(end);
+    end++;
+    size_t b = (size_t)(at - header), e = (size_t)(end - header);
+    if (header[e] == ',') e++;
+    else if (b > 0 && header[b - 1] == ',') b--;
+    size_t hl = strlen(header);
+    char *out = malloc(hl + 1);
+    assert_non_null(out);
+    memcpy(out, header, b);
+    memcpy(out + b, header + e, hl - e + 1);
+    return out;
+}
+
+/* The tensor whose data ends last, and its offsets. */
+static void last_tensor(const char *header, char *name, size_t cap, uint64_t *begin, uint64_t *end)
+{
+    json_value *root = NULL;
+    char err[160];
+    assert_int_equal(json_parse(header, strlen(header), &root, err, sizeof err), 0);
+    *end = 0;
+    for (size_t i = 0; i < root->n_keys; i++) {
+        if (!strcmp(root->keys[i], "__metadata__")) continue;
+        const json_value *o = json_get(&root->vals[i], "data_offsets");
+        assert_non_null(o);
+        if ((uint64_t)o->items[1].integer >= *end) {
+            *begin = (uint64_t)o->items[0].integer;
+            *end = (uint64_t)o->items[1].integer;
+            snprintf(name, cap, "%s", root->keys[i]);
+        }
+    }
+    json_free(root);
+}
+
+static void expect_load_refused(fixture *f, const char *path, const char *what, const char *sub)
+{
+    mom_model *o = f->m;
+    mom_status s = mom_model_load(f->ctx, path, &o);
+    assert_null(o);
+    expect_err(f->ctx, s, MOM_ERR_FORMAT, what, sub, NULL);
+}
+
+static void test_lying_checkpoint(void **state)
+{
+    fixture *f = *state;
+    char full[320], bad[320];
+    snprintf(full, sizeof full, "%s", in_dir(f, "full.safetensors"));
+    snprintf(bad, sizeof bad, "%s", in_dir(f, "bad.safetensors"));
+    assert_int_equal(mom_model_save(f->m, full), MOM_OK);
+    st_parts p = split_file(full);
+    char *h;
+    mom_model *o = NULL;
+
+    /* our rewriter itself is faithful: the unmodified parts load */
+    join_file(bad, p.header, p.data, p.data_len);
+    assert_int_equal(mom_model_load(f->ctx, bad, &o), MOM_OK);
+    mom_model_destroy(&o);
+
+    /* a shape changed, same byte count: only the model check can see it */
+    h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\",\"shape\":[16,4]",
+                "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\",\"shape\":[4,16]");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "transposed shape", "layers.0.mixer.A_log");
+    free(h);
+    h = replace(p.header, "\"layers.1.mixer.conv1d.weight\":{\"dtype\":\"F32\",\"shape\":[16,1,4]",
+                "\"layers.1.mixer.conv1d.weight\":{\"dtype\":\"F32\",\"shape\":[16,4,1]");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "conv shape", "layers.1.mixer.conv1d.weight");
+    free(h);
+    h = replace(p.header, "\"layers.1.mixer.conv1d.weight\":{\"dtype\":\"F32\",\"shape\":[16,1,4]",
+                "\"layers.1.mixer.conv1d.weight\":{\"dtype\":\"F32\",\"shape\":[64]");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "conv flattened", "layers.1.mixer.conv1d.weight");
+    free(h);
+    /* a shape changed so that it no longer matches its byte range */
+    h = replace(p.header, "\"shape\":[16,4]", "\"shape\":[16,5]");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "shape vs offsets", "A_log");
+    free(h);
+
+    /* data_offsets past the end of the data */
+    char last[128], from[256], to[256];
+    uint64_t b = 0, e = 0;
+    last_tensor(p.header, last, sizeof last, &b, &e);
+    assert_int_equal(e, p.data_len);
+    snprintf(from, sizeof from, "\"data_offsets\":[%llu,%llu]", (unsigned long long)b, (unsigned long long)e);
+    snprintf(to, sizeof to, "\"data_offsets\":[%llu,%llu]", (unsigned long long)b + 8, (unsigned long long)e + 8);
+    h = replace(p.header, from, to);
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "offsets past the end", last);
+    free(h);
+    snprintf(to, sizeof to, "\"data_offsets\":[%llu,18446744073709551615]", (unsigned long long)b);
+    h = replace(p.header, from, to);
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "offsets end huge", last);
+    free(h);
+
+    /* a missing tensor (its bytes still there) */
+    h = remove_entry(p.header, "norm_f.weight");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "missing tensor", "norm_f.weight");
+    free(h);
+    h = remove_entry(p.header, "layers.1.mixer.local_experts_dt_proj.2.bias");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "missing tensor", "layers.1.mixer.local_experts_dt_proj.2.bias");
+    free(h);
+
+    /* an extra tensor the config does not have, with its own bytes */
+    {
+        size_t hl = strlen(p.header);
+        char extra[256];
+        snprintf(extra, sizeof extra, ",\"layers.0.mixer.bogus\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%zu,%zu]}}",
+                 p.data_len, p.data_len + 8);
+        h = malloc(hl + strlen(extra) + 1);
+        assert_non_null(h);
+        memcpy(h, p.header, hl - 1); /* drop the closing brace */
+        strcpy(h + hl - 1, extra);
+        float two[2] = {1.0f, 2.0f};
+        memcpy(p.data + p.data_len, two, 8);
+        join_file(bad, h, p.data, p.data_len + 8);
+        expect_load_refused(f, bad, "extra tensor", "layers.0.mixer.bogus");
+        free(h);
+        /* an extra empty tensor too */
+        snprintf(extra, sizeof extra, ",\"layers.2.norm.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}");
+        h = malloc(hl + strlen(extra) + 1);
+        assert_non_null(h);
+        memcpy(h, p.header, hl - 1);
+        strcpy(h + hl - 1, extra);
+        join_file(bad, h, p.data, p.data_len);
+        expect_load_refused(f, bad, "extra empty tensor", "layers.2.norm.weight");
+        free(h);
+        /* a tensor of the untied model in a tied model's file, different from the embedding */
+        snprintf(extra, sizeof extra, ",\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%zu,%zu]}}",
+                 p.data_len, p.data_len + 8);
+        h = malloc(hl + strlen(extra) + 1);
+        assert_non_null(h);
+        memcpy(h, p.header, hl - 1);
+        strcpy(h + hl - 1, extra);
+        join_file(bad, h, p.data, p.data_len + 8);
+        expect_load_refused(f, bad, "lm_head of the wrong size", "lm_head.weight");
+        free(h);
+    }
+
+    /* dtypes: an unknown one, and a known one that is not F32 */
+    h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\"", "\"layers.0.mixer.A_log\":{\"dtype\":\"F16\"");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "F16", "F16");
+    free(h);
+    h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\"", "\"layers.0.mixer.A_log\":{\"dtype\":\"I32\"");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "I32", "layers.0.mixer.A_log");
+    free(h);
+
+    /* config metadata that disagrees with the shapes */
+    h = replace(p.header, "\\\"d_state\\\": 4", "\\\"d_state\\\": 5");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "d_state 5", "the config needs");
+    free(h);
+    h = replace(p.header, "\\\"vocab_size\\\": 17", "\\\"vocab_size\\\": 18");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "vocab 18", "embedding.weight");
+    free(h);
+    h = replace(p.header, "\\\"n_modalities\\\": 3", "\\\"n_modalities\\\": 2");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "2 modalities", ".2.");
+    free(h);
+    h = replace(p.header, "\\\"n_modalities\\\": 3", "\\\"n_modalities\\\": 4");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "4 modalities", ".3.");
+    free(h);
+    h = replace(p.header, "\\\"tie_embeddings\\\": true", "\\\"tie_embeddings\\\": false");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "untied", "lm_head.weight");
+    free(h);
+    h = replace(p.header, "\\\"d_model\\\": 8", "\\\"d_model\\\": 0");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "config d_model 0", "d_model");
+    free(h);
+    h = replace(p.header, "\\\"d_model\\\": 8", "\\\"d_modle\\\": 8");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "config unknown key", "d_modle");
+    free(h);
+    h = replace(p.header, "\"config\":", "\"konfig\":");
+    join_file(bad, h, p.data, p.data_len);
+    expect_load_refused(f, bad, "no config", "config");
+    free(h);
+
+    /* a non-finite parameter */
+    {
+        st_file sf;
+        char err[512];
+        assert_int_equal(st_open(full, &sf, err, sizeof err), 0);
+        const st_tensor_info *ti = st_find(&sf, "layers.1.mixer.D");
+        assert_non_null(ti);
+        uint64_t at = ti->begin + 8;
+        st_close(&sf);
+        float saved;
+        memcpy(&saved, p.data + at, 4);
+        float nan = NAN;
+        memcpy(p.data + at, &nan, 4);
+        join_file(bad, p.header, p.data, p.data_len);
+        expect_load_refused(f, bad, "NaN parameter", "finite");
+        float inf = INFINITY;
+        memcpy(p.data + at, &inf, 4);
+        join_file(bad, p.header, p.data, p.data_len);
+        expect_load_refused(f, bad, "inf parameter", "finite");
+        memcpy(p.data + at, &saved, 4);
+    }
+
+    /* not a safetensors file at all */
+    write_whole(bad, "", 0);
+    expect_load_refused(f, bad, "empty file", "bad.safetensors");
+    join_file(bad, "[]", NULL, 0);
+    expect_load_refused(f, bad, "header not an object", "bad.safetensors");
+    {
+        uint8_t huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'};
+        write_whole(bad, huge, sizeof huge);
+        expect_load_refused(f, bad, "huge header length", "bad.safetensors");
+    }
+    free_parts(&p);
+    /* nothing of the above touched the good file */
+    assert_int_equal(mom_model_load(f->ctx, full, &o), MOM_OK);
+    mom_model_destroy(&o);
+}
+
+/* Missing file or a directory: an I/O failure, not a format one. */
+static void test_load_missing_file(void **state)
+{
+    fixture *f = *state;
+    mom_model *o = f->m;
+    const char *p = in_dir(f, "nothing-here.safetensors");
+    mom_status s = mom_model_load(f->ctx, p, &o);
+    assert_null(o);
+    expect_err(f->ctx, s, MOM_ERR_IO, "load a missing file", "nothing-here.safetensors", NULL);
+    state_snap before = take(f->m);
+    expect_err(f->ctx, mom_model_load_optim(f->m, p, NULL), MOM_ERR_IO, "load_optim a missing file",
+               "nothing-here.safetensors", NULL);
+    assert_unchanged(f->m, &before, "load_optim a missing file");
+    drop(&before);
+}
+
+static void test_lying_optim(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    char good[320], bad[320];
+    snprintf(good, sizeof good, "%s", in_dir(f, "optim.safetensors"));
+    snprintf(bad, sizeof bad, "%s", in_dir(f, "bad.safetensors"));
+    assert_int_equal(mom_model_save_optim(m, good, 7), MOM_OK);
+    train_one(m, 20); /* now the model's state differs from the file's */
+    state_snap before = take(m);
+    uint64_t rng = 99;
+
+    /* from a model of another config */
+    const int deltas[][3] = {{NS + 1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+    for (int k = 0; k < 3; k++) {
+        mom_config c = tiny_config();
+        c.d_state += deltas[k][0];
+        c.vocab_size += deltas[k][1];
+        if (deltas[k][2]) c.norm_eps = 1e-6f; /* same shapes, another config */
+        mom_model *other = NULL;
+        assert_int_equal(mom_model_create(f->ctx, &c, 3, &other), MOM_OK);
+        assert_int_equal(mom_model_save_optim(other, bad, 1), MOM_OK);
+        mom_model_destroy(&other);
+        expect_err(f->ctx, mom_model_load_optim(m, bad, &rng), MOM_ERR_FORMAT, "another config", "config", NULL);
+        assert_unchanged(m, &before, "optimizer state of another config");
+    }
+    /* a model checkpoint is not an optimizer file */
+    assert_int_equal(mom_model_save(m, bad), MOM_OK);
+    expect_err(f->ctx, mom_model_load_optim(m, bad, &rng), MOM_ERR_FORMAT, "model file as optimizer", "step", NULL);
+    assert_unchanged(m, &before, "model file as optimizer state");
+
+    /* hand-made optimizer files with one thing wrong each */
+    const size_t n = m->n_params;
+    float *mm = calloc(n + 1, sizeof(float)), *vv = calloc(n + 1, sizeof(float));
+    assert_true(mm && vv);
+    for (size_t i = 0; i < n; i++) {
+        mm[i] = 0.01f * (float)(i % 7);
+        vv[i] = 0.001f * (float)(i % 5);
+    }
+    char cfg[1024], err[512];
+    assert_int_equal(mom_config_to_json(&m->cfg, cfg, sizeof cfg), MOM_OK);
+    st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
+    int64_t step = 3;
+    uint64_t r = 5;
+    typedef struct { const char *what, *sub; int64_t step; int m_extra, v_dtype_i32, drop_rng, rng_i64; } ocase;
+    const ocase cases[] = {
+        {"negative step", "-1", -1, 0, 0, 0, 0},
+        {"adam_m of n + 1", "adam_m", 3, 1, 0, 0, 0},
+        {"adam_v of I32", "adam_v", 3, 0, 1, 0, 0},
+        {"no rng_state", "rng_state", 3, 0, 0, 1, 0},
+        {"rng_state of I64", "rng_state", 3, 0, 0, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const ocase *c = &cases[k];
+        step = c->step;
+        st_write_tensor t[4] = {
+            {"step", ST_I64, 1, {1}, &step},
+            {"rng_state", c->rng_i64 ? ST_I64 : ST_U64, 1, {1}, &r},
+            {"adam_m", ST_F32, 1, {(int64_t)n + c->m_extra}, mm},
+            {"adam_v", c->v_dtype_i32 ? ST_I32 : ST_F32, 1, {(int64_t)n}, vv},
+        };
+        if (c->drop_rng) t[1] = t[3];
+        if (st_write(bad, t, c->drop_rng ? 3 : 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+        rng = 99;
+        expect_err(f->ctx, mom_model_load_optim(m, bad, &rng), MOM_ERR_FORMAT, c->what, c->sub, NULL);
+        assert_true(rng == 99);
+        assert_unchanged(m, &before, c->what);
+    }
+    /* the same file with everything right loads */
+    step = 3;
+    st_write_tensor t[4] = {
+        {"step", ST_I64, 1, {1}, &step},
+        {"rng_state", ST_U64, 1, {1}, &r},
+        {"adam_m", ST_F32, 1, {(int64_t)n}, mm},
+        {"adam_v", ST_F32, 1, {(int64_t)n}, vv},
+    };
+    if (st_write(bad, t, 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+    mom_model *copy = NULL;
+    {
+        char pm[320];
+        snprintf(pm, sizeof pm, "%s", in_dir(f, "copy.safetensors"));
+        assert_int_equal(mom_model_save(m, pm), MOM_OK);
+        assert_int_equal(mom_model_load(f->ctx, pm, &copy), MOM_OK);
+    }
+    assert_int_equal(mom_model_load_optim(copy, bad, &rng), MOM_OK);
+    assert_true(rng == 5);
+    assert_int_equal(mom_model_steps_done(copy), 3);
+    mom_model_destroy(&copy);
+    free(mm);
+    free(vv);
+    drop(&before);
+}
+
+/* Moments that no AdamW run can produce would poison the next step. */
+static void test_nonfinite_optim_state(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    char bad[320];
+    snprintf(bad, sizeof bad, "%s", in_dir(f, "bad.safetensors"));
+    state_snap before = take(m);
+    const size_t n = m->n_params;
+    float *mm = calloc(n, sizeof(float)), *vv = calloc(n, sizeof(float));
+    assert_true(mm && vv);
+    char cfg[1024], err[512];
+    assert_int_equal(mom_config_to_json(&m->cfg, cfg, sizeof cfg), MOM_OK);
+    st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
+    int64_t step = 3;
+    uint64_t r = 5;
+    for (int k = 0; k < 3; k++) {
+        memset(mm, 0, n * sizeof(float));
+        memset(vv, 0, n * sizeof(float));
+        if (k == 0) mm[n / 2] = NAN;
+        if (k == 1) vv[7] = INFINITY;
+        if (k == 2) vv[n - 1] = -1.0f;
+        st_write_tensor t[4] = {
+            {"step", ST_I64, 1, {1}, &step},
+            {"rng_state", ST_U64, 1, {1}, &r},
+            {"adam_m", ST_F32, 1, {(int64_t)n}, mm},
+            {"adam_v", ST_F32, 1, {(int64_t)n}, vv},
+        };
+        if (st_write(bad, t, 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+        mom_status s = mom_model_load_optim(m, bad, NULL);
+        expect_err(f->ctx, s, MOM_ERR_FORMAT, k == 0 ? "NaN in adam_m" : k == 1 ? "inf in adam_v" : "negative adam_v",
+                   k == 0 ? "adam_m" : "adam_v", NULL);
+        assert_unchanged(m, &before, "non-finite optimizer state");
+    }
+    free(mm);
+    free(vv);
+    drop(&before);
+}
+
+/* ---- saves that cannot succeed -------------------------------------------------- */
+
+static void test_save_failures(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    state_snap before = take(m);
+    const char *nodir = in_dir(f, "no/such/folder/m.safetensors");
+    char p[320];
+    snprintf(p, sizeof p, "%s", nodir);
+    expect_err(f->ctx, mom_model_save(m, p), MOM_ERR_IO, "save into a missing folder", "no/such/folder", NULL);
+    expect_err(f->ctx, mom_model_save_optim(m, p, 1), MOM_ERR_IO, "save_optim into a missing folder", "no/such", NULL);
+    expect_err(f->ctx, mom_model_save_grads(m, p), MOM_ERR_IO, "save_grads into a missing folder", "no/such", NULL);
+    expect_err(f->ctx, mom_model_save(m, ""), MOM_ERR_IO, "save to an empty path", NULL);
+    assert_int_equal(count_entries(f->dir), 0);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), -1);
+
+    /* the target is a directory */
+    char dirp[320];
+    snprintf(dirp, sizeof dirp, "%s", in_dir(f, "adir"));
+    assert_int_equal(mkdir(dirp, 0755), 0);
+    expect_err(f->ctx, mom_model_save(m, dirp), MOM_ERR_IO, "save over a directory", "adir", NULL);
+    expect_err(f->ctx, mom_model_save_optim(m, dirp, 1), MOM_ERR_IO, "save_optim over a directory", "adir", NULL);
+    assert_int_equal(stat(dirp, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(count_entries(dirp), 0);
+    assert_false(has_tmp_file(f->dir));
+
+    /* an existing good checkpoint, and its temporary file cannot be created:
+     * the old file stays as it was, byte for byte */
+    char good[320], tmpd[400];
+    snprintf(good, sizeof good, "%s", in_dir(f, "good.safetensors"));
+    assert_int_equal(mom_model_save(m, good), MOM_OK);
+    size_t size0;
+    uint8_t *old = read_whole(good, &size0);
+    snprintf(tmpd, sizeof tmpd, "%s.tmp.%ld", good, (long)getpid());
+    assert_int_equal(mkdir(tmpd, 0755), 0);
+    mom_model *other = NULL;
+    mom_config c = tiny_config();
+    assert_int_equal(mom_model_create(f->ctx, &c, 1234, &other), MOM_OK);
+    expect_err(f->ctx, mom_model_save(other, good), MOM_ERR_IO, "save with the temporary file blocked", "good.safetensors", NULL);
+    expect_err(f->ctx, mom_model_save_grads(other, good), MOM_ERR_IO, "save_grads with the temporary file blocked", "good", NULL);
+    expect_err(f->ctx, mom_model_save_optim(other, good, 3), MOM_ERR_IO, "save_optim with the temporary file blocked", "good", NULL);
+    size_t size1;
+    uint8_t *now = read_whole(good, &size1);
+    assert_int_equal(size0, size1);
+    assert_memory_equal(old, now, size0);
+    free(now);
+    assert_int_equal(rmdir(tmpd), 0);
+    mom_model *l = NULL;
+    assert_int_equal(mom_model_load(f->ctx, good, &l), MOM_OK);
+    mom_model_destroy(&l);
+    /* with the obstacle gone the save works and replaces the file */
+    assert_int_equal(mom_model_save(other, good), MOM_OK);
+    now = read_whole(good, &size1);
+    assert_int_equal(size0, size1);
+    assert_memory_not_equal(old, now, size0);
+    free(now);
+    free(old);
+    mom_model_destroy(&other);
+    assert_false(has_tmp_file(f->dir));
+    assert_int_equal(count_entries(f->dir), 2);
+
+    /* a read-only folder (only meaningful when not root) */
+    if (geteuid() != 0) {
+        char ro[320], rp[400];
+        snprintf(ro, sizeof ro, "%s", in_dir(f, "ro"));
+        assert_int_equal(mkdir(ro, 0755), 0);
+        snprintf(rp, sizeof rp, "%s/m.safetensors", ro);
+        assert_int_equal(mom_model_save(m, rp), MOM_OK);
+        uint8_t *o0 = read_whole(rp, &size0);
+        assert_int_equal(chmod(ro, 0555), 0);
+        expect_err(f->ctx, mom_model_save(m, rp), MOM_ERR_IO, "save into a read-only folder", "m.safetensors", NULL);
+        uint8_t *o1 = read_whole(rp, &size1);
+        assert_int_equal(size0, size1);
+        assert_memory_equal(o0, o1, size0);
+        assert_int_equal(chmod(ro, 0755), 0);
+        free(o0);
+        free(o1);
+    }
+    assert_unchanged(m, &before, "failed saves");
+    drop(&before);
+}
+
+/* ---- the optimizer -------------------------------------------------------------- */
+
+static void test_nonfinite_gradient(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    mom_optim_settings o;
+    mom_optim_default_settings(&o);
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    const size_t where[3] = {0, m->n_params / 2, m->n_params - 1};
+    for (int k = 0; k < 3; k++) {
+        bv g = {m->grads, where[k]};
+        m->be->upload(m->be, g, &bad[k], 1);
+        state_snap before = take(m);
+        float gn = 0.0f;
+        expect_err(f->ctx, mom_model_step(m, &o, &gn), MOM_ERR_DATA, "non-finite gradient", "gradient", NULL);
+        assert_false(isfinite(gn));
+        assert_unchanged(m, &before, "non-finite gradient");
+        expect_err(f->ctx, mom_model_step(m, &o, NULL), MOM_ERR_DATA, "non-finite gradient, no norm", "gradient", NULL);
+        assert_unchanged(m, &before, "non-finite gradient");
+        drop(&before);
+        /* zeroing the gradients makes the step possible again */
+        assert_int_equal(mom_model_zero_grad(m), MOM_OK);
+        const int64_t s0 = mom_model_steps_done(m);
+        assert_int_equal(mom_model_step(m, &o, &gn), MOM_OK);
+        assert_true(gn == 0.0f);
+        assert_int_equal(mom_model_steps_done(m), s0 + 1);
+    }
+}
+
+static void test_bad_optim_settings(void **state)
+{
+    fixture *f = *state;
+    mom_model *m = f->m;
+    state_snap before = take(m);
+    typedef struct { const char *sub; float lr, b1, b2, eps, wd, clip; int warm, total; float minr; } sc;
+    const float D_LR = 1e-3f, D_B1 = 0.9f, D_B2 = 0.95f, D_EPS = 1e-8f, D_WD = 0.1f, D_CLIP = 1.0f, D_MIN = 0.1f;
+    const sc cases[] = {
+        {"lr", NAN, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"lr", INFINITY, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"lr", -1e-3f, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"beta", D_LR, 1.0f, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"beta", D_LR, -0.1f, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"beta", D_LR, NAN, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"beta", D_LR, D_B1, 1.0f, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"beta", D_LR, D_B1, 1.5f, D_EPS, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"eps", D_LR, D_B1, D_B2, 0.0f, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"eps", D_LR, D_B1, D_B2, -1e-8f, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"eps", D_LR, D_B1, D_B2, NAN, D_WD, D_CLIP, 10, 100, D_MIN},
+        {"weight_decay", D_LR, D_B1, D_B2, D_EPS, -0.1f, D_CLIP, 10, 100, D_MIN},
+        {"weight_decay", D_LR, D_B1, D_B2, D_EPS, NAN, D_CLIP, 10, 100, D_MIN},
+        {"weight_decay", D_LR, D_B1, D_B2, D_EPS, INFINITY, D_CLIP, 10, 100, D_MIN},
+        {"clip", D_LR, D_B1, D_B2, D_EPS, D_WD, NAN, 10, 100, D_MIN},
+        {"warmup", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, -1, 100, D_MIN},
+        {"total", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, -5, D_MIN},
+        {"min_lr_ratio", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, -0.5f},
+        {"min_lr_ratio", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, NAN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const sc *c = &cases[i];
+        mom_optim_settings o = {c->lr, c->b1, c->b2, c->eps, c->wd, c->clip, c->warm, c->total, c->minr};
+        float gn = -3.0f;
+        char what[64];
+        snprintf(what, sizeof what, "optimizer case %zu (%s)", i, c->sub);
+        expect_err(f->ctx, mom_model_step(m, &o, &gn), MOM_ERR_INVALID_ARG, what, c->sub, NULL);
+        assert_true(gn == -3.0f);
+        assert_unchanged(m, &before, what);
+    }
+    /* the defaults are fine, and so is lr 0 */
+    mom_optim_settings o;
+    mom_optim_default_settings(&o);
+    o.lr = 0.0f;
+    o.weight_decay = 0.0f;
+    assert_int_equal(mom_model_step(m, &o, NULL), MOM_OK);
+    assert_int_equal(mom_model_steps_done(m), before.step + 1);
+    drop(&before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_null_ctx_config_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_null_model_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_optim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_optim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonfinite_optim_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonfinite_gradient, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_optim_settings, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
