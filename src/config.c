@@ -160,9 +160,21 @@ mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *c)
     return s;
 }
 
+/* The shortest %g form that reads back as the same float (1e-05, not
+ * 9.99999975e-06). */
+static void float_str(float v, char *buf, size_t cap)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, cap, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
 mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
 {
     if (!c || !buf) return MOM_ERR_INVALID_ARG;
+    char eps[32];
+    float_str(c->norm_eps, eps, sizeof(eps));
     char dec[64] = "";
     for (int b = 0; b < 4; b++)
         if (c->decouple & (1u << b)) {
@@ -174,9 +186,8 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
     int n = snprintf(buf, cap,
                      "{\"n_modalities\": %d, \"vocab_size\": %d, \"d_model\": %d, \"n_layer\": %d, "
                      "\"d_state\": %d, \"d_conv\": %d, \"expand\": %d, \"dt_rank\": %d, "
-                     "\"decouple\": [%s], \"tie_embeddings\": %s, \"norm_eps\": %.9g}",
+                     "\"decouple\": [%s], \"tie_embeddings\": %s, \"norm_eps\": %s}",
                      c->n_modalities, c->vocab_size, c->d_model, c->n_layer, c->d_state, c->d_conv,
-                     c->expand, c->dt_rank, dec, c->tie_embeddings ? "true" : "false",
-                     (double)c->norm_eps);
+                     c->expand, c->dt_rank, dec, c->tie_embeddings ? "true" : "false", eps);
     return n < 0 || (size_t)n >= cap ? MOM_ERR_INVALID_ARG : MOM_OK;
 }

@@ -233,6 +233,16 @@ static const char *const *names_for(const run *r, char (*buf)[16], const char **
     return ptrs;
 }
 
+/* "  text 1.2345  image -" (a modality without targets shows -), newline. */
+static void print_by_modality(const mom_losses *l, const char *const *names, int n_mod)
+{
+    for (int k = 0; k < n_mod; k++) {
+        if (isnan(l->by_modality[k])) printf("  %s -", names[k]);
+        else printf("  %s %.4f", names[k], l->by_modality[k]);
+    }
+    printf("\n");
+}
+
 static int train_loop(run *r)
 {
     const train_opts *o = &r->o;
@@ -307,8 +317,7 @@ static int train_loop(run *r)
     if (!rc) rc = checkpoint(r);
     if (!rc && step0 < o->steps) {
         printf("train loss at step %lld: %.4f  by modality:", (long long)o->steps, last.loss);
-        for (int k = 0; k < n_mod; k++) printf("  %s %.4f", names[k], last.by_modality[k]);
-        printf("\n");
+        print_by_modality(&last, names, n_mod);
     }
     if (!rc && r->val) {
         mom_losses ev;
@@ -316,8 +325,7 @@ static int train_loop(run *r)
         if (s) rc = tool_error("train", r->ctx, s);
         else {
             printf("held-out loss: %.4f  by modality:", ev.loss);
-            for (int k = 0; k < n_mod; k++) printf("  %s %.4f", names[k], ev.by_modality[k]);
-            printf("\n");
+            print_by_modality(&ev, names, n_mod);
             fprintf(r->metrics, "{\"eval\": {");
             print_losses(r->metrics, &ev, n_mod);
             fprintf(r->metrics, ", \"targets\": %lld}}\n", (long long)ev.n_targets);

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
 {
@@ -17,8 +18,9 @@ mom_ctx *tool_ctx(const char *cmd, int n_threads)
     mom_ctx *ctx = NULL;
     mom_status st = mom_ctx_create(&ctx, &s);
     if (st) {
-        fprintf(stderr, "mom %s: cannot start (%s): check --threads and MOM_CPU (scalar, avx2, avx512, auto)\n", cmd,
-                mom_status_str(st));
+        const char *cpu = getenv("MOM_CPU");
+        fprintf(stderr, "mom %s: cannot start (%s): --threads %d, MOM_CPU=%s (expected scalar, avx2, avx512 or auto)\n",
+                cmd, mom_status_str(st), n_threads, cpu ? cpu : "(unset)");
         return NULL;
     }
     return ctx;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The mom command end to end on a tiny model: data import, init, grad, eval,
+# train, resume (bit-identical to an uninterrupted run), info, and the errors
+# a user sees for bad input. Usage: cli_smoke.sh PATH/TO/mom
+set -u
+mom=$(realpath "$1")
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+fails=0
+check() { # check "what" command...: the command must succeed
+    local what=$1; shift
+    "$@" > out.txt 2> err.txt
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "FAIL: $what: exit $rc"; cat err.txt; fails=$((fails + 1))
+    fi
+}
+refuse() { # refuse "what" "expected message part" command...: must fail with that message
+    local what=$1 msg=$2; shift 2
+    if "$@" > out.txt 2> err.txt; then
+        echo "FAIL: $what: succeeded"; fails=$((fails + 1))
+    elif ! grep -qF -- "$msg" err.txt; then
+        echo "FAIL: $what: message lacks '$msg':"; cat err.txt; fails=$((fails + 1))
+    fi
+}
+
+# 30 documents of 3 modalities.
+for i in $(seq 0 29); do
+    a=$((i % 3)); b=$(((i + 1) % 3))
+    toks=$(seq -s, $((i % 5)) $((i % 5 + 20)))
+    echo "{\"segments\": [{\"modality\": $a, \"tokens\": [$toks]}, {\"modality\": $b, \"tokens\": [3, 1, 4, 1, 5, 9, 2, 6]}]}"
+done > d.jsonl
+check "data import" "$mom" data import --jsonl d.jsonl --out d.bin
+grep -q '"n_modalities": 3' out.txt || { echo "FAIL: import sizes: $(cat out.txt)"; fails=$((fails + 1)); }
+echo '{"n_modalities": 3, "vocab_size": 32, "d_model": 16, "n_layer": 2, "d_state": 4}' > cfg.json
+check "init" "$mom" init --config cfg.json --seed 1 --out m.safetensors
+check "grad" "$mom" grad --model m.safetensors --data d.bin --batch 2 --seq 20 --out g.safetensors
+grep -q '"loss_by_modality"' out.txt || { echo "FAIL: grad output: $(cat out.txt)"; fails=$((fails + 1)); }
+[ -s g.safetensors ] || { echo "FAIL: no gradients file"; fails=$((fails + 1)); }
+check "eval" "$mom" eval --model m.safetensors --data d.bin --batch 2 --seq 16
+check "info" "$mom" info --model m.safetensors
+
+# 6 steps in one go == 3 steps, then --resume to 6: the same bytes.
+common=(--data d.bin --val d.bin --config cfg.json --batch 2 --seq 16 --warmup 2 --threads 1)
+check "train 6" "$mom" train "${common[@]}" --steps 6 --out a
+check "train 3" "$mom" train "${common[@]}" --steps 3 --out b
+check "resume" "$mom" train --resume b --steps 6
+cmp -s a/model.safetensors b/model.safetensors || { echo "FAIL: resumed model differs"; fails=$((fails + 1)); }
+cmp -s a/optim.safetensors b/optim.safetensors || { echo "FAIL: resumed optimizer differs"; fails=$((fails + 1)); }
+[ "$(grep -c '"step"' a/metrics.jsonl)" = 6 ] || { echo "FAIL: metrics lines"; fails=$((fails + 1)); }
+
+# Bad input: clear messages naming the value, no output written.
+echo '{"segments": [{"modality": 0, "tokens": [1, 2]}]}' > bad.jsonl
+echo '{"segments": [{"modality": 0, "tokens": [1, 99]}]}' >> bad.jsonl
+refuse "token out of vocab" "line 2" "$mom" data import --jsonl bad.jsonl --out bad.bin --vocab 32
+[ ! -e bad.bin ] || { echo "FAIL: bad.bin written"; fails=$((fails + 1)); }
+refuse "bad flag value" "'x'" "$mom" train --batch x
+refuse "unknown flag" "--bogus" "$mom" eval --bogus
+echo '{"d_model": -3}' > badcfg.json
+refuse "bad config" "d_model = -3" "$mom" init --config badcfg.json --out x.safetensors
+[ ! -e x.safetensors ] || { echo "FAIL: x.safetensors written"; fails=$((fails + 1)); }
+head -c 100 m.safetensors > cut.safetensors
+refuse "truncated checkpoint" "cut.safetensors" "$mom" eval --model cut.safetensors --data d.bin
+refuse "missing checkpoint" "cannot open" "$mom" grad --model none.safetensors --data d.bin
+
+if [ "$fails" -eq 0 ]; then echo "cli smoke: all passed"; exit 0; fi
+echo "cli smoke: $fails failed"
+exit 1
