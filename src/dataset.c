@@ -40,6 +40,7 @@
  * section bounds and alignment (overflow-checked), the checksum, then every
  * token, modality and document start. */
 #include "ctx.h"
+#include "file_util.h"
 #include "json.h"
 #include "mom.h"
 
@@ -362,38 +363,6 @@ mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int6
 
 /* ---- write ------------------------------------------------------------ */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0) return -1;
-    int rc = fsync(fd), e = errno;
-    /* Some file systems cannot sync a directory; the rename still stands. */
-    if (rc != 0 && (e == EINVAL || e == ENOTSUP)) rc = 0;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 /* One piece of the body: bytes from data, or zeros when data is NULL. */
 typedef struct piece {
     const void *data;
@@ -417,10 +386,10 @@ static void hash_piece(mom64 *cs, const piece *pc)
 
 static int write_piece(int fd, const piece *pc)
 {
-    if (pc->data) return write_all(fd, pc->data, (size_t)pc->bytes);
+    if (pc->data) return file_write_all(fd, pc->data, (size_t)pc->bytes);
     for (uint64_t left = pc->bytes; left > 0;) {
         size_t k = left > sizeof zeros ? sizeof zeros : (size_t)left;
-        if (write_all(fd, zeros, k) != 0) return -1;
+        if (file_write_all(fd, zeros, k) != 0) return -1;
         left -= k;
     }
     return 0;
@@ -469,7 +438,7 @@ static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *toke
         return mom_fail(ctx, MOM_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
     }
     mom_status st = MOM_OK;
-    int ok = write_all(fd, h, sizeof h) == 0;
+    int ok = file_write_all(fd, h, sizeof h) == 0;
     for (int i = 0; ok && i < 5; i++) ok = write_piece(fd, &body[i]) == 0;
     if (!ok) st = mom_fail(ctx, MOM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (st == MOM_OK && fsync(fd) != 0) st = mom_fail(ctx, MOM_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
@@ -482,7 +451,7 @@ static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *toke
         return st;
     }
     free(tmp);
-    if (fsync_parent_dir(path) != 0)
+    if (file_fsync_parent_dir(path) != 0)
         return mom_fail(ctx, MOM_ERR_IO, "%s: cannot fsync the directory: %s", path, strerror(errno));
     return MOM_OK;
 }

@@ -8,6 +8,7 @@
  * multiple of 8 bytes, exactly as the Python library does. */
 #include "safetensors.h"
 
+#include "file_util.h"
 #include "json.h"
 
 #include <errno.h>
@@ -369,38 +370,6 @@ static void sb_json(strbuf *b, const char *s)
     b->n += need;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0) return -1;
-    int rc = fsync(fd), e = errno;
-    /* Some file systems cannot sync a directory; the rename still stands. */
-    if (rc != 0 && (e == EINVAL || e == ENOTSUP)) rc = 0;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 int st_write(const char *path, const st_write_tensor *t, size_t n, const st_meta *meta, size_t n_meta,
              char *err, size_t errlen)
 {
@@ -517,12 +486,12 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const st_meta
     }
     uint8_t lenbuf[8];
     for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)hb.n >> (8 * i));
-    if (write_all(fd, lenbuf, 8) != 0 || write_all(fd, hb.p, hb.n) != 0) {
+    if (file_write_all(fd, lenbuf, 8) != 0 || file_write_all(fd, hb.p, hb.n) != 0) {
         st_fail(err, errlen, path, "write failed: %s", strerror(errno));
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        if (sizes[i] && write_all(fd, t[i].data, (size_t)sizes[i]) != 0) {
+        if (sizes[i] && file_write_all(fd, t[i].data, (size_t)sizes[i]) != 0) {
             st_fail(err, errlen, path, "write failed: %s", strerror(errno));
             goto out;
         }
@@ -542,7 +511,7 @@ int st_write(const char *path, const st_write_tensor *t, size_t n, const st_meta
     }
     free(tmp);
     tmp = NULL;
-    if (fsync_parent_dir(path) != 0) {
+    if (file_fsync_parent_dir(path) != 0) {
         st_fail(err, errlen, path, "cannot fsync the directory: %s", strerror(errno));
         goto out;
     }
