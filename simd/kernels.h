@@ -99,9 +99,11 @@ typedef struct mom_scan_grads {
     float *dA_log;    /* (D, N), += */
     float *dD;        /* (D), += */
     float *work;      /* scratch: mom_scan_bwd_work_floats() floats */
+    int work_threads; /* the thread count work was sized for */
 } mom_scan_grads;
 
-size_t mom_scan_bwd_work_floats(int chunk, int D, int N);
+/* Scratch of the backward for n_threads threads. */
+size_t mom_scan_bwd_work_floats(const mom_scan_args *a, int n_threads);
 /* Recomputes states chunk by chunk from a->states, newest chunk first. */
 void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g);
 
@@ -117,6 +119,39 @@ void mom_xent_ref(int T, int V, float *logits, const int32_t *targets, float sca
 void mom_adamw_ref(size_t n, float *p, const float *g, float *m, float *v, float gscale,
                    float lr, float b1, float b2, float eps, float wd, int64_t step);
 
+/* ---- the kernel table: one per CPU path --------------------------------- */
+/* Every non-matmul op of a training step, with the signatures of the _ref
+ * functions above. The CPU backend calls through the table chosen at start. */
+typedef struct mom_kernels {
+    const char *name; /* "scalar", "avx512" */
+    void (*embed_fwd)(int T, int D, const int32_t *tok, const float *table, float *out);
+    void (*embed_bwd)(int T, int D, const int32_t *tok, const float *dout, float *dtable);
+    void (*rmsnorm_fwd)(int T, int D, const float *x, const float *w, float eps, float *out, float *rstd);
+    void (*rmsnorm_bwd)(int T, int D, const float *x, const float *w, const float *rstd, const float *dout,
+                        float *dx, float *dw);
+    void (*gather_rows)(int rows, int cols, const int32_t *perm, const float *src, int ld_src, float *dst);
+    void (*scatter_rows)(int rows, int cols, const int32_t *perm, const float *src, float *dst, int ld_dst,
+                         int accumulate);
+    void (*add_bias)(int rows, int cols, const float *bias, float *C, int ldc);
+    void (*bias_grad)(int rows, int cols, const float *dC, int lddc, float *dbias);
+    void (*conv_silu_fwd)(int B, int L, int D, int K, const float *x, int ldx, const float *w, const float *b,
+                          float *out);
+    void (*conv_silu_bwd)(int B, int L, int D, int K, const float *x, int ldx, const float *w, const float *b,
+                          const float *dout, float *dx, int lddx, float *dw, float *db);
+    void (*softplus_fwd)(size_t n, const float *x, float *y);
+    void (*softplus_bwd)(size_t n, const float *x, const float *dy, float *dx);
+    void (*add)(size_t n, const float *x, float *y);
+    double (*sumsq)(size_t n, const float *x);
+    void (*scan_fwd)(const mom_scan_args *a, float *y);
+    void (*scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g);
+    size_t (*scan_bwd_work_floats)(const mom_scan_args *a, int n_threads);
+    void (*xent)(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
+    void (*adamw)(size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1,
+                  float b2, float eps, float wd, int64_t step);
+} mom_kernels;
+
+extern const mom_kernels mom_kernels_scalar;
+
 /* ---- CPU features ---------------------------------------------------- */
 typedef enum { MOM_CPU_PATH_SCALAR = 0, MOM_CPU_PATH_AVX2 = 1, MOM_CPU_PATH_AVX512 = 2 } mom_cpu_path;
 typedef struct mom_cpu_features {
@@ -125,5 +160,10 @@ typedef struct mom_cpu_features {
 void mom_cpu_detect(mom_cpu_features *f);
 /* One line: "avx512f avx512bw ... (os: zmm enabled)". */
 void mom_cpu_features_str(const mom_cpu_features *f, char *buf, size_t cap);
+
+/* The kernels for a path name: NULL or "auto" = the best this CPU and OS
+ * support, else "scalar", "avx2" (no AVX2 kernels yet: scalar), "avx512".
+ * NULL when the name is unknown or the path cannot run here. */
+const mom_kernels *mom_kernels_select(const char *path);
 
 #endif

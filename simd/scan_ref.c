@@ -41,9 +41,10 @@ void mom_scan_fwd_ref(const mom_scan_args *a, float *y)
         }
 }
 
-size_t mom_scan_bwd_work_floats(int chunk, int D, int N)
+size_t mom_scan_bwd_work_floats(const mom_scan_args *a, int n_threads)
 {
-    return (size_t)chunk * D * N;
+    (void)n_threads; /* one batch row at a time: one chunk of states per channel */
+    return (size_t)a->chunk * a->D * a->N;
 }
 
 /* lam_t = dL/ds_t = gh_t C_t + exp(delta_(t+1) A) lam_(t+1); `carry` holds the

@@ -71,7 +71,7 @@ struct backend {
     void (*add)(backend *be, size_t n, bv x, bv y); /* y += x */
     void (*scan_fwd)(backend *be, const be_scan *a, bv y);
     void (*scan_bwd)(backend *be, const be_scan *a, const be_scan_grads *g);
-    size_t (*scan_work_elems)(backend *be, int chunk, int D, int N);
+    size_t (*scan_work_elems)(backend *be, const be_scan *a); /* scan_bwd scratch */
     /* loss[t] per row; logits become (softmax - onehot) * scale unless scale 0 */
     void (*xent)(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
 
@@ -84,6 +84,8 @@ struct backend {
 };
 
 /* The CPU backend. use_dnnl: 1 = oneDNN matmuls (if built in), 0 = plain C. */
-backend *mom_cpu_backend_create(int use_dnnl, char *name, size_t name_cap);
+struct mom_kernels;
+/* kernels: the simd/ table to call (scalar or AVX-512). */
+backend *mom_cpu_backend_create(int use_dnnl, const struct mom_kernels *kernels, char *name, size_t name_cap);
 
 #endif

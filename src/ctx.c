@@ -65,19 +65,17 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     }
     if (s->n_threads < 0 || s->n_threads > 4096) return MOM_ERR_INVALID_ARG;
     const char *cpu = s->cpu ? s->cpu : getenv("MOM_CPU");
-    int use_dnnl = 1;
-    if (cpu && *cpu) {
-        if (!strcmp(cpu, "scalar")) use_dnnl = 0;
-        else if (strcmp(cpu, "auto") && strcmp(cpu, "avx2") && strcmp(cpu, "avx512"))
-            return MOM_ERR_INVALID_ARG;
-    }
+    /* "scalar" means every op in plain C, the matmuls included. */
+    const int use_dnnl = !(cpu && !strcmp(cpu, "scalar"));
+    const mom_kernels *k = mom_kernels_select(cpu);
+    if (!k) return cpu && !strcmp(cpu, "avx512") ? MOM_ERR_UNSUPPORTED : MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) return MOM_ERR_NOMEM;
     ctx->n_threads = s->n_threads;
 #ifdef _OPENMP
     if (s->n_threads > 0) omp_set_num_threads(s->n_threads);
 #endif
-    ctx->be = mom_cpu_backend_create(use_dnnl, ctx->backend_name, sizeof(ctx->backend_name));
+    ctx->be = mom_cpu_backend_create(use_dnnl, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
         free(ctx);
         return MOM_ERR_NOMEM;

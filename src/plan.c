@@ -52,7 +52,8 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->ddtp = take(c, BT * Di);
     p->ddelta = take(c, BT * Di);
     p->dy = take(c, BT * Di);
-    p->scan_work = take(c, m->be->scan_work_elems(m->be, m->chunk, (int)Di, (int)N));
+    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0};
+    p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape));
     /* Gathered operands of a routed projection: the widest input and output. */
     size_t wide = 2 * Di > Dm ? 2 * Di : Dm;
     if (X > wide) wide = X;

@@ -104,12 +104,12 @@ typedef struct scan_grads { float *du, *ddelta, *dbc, *dz, *dA_log, *dD, *work; 
 static scan_grads scan_backward(scan_case *c)
 {
     const size_t BL = (size_t)c->B * c->L;
+    mom_scan_args a = scan_args_of(c);
     scan_grads g = {malloc(BL * c->D * 4), malloc(BL * c->D * 4), malloc(BL * 2 * c->N * 4), malloc(BL * c->D * 4),
                     calloc((size_t)c->D * c->N, 4), calloc((size_t)c->D, 4),
-                    malloc(mom_scan_bwd_work_floats(c->chunk, c->D, c->N) * 4)};
-    mom_scan_args a = scan_args_of(c);
+                    malloc(mom_scan_bwd_work_floats(&a, 1) * 4)};
     mom_scan_fwd_ref(&a, c->y);
-    mom_scan_grads sg = {c->w, g.du, g.ddelta, g.dbc, g.dbc + c->N, 2 * c->N, g.dz, c->D, g.dA_log, g.dD, g.work};
+    mom_scan_grads sg = {c->w, g.du, g.ddelta, g.dbc, g.dbc + c->N, 2 * c->N, g.dz, c->D, g.dA_log, g.dD, g.work, 1};
     mom_scan_bwd_ref(&a, &sg);
     return g;
 }

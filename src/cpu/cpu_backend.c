@@ -10,6 +10,10 @@
 #include "matmul_dnnl.h"
 #include "mom_build_config.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 struct be_buf {
     size_t n;
     float data[];
@@ -17,12 +21,24 @@ struct be_buf {
 
 typedef struct cpu_backend {
     backend ops;
-    dnnl_mm *mm; /* NULL: plain-C matmuls */
+    dnnl_mm *mm;              /* NULL: plain-C matmuls */
+    const mom_kernels *k;     /* scalar or AVX-512 */
+    int scan_threads;         /* threads the scan scratch was sized for */
 } cpu_backend;
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 static float *F(bv v) { return v.buf->data + v.off; }
 static int32_t *I(bv v) { return (int32_t *)(void *)(v.buf->data + v.off); }
 static dnnl_mm *MM(backend *be) { return ((cpu_backend *)be)->mm; }
+static const mom_kernels *KN(backend *be) { return ((cpu_backend *)be)->k; }
 
 static be_buf *cpu_alloc(backend *be, size_t n)
 {
@@ -73,68 +89,68 @@ static int cpu_mm_bwd_weight(backend *be, int M, int N, int K, bv dC, int lddc, 
 static void cpu_gather(backend *be, int rows, int cols, bv perm, bv src, int ld, bv dst)
 {
     (void)be;
-    mom_gather_rows_ref(rows, cols, I(perm), F(src), ld, F(dst));
+    KN(be)->gather_rows(rows, cols, I(perm), F(src), ld, F(dst));
 }
 static void cpu_scatter(backend *be, int rows, int cols, bv perm, bv src, bv dst, int ld, int acc)
 {
     (void)be;
-    mom_scatter_rows_ref(rows, cols, I(perm), F(src), F(dst), ld, acc);
+    KN(be)->scatter_rows(rows, cols, I(perm), F(src), F(dst), ld, acc);
 }
 static void cpu_add_bias(backend *be, int rows, int cols, bv bias, bv C, int ldc)
 {
     (void)be;
-    mom_add_bias_ref(rows, cols, F(bias), F(C), ldc);
+    KN(be)->add_bias(rows, cols, F(bias), F(C), ldc);
 }
 static void cpu_bias_grad(backend *be, int rows, int cols, bv dC, int lddc, bv dbias)
 {
     (void)be;
-    mom_bias_grad_ref(rows, cols, F(dC), lddc, F(dbias));
+    KN(be)->bias_grad(rows, cols, F(dC), lddc, F(dbias));
 }
 static void cpu_embed_fwd(backend *be, int T, int D, bv tok, bv table, bv out)
 {
     (void)be;
-    mom_embed_fwd_ref(T, D, I(tok), F(table), F(out));
+    KN(be)->embed_fwd(T, D, I(tok), F(table), F(out));
 }
 static void cpu_embed_bwd(backend *be, int T, int D, bv tok, bv dout, bv dtable)
 {
     (void)be;
-    mom_embed_bwd_ref(T, D, I(tok), F(dout), F(dtable));
+    KN(be)->embed_bwd(T, D, I(tok), F(dout), F(dtable));
 }
 static void cpu_rmsnorm_fwd(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv rstd)
 {
     (void)be;
-    mom_rmsnorm_fwd_ref(T, D, F(x), F(w), eps, F(out), F(rstd));
+    KN(be)->rmsnorm_fwd(T, D, F(x), F(w), eps, F(out), F(rstd));
 }
 static void cpu_rmsnorm_bwd(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw)
 {
     (void)be;
-    mom_rmsnorm_bwd_ref(T, D, F(x), F(w), F(rstd), F(dout), F(dx), F(dw));
+    KN(be)->rmsnorm_bwd(T, D, F(x), F(w), F(rstd), F(dout), F(dx), F(dw));
 }
 static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b, bv out)
 {
     (void)be;
-    mom_conv_silu_fwd_ref(B, L, D, K, F(x), ldx, F(w), F(b), F(out));
+    KN(be)->conv_silu_fwd(B, L, D, K, F(x), ldx, F(w), F(b), F(out));
 }
 static void cpu_conv_bwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
                          bv dout, bv dx, int lddx, bv dw, bv db)
 {
     (void)be;
-    mom_conv_silu_bwd_ref(B, L, D, K, F(x), ldx, F(w), F(b), F(dout), F(dx), lddx, F(dw), F(db));
+    KN(be)->conv_silu_bwd(B, L, D, K, F(x), ldx, F(w), F(b), F(dout), F(dx), lddx, F(dw), F(db));
 }
 static void cpu_softplus_fwd(backend *be, size_t n, bv x, bv y)
 {
     (void)be;
-    mom_softplus_fwd_ref(n, F(x), F(y));
+    KN(be)->softplus_fwd(n, F(x), F(y));
 }
 static void cpu_softplus_bwd(backend *be, size_t n, bv x, bv dy, bv dx)
 {
     (void)be;
-    mom_softplus_bwd_ref(n, F(x), F(dy), F(dx));
+    KN(be)->softplus_bwd(n, F(x), F(dy), F(dx));
 }
 static void cpu_add(backend *be, size_t n, bv x, bv y)
 {
     (void)be;
-    mom_add_ref(n, F(x), F(y));
+    KN(be)->add(n, F(x), F(y));
 }
 
 static mom_scan_args scan_args(const be_scan *a)
@@ -147,36 +163,40 @@ static void cpu_scan_fwd(backend *be, const be_scan *a, bv y)
 {
     (void)be;
     mom_scan_args s = scan_args(a);
-    mom_scan_fwd_ref(&s, F(y));
+    KN(be)->scan_fwd(&s, F(y));
 }
 static void cpu_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g)
 {
     (void)be;
     mom_scan_args s = scan_args(a);
+    const int t = max_threads(), sized = ((cpu_backend *)be)->scan_threads;
     mom_scan_grads sg = {F(g->dy), F(g->du), F(g->ddelta), F(g->dB), F(g->dC), g->ld_dbc,
-                         F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work)};
-    mom_scan_bwd_ref(&s, &sg);
+                         F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work), t < sized ? t : sized};
+    KN(be)->scan_bwd(&s, &sg);
 }
-static size_t cpu_scan_work(backend *be, int chunk, int D, int N)
+static size_t cpu_scan_work(backend *be, const be_scan *a)
 {
-    (void)be;
-    return mom_scan_bwd_work_floats(chunk, D, N);
+    cpu_backend *cb = (cpu_backend *)be;
+    const int t = max_threads();
+    if (t > cb->scan_threads) cb->scan_threads = t;
+    mom_scan_args s = scan_args(a);
+    return KN(be)->scan_bwd_work_floats(&s, cb->scan_threads);
 }
 static void cpu_xent(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss)
 {
     (void)be;
-    mom_xent_ref(T, V, F(logits), I(targets), scale, F(loss));
+    KN(be)->xent(T, V, F(logits), I(targets), scale, F(loss));
 }
 static double cpu_sumsq(backend *be, size_t n, bv x)
 {
     (void)be;
-    return mom_sumsq_ref(n, F(x));
+    return KN(be)->sumsq(n, F(x));
 }
 static void cpu_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
                       float b1, float b2, float eps, float wd, int64_t step)
 {
     (void)be;
-    mom_adamw_ref(n, F(p), F(g), F(m), F(v), gscale, lr, b1, b2, eps, wd, step);
+    KN(be)->adamw(n, F(p), F(g), F(m), F(v), gscale, lr, b1, b2, eps, wd, step);
 }
 
 static void cpu_destroy(backend *be)
@@ -186,7 +206,7 @@ static void cpu_destroy(backend *be)
     free(be);
 }
 
-backend *mom_cpu_backend_create(int use_dnnl, char *name, size_t name_cap)
+backend *mom_cpu_backend_create(int use_dnnl, const mom_kernels *k, char *name, size_t name_cap)
 {
     cpu_backend *cb = calloc(1, sizeof(*cb));
     if (!cb) return NULL;
@@ -221,8 +241,10 @@ backend *mom_cpu_backend_create(int use_dnnl, char *name, size_t name_cap)
     b->sumsq = cpu_sumsq;
     b->adamw = cpu_adamw;
     b->destroy = cpu_destroy;
+    cb->k = k;
     cb->mm = use_dnnl ? dnnl_mm_create() : NULL;
-    snprintf(name, name_cap, "cpu (matmul: %s, kernels: scalar)",
-             cb->mm ? "oneDNN fp32" : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"));
+    snprintf(name, name_cap, "cpu (matmul: %s, kernels: %s)",
+             cb->mm ? "oneDNN fp32" : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"),
+             k->name);
     return b;
 }

@@ -1,0 +1,265 @@
+/* Selective scan, AVX-512: 16 consecutive channels per zmm, and for d_state
+ * 16 the 16 states of those channels in 16 registers for a whole chunk.
+ * Other d_state values use the scalar reference.
+ *
+ * Work is split into items (batch row b, channel group g) over a static
+ * OpenMP partition. The forward needs no reduction. In the backward, dB and
+ * dC sum over channels and dA_log, dD over batch rows: each thread adds into
+ * its own partial buffers, and the partials are summed in thread order, so
+ * a run is bit-identical for a given thread count. */
+#include <string.h>
+
+#include "kernels_avx512.h"
+#include "vexp_avx512.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define NS 16 /* the d_state of the fast path */
+
+/* out[n] = sum over the 16 lanes of v[n]: a transpose-and-add tree whose
+ * result comes out in natural order (lane n holds the sum of v[n]). */
+static inline __m512 reduce16x16(const __m512 *v)
+{
+    __m512 w[8], x[4], y[2];
+    for (int i = 0; i < 8; i++)
+        w[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    for (int j = 0; j < 4; j++) {
+        const __m512d p = _mm512_castps_pd(w[2 * j]), q = _mm512_castps_pd(w[2 * j + 1]);
+        x[j] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(p, q)), _mm512_castpd_ps(_mm512_unpackhi_pd(p, q)));
+    }
+    for (int k = 0; k < 2; k++)
+        y[k] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * k], x[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(x[2 * k], x[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Index vector l*16 + n for lanes l: element (channel d0+l, state n) of a
+ * (D, 16) row-major block starting at channel d0. */
+static inline __m512i lane_rows(void)
+{
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32(NS));
+}
+
+/* A[n] over the channels of a group: -exp(A_log[d][n]). */
+static inline void load_A(const float *A_log, int d0, __mmask16 mk, __m512 *A)
+{
+    const __m512i rows = lane_rows();
+    for (int n = 0; n < NS; n++) {
+        __m512 al = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, A_log + (size_t)d0 * NS + n, 4);
+        A[n] = _mm512_sub_ps(_mm512_setzero_ps(), mom_exp512(al));
+    }
+}
+
+static inline void store_state(float *dst, __mmask16 mk, const __m512 *s)
+{
+    const __m512i rows = lane_rows();
+    for (int n = 0; n < NS; n++) _mm512_mask_i32scatter_ps(dst + n, mk, rows, s[n], 4);
+}
+
+static inline void load_state(const float *src, __mmask16 mk, __m512 *s)
+{
+    const __m512i rows = lane_rows();
+    for (int n = 0; n < NS; n++) s[n] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, src + n, 4);
+}
+
+static inline __m512 silu_gate(__m512 z) { return _mm512_mul_ps(z, mom_sigmoid512(z)); }
+
+static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
+{
+    const int L = a->L, D = a->D, nc = mom_scan_n_chunks(L, a->chunk), d0 = g * 16;
+    const __mmask16 mk = mom_mask16(D - d0);
+    __m512 A[NS], s[NS];
+    load_A(a->A_log, d0, mk, A);
+    for (int n = 0; n < NS; n++) s[n] = _mm512_setzero_ps();
+    const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
+    for (int t = 0; t < L; t++) {
+        if (t % a->chunk == 0) store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
+        const size_t r = (size_t)b * L + t;
+        const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
+        const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
+        const __m512 du = _mm512_mul_ps(dt, u);
+        const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
+        __m512 acc = _mm512_mul_ps(Dsk, u);
+        for (int n = 0; n < NS; n++) {
+            const __m512 e = mom_exp512(_mm512_mul_ps(dt, A[n]));
+            s[n] = _mm512_fmadd_ps(e, s[n], _mm512_mul_ps(du, _mm512_set1_ps(Bt[n])));
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), s[n], acc);
+        }
+        const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
+        _mm512_mask_storeu_ps(y + r * D + d0, mk, _mm512_mul_ps(acc, silu_gate(z)));
+    }
+}
+
+void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)
+{
+    if (a->N != NS) {
+        mom_scan_fwd_ref(a, y);
+        return;
+    }
+    const int G = (a->D + 15) / 16, items = a->B * G;
+#pragma omp parallel for schedule(static)
+    for (int it = 0; it < items; it++) scan_fwd_item(a, it / G, it % G, y);
+}
+
+/* Per-thread scratch: one chunk of states S and decays E (chunk x 16 zmm
+ * each), partial dB|dC for every row (B L x 2N), partial dA and dD. */
+typedef struct scan_scratch {
+    float *S, *E, *dbc, *dA, *dD;
+} scan_scratch;
+
+/* A multiple of 16 floats, so every thread's piece stays 64-byte aligned. */
+static size_t per_thread_floats(const mom_scan_args *a)
+{
+    const size_t n = 2 * (size_t)a->chunk * NS * 16 + (size_t)a->B * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
+    return (n + 15) & ~(size_t)15;
+}
+
+size_t mom_scan_bwd_work_floats_avx512(const mom_scan_args *a, int n_threads)
+{
+    if (a->N != NS) return mom_scan_bwd_work_floats(a, n_threads);
+    return (size_t)(n_threads < 1 ? 1 : n_threads) * per_thread_floats(a) + 16;
+}
+
+static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p)
+{
+    /* 64-byte aligned pieces so the chunk buffers take aligned stores. */
+    float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + (size_t)p * per_thread_floats(a);
+    scan_scratch s;
+    s.S = base;
+    s.E = s.S + (size_t)a->chunk * NS * 16;
+    s.dbc = s.E + (size_t)a->chunk * NS * 16;
+    s.dA = s.dbc + (size_t)a->B * a->L * 2 * NS;
+    s.dD = s.dA + (size_t)a->D * NS;
+    return s;
+}
+
+/* lam_t = dL/ds_t = gh_t C_t + exp(delta_(t+1) A) lam_(t+1), the second term
+ * kept in carry; see scan_ref.c for the whole derivation. */
+static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int b, int g, const scan_scratch *w)
+{
+    const int L = a->L, D = a->D, C = a->chunk, nc = mom_scan_n_chunks(L, C), d0 = g * 16;
+    const __mmask16 mk = mom_mask16(D - d0);
+    __m512 A[NS], carry[NS], dA[NS], s0[NS];
+    load_A(a->A_log, d0, mk, A);
+    for (int n = 0; n < NS; n++) carry[n] = dA[n] = _mm512_setzero_ps();
+    __m512 dD = _mm512_setzero_ps();
+    const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int c = nc - 1; c >= 0; c--) {
+        const int t0 = c * C, t1 = t0 + C < L ? t0 + C : L;
+        load_state(a->states + (((size_t)b * nc + c) * D + d0) * NS, mk, s0);
+        /* Recompute this chunk's states, keeping the decays for the way back. */
+        __m512 s[NS];
+        for (int n = 0; n < NS; n++) s[n] = s0[n];
+        for (int t = t0; t < t1; t++) {
+            const size_t r = (size_t)b * L + t;
+            const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
+            const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, a->u + r * D + d0));
+            const float *Bt = a->Bm + r * a->ld_bc;
+            float *St = w->S + (size_t)(t - t0) * NS * 16, *Et = w->E + (size_t)(t - t0) * NS * 16;
+            for (int n = 0; n < NS; n++) {
+                const __m512 e = mom_exp512(_mm512_mul_ps(dt, A[n]));
+                s[n] = _mm512_fmadd_ps(e, s[n], _mm512_mul_ps(du, _mm512_set1_ps(Bt[n])));
+                _mm512_store_ps(St + n * 16, s[n]);
+                _mm512_store_ps(Et + n * 16, e);
+            }
+        }
+        for (int t = t1 - 1; t >= t0; t--) {
+            const size_t r = (size_t)b * L + t;
+            const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
+            const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
+            const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
+            const __m512 gy = _mm512_maskz_loadu_ps(mk, gr->dy + r * D + d0);
+            const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
+            const float *St = w->S + (size_t)(t - t0) * NS * 16, *Et = w->E + (size_t)(t - t0) * NS * 16;
+            const float *Sp = t > t0 ? St - NS * 16 : NULL;
+            __m512 yscan = _mm512_mul_ps(Dsk, u);
+            for (int n = 0; n < NS; n++) yscan = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), _mm512_load_ps(St + n * 16), yscan);
+            const __m512 sg = mom_sigmoid512(z);
+            /* dz = gy yscan sig(z) (1 + z (1 - sig(z))) */
+            const __m512 dsilu = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));
+            _mm512_mask_storeu_ps(gr->dz + r * gr->ld_dz + d0, mk, _mm512_mul_ps(_mm512_mul_ps(gy, yscan), dsilu));
+            const __m512 gh = _mm512_mul_ps(gy, _mm512_mul_ps(z, sg));
+            dD = _mm512_fmadd_ps(gh, u, dD);
+            const __m512 dtu = _mm512_mul_ps(dt, u);
+            __m512 lamB = _mm512_setzero_ps(), qA = _mm512_setzero_ps();
+            __m512 vB[NS], vC[NS];
+            for (int n = 0; n < NS; n++) {
+                const __m512 Sn = _mm512_load_ps(St + n * 16), e = _mm512_load_ps(Et + n * 16);
+                const __m512 prev = Sp ? _mm512_load_ps(Sp + n * 16) : s0[n];
+                const __m512 lam = _mm512_fmadd_ps(gh, _mm512_set1_ps(Ct[n]), carry[n]);
+                vC[n] = _mm512_mul_ps(gh, Sn);
+                vB[n] = _mm512_mul_ps(lam, dtu);
+                lamB = _mm512_fmadd_ps(lam, _mm512_set1_ps(Bt[n]), lamB);
+                const __m512 q = _mm512_mul_ps(_mm512_mul_ps(lam, e), prev); /* lam e s_(t-1) */
+                dA[n] = _mm512_fmadd_ps(q, dt, dA[n]);
+                qA = _mm512_fmadd_ps(q, A[n], qA);
+                carry[n] = _mm512_mul_ps(e, lam);
+            }
+            /* du = D gh + delta sum_n lam B;  ddelta = u sum_n lam B + sum_n lam A e s_(t-1) */
+            _mm512_mask_storeu_ps(gr->du + r * D + d0, mk, _mm512_fmadd_ps(dt, lamB, _mm512_mul_ps(Dsk, gh)));
+            _mm512_mask_storeu_ps(gr->ddelta + r * D + d0, mk, _mm512_fmadd_ps(u, lamB, qA));
+            float *pr = w->dbc + r * 2 * NS;
+            _mm512_storeu_ps(pr, _mm512_add_ps(_mm512_loadu_ps(pr), reduce16x16(vB)));
+            _mm512_storeu_ps(pr + NS, _mm512_add_ps(_mm512_loadu_ps(pr + NS), reduce16x16(vC)));
+        }
+    }
+    /* dA_log = dA * A, into this thread's partial. */
+    float tmpA[16], tmpD[16];
+    const int nl = D - d0 < 16 ? D - d0 : 16;
+    _mm512_storeu_ps(tmpD, dD);
+    for (int l = 0; l < nl; l++) w->dD[d0 + l] += tmpD[l];
+    for (int n = 0; n < NS; n++) {
+        _mm512_storeu_ps(tmpA, _mm512_mul_ps(dA[n], A[n]));
+        for (int l = 0; l < nl; l++) w->dA[(size_t)(d0 + l) * NS + n] += tmpA[l];
+    }
+}
+
+void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
+{
+    if (a->N != NS) {
+        mom_scan_bwd_ref(a, g);
+        return;
+    }
+    const int G = (a->D + 15) / 16, items = a->B * G;
+    const size_t rows = (size_t)a->B * a->L;
+    int P = g->work_threads < 1 ? 1 : g->work_threads;
+    if (P > items) P = items;
+#pragma omp parallel num_threads(P)
+    {
+#ifdef _OPENMP
+        const int p = omp_get_thread_num(), np = omp_get_num_threads();
+#else
+        const int p = 0, np = 1;
+#endif
+        const scan_scratch w = scratch_of(a, g->work, p);
+        memset(w.dbc, 0, sizeof(float) * rows * 2 * NS);
+        memset(w.dA, 0, sizeof(float) * (size_t)a->D * NS);
+        memset(w.dD, 0, sizeof(float) * (size_t)a->D);
+        const int lo = (int)((long long)items * p / np), hi = (int)((long long)items * (p + 1) / np);
+        for (int it = lo; it < hi; it++) scan_bwd_item(a, g, it / G, it % G, &w);
+#pragma omp barrier
+        /* Partials summed in thread order: rows of dB|dC split across threads. */
+        const size_t r0 = rows * (size_t)p / (size_t)np, r1 = rows * (size_t)(p + 1) / (size_t)np;
+        for (size_t r = r0; r < r1; r++) {
+            __m512 sb = _mm512_setzero_ps(), sc = _mm512_setzero_ps();
+            for (int q = 0; q < np; q++) {
+                const float *pr = scratch_of(a, g->work, q).dbc + r * 2 * NS;
+                sb = _mm512_add_ps(sb, _mm512_loadu_ps(pr));
+                sc = _mm512_add_ps(sc, _mm512_loadu_ps(pr + NS));
+            }
+            _mm512_storeu_ps(g->dB + r * g->ld_dbc, sb);
+            _mm512_storeu_ps(g->dC + r * g->ld_dbc, sc);
+        }
+        if (p == 0)
+            for (int q = 0; q < np; q++) {
+                const scan_scratch wq = scratch_of(a, g->work, q);
+                for (size_t i = 0; i < (size_t)a->D * NS; i++) g->dA_log[i] += wq.dA[i];
+                for (int d = 0; d < a->D; d++) g->dD[d] += wq.dD[d];
+            }
+    }
+}

@@ -1,0 +1,40 @@
+/* Vector exp and friends for the AVX-512 kernels (include only from files
+ * built with -mavx512f). exp is Cephes' expf: n = round(x log2 e),
+ * r = x - n ln 2 in two parts, a degree-6 polynomial for e^r, then scalef by
+ * 2^n, which also gives gradual underflow to 0 below about -87. Accurate to
+ * about 1 ulp over the normal range; tested against expf in test_simd. */
+#ifndef MOM_VEXP_AVX512_H
+#define MOM_VEXP_AVX512_H
+
+#include <immintrin.h>
+
+static inline __m512 mom_exp512(__m512 x)
+{
+    /* Below -104 the result is 0 even as a denormal; above 88.7 it is inf. */
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.7228f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* 1 / (1 + exp(-x)). */
+static inline __m512 mom_sigmoid512(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, mom_exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+/* Mask of the first n lanes (n in 0..16). */
+static inline __mmask16 mom_mask16(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
+
+#endif
