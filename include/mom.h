@@ -99,6 +99,7 @@ typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */
     int64_t n_params_active;     /* touched by one token (one modality's copies) */
     double train_flops_per_token; /* 6 x active matmul params + scan/conv terms */
+    double train_matmul_flops_per_token; /* the matmul part alone (what MFU counts) */
     int d_inner, dt_rank;
 } mom_model_info;
 void mom_model_get_info(const mom_model *m, mom_model_info *info);
@@ -196,6 +197,23 @@ mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const 
 mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
                              int vocab_size, int n_modalities);
+
+/* ---- benchmarks ------------------------------------------------------- */
+/* Receives one JSON object (one line, no newline) per measurement. */
+typedef void (*mom_bench_emit)(const char *json, void *user);
+
+/* Times every CPU kernel of a training step, the scalar reference and the
+ * path this context runs (e.g. AVX-512), on the shapes of cfg at batch B x
+ * seq T. Each line: name, shape, path, seconds (best of the repeats),
+ * throughput and its unit, and max_err: the largest difference from the
+ * scalar output relative to the largest scalar magnitude. */
+mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg, int B, int T, mom_bench_emit emit, void *user);
+
+/* The best fp32 GFLOP/s the context's matmul reaches on the forward
+ * projection shapes of cfg with M = tokens rows (the peak an MFU is
+ * measured against). shape gets e.g. "M 4096 N 1024 K 256". */
+mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg, int tokens, double *gflops, char *shape,
+                                 size_t shape_cap);
 
 #ifdef __cplusplus
 }

@@ -72,6 +72,7 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     mom_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) return MOM_ERR_NOMEM;
     ctx->n_threads = s->n_threads;
+    ctx->kernels = k;
 #ifdef _OPENMP
     if (s->n_threads > 0) omp_set_num_threads(s->n_threads);
 #endif

@@ -5,11 +5,13 @@
 #include "mom.h"
 
 struct backend;
+struct mom_kernels;
 
 struct mom_ctx {
     char err[512];
     int n_threads;
     struct backend *be;
+    const struct mom_kernels *kernels; /* the CPU kernel table in use */
     char backend_name[128];
 };
 

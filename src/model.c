@@ -105,6 +105,7 @@ void mom_model_get_info(const mom_model *m, mom_model_info *info)
      * head included; the embedding lookup costs none. The scan adds about
      * 9 D N forward and twice that backward; the conv 2 D K each way. */
     const double mm = (double)c->n_layer * mm_layer + (double)V * Dm;
+    info->train_matmul_flops_per_token = 6.0 * mm;
     info->train_flops_per_token = 6.0 * mm + c->n_layer * (27.0 * Di * N + 6.0 * Di * c->d_conv);
     info->d_inner = m->d_inner;
     info->dt_rank = m->dt_rank;

@@ -5,33 +5,15 @@
  * give an error status and a message naming the bad value, must not crash,
  * and must change nothing (parameters, gradients, optimizer state, step,
  * files). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "ctx.h"
 #include "json.h"
 #include "model.h"
-#include "mom.h"
 #include "safetensors.h"
+#include "test_util.h"
 
-#define V 17
-#define DM 8
-#define NL 2
-#define NS 4
-#define NMOD 3
-#define BB 2
-#define TT 13
+/* The small model's sizes (test_util.h) by short names. */
+enum { V = TU_SMALL_VOCAB, DM = TU_SMALL_D_MODEL, NS = TU_SMALL_D_STATE, NMOD = TU_SMALL_NMOD };
+enum { BB = TU_SMALL_B, TT = TU_SMALL_T };
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -42,61 +24,19 @@ typedef struct fixture {
     mom_model *m;
 } fixture;
 
-static mom_config tiny_config(void)
-{
-    mom_config c;
-    mom_config_default(&c);
-    c.n_modalities = NMOD;
-    c.vocab_size = V;
-    c.d_model = DM;
-    c.n_layer = NL;
-    c.d_state = NS;
-    return c;
-}
-
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-typedef struct batch_buf {
-    int32_t tok[BB * TT], tgt[BB * TT];
-    uint8_t mod[BB * TT], tmod[BB * TT];
-    mom_batch b;
-} batch_buf;
-
-static void make_batch(batch_buf *bb, uint64_t seed)
-{
-    uint64_t s = seed * 7919 + 1;
-    int cur = 0;
-    for (int i = 0; i < BB * TT; i++) {
-        if (next_u64(&s) % 4 == 0) cur = (int)(next_u64(&s) % NMOD);
-        bb->tok[i] = (int32_t)(next_u64(&s) % V);
-        bb->mod[i] = (uint8_t)cur;
-        bb->tgt[i] = i % 5 == 2 ? -1 : (int32_t)(next_u64(&s) % V);
-        bb->tmod[i] = (uint8_t)cur;
-    }
-    mom_batch b = {BB, TT, bb->tok, bb->mod, bb->tgt, bb->tmod};
-    bb->b = b;
-}
-
 /* One training step so that params, grads and moments are all non-trivial. */
 static void train_one(mom_model *m, uint64_t seed)
 {
-    batch_buf bb;
-    make_batch(&bb, seed);
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, seed);
     mom_losses l;
     mom_optim_settings o;
     mom_optim_default_settings(&o);
     o.warmup_steps = 0;
-    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-    assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+    tu_backward(m, &bb.b, &l);
     assert_int_equal(mom_model_step(m, &o, NULL), MOM_OK);
     /* leave fresh gradients in the buffer */
-    make_batch(&bb, seed + 1);
+    tu_make_small_batch(&bb, seed + 1);
     assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
 }
 
@@ -104,18 +44,14 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/mom_test_bad_XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (tu_make_temp_dir(f->dir, sizeof f->dir, "bad")) {
         free(f);
         return -1;
     }
     /* One thread: tiny ops under OpenMP spin-waiting crawl when another
      * process holds a core. */
-    mom_ctx_settings s;
-    mom_ctx_default_settings(&s);
-    s.n_threads = 1;
-    mom_config c = tiny_config();
-    if (mom_ctx_create(&f->ctx, &s) != MOM_OK || mom_model_create(f->ctx, &c, 5, &f->m) != MOM_OK) {
+    mom_config c = tu_small_config();
+    if (tu_ctx_create(&f->ctx, 1, NULL) != MOM_OK || mom_model_create(f->ctx, &c, 5, &f->m) != MOM_OK) {
         mom_ctx_destroy(&f->ctx);
         rmdir(f->dir);
         free(f);
@@ -126,28 +62,10 @@ static int setup(void **state)
     return 0;
 }
 
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            struct stat sb;
-            if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(p);
-            else unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    remove_tree(f->dir);
+    tu_remove_tree(f->dir);
     mom_model_destroy(&f->m);
     mom_ctx_destroy(&f->ctx);
     free(f);
@@ -162,35 +80,6 @@ static const char *in_dir(fixture *f, const char *name)
     char *p = bufs[next++ % 8];
     snprintf(p, 320, "%s/%s", f->dir, name);
     return p;
-}
-
-static size_t count_entries(const char *dir)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
-static int has_tmp_file(const char *dir)
-{
-    int found = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) {
-            struct stat sb;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) found = 1;
-        }
-    closedir(d);
-    return found;
 }
 
 /* ---- the whole state of a model, to prove nothing changed ----------------- */
@@ -308,7 +197,7 @@ static void test_null_ctx_config_functions(void **state)
     assert_string_equal(mom_status_str(MOM_OK), "ok");
 
     /* config functions */
-    mom_config cfg = tiny_config(), keep;
+    mom_config cfg = tu_small_config(), keep;
     mom_config_default(NULL);
     expect_err(f->ctx, mom_config_parse_json(f->ctx, NULL, 3, &cfg), MOM_ERR_INVALID_ARG, "parse NULL text", "NULL", NULL);
     expect_err(f->ctx, mom_config_parse_json(f->ctx, "{}", 2, NULL), MOM_ERR_INVALID_ARG, "parse NULL cfg", "NULL", NULL);
@@ -319,7 +208,7 @@ static void test_null_ctx_config_functions(void **state)
     expect_err(f->ctx, mom_config_load(f->ctx, cp, NULL), MOM_ERR_INVALID_ARG, "load NULL cfg", "NULL", NULL);
     expect_err(f->ctx, mom_config_load(f->ctx, cp, &cfg), MOM_ERR_IO, "load missing file", "cfg.json", NULL);
     assert_int_equal(mom_config_load(NULL, cp, &cfg), MOM_ERR_IO);
-    cfg = tiny_config();
+    cfg = tu_small_config();
     keep = cfg;
     assert_int_equal(mom_config_to_json(NULL, buf, sizeof buf), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_config_to_json(&cfg, NULL, sizeof buf), MOM_ERR_INVALID_ARG);
@@ -338,7 +227,7 @@ static void test_null_model_functions(void **state)
 {
     fixture *f = *state;
     mom_model *m = f->m;
-    mom_config cfg = tiny_config();
+    mom_config cfg = tu_small_config();
     state_snap before = take(m);
     mom_model *o = NULL;
 
@@ -352,7 +241,7 @@ static void test_null_model_functions(void **state)
     o = NULL;
     expect_err(f->ctx, mom_model_create(f->ctx, &cfg, 1, &o), MOM_ERR_CONFIG, "create bad cfg", "d_model", NULL);
     assert_null(o);
-    cfg = tiny_config();
+    cfg = tu_small_config();
 
     const char *p = in_dir(f, "x.safetensors");
     assert_int_equal(mom_model_load(NULL, p, &o), MOM_ERR_INVALID_ARG);
@@ -369,7 +258,7 @@ static void test_null_model_functions(void **state)
     assert_int_equal(mom_model_load_optim(NULL, p, &rng), MOM_ERR_INVALID_ARG);
     expect_err(f->ctx, mom_model_load_optim(m, NULL, &rng), MOM_ERR_INVALID_ARG, "load_optim NULL path", "NULL", NULL);
     assert_true(rng == 5);
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0);
 
     mom_model_destroy(NULL);
     o = NULL;
@@ -433,8 +322,8 @@ static void test_null_model_functions(void **state)
 
     assert_int_equal(mom_model_zero_grad(NULL), MOM_ERR_INVALID_ARG);
 
-    batch_buf bb;
-    make_batch(&bb, 3);
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, 3);
     mom_losses l;
     assert_int_equal(mom_model_forward(NULL, &bb.b, &l), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_model_backward(NULL, &bb.b, 1.0f, &l), MOM_ERR_INVALID_ARG);
@@ -512,7 +401,7 @@ static void test_dataset_functions(void **state)
                "import NULL", "NULL", NULL);
     expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, dpath, NULL, V, NMOD), MOM_ERR_INVALID_ARG,
                "import NULL out", "NULL", NULL);
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0);
 
     /* a real dataset, then out-of-range uses of it */
     if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD)) fail_msg("%s", mom_ctx_last_error(f->ctx));
@@ -645,7 +534,7 @@ static void test_config_fields(void **state)
     /* the values JSON cannot carry, through mom_config_validate */
     float bad_eps[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f};
     for (size_t i = 0; i < sizeof bad_eps / sizeof bad_eps[0]; i++) {
-        c = tiny_config();
+        c = tu_small_config();
         c.norm_eps = bad_eps[i];
         mom_config keep = c;
         expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate norm_eps", "norm_eps", NULL);
@@ -654,16 +543,16 @@ static void test_config_fields(void **state)
         expect_err(f->ctx, mom_model_create(f->ctx, &c, 1, &o), MOM_ERR_CONFIG, "create norm_eps", "norm_eps", NULL);
         assert_null(o);
     }
-    c = tiny_config();
+    c = tu_small_config();
     c.decouple = 0x10;
     expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate decouple", "decouple", "0x10", NULL);
-    c = tiny_config();
+    c = tu_small_config();
     c.n_modalities = MOM_MAX_MODALITIES + 1;
     expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate n_modalities", "n_modalities", "9", NULL);
-    c = tiny_config();
+    c = tu_small_config();
     c.tie_embeddings = -1;
     expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate tie", "tie_embeddings", "-1", NULL);
-    c = tiny_config();
+    c = tu_small_config();
     c.vocab_size = 1 << 24;
     c.d_model = 1024;
     expect_err(f->ctx, mom_config_validate(f->ctx, &c), MOM_ERR_CONFIG, "validate too large", "too large", NULL);
@@ -681,7 +570,7 @@ static void test_config_fields(void **state)
 
 /* ---- batches ------------------------------------------------------------------ */
 
-static void bad_batch(fixture *f, const batch_buf *bad, mom_status want, const char *sub1, const char *sub2)
+static void bad_batch(fixture *f, const tu_small_batch *bad, mom_status want, const char *sub1, const char *sub2)
 {
     mom_model *m = f->m;
     state_snap before = take(m);
@@ -697,8 +586,8 @@ static void bad_batch(fixture *f, const batch_buf *bad, mom_status want, const c
 static void test_bad_batches(void **state)
 {
     fixture *f = *state;
-    batch_buf good, bb;
-    make_batch(&good, 77);
+    tu_small_batch good, bb;
+    tu_make_small_batch(&good, 77);
     /* a good batch works first (and plans the activations for the shape) */
     mom_losses l;
     assert_int_equal(mom_model_forward(f->m, &good.b, &l), MOM_OK);
@@ -748,30 +637,6 @@ static void test_bad_batches(void **state)
 
 /* ---- checkpoint files ---------------------------------------------------------- */
 
-static uint8_t *read_whole(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n >= 0);
-    rewind(fp);
-    uint8_t *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_whole(const char *path, const void *buf, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    if (n) assert_int_equal(fwrite(buf, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static void test_truncated_checkpoint(void **state)
 {
     fixture *f = *state;
@@ -780,9 +645,9 @@ static void test_truncated_checkpoint(void **state)
     snprintf(cut, sizeof cut, "%s", in_dir(f, "cut.safetensors"));
     assert_int_equal(mom_model_save(f->m, full), MOM_OK);
     size_t size;
-    uint8_t *buf = read_whole(full, &size);
+    uint8_t *buf = tu_read_file(full, &size);
     assert_true(size > 1000);
-    write_whole(cut, buf, size);
+    tu_write_file(cut, buf, size);
     mom_model *o = NULL;
     assert_int_equal(mom_model_load(f->ctx, cut, &o), MOM_OK);
     mom_model_destroy(&o);
@@ -807,11 +672,11 @@ static void test_truncated_optim(void **state)
     snprintf(cut, sizeof cut, "%s", in_dir(f, "cut.safetensors"));
     assert_int_equal(mom_model_save_optim(f->m, full, 1234), MOM_OK);
     size_t size;
-    uint8_t *buf = read_whole(full, &size);
-    write_whole(cut, buf, size);
+    uint8_t *buf = tu_read_file(full, &size);
+    tu_write_file(cut, buf, size);
     /* a model whose optimizer state differs from the file's */
     mom_model *m = NULL;
-    mom_config c = tiny_config();
+    mom_config c = tu_small_config();
     assert_int_equal(mom_model_create(f->ctx, &c, 99, &m), MOM_OK);
     train_one(m, 500);
     train_one(m, 600);
@@ -848,7 +713,7 @@ typedef struct st_parts {
 static st_parts split_file(const char *path)
 {
     size_t size;
-    uint8_t *buf = read_whole(path, &size);
+    uint8_t *buf = tu_read_file(path, &size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
     assert_true(hlen <= size - 8);
@@ -883,7 +748,7 @@ static void join_file(const char *path, const char *header, const uint8_t *data,
     memcpy(buf + 8, header, hl);
     memset(buf + 8 + hl, ' ', padded - hl);
     if (data_len) memcpy(buf + 8 + padded, data, data_len);
-    write_whole(path, buf, 8 + padded + data_len);
+    tu_write_file(path, buf, 8 + padded + data_len);
     free(buf);
 }
 
@@ -1118,13 +983,13 @@ static void test_lying_checkpoint(void **state)
     }
 
     /* not a safetensors file at all */
-    write_whole(bad, "", 0);
+    tu_write_file(bad, "", 0);
     expect_load_refused(f, bad, "empty file", "bad.safetensors");
     join_file(bad, "[]", NULL, 0);
     expect_load_refused(f, bad, "header not an object", "bad.safetensors");
     {
         uint8_t huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'};
-        write_whole(bad, huge, sizeof huge);
+        tu_write_file(bad, huge, sizeof huge);
         expect_load_refused(f, bad, "huge header length", "bad.safetensors");
     }
     free_parts(&p);
@@ -1149,6 +1014,30 @@ static void test_load_missing_file(void **state)
     drop(&before);
 }
 
+/* One thing wrong in a hand-made optimizer file (all 0: a good file). */
+typedef struct optim_lie {
+    int m_extra, v_dtype_i32, drop_rng, rng_i64;
+} optim_lie;
+
+/* Writes an optimizer file for m's config by hand: step, rng_state r and
+ * the n_params moments mm and vv, bent as lie says. */
+static void write_optim_file(mom_model *m, const char *path, int64_t step, uint64_t r, const float *mm, const float *vv,
+                             optim_lie lie)
+{
+    char cfg[1024], err[512];
+    assert_int_equal(mom_config_to_json(&m->cfg, cfg, sizeof cfg), MOM_OK);
+    st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
+    const int64_t n = (int64_t)m->n_params;
+    st_write_tensor t[4] = {
+        {"step", ST_I64, 1, {1}, &step},
+        {"rng_state", lie.rng_i64 ? ST_I64 : ST_U64, 1, {1}, &r},
+        {"adam_m", ST_F32, 1, {n + lie.m_extra}, mm},
+        {"adam_v", lie.v_dtype_i32 ? ST_I32 : ST_F32, 1, {n}, vv},
+    };
+    if (lie.drop_rng) t[1] = t[3];
+    if (st_write(path, t, lie.drop_rng ? 3 : 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+}
+
 static void test_lying_optim(void **state)
 {
     fixture *f = *state;
@@ -1164,12 +1053,11 @@ static void test_lying_optim(void **state)
     /* from a model of another config */
     const int deltas[][3] = {{NS + 1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
     for (int k = 0; k < 3; k++) {
-        mom_config c = tiny_config();
+        mom_config c = tu_small_config();
         c.d_state += deltas[k][0];
         c.vocab_size += deltas[k][1];
         if (deltas[k][2]) c.norm_eps = 1e-6f; /* same shapes, another config */
-        mom_model *other = NULL;
-        assert_int_equal(mom_model_create(f->ctx, &c, 3, &other), MOM_OK);
+        mom_model *other = tu_new_model(f->ctx, &c, 3);
         assert_int_equal(mom_model_save_optim(other, bad, 1), MOM_OK);
         mom_model_destroy(&other);
         expect_err(f->ctx, mom_model_load_optim(m, bad, &rng), MOM_ERR_FORMAT, "another config", "config", NULL);
@@ -1188,44 +1076,25 @@ static void test_lying_optim(void **state)
         mm[i] = 0.01f * (float)(i % 7);
         vv[i] = 0.001f * (float)(i % 5);
     }
-    char cfg[1024], err[512];
-    assert_int_equal(mom_config_to_json(&m->cfg, cfg, sizeof cfg), MOM_OK);
-    st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
-    int64_t step = 3;
-    uint64_t r = 5;
-    typedef struct { const char *what, *sub; int64_t step; int m_extra, v_dtype_i32, drop_rng, rng_i64; } ocase;
+    typedef struct { const char *what, *sub; int64_t step; optim_lie lie; } ocase;
     const ocase cases[] = {
-        {"negative step", "-1", -1, 0, 0, 0, 0},
-        {"adam_m of n + 1", "adam_m", 3, 1, 0, 0, 0},
-        {"adam_v of I32", "adam_v", 3, 0, 1, 0, 0},
-        {"no rng_state", "rng_state", 3, 0, 0, 1, 0},
-        {"rng_state of I64", "rng_state", 3, 0, 0, 0, 1},
+        {"negative step", "-1", -1, {0, 0, 0, 0}},
+        {"adam_m of n + 1", "adam_m", 3, {1, 0, 0, 0}},
+        {"adam_v of I32", "adam_v", 3, {0, 1, 0, 0}},
+        {"no rng_state", "rng_state", 3, {0, 0, 1, 0}},
+        {"rng_state of I64", "rng_state", 3, {0, 0, 0, 1}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const ocase *c = &cases[k];
-        step = c->step;
-        st_write_tensor t[4] = {
-            {"step", ST_I64, 1, {1}, &step},
-            {"rng_state", c->rng_i64 ? ST_I64 : ST_U64, 1, {1}, &r},
-            {"adam_m", ST_F32, 1, {(int64_t)n + c->m_extra}, mm},
-            {"adam_v", c->v_dtype_i32 ? ST_I32 : ST_F32, 1, {(int64_t)n}, vv},
-        };
-        if (c->drop_rng) t[1] = t[3];
-        if (st_write(bad, t, c->drop_rng ? 3 : 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+        write_optim_file(m, bad, c->step, 5, mm, vv, c->lie);
         rng = 99;
         expect_err(f->ctx, mom_model_load_optim(m, bad, &rng), MOM_ERR_FORMAT, c->what, c->sub, NULL);
         assert_true(rng == 99);
         assert_unchanged(m, &before, c->what);
     }
     /* the same file with everything right loads */
-    step = 3;
-    st_write_tensor t[4] = {
-        {"step", ST_I64, 1, {1}, &step},
-        {"rng_state", ST_U64, 1, {1}, &r},
-        {"adam_m", ST_F32, 1, {(int64_t)n}, mm},
-        {"adam_v", ST_F32, 1, {(int64_t)n}, vv},
-    };
-    if (st_write(bad, t, 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+    const optim_lie none = {0, 0, 0, 0};
+    write_optim_file(m, bad, 3, 5, mm, vv, none);
     mom_model *copy = NULL;
     {
         char pm[320];
@@ -1253,24 +1122,14 @@ static void test_nonfinite_optim_state(void **state)
     const size_t n = m->n_params;
     float *mm = calloc(n, sizeof(float)), *vv = calloc(n, sizeof(float));
     assert_true(mm && vv);
-    char cfg[1024], err[512];
-    assert_int_equal(mom_config_to_json(&m->cfg, cfg, sizeof cfg), MOM_OK);
-    st_meta meta[2] = {{"config", cfg}, {"libmom", "optimizer"}};
-    int64_t step = 3;
-    uint64_t r = 5;
+    const optim_lie none = {0, 0, 0, 0};
     for (int k = 0; k < 3; k++) {
         memset(mm, 0, n * sizeof(float));
         memset(vv, 0, n * sizeof(float));
         if (k == 0) mm[n / 2] = NAN;
         if (k == 1) vv[7] = INFINITY;
         if (k == 2) vv[n - 1] = -1.0f;
-        st_write_tensor t[4] = {
-            {"step", ST_I64, 1, {1}, &step},
-            {"rng_state", ST_U64, 1, {1}, &r},
-            {"adam_m", ST_F32, 1, {(int64_t)n}, mm},
-            {"adam_v", ST_F32, 1, {(int64_t)n}, vv},
-        };
-        if (st_write(bad, t, 4, meta, 2, err, sizeof err)) fail_msg("%s", err);
+        write_optim_file(m, bad, 3, 5, mm, vv, none);
         mom_status s = mom_model_load_optim(m, bad, NULL);
         expect_err(f->ctx, s, MOM_ERR_FORMAT, k == 0 ? "NaN in adam_m" : k == 1 ? "inf in adam_v" : "negative adam_v",
                    k == 0 ? "adam_m" : "adam_v", NULL);
@@ -1295,7 +1154,7 @@ static void test_save_failures(void **state)
     expect_err(f->ctx, mom_model_save_optim(m, p, 1), MOM_ERR_IO, "save_optim into a missing folder", "no/such", NULL);
     expect_err(f->ctx, mom_model_save_grads(m, p), MOM_ERR_IO, "save_grads into a missing folder", "no/such", NULL);
     expect_err(f->ctx, mom_model_save(m, ""), MOM_ERR_IO, "save to an empty path", NULL);
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0);
     struct stat sb;
     assert_int_equal(stat(p, &sb), -1);
 
@@ -1307,9 +1166,9 @@ static void test_save_failures(void **state)
     expect_err(f->ctx, mom_model_save_optim(m, dirp, 1), MOM_ERR_IO, "save_optim over a directory", "adir", NULL);
     assert_int_equal(stat(dirp, &sb), 0);
     assert_true(S_ISDIR(sb.st_mode));
-    assert_int_equal(count_entries(f->dir), 1);
-    assert_int_equal(count_entries(dirp), 0);
-    assert_false(has_tmp_file(f->dir));
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
+    assert_int_equal(tu_count_entries(dirp, NULL), 0);
+    assert_false(tu_has_tmp_file(f->dir, 1));
 
     /* an existing good checkpoint, and its temporary file cannot be created:
      * the old file stays as it was, byte for byte */
@@ -1317,17 +1176,17 @@ static void test_save_failures(void **state)
     snprintf(good, sizeof good, "%s", in_dir(f, "good.safetensors"));
     assert_int_equal(mom_model_save(m, good), MOM_OK);
     size_t size0;
-    uint8_t *old = read_whole(good, &size0);
+    uint8_t *old = tu_read_file(good, &size0);
     snprintf(tmpd, sizeof tmpd, "%s.tmp.%ld", good, (long)getpid());
     assert_int_equal(mkdir(tmpd, 0755), 0);
     mom_model *other = NULL;
-    mom_config c = tiny_config();
+    mom_config c = tu_small_config();
     assert_int_equal(mom_model_create(f->ctx, &c, 1234, &other), MOM_OK);
     expect_err(f->ctx, mom_model_save(other, good), MOM_ERR_IO, "save with the temporary file blocked", "good.safetensors", NULL);
     expect_err(f->ctx, mom_model_save_grads(other, good), MOM_ERR_IO, "save_grads with the temporary file blocked", "good", NULL);
     expect_err(f->ctx, mom_model_save_optim(other, good, 3), MOM_ERR_IO, "save_optim with the temporary file blocked", "good", NULL);
     size_t size1;
-    uint8_t *now = read_whole(good, &size1);
+    uint8_t *now = tu_read_file(good, &size1);
     assert_int_equal(size0, size1);
     assert_memory_equal(old, now, size0);
     free(now);
@@ -1337,14 +1196,14 @@ static void test_save_failures(void **state)
     mom_model_destroy(&l);
     /* with the obstacle gone the save works and replaces the file */
     assert_int_equal(mom_model_save(other, good), MOM_OK);
-    now = read_whole(good, &size1);
+    now = tu_read_file(good, &size1);
     assert_int_equal(size0, size1);
     assert_memory_not_equal(old, now, size0);
     free(now);
     free(old);
     mom_model_destroy(&other);
-    assert_false(has_tmp_file(f->dir));
-    assert_int_equal(count_entries(f->dir), 2);
+    assert_false(tu_has_tmp_file(f->dir, 1));
+    assert_int_equal(tu_count_entries(f->dir, NULL), 2);
 
     /* a read-only folder (only meaningful when not root) */
     if (geteuid() != 0) {
@@ -1353,10 +1212,10 @@ static void test_save_failures(void **state)
         assert_int_equal(mkdir(ro, 0755), 0);
         snprintf(rp, sizeof rp, "%s/m.safetensors", ro);
         assert_int_equal(mom_model_save(m, rp), MOM_OK);
-        uint8_t *o0 = read_whole(rp, &size0);
+        uint8_t *o0 = tu_read_file(rp, &size0);
         assert_int_equal(chmod(ro, 0555), 0);
         expect_err(f->ctx, mom_model_save(m, rp), MOM_ERR_IO, "save into a read-only folder", "m.safetensors", NULL);
-        uint8_t *o1 = read_whole(rp, &size1);
+        uint8_t *o1 = tu_read_file(rp, &size1);
         assert_int_equal(size0, size1);
         assert_memory_equal(o0, o1, size0);
         assert_int_equal(chmod(ro, 0755), 0);

@@ -2,33 +2,14 @@
  * round trips, the gradients file, bit-identical resume through the
  * optimizer file, and the on-disk format (valid safetensors, config in
  * __metadata__, no temporary files left behind). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "json.h"
-#include "mom.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-#define V 17
-#define DM 8
-#define NL 2
-#define NS 4
-#define NMOD 3
-#define BB 2
-#define TT 13
+/* The small model's sizes (test_util.h) by short names. */
+enum { V = TU_SMALL_VOCAB, DM = TU_SMALL_D_MODEL, NS = TU_SMALL_D_STATE };
 
 typedef struct fixture {
     char dir[64];
@@ -40,17 +21,13 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/mom_test_ckpt_XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (tu_make_temp_dir(f->dir, sizeof f->dir, "ckpt")) {
         free(f);
         return -1;
     }
     /* One thread: tiny ops under OpenMP spin-waiting crawl when another
      * process holds a core; the resume tests also run with two. */
-    mom_ctx_settings s;
-    mom_ctx_default_settings(&s);
-    s.n_threads = 1;
-    if (mom_ctx_create(&f->ctx, &s) != MOM_OK) {
+    if (tu_ctx_create(&f->ctx, 1, NULL) != MOM_OK) {
         rmdir(f->dir);
         free(f);
         return -1;
@@ -62,18 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_remove_tree(f->dir);
     mom_ctx_destroy(&f->ctx);
     free(f);
     return 0;
@@ -85,83 +51,25 @@ static const char *in_dir(fixture *f, const char *name)
     return f->path;
 }
 
+/* The small model with these projections decoupled and head tied or not. */
 static mom_config tiny_config(unsigned decouple, int tie)
 {
-    mom_config c;
-    mom_config_default(&c);
-    c.n_modalities = NMOD;
-    c.vocab_size = V;
-    c.d_model = DM;
-    c.n_layer = NL;
-    c.d_state = NS;
+    mom_config c = tu_small_config();
     c.decouple = decouple;
     c.tie_embeddings = tie;
     return c;
 }
 
-static uint64_t next_u64(uint64_t *s)
+/* Every parameter of a and b is the same, bit for bit. */
+static void assert_same_params(mom_model *a, mom_model *b)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-typedef struct batch_buf {
-    int32_t tok[BB * TT], tgt[BB * TT];
-    uint8_t mod[BB * TT], tmod[BB * TT];
-    mom_batch b;
-} batch_buf;
-
-/* Deterministic pseudo-random batch; modalities change in runs, every 5th
- * target ignored. */
-static void make_batch(batch_buf *bb, uint64_t seed)
-{
-    uint64_t s = seed * 7919 + 1;
-    int cur = 0;
-    for (int i = 0; i < BB * TT; i++) {
-        if (next_u64(&s) % 4 == 0) cur = (int)(next_u64(&s) % NMOD);
-        bb->tok[i] = (int32_t)(next_u64(&s) % V);
-        bb->mod[i] = (uint8_t)cur;
-        bb->tgt[i] = i % 5 == 2 ? -1 : (int32_t)(next_u64(&s) % V);
-        bb->tmod[i] = (uint8_t)cur;
-    }
-    mom_batch b = {BB, TT, bb->tok, bb->mod, bb->tgt, bb->tmod};
-    bb->b = b;
-}
-
-static size_t tensor_numel(mom_model *m, const char *name)
-{
-    int nd = 0;
-    int64_t sh[4];
-    if (mom_model_tensor_shape(m, name, &nd, sh) != MOM_OK) return 0;
-    size_t n = 1;
-    for (int d = 0; d < nd; d++) n *= (size_t)sh[d];
-    return n;
-}
-
-static size_t total_params(mom_model *m)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < mom_model_n_tensors(m); i++) n += tensor_numel(m, mom_model_tensor_name(m, i));
-    return n;
-}
-
-/* All parameters (grads when grads != 0), concatenated in table order. */
-static float *snapshot(mom_model *m, int grads, size_t *n_out)
-{
-    size_t n = total_params(m), o = 0;
-    float *p = malloc(n * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < mom_model_n_tensors(m); i++) {
-        const char *nm = mom_model_tensor_name(m, i);
-        size_t k = tensor_numel(m, nm);
-        if (grads) assert_int_equal(mom_model_get_grad(m, nm, p + o, k), MOM_OK);
-        else assert_int_equal(mom_model_get_param(m, nm, p + o, k), MOM_OK);
-        o += k;
-    }
-    *n_out = n;
-    return p;
+    size_t na, nb;
+    float *pa = tu_snapshot(a, 0, &na), *pb = tu_snapshot(b, 0, &nb);
+    assert_int_equal(na, nb);
+    for (size_t i = 0; i < na; i++)
+        if (memcmp(&pa[i], &pb[i], sizeof(float))) fail_msg("parameter element %zu: %.9g vs %.9g", i, pa[i], pb[i]);
+    free(pa);
+    free(pb);
 }
 
 static void assert_shape(mom_model *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2)
@@ -307,7 +215,7 @@ static void roundtrip(fixture *f, mom_model *m, const char *file)
         assert_int_equal(mom_model_tensor_shape(l, nm, &nb, sb), MOM_OK);
         assert_int_equal(na, nb);
         assert_memory_equal(sa, sb, sizeof(int64_t) * (size_t)na);
-        size_t n = tensor_numel(m, nm);
+        size_t n = tu_tensor_size(m, nm);
         float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
         assert_non_null(a);
         assert_non_null(b);
@@ -322,8 +230,8 @@ static void roundtrip(fixture *f, mom_model *m, const char *file)
     mom_model_get_info(l, &ib);
     assert_int_equal(ia.n_params, ib.n_params);
     /* the loaded model computes the same loss, bit for bit */
-    batch_buf bb;
-    make_batch(&bb, 99);
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, 99);
     mom_losses la, lb;
     assert_int_equal(mom_model_forward(m, &bb.b, &la), MOM_OK);
     assert_int_equal(mom_model_forward(l, &bb.b, &lb), MOM_OK);
@@ -339,11 +247,10 @@ static void train_steps(mom_model *m, int n, uint64_t seed0)
     mom_optim_default_settings(&o);
     o.warmup_steps = 0;
     for (int i = 0; i < n; i++) {
-        batch_buf bb;
-        make_batch(&bb, seed0 + (uint64_t)i);
+        tu_small_batch bb;
+        tu_make_small_batch(&bb, seed0 + (uint64_t)i);
         mom_losses l;
-        assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-        assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+        tu_backward(m, &bb.b, &l);
         assert_int_equal(mom_model_step(m, &o, NULL), MOM_OK);
     }
 }
@@ -354,8 +261,7 @@ static void test_names_all_decoupled_tied(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 1, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
     check_table(m, &c);
     /* the brief's named examples */
     assert_shape(m, "layers.1.mixer.local_experts_dt_proj.2.bias", 1, 2 * DM, 0, 0);
@@ -389,8 +295,7 @@ static void test_names_none_decoupled_untied(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(0, 0);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 1, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
     check_table(m, &c);
     assert_shape(m, "layers.0.mixer.in_proj.weight", 2, 4 * DM, DM, 0);
     assert_shape(m, "layers.1.mixer.x_proj.weight", 2, 1 + 2 * NS, 2 * DM, 0);
@@ -411,8 +316,7 @@ static void test_names_mixed(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_IN | MOM_DECOUPLE_DT, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 1, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
     check_table(m, &c);
     mom_model_destroy(&m);
     /* one modality: every projection is the dense one even when "decoupled" */
@@ -428,8 +332,7 @@ static void test_roundtrip_decoupled_tied(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 7, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 7);
     roundtrip(f, m, "init.safetensors");
     train_steps(m, 2, 100);
     roundtrip(f, m, "trained.safetensors");
@@ -450,8 +353,7 @@ static void test_roundtrip_dense_untied(void **state)
     c.d_conv = 3;
     c.dt_rank = 2;
     c.norm_eps = 1e-6f;
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 8, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 8);
     train_steps(m, 2, 200);
     roundtrip(f, m, "dense.safetensors");
     mom_model *l = NULL;
@@ -483,12 +385,7 @@ static void test_save_overwrites(void **state)
     assert_int_equal(mom_model_save(a, p), MOM_OK);
     assert_int_equal(mom_model_save(b, p), MOM_OK);
     assert_int_equal(mom_model_load(f->ctx, p, &l), MOM_OK);
-    size_t nb, nl;
-    float *pb = snapshot(b, 0, &nb), *pl = snapshot(l, 0, &nl);
-    assert_int_equal(nb, nl);
-    assert_memory_equal(pb, pl, nb * sizeof(float));
-    free(pb);
-    free(pl);
+    assert_same_params(b, l);
     mom_model_destroy(&a);
     mom_model_destroy(&b);
     mom_model_destroy(&l);
@@ -498,13 +395,11 @@ static void test_grads_file(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 3, &m), MOM_OK);
-    batch_buf bb;
-    make_batch(&bb, 5);
+    mom_model *m = tu_new_model(f->ctx, &c, 3);
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, 5);
     mom_losses l;
-    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-    assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+    tu_backward(m, &bb.b, &l);
     assert_true(isfinite(l.loss));
     char p[320];
     snprintf(p, sizeof p, "%s", in_dir(f, "grads.safetensors"));
@@ -524,7 +419,7 @@ static void test_grads_file(void **state)
         assert_int_equal(mom_model_tensor_shape(m, nm, &nd, sh), MOM_OK);
         assert_int_equal(ti->ndim, nd);
         for (int d = 0; d < nd; d++) assert_int_equal(ti->shape[d], sh[d]);
-        size_t n = tensor_numel(m, nm);
+        size_t n = tu_tensor_size(m, nm);
         assert_int_equal(ti->end - ti->begin, n * sizeof(float));
         float *g = malloc(n * sizeof *g);
         assert_non_null(g);
@@ -551,11 +446,10 @@ static void run_steps(mom_model *m, int from, int to, double *losses)
     o.warmup_steps = 3;
     o.total_steps = 10;
     for (int i = from; i < to; i++) {
-        batch_buf bb;
-        make_batch(&bb, 1000 + (uint64_t)i);
+        tu_small_batch bb;
+        tu_make_small_batch(&bb, 1000 + (uint64_t)i);
         mom_losses l;
-        assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-        assert_int_equal(mom_model_backward(m, &bb.b, 1.0f, &l), MOM_OK);
+        tu_backward(m, &bb.b, &l);
         float gn = -1.0f;
         assert_int_equal(mom_model_step(m, &o, &gn), MOM_OK);
         assert_true(isfinite(gn) && gn > 0.0f);
@@ -567,10 +461,7 @@ static void run_steps(mom_model *m, int from, int to, double *losses)
 static void resume_case(fixture *f, unsigned decouple, int tie, int threads)
 {
     mom_ctx *saved = f->ctx, *ctx2 = NULL;
-    mom_ctx_settings cs;
-    mom_ctx_default_settings(&cs);
-    cs.n_threads = threads;
-    assert_int_equal(mom_ctx_create(&ctx2, &cs), MOM_OK);
+    assert_int_equal(tu_ctx_create(&ctx2, threads, NULL), MOM_OK);
     f->ctx = ctx2;
     mom_config c = tiny_config(decouple, tie);
     double la[10], lb[10];
@@ -605,15 +496,7 @@ static void resume_case(fixture *f, unsigned decouple, int tie, int threads)
 
     for (int i = 0; i < 10; i++)
         if (memcmp(&la[i], &lb[i], sizeof(double))) fail_msg("loss of step %d: %.17g vs %.17g", i, la[i], lb[i]);
-    size_t na, nb;
-    float *pa = snapshot(a, 0, &na), *pb = snapshot(b, 0, &nb);
-    assert_int_equal(na, nb);
-    if (memcmp(pa, pb, na * sizeof(float))) {
-        for (size_t i = 0; i < na; i++)
-            if (memcmp(&pa[i], &pb[i], sizeof(float))) fail_msg("parameter element %zu: %.9g vs %.9g", i, pa[i], pb[i]);
-    }
-    free(pa);
-    free(pb);
+    assert_same_params(a, b);
     /* the optimizer file round-trips m and v: saving again gives the same bytes */
     char po2[320];
     snprintf(po2, sizeof po2, "%s", in_dir(f, "a.optim.safetensors"));
@@ -639,8 +522,8 @@ static void resume_case(fixture *f, unsigned decouple, int tie, int threads)
     f->ctx = saved;
     mom_ctx_destroy(&ctx2);
     assert_null(ctx2);
-    cs.n_threads = 1; /* back to the fixture's thread count */
-    assert_int_equal(mom_ctx_create(&ctx2, &cs), MOM_OK);
+    /* back to the fixture's thread count */
+    assert_int_equal(tu_ctx_create(&ctx2, 1, NULL), MOM_OK);
     mom_ctx_destroy(&ctx2);
 }
 
@@ -652,8 +535,7 @@ static void test_rng_state_values(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 1, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
     const uint64_t vals[] = {0, 1, 0x8000000000000000ULL, UINT64_MAX, 0x0123456789abcdefULL};
     char p[320];
     snprintf(p, sizeof p, "%s", in_dir(f, "o.safetensors"));
@@ -667,42 +549,11 @@ static void test_rng_state_values(void **state)
     mom_model_destroy(&m);
 }
 
-static size_t count_entries(const char *dir)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            n++;
-            assert_null(strstr(e->d_name, ".tmp"));
-        }
-    closedir(d);
-    return n;
-}
-
-static uint8_t *read_whole(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long n = ftell(fp);
-    assert_true(n > 0);
-    rewind(fp);
-    uint8_t *buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
-}
-
 /* The raw file: u64 LE header length, JSON object header, contiguous data. */
 static void check_safetensors_file(fixture *f, const char *path, mom_model *m, const char *kind)
 {
     size_t size;
-    uint8_t *buf = read_whole(path, &size);
+    uint8_t *buf = tu_read_file(path, &size);
     assert_true(size >= 8);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
@@ -764,8 +615,7 @@ static void test_file_format(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 11, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 11);
     train_steps(m, 1, 300);
     char pm[320], po[320], pg[320];
     snprintf(pm, sizeof pm, "%s", in_dir(f, "model.safetensors"));
@@ -775,7 +625,7 @@ static void test_file_format(void **state)
         assert_int_equal(mom_model_save(m, pm), MOM_OK);
         assert_int_equal(mom_model_save_optim(m, po, 77), MOM_OK);
         assert_int_equal(mom_model_save_grads(m, pg), MOM_OK);
-        assert_int_equal(count_entries(f->dir), 3);
+        assert_int_equal(tu_count_entries(f->dir, ".tmp"), 3);
     }
     check_safetensors_file(f, pm, m, "model");
     check_safetensors_file(f, po, m, "optimizer");
@@ -796,7 +646,7 @@ static void test_file_format(void **state)
     snprintf(pu, sizeof pu, "%s", in_dir(f, "untied.safetensors"));
     assert_int_equal(mom_model_save(u, pu), MOM_OK);
     check_safetensors_file(f, pu, u, "model");
-    assert_int_equal(count_entries(f->dir), 4);
+    assert_int_equal(tu_count_entries(f->dir, ".tmp"), 4);
     mom_model_destroy(&u);
     mom_model_destroy(&m);
 }
@@ -807,15 +657,14 @@ static void test_tied_file_with_lm_head_copy(void **state)
 {
     fixture *f = *state;
     mom_config c = tiny_config(MOM_DECOUPLE_ALL, 1);
-    mom_model *m = NULL;
-    assert_int_equal(mom_model_create(f->ctx, &c, 13, &m), MOM_OK);
+    mom_model *m = tu_new_model(f->ctx, &c, 13);
     size_t n = (size_t)V * DM;
     float *emb = malloc(n * sizeof *emb);
     assert_non_null(emb);
     assert_int_equal(mom_model_get_param(m, "embedding.weight", emb, n), MOM_OK);
     /* write the model's tensors plus lm_head.weight with st_write */
     size_t nt = mom_model_n_tensors(m), np;
-    float *all = snapshot(m, 0, &np);
+    float *all = tu_snapshot(m, 0, &np);
     st_write_tensor *t = calloc(nt + 1, sizeof *t);
     assert_non_null(t);
     size_t o = 0;
@@ -824,7 +673,7 @@ static void test_tied_file_with_lm_head_copy(void **state)
         t[i].dtype = ST_F32;
         assert_int_equal(mom_model_tensor_shape(m, t[i].name, &t[i].ndim, t[i].shape), MOM_OK);
         t[i].data = all + o;
-        o += tensor_numel(m, t[i].name);
+        o += tu_tensor_size(m, t[i].name);
     }
     t[nt].name = "lm_head.weight";
     t[nt].dtype = ST_F32;
@@ -841,7 +690,7 @@ static void test_tied_file_with_lm_head_copy(void **state)
     mom_model *l = NULL;
     if (mom_model_load(f->ctx, p, &l)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     size_t nl;
-    float *pl = snapshot(l, 0, &nl);
+    float *pl = tu_snapshot(l, 0, &nl);
     assert_int_equal(nl, np);
     assert_memory_equal(pl, all, np * sizeof(float));
     free(pl);

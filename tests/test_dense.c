@@ -19,21 +19,6 @@ static mom_ctx *new_ctx(void)
     return ctx;
 }
 
-static void backward(mom_model *m, const mom_batch *b, mom_losses *l)
-{
-    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-    assert_int_equal(mom_model_backward(m, b, 1.0f, l), MOM_OK);
-}
-
-static float *get(mom_model *m, const char *name, int grad, size_t *n)
-{
-    *n = tu_tensor_size(m, name);
-    assert_true(*n > 0);
-    float *p = malloc(*n * 4);
-    assert_int_equal(grad ? mom_model_get_grad(m, name, p, *n) : mom_model_get_param(m, name, p, *n), MOM_OK);
-    return p;
-}
-
 static void assert_close(const float *a, const float *b, size_t n, double rel, const char *what)
 {
     double num = 0, den = 0;
@@ -53,14 +38,12 @@ static void test_one_modality_is_dense(void **st)
     (void)st;
     mom_ctx *ctx = new_ctx();
     mom_config c1 = tu_tiny_config(1, MOM_DECOUPLE_ALL), cd = tu_tiny_config(1, 0);
-    mom_model *a, *d;
-    assert_int_equal(mom_model_create(ctx, &c1, 4, &a), MOM_OK);
-    assert_int_equal(mom_model_create(ctx, &cd, 4, &d), MOM_OK);
+    mom_model *a = tu_new_model(ctx, &c1, 4), *d = tu_new_model(ctx, &cd, 4);
     assert_int_equal(mom_model_n_tensors(a), mom_model_n_tensors(d));
     tu_batch b = tu_make_batch(2, 19, c1.vocab_size, 0x1, 3);
     mom_losses la, ld;
-    backward(a, &b.b, &la);
-    backward(d, &b.b, &ld);
+    tu_backward(a, &b.b, &la);
+    tu_backward(d, &b.b, &ld);
     assert_true(la.loss == ld.loss);
     assert_true(la.loss > 0);
     for (size_t i = 0; i < mom_model_n_tensors(a); i++) {
@@ -68,7 +51,7 @@ static void test_one_modality_is_dense(void **st)
         assert_string_equal(name, mom_model_tensor_name(d, i));
         assert_null(strstr(name, "local_experts"));
         size_t n;
-        float *ga = get(a, name, 1, &n), *gd = get(d, name, 1, &n);
+        float *ga = tu_get_tensor(a, name, 1, &n), *gd = tu_get_tensor(d, name, 1, &n);
         assert_memory_equal(ga, gd, n * 4);
         free(ga);
         free(gd);
@@ -98,14 +81,12 @@ static void test_identical_copies_match_dense(void **st)
     (void)st;
     mom_ctx *ctx = new_ctx();
     mom_config cs = tu_tiny_config(3, MOM_DECOUPLE_ALL), cd = tu_tiny_config(3, 0);
-    mom_model *s, *d;
-    assert_int_equal(mom_model_create(ctx, &cs, 1, &s), MOM_OK);
-    assert_int_equal(mom_model_create(ctx, &cd, 2, &d), MOM_OK);
+    mom_model *s = tu_new_model(ctx, &cs, 1), *d = tu_new_model(ctx, &cd, 2);
     /* Copy every dense tensor into every modality copy of the split model. */
     for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
         const char *name = mom_model_tensor_name(d, i);
         size_t n;
-        float *p = get(d, name, 0, &n);
+        float *p = tu_get_tensor(d, name, 0, &n);
         for (int k = 0; k < 3; k++) {
             char sn[128];
             split_name(name, k, sn, sizeof(sn));
@@ -115,20 +96,20 @@ static void test_identical_copies_match_dense(void **st)
     }
     tu_batch b = tu_make_batch(3, 23, cs.vocab_size, 0x7, 9);
     mom_losses ls, ld;
-    backward(s, &b.b, &ls);
-    backward(d, &b.b, &ld);
+    tu_backward(s, &b.b, &ls);
+    tu_backward(d, &b.b, &ld);
     assert_true(fabs(ls.loss - ld.loss) <= 1e-6 * fabs(ld.loss));
     for (int k = 0; k < 3; k++) assert_true(fabs(ls.by_modality[k] - ld.by_modality[k]) <= 1e-5 * fabs(ld.by_modality[k]));
     for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
         const char *name = mom_model_tensor_name(d, i);
         size_t n;
-        float *gd = get(d, name, 1, &n), *sum = calloc(n, 4);
+        float *gd = tu_get_tensor(d, name, 1, &n), *sum = calloc(n, 4);
         char sn[128];
         split_name(name, 0, sn, sizeof(sn));
         const int copies = strcmp(sn, name) ? 3 : 1;
         for (int k = 0; k < copies; k++) {
             split_name(name, k, sn, sizeof(sn));
-            float *gk = get(s, sn, 1, &n);
+            float *gk = tu_get_tensor(s, sn, 1, &n);
             for (size_t j = 0; j < n; j++) sum[j] += gk[j];
             free(gk);
         }

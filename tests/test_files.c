@@ -2,24 +2,10 @@
  * Every reader is fed good files, every truncation, single corrupted bytes
  * and headers that lie; every writer is made to fail and must leave no
  * temporary file behind. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "ctx.h"
 #include "json.h"
-#include "mom.h"
 #include "safetensors.h"
+#include "test_util.h"
 
 /* ---- fixture: a fresh temporary directory and a context per test ------- */
 
@@ -33,8 +19,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     if (!f) return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/mom_test_files_XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (tu_make_temp_dir(f->dir, sizeof f->dir, "files")) {
         free(f);
         return -1;
     }
@@ -45,18 +30,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_remove_tree(f->dir);
     free(f);
     return 0;
 }
@@ -66,54 +40,6 @@ static const char *in_dir(fixture *f, const char *name)
 {
     snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
     return f->path;
-}
-
-static size_t count_entries(const char *dir)
-{
-    size_t n = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
-static int has_tmp_file(const char *dir)
-{
-    int found = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) found = 1;
-    closedir(d);
-    return found;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    if (n) assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long len = ftell(fp);
-    assert_true(len >= 0);
-    rewind(fp);
-    uint8_t *buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    *n = (size_t)len;
-    return buf;
 }
 
 static int file_exists(const char *path)
@@ -393,7 +319,7 @@ static void write_raw_st(const char *path, const char *header, const void *data,
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)hl >> (8 * i));
     memcpy(buf + 8, header, hl);
     if (data_len) memcpy(buf + 8 + hl, data, data_len);
-    write_bytes(path, buf, 8 + hl + data_len);
+    tu_write_file(path, buf, 8 + hl + data_len);
     free(buf);
 }
 
@@ -420,7 +346,7 @@ static void test_st_roundtrip(void **state)
     char err[256];
     const char *path = in_dir(f, "model.safetensors");
     assert_int_equal(st_write(path, t, nt, meta, 3, err, sizeof err), 0);
-    assert_int_equal(count_entries(f->dir), 1); /* no temporary file left */
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1); /* no temporary file left */
 
     st_file sf;
     assert_int_equal(st_open(path, &sf, err, sizeof err), 0);
@@ -459,7 +385,7 @@ static void test_st_roundtrip(void **state)
     st_meta fmt = {"format", "pt"};
     assert_int_equal(st_write(path, &one, 1, &fmt, 1, err, sizeof err), 0);
     size_t n;
-    uint8_t *bytes = read_bytes(path, &n);
+    uint8_t *bytes = tu_read_file(path, &n);
     const char *hdr = "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
     size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
     assert_int_equal(n, 8 + padded + 8);
@@ -497,11 +423,11 @@ static void test_st_truncations(void **state)
     const char *good = in_dir(f, "good.safetensors");
     assert_int_equal(st_write(good, t, 2, &meta, 1, err, sizeof err), 0);
     size_t n;
-    uint8_t *bytes = read_bytes(good, &n);
+    uint8_t *bytes = tu_read_file(good, &n);
     char cut[256];
     snprintf(cut, sizeof cut, "%s/cut.safetensors", f->dir);
     for (size_t len = 0; len < n; len++) {
-        write_bytes(cut, bytes, len);
+        tu_write_file(cut, bytes, len);
         st_file sf;
         err[0] = '\0';
         if (st_open(cut, &sf, err, sizeof err) != -1) fail_msg("accepted a truncation to %zu of %zu bytes", len, n);
@@ -509,7 +435,7 @@ static void test_st_truncations(void **state)
         assert_int_equal(sf.n_tensors, 0);
         assert_true(strncmp(err, cut, strlen(cut)) == 0); /* the message names the file */
     }
-    write_bytes(cut, bytes, n);
+    tu_write_file(cut, bytes, n);
     st_file sf;
     assert_int_equal(st_open(cut, &sf, err, sizeof err), 0);
     assert_memory_equal(sf.data + st_find(&sf, "w")->begin, w, sizeof w);
@@ -569,7 +495,7 @@ static void test_st_lying_headers(void **state)
     /* A header that contains a NUL byte. */
     const char *path = in_dir(f, "nul.safetensors");
     uint8_t raw[8 + 8] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0, ' ', ' ', ' ', ' ', ' '};
-    write_bytes(path, raw, sizeof raw);
+    tu_write_file(path, raw, sizeof raw);
     st_file sf;
     char err[512];
     assert_int_equal(st_open(path, &sf, err, sizeof err), -1);
@@ -577,15 +503,15 @@ static void test_st_lying_headers(void **state)
 
     /* Header lengths that lie. */
     uint8_t huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{', '}'};
-    write_bytes(path, huge, sizeof huge);
+    tu_write_file(path, huge, sizeof huge);
     assert_int_equal(st_open(path, &sf, err, sizeof err), -1);
     assert_contains(err, "header length too large: 18446744073709551615");
     uint8_t past[16] = {0xe8, 0x03, 0, 0, 0, 0, 0, 0, '{', '}'}; /* 1000 > 8 */
-    write_bytes(path, past, sizeof past);
+    tu_write_file(path, past, sizeof past);
     assert_int_equal(st_open(path, &sf, err, sizeof err), -1);
     assert_contains(err, "header length past end of file: 1000 > 8");
     uint8_t zero[16] = {0};
-    write_bytes(path, zero, sizeof zero);
+    tu_write_file(path, zero, sizeof zero);
     assert_int_equal(st_open(path, &sf, err, sizeof err), -1);
     assert_contains(err, "header JSON");
     /* Not a file at all. */
@@ -607,7 +533,7 @@ static void test_st_write_failures(void **state)
     assert_int_equal(st_write(path, &t, 1, NULL, 0, err, sizeof err), -1);
     assert_contains(err, path);
     assert_contains(err, "No such file or directory");
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0);
 
     /* The target is a directory: the rename fails after the temporary file
      * was fully written, and the temporary file must be removed. */
@@ -615,15 +541,15 @@ static void test_st_write_failures(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(st_write(path, &t, 1, NULL, 0, err, sizeof err), -1);
     assert_contains(err, "rename");
-    assert_false(has_tmp_file(f->dir));
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_false(tu_has_tmp_file(f->dir, 0));
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     assert_int_equal(rmdir(path), 0);
 
     /* Bad input never touches an existing file. */
     snprintf(path, sizeof path, "%s/keep.safetensors", f->dir);
     assert_int_equal(st_write(path, &t, 1, NULL, 0, err, sizeof err), 0);
     size_t n0;
-    uint8_t *before = read_bytes(path, &n0);
+    uint8_t *before = tu_read_file(path, &n0);
     st_write_tensor dup[2] = {t, t};
     assert_int_equal(st_write(path, dup, 2, NULL, 0, err, sizeof err), -1);
     assert_contains(err, "duplicate tensor name: w");
@@ -648,10 +574,10 @@ static void test_st_write_failures(void **state)
     st_meta m = {"k", NULL};
     assert_int_equal(st_write(path, &t, 1, &m, 1, err, sizeof err), -1);
     size_t n1;
-    uint8_t *after = read_bytes(path, &n1);
+    uint8_t *after = tu_read_file(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     free(before);
     free(after);
 }
@@ -718,7 +644,7 @@ static void test_ds_roundtrip(void **state)
 {
     fixture *f = *state;
     write_small_dataset(f, "train.bin");
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "train.bin"), &d), MOM_OK);
     assert_non_null(d);
@@ -764,7 +690,7 @@ static void test_ds_roundtrip(void **state)
 
     /* The on-disk layout: header fields and document starts. */
     size_t n;
-    uint8_t *b = read_bytes(in_dir(f, "train.bin"), &n);
+    uint8_t *b = tu_read_file(in_dir(f, "train.bin"), &n);
     assert_memory_equal(b, "MOMDATA\0", 8);
     assert_int_equal(le64(b + 24), NT);
     assert_int_equal(le64(b + 32), 3);
@@ -790,7 +716,7 @@ static void test_ds_roundtrip(void **state)
     assert_int_equal(mom_dataset_tokens(d)[0], 5);
     assert_int_equal(mom_dataset_fill_batch(d, 1, 1, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
     mom_dataset_close(&d);
-    assert_false(has_tmp_file(f->dir));
+    assert_false(tu_has_tmp_file(f->dir, 0));
 }
 
 static void test_ds_truncations(void **state)
@@ -798,11 +724,11 @@ static void test_ds_truncations(void **state)
     fixture *f = *state;
     write_small_dataset(f, "good.bin");
     size_t n;
-    uint8_t *b = read_bytes(in_dir(f, "good.bin"), &n);
+    uint8_t *b = tu_read_file(in_dir(f, "good.bin"), &n);
     char cut[256];
     snprintf(cut, sizeof cut, "%s/cut.bin", f->dir);
     for (size_t len = 0; len < n; len++) {
-        write_bytes(cut, b, len);
+        tu_write_file(cut, b, len);
         mom_dataset *d = (mom_dataset *)(uintptr_t)1;
         f->ctx.err[0] = '\0';
         mom_status st = mom_dataset_open(&f->ctx, cut, &d);
@@ -810,7 +736,7 @@ static void test_ds_truncations(void **state)
         assert_null(d);
         assert_true(strncmp(f->ctx.err, cut, strlen(cut)) == 0);
     }
-    write_bytes(cut, b, n);
+    tu_write_file(cut, b, n);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, cut, &d), MOM_OK);
     mom_dataset_close(&d);
@@ -822,7 +748,7 @@ static void test_ds_corrupted_bytes(void **state)
     fixture *f = *state;
     write_small_dataset(f, "good.bin");
     size_t n;
-    uint8_t *b = read_bytes(in_dir(f, "good.bin"), &n);
+    uint8_t *b = tu_read_file(in_dir(f, "good.bin"), &n);
     const char *path = in_dir(f, "bad.bin");
     char pathc[256];
     snprintf(pathc, sizeof pathc, "%s", path);
@@ -831,7 +757,7 @@ static void test_ds_corrupted_bytes(void **state)
     for (size_t pos = 0; pos < n; pos++)
         for (int bit = 0; bit < 8; bit += 7) {
             b[pos] ^= (uint8_t)(1u << bit);
-            write_bytes(pathc, b, n);
+            tu_write_file(pathc, b, n);
             b[pos] ^= (uint8_t)(1u << bit);
             mom_dataset *d = NULL;
             mom_status st = mom_dataset_open(&f->ctx, pathc, &d);
@@ -848,7 +774,7 @@ static void test_ds_corrupted_bytes(void **state)
     memcpy(c, b, n);
     put_le32(c + tok_off + 4 * 7, 70000);
     fix_checksum(c, n);
-    write_bytes(pathc, c, n);
+    tu_write_file(pathc, c, n);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_DATA);
     assert_contains(f->ctx.err, pathc);
@@ -856,13 +782,13 @@ static void test_ds_corrupted_bytes(void **state)
     memcpy(c, b, n);
     put_le32(c + tok_off, 0xffffffffu);
     fix_checksum(c, n);
-    write_bytes(pathc, c, n);
+    tu_write_file(pathc, c, n);
     assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_DATA);
     assert_contains(f->ctx.err, "token -1 < 0 at index 0");
     memcpy(c, b, n);
     c[mod_off + 4] = 3;
     fix_checksum(c, n);
-    write_bytes(pathc, c, n);
+    tu_write_file(pathc, c, n);
     assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_DATA);
     assert_contains(f->ctx.err, "modality 3 >= n_modalities 3 at index 4");
     /* Document starts: not starting at 0, not ascending, past the end. */
@@ -873,7 +799,7 @@ static void test_ds_corrupted_bytes(void **state)
         memcpy(c, b, n);
         for (int i = 0; i < 3; i++) put_le64(c + doc_off + 8 * (size_t)i, bad_docs[k][i]);
         fix_checksum(c, n);
-        write_bytes(pathc, c, n);
+        tu_write_file(pathc, c, n);
         assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_FORMAT);
         assert_contains(f->ctx.err, what[k]);
     }
@@ -881,7 +807,7 @@ static void test_ds_corrupted_bytes(void **state)
     memcpy(c, b, n);
     put_le32(c + 16, 1000);
     fix_checksum(c, n);
-    write_bytes(pathc, c, n);
+    tu_write_file(pathc, c, n);
     assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_DATA);
     assert_contains(f->ctx.err, "token 1023 >= vocab 1000 at index 9");
     /* The reference checksum agrees with the writer's. */
@@ -905,7 +831,7 @@ static void test_ds_lying_header(void **state)
     fixture *f = *state;
     write_small_dataset(f, "good.bin");
     size_t n;
-    uint8_t *b = read_bytes(in_dir(f, "good.bin"), &n);
+    uint8_t *b = tu_read_file(in_dir(f, "good.bin"), &n);
     uint64_t tok_off = le64(b + 40), mod_off = le64(b + 48);
     const lie lies[] = {
         {0, 1, 'X', MOM_ERR_FORMAT, "bad magic"},
@@ -946,7 +872,7 @@ static void test_ds_lying_header(void **state)
     for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
         memcpy(c, b, n);
         for (int k = 0; k < lies[i].width; k++) c[lies[i].off + (size_t)k] = (uint8_t)(lies[i].value >> (8 * k));
-        write_bytes(pathc, c, n);
+        tu_write_file(pathc, c, n);
         mom_dataset *d = NULL;
         mom_status st = mom_dataset_open(&f->ctx, pathc, &d);
         if (st != lies[i].status || !strstr(f->ctx.err, lies[i].what) || !strstr(f->ctx.err, pathc))
@@ -956,7 +882,7 @@ static void test_ds_lying_header(void **state)
     /* A trailing byte. */
     memcpy(c, b, n);
     c[n] = 0;
-    write_bytes(pathc, c, n + 1);
+    tu_write_file(pathc, c, n + 1);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, pathc, &d), MOM_ERR_FORMAT);
     assert_contains(f->ctx.err, "file size does not match");
@@ -1007,37 +933,37 @@ static void test_ds_write_rejects(void **state)
     assert_int_equal(mom_dataset_write(ctx, path, NULL, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_write(ctx, NULL, ds_tok, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_write(NULL, path, tok, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_DATA); /* NULL ctx */
-    assert_int_equal(count_entries(f->dir), 0); /* nothing was created */
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0); /* nothing was created */
 
     /* A directory that does not exist; a target that is a directory. */
     char nodir[256];
     snprintf(nodir, sizeof nodir, "%s/no/such/train.bin", f->dir);
     assert_int_equal(mom_dataset_write(ctx, nodir, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_IO);
     assert_contains(ctx->err, nodir);
-    assert_int_equal(count_entries(f->dir), 0);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0);
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_IO);
     assert_contains(ctx->err, "rename");
-    assert_false(has_tmp_file(f->dir));
+    assert_false(tu_has_tmp_file(f->dir, 0));
     assert_int_equal(rmdir(path), 0);
 
     /* A failed write leaves an existing file as it was. */
     assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_OK);
     size_t n0, n1;
-    uint8_t *before = read_bytes(path, &n0);
+    uint8_t *before = tu_read_file(path, &n0);
     tok[3] = 5000;
     assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_DATA);
-    uint8_t *after = read_bytes(path, &n1);
+    uint8_t *after = tu_read_file(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
-    assert_int_equal(count_entries(f->dir), 1);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     free(before);
     free(after);
 }
 
 /* ---- JSONL import --------------------------------------------------------- */
 
-static void write_text(const char *path, const char *s) { write_bytes(path, s, strlen(s)); }
+static void write_text(const char *path, const char *s) { tu_write_file(path, s, strlen(s)); }
 
 static void test_jsonl_import_good(void **state)
 {
@@ -1063,11 +989,11 @@ static void test_jsonl_import_good(void **state)
     assert_memory_equal(mom_dataset_modalities(d), ds_mod, sizeof ds_mod);
     mom_dataset_close(&d);
     size_t n;
-    uint8_t *b = read_bytes(out, &n);
+    uint8_t *b = tu_read_file(out, &n);
     uint64_t doc_off = le64(b + 56);
     for (int i = 0; i < 3; i++) assert_int_equal(le64(b + doc_off + 8 * (size_t)i), ds_docs[i]);
     free(b);
-    assert_false(has_tmp_file(f->dir));
+    assert_false(tu_has_tmp_file(f->dir, 0));
 
     /* A big line: one document of 100k tokens. */
     FILE *fp = fopen(in, "wb");
@@ -1136,11 +1062,11 @@ static void test_jsonl_import_bad(void **state)
         assert_contains(f->ctx.err, in);
         for (int k = 0; k < 3; k++) assert_contains(f->ctx.err, cases[i].what[k]);
         assert_false(file_exists(out)); /* no output file */
-        assert_int_equal(count_entries(f->dir), 1);
+        assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     }
     /* A NUL byte inside a line is a malformed line, not the end of it. */
     static const char nul_line[] = "{\"segments\": [{\"modality\": 0, \"tokens\": [1,\0 2]}]}\n";
-    write_bytes(in, nul_line, sizeof nul_line - 1);
+    tu_write_file(in, nul_line, sizeof nul_line - 1);
     assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_ERR_FORMAT);
     assert_contains(f->ctx.err, "line 1");
     assert_false(file_exists(out));
@@ -1179,13 +1105,13 @@ static void test_jsonl_import_bad(void **state)
     /* A failed import leaves an earlier output as it was. */
     assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_OK);
     size_t n0, n1;
-    uint8_t *before = read_bytes(out, &n0);
+    uint8_t *before = tu_read_file(out, &n0);
     write_text(in, cases[0].text);
     assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_ERR_DATA);
-    uint8_t *after = read_bytes(out, &n1);
+    uint8_t *after = tu_read_file(out, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
-    assert_int_equal(count_entries(f->dir), 2);
+    assert_int_equal(tu_count_entries(f->dir, NULL), 2);
     free(before);
     free(after);
 }

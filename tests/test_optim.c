@@ -47,14 +47,6 @@ static void test_lr_schedule(void **st)
     assert_true(mom_optim_lr_at(&s, 1000) == 1.0f);
 }
 
-static float *param(mom_model *m, const char *name, size_t *n)
-{
-    *n = tu_tensor_size(m, name);
-    float *p = malloc(*n * 4);
-    assert_int_equal(mom_model_get_param(m, name, p, *n), MOM_OK);
-    return p;
-}
-
 /* With zero gradients Adam's update is 0/(0+eps) = 0, so only weight decay
  * moves a parameter: matrices shrink by (1 - lr wd), the rest stay put. */
 static void test_weight_decay_mask(void **st)
@@ -62,13 +54,12 @@ static void test_weight_decay_mask(void **st)
     (void)st;
     mom_config c = tu_tiny_config(3, MOM_DECOUPLE_DT | MOM_DECOUPLE_IN);
     c.tie_embeddings = 0;
-    mom_model *m;
-    assert_int_equal(mom_model_create(ctx, &c, 1, &m), MOM_OK);
+    mom_model *m = tu_new_model(ctx, &c, 1);
     const size_t nt = mom_model_n_tensors(m);
     float **before = malloc(nt * sizeof(float *));
     for (size_t i = 0; i < nt; i++) {
         size_t n;
-        before[i] = param(m, mom_model_tensor_name(m, i), &n);
+        before[i] = tu_get_tensor(m, mom_model_tensor_name(m, i), 0, &n);
     }
     mom_optim_settings s;
     mom_optim_default_settings(&s);
@@ -80,7 +71,7 @@ static void test_weight_decay_mask(void **st)
     for (size_t i = 0; i < nt; i++) {
         const char *name = mom_model_tensor_name(m, i);
         size_t n;
-        float *after = param(m, name, &n);
+        float *after = tu_get_tensor(m, name, 0, &n);
         const int matrix = strstr(name, ".weight") && !strstr(name, "norm") && !strstr(name, "conv1d");
         for (size_t j = 0; j < n; j++) {
             const float want = matrix ? before[i][j] * (1.0f - 0.5f * 0.1f) : before[i][j];
@@ -101,26 +92,19 @@ static void test_clipping(void **st)
 {
     (void)st;
     mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
-    mom_model *m;
-    assert_int_equal(mom_model_create(ctx, &c, 2, &m), MOM_OK);
+    mom_model *m = tu_new_model(ctx, &c, 2);
     tu_batch b = tu_make_batch(2, 17, c.vocab_size, 0x7, 4);
     mom_losses l;
-    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-    assert_int_equal(mom_model_backward(m, &b.b, 1.0f, &l), MOM_OK);
+    tu_backward(m, &b.b, &l);
     double ss = 0;
-    for (size_t i = 0; i < mom_model_n_tensors(m); i++) {
-        const char *name = mom_model_tensor_name(m, i);
-        size_t n = tu_tensor_size(m, name);
-        float *g = malloc(n * 4);
-        assert_int_equal(mom_model_get_grad(m, name, g, n), MOM_OK);
-        for (size_t j = 0; j < n; j++) ss += (double)g[j] * g[j];
-        free(g);
-    }
+    size_t n_all;
+    float *g_all = tu_snapshot(m, 1, &n_all);
+    for (size_t j = 0; j < n_all; j++) ss += (double)g_all[j] * g_all[j];
+    free(g_all);
     const double norm = sqrt(ss);
     const char *name = "layers.0.mixer.D"; /* no weight decay */
     size_t n;
-    float *p0 = param(m, name, &n), *g = malloc(n * 4);
-    assert_int_equal(mom_model_get_grad(m, name, g, n), MOM_OK);
+    float *p0 = tu_get_tensor(m, name, 0, &n), *g = tu_get_tensor(m, name, 1, &n);
     mom_optim_settings s;
     mom_optim_default_settings(&s);
     s.warmup_steps = 0;
@@ -129,7 +113,7 @@ static void test_clipping(void **st)
     float reported;
     assert_int_equal(mom_model_step(m, &s, &reported), MOM_OK);
     assert_true(fabs(reported - norm) <= 1e-5 * norm);
-    float *p1 = param(m, name, &n);
+    float *p1 = tu_get_tensor(m, name, 0, &n);
     const double coef = s.clip_norm / (reported + 1e-6);
     for (size_t j = 0; j < n; j++) {
         const double gj = g[j] * coef, mj = 0.1 * gj, vj = 0.05 * gj * gj;
@@ -147,8 +131,7 @@ static void test_accumulation(void **st)
 {
     (void)st;
     mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
-    mom_model *m;
-    assert_int_equal(mom_model_create(ctx, &c, 5, &m), MOM_OK);
+    mom_model *m = tu_new_model(ctx, &c, 5);
     tu_batch both = tu_make_batch(2, 14, c.vocab_size, 0x7, 6);
     for (int i = 0; i < 28; i++) both.tgt[i] = both.tok[(i + 1) % 28]; /* no ignored targets */
     mom_batch r0 = both.b, r1 = both.b;
@@ -158,23 +141,13 @@ static void test_accumulation(void **st)
     assert_int_equal(mom_model_zero_grad(m), MOM_OK);
     assert_int_equal(mom_model_backward(m, &r0, 0.5f, &l), MOM_OK);
     assert_int_equal(mom_model_backward(m, &r1, 0.5f, &l), MOM_OK);
-    const size_t nt = mom_model_n_tensors(m);
-    float **acc = malloc(nt * sizeof(float *));
-    for (size_t i = 0; i < nt; i++) {
-        size_t n = tu_tensor_size(m, mom_model_tensor_name(m, i));
-        acc[i] = malloc(n * 4);
-        assert_int_equal(mom_model_get_grad(m, mom_model_tensor_name(m, i), acc[i], n), MOM_OK);
-    }
-    assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-    assert_int_equal(mom_model_backward(m, &both.b, 1.0f, &l), MOM_OK);
-    for (size_t i = 0; i < nt; i++) {
-        size_t n = tu_tensor_size(m, mom_model_tensor_name(m, i));
-        float *g = malloc(n * 4);
-        assert_int_equal(mom_model_get_grad(m, mom_model_tensor_name(m, i), g, n), MOM_OK);
-        for (size_t j = 0; j < n; j++) assert_true(fabsf(g[j] - acc[i][j]) <= 1e-6f + 1e-4f * fabsf(g[j]));
-        free(g);
-        free(acc[i]);
-    }
+    size_t na, n;
+    float *acc = tu_snapshot(m, 1, &na);
+    tu_backward(m, &both.b, &l);
+    float *g = tu_snapshot(m, 1, &n);
+    assert_int_equal(n, na);
+    for (size_t j = 0; j < n; j++) assert_true(fabsf(g[j] - acc[j]) <= 1e-6f + 1e-4f * fabsf(g[j]));
+    free(g);
     free(acc);
     tu_free_batch(&both);
     mom_model_destroy(&m);
@@ -184,8 +157,7 @@ static void test_accumulation(void **st)
 static void train_run(uint64_t seed, double *losses, float **final, size_t *n_final)
 {
     mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
-    mom_model *m;
-    assert_int_equal(mom_model_create(ctx, &c, seed, &m), MOM_OK);
+    mom_model *m = tu_new_model(ctx, &c, seed);
     mom_optim_settings s;
     mom_optim_default_settings(&s);
     s.lr = 1e-2f;
@@ -195,13 +167,12 @@ static void train_run(uint64_t seed, double *losses, float **final, size_t *n_fi
         /* One batch over and over: the loss must fall as it is memorised. */
         tu_batch b = tu_make_batch(3, 40, c.vocab_size, 0x7, 100);
         mom_losses l;
-        assert_int_equal(mom_model_zero_grad(m), MOM_OK);
-        assert_int_equal(mom_model_backward(m, &b.b, 1.0f, &l), MOM_OK);
+        tu_backward(m, &b.b, &l);
         assert_int_equal(mom_model_step(m, &s, NULL), MOM_OK);
         losses[step] = l.loss;
         tu_free_batch(&b);
     }
-    *final = param(m, "layers.1.mixer.local_experts_in_proj.2.weight", n_final);
+    *final = tu_get_tensor(m, "layers.1.mixer.local_experts_in_proj.2.weight", 0, n_final);
     mom_model_destroy(&m);
 }
 

@@ -13,6 +13,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_grad(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "mom CMD: <ctx last error>" (or the status text) and returns 1. */
 int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s);

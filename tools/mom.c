@@ -16,6 +16,7 @@ static const struct {
     {"grad", cmd_grad, "loss and gradients of a model on exactly one batch"},
     {"data", cmd_data, "build dataset files (mom data import --jsonl IN --out OUT.bin)"},
     {"info", cmd_info, "config, sizes, FLOPs, backend and CPU features"},
+    {"bench", cmd_bench, "speed: kernels, training steps (with MFU), memory growth"},
 };
 
 static void usage(FILE *f)
