@@ -2,6 +2,7 @@
  * tails. Copies and adds are bit-exact with the reference; the bias gradient
  * sums rows in order per column (bit-exact too); sumsq sums fixed chunks in
  * double, so it depends on n only, not on the thread count. */
+#include "column_span.h"
 #include "kernels_avx512.h"
 #include "vexp_avx512.h"
 
@@ -34,7 +35,8 @@ static inline void add_row(int n, const float *src, float *dst)
     }
     for (; c < n; c += 16) {
         const __mmask16 m = mom_mask16(n - c);
-        _mm512_mask_storeu_ps(dst + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + c), _mm512_maskz_loadu_ps(m, src + c)));
+        const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + c), _mm512_maskz_loadu_ps(m, src + c));
+        _mm512_mask_storeu_ps(dst + c, m, v);
     }
 }
 
@@ -65,39 +67,15 @@ void mom_add_bias_avx512(int rows, int cols, const float *bias, float *C, int ld
     for (int r = 0; r < rows; r++) add_row(cols, bias, C + (size_t)r * ldc);
 }
 
-/* Columns per work item of the bias gradient: four zmm held across all rows. */
-#define COLS_PER_ITEM 64
-
-/* dbias[c0:c1] += sum over rows of dC[:, c0:c1], rows in order, c1 - c0 <= 64. */
-static inline void bias_grad_cols(int rows, int c0, int c1, const float *dC, int lddc, float *dbias)
-{
-    const int n = c1 - c0;
-    const __mmask16 m0 = mom_mask16(n), m1 = mom_mask16(n - 16 > 0 ? n - 16 : 0),
-                    m2 = mom_mask16(n - 32 > 0 ? n - 32 : 0), m3 = mom_mask16(n - 48 > 0 ? n - 48 : 0);
-    float *db = dbias + c0;
-    __m512 a0 = _mm512_maskz_loadu_ps(m0, db), a1 = _mm512_maskz_loadu_ps(m1, db + 16),
-           a2 = _mm512_maskz_loadu_ps(m2, db + 32), a3 = _mm512_maskz_loadu_ps(m3, db + 48);
-    for (int r = 0; r < rows; r++) {
-        const float *g = dC + (size_t)r * lddc + c0;
-        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, g));
-        a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, g + 16));
-        a2 = _mm512_add_ps(a2, _mm512_maskz_loadu_ps(m2, g + 32));
-        a3 = _mm512_add_ps(a3, _mm512_maskz_loadu_ps(m3, g + 48));
-    }
-    _mm512_mask_storeu_ps(db, m0, a0);
-    _mm512_mask_storeu_ps(db + 16, m1, a1);
-    _mm512_mask_storeu_ps(db + 32, m2, a2);
-    _mm512_mask_storeu_ps(db + 48, m3, a3);
-}
-
-/* Split over columns: each thread sums its columns over all rows in order. */
+/* Split over columns: each thread adds every row into its span of dbias
+ * (L1-resident), rows in order, as the reference does. */
 void mom_bias_grad_avx512(int rows, int cols, const float *dC, int lddc, float *dbias)
 {
-    const int items = (cols + COLS_PER_ITEM - 1) / COLS_PER_ITEM;
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < items; it++) {
-        const int c0 = it * COLS_PER_ITEM;
-        bias_grad_cols(rows, c0, c0 + COLS_PER_ITEM < cols ? c0 + COLS_PER_ITEM : cols, dC, lddc, dbias);
+#pragma omp parallel
+    {
+        int c0, c1;
+        mom_column_span(cols, &c0, &c1);
+        for (int r = 0; c0 < c1 && r < rows; r++) add_row(c1 - c0, dC + (size_t)r * lddc + c0, dbias + c0);
     }
 }
 
@@ -188,6 +166,9 @@ void mom_add_avx512(size_t n, const float *x, float *y)
 
 /* Sum of squares of x[0:n] in double lanes (a float squared is exact in
  * double), four accumulators in a fixed order. */
+static inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
+
 static double sumsq_range(size_t n, const float *x)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd(), a2 = _mm512_setzero_pd(),
@@ -195,8 +176,8 @@ static double sumsq_range(size_t n, const float *x)
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
         const __m512 u = _mm512_loadu_ps(x + i), v = _mm512_loadu_ps(x + i + 16);
-        const __m512d u0 = _mm512_cvtps_pd(_mm512_castps512_ps256(u)), u1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(u, 1));
-        const __m512d v0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), v1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        const __m512d u0 = lo_pd(u), u1 = hi_pd(u);
+        const __m512d v0 = lo_pd(v), v1 = hi_pd(v);
         a0 = _mm512_fmadd_pd(u0, u0, a0);
         a1 = _mm512_fmadd_pd(u1, u1, a1);
         a2 = _mm512_fmadd_pd(v0, v0, a2);
@@ -204,7 +185,7 @@ static double sumsq_range(size_t n, const float *x)
     }
     for (; i < n; i += 16) {
         const __m512 u = _mm512_maskz_loadu_ps(mom_mask16((int)(n - i < 16 ? n - i : 16)), x + i);
-        const __m512d u0 = _mm512_cvtps_pd(_mm512_castps512_ps256(u)), u1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(u, 1));
+        const __m512d u0 = lo_pd(u), u1 = hi_pd(u);
         a0 = _mm512_fmadd_pd(u0, u0, a0);
         a1 = _mm512_fmadd_pd(u1, u1, a1);
     }
@@ -230,4 +211,13 @@ double mom_sumsq_avx512(size_t n, const float *x)
     double s = 0.0;
     for (int c = 0; c < nch; c++) s += part[c];
     return s;
+}
+
+/* y = mom_exp512(x): the vector exp as a function, for its test. */
+void mom_exp_avx512(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = mom_mask16(n - i < 16 ? (int)(n - i) : 16);
+        _mm512_mask_storeu_ps(y + i, m, mom_exp512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
 }

@@ -100,6 +100,8 @@ typedef struct mom_scan_grads {
     float *dD;        /* (D), += */
     float *work;      /* scratch: mom_scan_bwd_work_floats() floats */
     int work_threads; /* the thread count work was sized for */
+    float *y;         /* (B, L, D) or NULL: the forward's output, recomputed on
+                         the way (the model keeps no copy of it) */
 } mom_scan_grads;
 
 /* Scratch of the backward for n_threads threads. */

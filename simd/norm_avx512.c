@@ -1,14 +1,12 @@
 /* RMSNorm and the embedding lookup, AVX-512: 16 features per zmm, masked
  * tails. Sums over tokens (embedding and RMSNorm weight gradients) run in
- * token order per column, each thread owning whole column blocks, so they are
+ * token order per column, each thread owning a span of columns, so they are
  * bit-identical to the scalar reference for any thread count. */
 #include <math.h>
 
+#include "column_span.h"
 #include "kernels_avx512.h"
 #include "vexp_avx512.h"
-
-/* Columns per work item of the column-parallel token sums: four zmm. */
-#define COLS_PER_ITEM 64
 
 /* out[t,:] = table[tok[t],:]. */
 void mom_embed_fwd_avx512(int T, int D, const int32_t *tok, const float *table, float *out)
@@ -26,31 +24,23 @@ void mom_embed_fwd_avx512(int T, int D, const int32_t *tok, const float *table, 
     }
 }
 
-/* dtable[tok[t], c0:c1] += dout[t, c0:c1] for every t in order, c1 - c0 <= 64. */
-static inline void embed_bwd_cols(int T, int D, int c0, int c1, const int32_t *tok, const float *dout,
-                                  float *dtable)
-{
-    for (int t = 0; t < T; t++) {
-        float *row = dtable + (size_t)tok[t] * D;
-        const float *g = dout + (size_t)t * D;
-        for (int c = c0; c < c1; c += 16) {
-            const __mmask16 m = mom_mask16(c1 - c);
-            const __m512 s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + c), _mm512_maskz_loadu_ps(m, g + c));
-            _mm512_mask_storeu_ps(row + c, m, s);
-        }
-    }
-}
-
 /* Repeated tokens make rows collide, so the parallel split is over columns:
  * each element still sums in token order, exactly as the reference does. */
 void mom_embed_bwd_avx512(int T, int D, const int32_t *tok, const float *dout, float *dtable)
 {
-    const int items = (D + COLS_PER_ITEM - 1) / COLS_PER_ITEM;
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < items; it++) {
-        const int c0 = it * COLS_PER_ITEM;
-        const int c1 = c0 + COLS_PER_ITEM < D ? c0 + COLS_PER_ITEM : D;
-        embed_bwd_cols(T, D, c0, c1, tok, dout, dtable);
+#pragma omp parallel
+    {
+        int c0, c1;
+        mom_column_span(D, &c0, &c1);
+        for (int t = 0; c0 < c1 && t < T; t++) {
+            float *row = dtable + (size_t)tok[t] * D;
+            const float *g = dout + (size_t)t * D;
+            for (int c = c0; c < c1; c += 16) {
+                const __mmask16 m = mom_mask16(c1 - c);
+                const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + c), _mm512_maskz_loadu_ps(m, g + c));
+                _mm512_mask_storeu_ps(row + c, m, v);
+            }
+        }
     }
 }
 
@@ -88,43 +78,10 @@ void mom_rmsnorm_fwd_avx512(int T, int D, const float *x, const float *w, float 
     }
 }
 
-/* dw[c0:c1] += sum_t dout[t] x[t] rstd[t], in token order, c1 - c0 <= 64:
- * the four column vectors stay in registers for the whole pass. */
-static inline void rmsnorm_dw_cols(int T, int D, int c0, int c1, const float *x, const float *rstd,
-                                   const float *dout, float *dw)
-{
-    const int n = c1 - c0;
-    const __mmask16 m0 = mom_mask16(n), m1 = mom_mask16(n - 16 > 0 ? n - 16 : 0),
-                    m2 = mom_mask16(n - 32 > 0 ? n - 32 : 0), m3 = mom_mask16(n - 48 > 0 ? n - 48 : 0);
-    __m512 a0 = _mm512_maskz_loadu_ps(m0, dw + c0), a1 = _mm512_maskz_loadu_ps(m1, dw + c0 + 16),
-           a2 = _mm512_maskz_loadu_ps(m2, dw + c0 + 32), a3 = _mm512_maskz_loadu_ps(m3, dw + c0 + 48);
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * D + c0;
-        const float *gt = dout + (size_t)t * D + c0;
-        const __m512 r = _mm512_set1_ps(rstd[t]);
-        /* (g x) r, the reference's order. */
-        a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m0, gt), _mm512_maskz_loadu_ps(m0, xt)), r));
-        if (m1)
-            a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m1, gt + 16),
-                                                               _mm512_maskz_loadu_ps(m1, xt + 16)), r));
-        if (m2)
-            a2 = _mm512_add_ps(a2, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m2, gt + 32),
-                                                               _mm512_maskz_loadu_ps(m2, xt + 32)), r));
-        if (m3)
-            a3 = _mm512_add_ps(a3, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m3, gt + 48),
-                                                               _mm512_maskz_loadu_ps(m3, xt + 48)), r));
-    }
-    _mm512_mask_storeu_ps(dw + c0, m0, a0);
-    _mm512_mask_storeu_ps(dw + c0 + 16, m1, a1);
-    _mm512_mask_storeu_ps(dw + c0 + 32, m2, a2);
-    _mm512_mask_storeu_ps(dw + c0 + 48, m3, a3);
-}
-
 /* dx += r (w g) - x r^3 / D * sum(w g x) per token; dw += sum_t g x r. */
 void mom_rmsnorm_bwd_avx512(int T, int D, const float *x, const float *w, const float *rstd,
                             const float *dout, float *dx, float *dw)
 {
-    const int items = (D + COLS_PER_ITEM - 1) / COLS_PER_ITEM;
 #pragma omp parallel
     {
 #pragma omp for schedule(static) nowait
@@ -157,12 +114,20 @@ void mom_rmsnorm_bwd_avx512(int T, int D, const float *x, const float *w, const 
                 _mm512_mask_storeu_ps(dxt + d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dxt + d), v));
             }
         }
-        /* dx and dw are disjoint, so no barrier between the two loops. */
-#pragma omp for schedule(static)
-        for (int it = 0; it < items; it++) {
-            const int c0 = it * COLS_PER_ITEM;
-            const int c1 = c0 + COLS_PER_ITEM < D ? c0 + COLS_PER_ITEM : D;
-            rmsnorm_dw_cols(T, D, c0, c1, x, rstd, dout, dw);
+        /* dx and dw are disjoint, so no barrier between the two loops.
+         * dw[c] += (g x) r over tokens in order, the reference's order. */
+        int c0, c1;
+        mom_column_span(D, &c0, &c1);
+        for (int t = 0; c0 < c1 && t < T; t++) {
+            const float *xt = x + (size_t)t * D;
+            const float *gt = dout + (size_t)t * D;
+            const __m512 r = _mm512_set1_ps(rstd[t]);
+            for (int c = c0; c < c1; c += 16) {
+                const __mmask16 m = mom_mask16(c1 - c);
+                const __m512 gx = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gt + c), _mm512_maskz_loadu_ps(m, xt + c));
+                const __m512 v = _mm512_mul_ps(gx, r);
+                _mm512_mask_storeu_ps(dw + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dw + c), v));
+            }
         }
     }
 }

@@ -180,6 +180,7 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
             __m512 yscan = _mm512_mul_ps(Dsk, u);
             for (int n = 0; n < NS; n++) yscan = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), _mm512_load_ps(St + n * 16), yscan);
             const __m512 sg = mom_sigmoid512(z);
+            if (gr->y) _mm512_mask_storeu_ps(gr->y + r * D + d0, mk, _mm512_mul_ps(yscan, _mm512_mul_ps(z, sg)));
             /* dz = gy yscan sig(z) (1 + z (1 - sig(z))) */
             const __m512 dsilu = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));
             _mm512_mask_storeu_ps(gr->dz + r * gr->ld_dz + d0, mk, _mm512_mul_ps(_mm512_mul_ps(gy, yscan), dsilu));

@@ -88,8 +88,11 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g)
                     const float *prev = t == t0 ? s0 : S + (size_t)(t - 1 - t0) * N;
                     const float zz = a->z[r * a->ld_z + d], sg = sigmoidf_(zz);
                     const float gy = g->dy[r * D + d];
-                    float yscan = a->Dskip[d] * u;
+                    /* In the forward's order, so a recomputed y has its bits. */
+                    float yscan = 0.0f;
                     for (int n = 0; n < N; n++) yscan += Ct[n] * cur[n];
+                    yscan += a->Dskip[d] * u;
+                    if (g->y) g->y[r * D + d] = yscan * (zz * sg);
                     g->dz[r * g->ld_dz + d] = gy * yscan * sg * (1.0f + zz * (1.0f - sg));
                     const float gh = gy * zz * sg;
                     dD += gh * u;

@@ -30,6 +30,7 @@ typedef struct be_scan {
 typedef struct be_scan_grads {
     bv dy, du, ddelta, dB, dC, dz, dA_log, dD, work;
     int ld_dbc, ld_dz;
+    bv y; /* recomputed forward output; buf NULL: not wanted */
 } be_scan_grads;
 
 typedef struct backend backend;

@@ -9,9 +9,12 @@
  *   x     += W_out[m] y                                 (BT, d_model)
  *
  * m is the modality of each position's input token. A decoupled projection
- * gathers rows into modality order (model->plan.perm), runs one GEMM per
- * modality on its contiguous slice, and scatters back; a shared one is a
- * single GEMM. */
+ * runs, per modality and per tile of at most proj_tile rows of that
+ * modality: gather the rows (through the batch's permutation), one GEMM,
+ * scatter back. A shared one is a single GEMM over the batch.
+ *
+ * The layer keeps x, rstd, [u z], [r B C] and the chunk states (layer_acts);
+ * the backward recomputes h, uc, delta and y from them. */
 #include "model.h"
 
 typedef struct proj {
@@ -21,14 +24,16 @@ typedef struct proj {
     int K, N;           /* in, out features */
 } proj;
 
+enum { GRAD_WEIGHT = 1, GRAD_DATA = 2 };
+
 static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const size_t *bias, int K, int N)
 {
     proj p = {w, bias, (m->cfg.decouple & bit) && m->cfg.n_modalities > 1, K, N};
     return p;
 }
 
-#define BE_TRY(call)                                                                  \
-    do {                                                                              \
+#define BE_TRY(call)                                                                                          \
+    do {                                                                                                      \
         if ((call) != 0) return mom_fail(m->ctx, MOM_ERR_BACKEND, "%s:%d: matmul failed", __FILE__, __LINE__); \
     } while (0)
 
@@ -46,42 +51,50 @@ static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int
         }
         return MOM_OK;
     }
-    be->gather_rows(be, BT, p->K, pl->perm, A, lda, pl->gA);
-    for (int k = 0; k < m->rt.n_mod; k++) {
-        const int o = m->rt.offset[k], n = m->rt.offset[k + 1] - o;
-        if (n == 0) continue; /* a modality absent from this batch costs nothing */
-        bv gc = bv_at(pl->gC, (size_t)o * p->N);
-        BE_TRY(be->mm_fwd(be, n, p->N, p->K, bv_at(pl->gA, (size_t)o * p->K), p->K, P(m, p->w[k]), gc, p->N, 0));
-        if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), gc, p->N);
-    }
-    be->scatter_rows(be, BT, p->N, pl->perm, pl->gC, C, ldc, acc);
+    for (int k = 0; k < m->rt.n_mod; k++)
+        for (int o = m->rt.offset[k]; o < m->rt.offset[k + 1]; o += m->proj_tile) {
+            /* a modality absent from this batch runs no tile at all */
+            const int n = m->rt.offset[k + 1] - o < m->proj_tile ? m->rt.offset[k + 1] - o : m->proj_tile;
+            const bv perm = bv_at(pl->perm, (size_t)o);
+            be->gather_rows(be, n, p->K, perm, A, lda, pl->gA);
+            BE_TRY(be->mm_fwd(be, n, p->N, p->K, pl->gA, p->K, P(m, p->w[k]), pl->gC, p->N, 0));
+            if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), pl->gC, p->N);
+            be->scatter_rows(be, n, p->N, perm, pl->gC, C, ldc, acc);
+        }
     return MOM_OK;
 }
 
-/* Given dC = dL/dC: dW += dC^T A, dbias += sum dC, dA (= or +=) dC W. */
-static mom_status proj_bwd(mom_model *m, const proj *p, bv A, int lda, bv dC, int lddc, bv dA,
+/* Given dC = dL/dC: with GRAD_WEIGHT, dW += dC^T A and dbias += sum dC;
+ * with GRAD_DATA, dA (= or +=) dC W. */
+static mom_status proj_bwd(mom_model *m, const proj *p, int what, bv A, int lda, bv dC, int lddc, bv dA,
                            int ldda, int acc)
 {
     backend *be = m->be;
     act_plan *pl = &m->plan;
     const int BT = pl->B * pl->T;
     if (!p->split) {
-        BE_TRY(be->mm_bwd_weight(be, BT, p->N, p->K, dC, lddc, A, lda, G(m, p->w[0])));
-        if (p->bias) be->bias_grad(be, BT, p->N, dC, lddc, G(m, p->bias[0]));
-        BE_TRY(be->mm_bwd_data(be, BT, p->N, p->K, dC, lddc, P(m, p->w[0]), dA, ldda, acc));
+        if (what & GRAD_WEIGHT) {
+            BE_TRY(be->mm_bwd_weight(be, BT, p->N, p->K, dC, lddc, A, lda, G(m, p->w[0])));
+            if (p->bias) be->bias_grad(be, BT, p->N, dC, lddc, G(m, p->bias[0]));
+        }
+        if (what & GRAD_DATA) BE_TRY(be->mm_bwd_data(be, BT, p->N, p->K, dC, lddc, P(m, p->w[0]), dA, ldda, acc));
         return MOM_OK;
     }
-    be->gather_rows(be, BT, p->K, pl->perm, A, lda, pl->gA);
-    be->gather_rows(be, BT, p->N, pl->perm, dC, lddc, pl->gC);
-    for (int k = 0; k < m->rt.n_mod; k++) {
-        const int o = m->rt.offset[k], n = m->rt.offset[k + 1] - o;
-        if (n == 0) continue;
-        bv ga = bv_at(pl->gA, (size_t)o * p->K), gc = bv_at(pl->gC, (size_t)o * p->N);
-        BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, gc, p->N, ga, p->K, G(m, p->w[k])));
-        if (p->bias) be->bias_grad(be, n, p->N, gc, p->N, G(m, p->bias[k]));
-        BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, gc, p->N, P(m, p->w[k]), bv_at(pl->gD, (size_t)o * p->K), p->K, 0));
-    }
-    be->scatter_rows(be, BT, p->K, pl->perm, pl->gD, dA, ldda, acc);
+    for (int k = 0; k < m->rt.n_mod; k++)
+        for (int o = m->rt.offset[k]; o < m->rt.offset[k + 1]; o += m->proj_tile) {
+            const int n = m->rt.offset[k + 1] - o < m->proj_tile ? m->rt.offset[k + 1] - o : m->proj_tile;
+            const bv perm = bv_at(pl->perm, (size_t)o);
+            be->gather_rows(be, n, p->N, perm, dC, lddc, pl->gC);
+            if (what & GRAD_WEIGHT) {
+                be->gather_rows(be, n, p->K, perm, A, lda, pl->gA);
+                BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, pl->gC, p->N, pl->gA, p->K, G(m, p->w[k])));
+                if (p->bias) be->bias_grad(be, n, p->N, pl->gC, p->N, G(m, p->bias[k]));
+            }
+            if (what & GRAD_DATA) {
+                BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, pl->gC, p->N, P(m, p->w[k]), pl->gD, p->K, 0));
+                be->scatter_rows(be, n, p->K, perm, pl->gD, dA, ldda, acc);
+            }
+        }
     return MOM_OK;
 }
 
@@ -101,10 +114,29 @@ static block_projs projs_of(const mom_model *m, const layer_params *L)
 
 static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_acts *a)
 {
+    const act_plan *pl = &m->plan;
     const int Di = m->d_inner, R = m->dt_rank, N = m->cfg.d_state;
-    be_scan s = {m->plan.B, m->plan.T, Di, N, m->chunk, a->uc, a->delta, P(m, L->A_log),
+    be_scan s = {pl->B, pl->T, Di, N, m->chunk, pl->uc, pl->delta, P(m, L->A_log),
                  bv_at(a->xdbl, (size_t)R), bv_at(a->xdbl, (size_t)R + N), P(m, L->D),
                  bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di};
+    return s;
+}
+
+/* uc = SiLU(conv(u)) and delta = softplus(W_dt r + b): forward steps that
+ * the backward runs again rather than keep their outputs per layer. */
+static void conv_silu(mom_model *m, const layer_params *L, const layer_acts *a)
+{
+    const act_plan *pl = &m->plan;
+    const int Di = m->d_inner;
+    m->be->conv_silu_fwd(m->be, pl->B, pl->T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
+                         pl->uc);
+}
+
+static mom_status dt_and_softplus(mom_model *m, const layer_acts *a, const proj *dt)
+{
+    const act_plan *pl = &m->plan;
+    mom_status s = proj_fwd(m, dt, a->xdbl, m->n_xdbl, pl->dtp, m->d_inner, 0);
+    if (!s) m->be->softplus_fwd(m->be, (size_t)pl->B * pl->T * m->d_inner, pl->dtp, pl->delta);
     return s;
 }
 
@@ -113,21 +145,20 @@ mom_status block_forward(mom_model *m, int layer, bv x)
     backend *be = m->be;
     const layer_params *L = &m->layers[layer];
     const layer_acts *a = &m->plan.layers[layer];
-    const int B = m->plan.B, T = m->plan.T, BT = B * T;
-    const int Dm = m->cfg.d_model, Di = m->d_inner, X = m->n_xdbl;
+    const act_plan *pl = &m->plan;
+    const int BT = pl->B * pl->T, Dm = m->cfg.d_model, Di = m->d_inner, X = m->n_xdbl;
     const block_projs p = projs_of(m, L);
     mom_status s;
 
     be->copy(be, a->x_in, x, (size_t)BT * Dm);
-    be->rmsnorm_fwd(be, BT, Dm, x, P(m, L->norm), m->cfg.norm_eps, a->h, a->rstd);
-    if ((s = proj_fwd(m, &p.in, a->h, Dm, a->xz, 2 * Di, 0))) return s;
-    be->conv_silu_fwd(be, B, T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b), a->uc);
-    if ((s = proj_fwd(m, &p.x, a->uc, Di, a->xdbl, X, 0))) return s;
-    if ((s = proj_fwd(m, &p.dt, a->xdbl, X, a->dtp, Di, 0))) return s;
-    be->softplus_fwd(be, (size_t)BT * Di, a->dtp, a->delta);
+    be->rmsnorm_fwd(be, BT, Dm, x, P(m, L->norm), m->cfg.norm_eps, pl->h, a->rstd);
+    if ((s = proj_fwd(m, &p.in, pl->h, Dm, a->xz, 2 * Di, 0))) return s;
+    conv_silu(m, L, a);
+    if ((s = proj_fwd(m, &p.x, pl->uc, Di, a->xdbl, X, 0))) return s;
+    if ((s = dt_and_softplus(m, a, &p.dt))) return s;
     const be_scan sc = scan_of(m, L, a);
-    be->scan_fwd(be, &sc, a->y);
-    return proj_fwd(m, &p.out, a->y, Di, x, Dm, 1);
+    be->scan_fwd(be, &sc, pl->y);
+    return proj_fwd(m, &p.out, pl->y, Di, x, Dm, 1);
 }
 
 mom_status block_backward(mom_model *m, int layer, bv dx)
@@ -141,19 +172,28 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
     const block_projs p = projs_of(m, L);
     mom_status s;
 
-    if ((s = proj_bwd(m, &p.out, a->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
+    /* Recompute what the forward did not keep: uc and delta (y comes out
+     * of the scan's backward, h at the end). */
+    conv_silu(m, L, a);
+    if ((s = dt_and_softplus(m, a, &p.dt))) return s;
+    /* dy = dx W_out; W_out's own gradient needs y, recomputed by the scan. */
+    if ((s = proj_bwd(m, &p.out, GRAD_DATA, pl->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
     const be_scan sc = scan_of(m, L, a);
     const be_scan_grads sg = {pl->dy, pl->duc, pl->ddelta, bv_at(pl->dxdbl, (size_t)R),
                               bv_at(pl->dxdbl, (size_t)R + N), bv_at(pl->dxz, (size_t)Di),
-                              G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di};
+                              G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di, pl->y};
     be->scan_bwd(be, &sc, &sg);
-    be->softplus_bwd(be, (size_t)BT * Di, a->dtp, pl->ddelta, pl->ddtp);
+    if ((s = proj_bwd(m, &p.out, GRAD_WEIGHT, pl->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
+    /* softplus' backward in place: ddelta becomes d(W_dt r + b). */
+    be->softplus_bwd(be, (size_t)BT * Di, pl->dtp, pl->ddelta, pl->ddelta);
     /* dt_proj reads columns [0, dt_rank) of x_dbl: its input grad lands there. */
-    if ((s = proj_bwd(m, &p.dt, a->xdbl, X, pl->ddtp, Di, pl->dxdbl, X, 0))) return s;
-    if ((s = proj_bwd(m, &p.x, a->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
+    if ((s = proj_bwd(m, &p.dt, GRAD_WEIGHT | GRAD_DATA, a->xdbl, X, pl->ddelta, Di, pl->dxdbl, X, 0))) return s;
+    if ((s = proj_bwd(m, &p.x, GRAD_WEIGHT | GRAD_DATA, pl->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
     be->conv_silu_bwd(be, B, T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
                       pl->duc, pl->dxz, 2 * Di, G(m, L->conv_w), G(m, L->conv_b));
-    if ((s = proj_bwd(m, &p.in, a->h, Dm, pl->dxz, 2 * Di, pl->dh, Dm, 0))) return s;
+    be->rmsnorm_fwd(be, BT, Dm, a->x_in, P(m, L->norm), m->cfg.norm_eps, pl->h, a->rstd);
+    /* h (over uc's memory, now spent) and dh (over y's, now spent). */
+    if ((s = proj_bwd(m, &p.in, GRAD_WEIGHT | GRAD_DATA, pl->h, Dm, pl->dxz, 2 * Di, pl->dh, Dm, 0))) return s;
     be->rmsnorm_bwd(be, BT, Dm, a->x_in, P(m, L->norm), a->rstd, pl->dh, dx, G(m, L->norm));
     return MOM_OK;
 }

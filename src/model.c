@@ -12,7 +12,9 @@
 
 #include "model.h"
 
-#define SCAN_CHUNK 64
+/* 128 positions between stored states: 1/128 of a state per token per layer
+ * kept, and a chunk of recomputed states still fits in L2. */
+#define SCAN_CHUNK 128
 
 
 
@@ -33,6 +35,8 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
     m->dt_rank = c.dt_rank;
     m->n_xdbl = c.dt_rank + 2 * c.d_state;
     m->chunk = SCAN_CHUNK;
+    m->proj_tile = PROJ_TILE;
+    m->head_block = HEAD_BLOCK;
     if ((s = params_build_table(m))) {
         mom_model_destroy(&m);
         return mom_fail(ctx, s, "out of memory for the tensor table");
@@ -246,21 +250,27 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     for (int l = 0; l < m->cfg.n_layer; l++)
         if ((s = block_forward(m, l, pl->x_final))) return s;
     be->rmsnorm_fwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
-    if (be->mm_fwd(be, BT, V, Dm, pl->h_f, Dm, P(m, m->lm_head), pl->logits, V, 0))
-        return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
     const int do_bwd = backward && n_targets > 0 && grad_scale != 0.0f;
     const float scale = do_bwd ? grad_scale / (float)n_targets : 0.0f;
-    be->xent(be, BT, V, pl->logits, pl->targets, scale, pl->row_loss);
+    /* The LM head and the loss, head_block rows at a time; in training each
+     * block's dlogits go straight into dW_head and dh_f. */
+    for (int r0 = 0; r0 < BT; r0 += m->head_block) {
+        const int n = BT - r0 < m->head_block ? BT - r0 : m->head_block;
+        const bv hf = bv_at(pl->h_f, (size_t)r0 * Dm);
+        if (be->mm_fwd(be, n, V, Dm, hf, Dm, P(m, m->lm_head), pl->logits, V, 0))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
+        be->xent(be, n, V, pl->logits, bv_at(pl->targets, (size_t)r0), scale, bv_at(pl->row_loss, (size_t)r0));
+        if (do_bwd && (be->mm_bwd_weight(be, n, V, Dm, pl->logits, V, hf, Dm, G(m, m->lm_head)) ||
+                       be->mm_bwd_data(be, n, V, Dm, pl->logits, V, P(m, m->lm_head),
+                                       bv_at(pl->dh_f, (size_t)r0 * Dm), Dm, 0)))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
+    }
     be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
     losses_from_rows(m, b, pl->host_loss, out);
     if (!do_bwd) return MOM_OK;
 
-    /* logits now hold dL/dlogits. */
-    if (be->mm_bwd_weight(be, BT, V, Dm, pl->logits, V, pl->h_f, Dm, G(m, m->lm_head)) ||
-        be->mm_bwd_data(be, BT, V, Dm, pl->logits, V, P(m, m->lm_head), pl->dh, Dm, 0))
-        return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
     be->zero(be, pl->dx, (size_t)BT * Dm);
-    be->rmsnorm_bwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), pl->rstd_f, pl->dh, pl->dx, G(m, m->norm_f));
+    be->rmsnorm_bwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), pl->rstd_f, pl->dh_f, pl->dx, G(m, m->norm_f));
     for (int l = m->cfg.n_layer - 1; l >= 0; l--)
         if ((s = block_backward(m, l, pl->dx))) return s;
     be->embed_bwd(be, BT, Dm, pl->tokens, pl->dx, G(m, m->embedding));

@@ -28,29 +28,37 @@ typedef struct layer_params {
     size_t out[MOM_MAX_MODALITIES];
 } layer_params;
 
-/* Per-layer saved activations, views into one planned buffer. */
+/* What a layer keeps from its forward for the backward: the residual
+ * entering it, its norm's rstd, [u z] (the in_proj output, too costly to
+ * recompute), [r B C], and the scan state at each chunk start. Everything
+ * else (h, the conv output, delta, y) is recomputed in the backward, which
+ * keeps memory per token per layer near 5.5 KiB at d_model 256. */
 typedef struct layer_acts {
-    bv x_in;   /* (BT, d_model) residual entering the layer */
+    bv x_in;   /* (BT, d_model) */
     bv rstd;   /* (BT) */
-    bv h;      /* (BT, d_model) normed */
     bv xz;     /* (BT, 2 d_inner): u | z */
-    bv uc;     /* (BT, d_inner) conv + SiLU */
     bv xdbl;   /* (BT, dt_rank + 2 d_state): r | B | C */
-    bv dtp;    /* (BT, d_inner) before softplus */
-    bv delta;  /* (BT, d_inner) */
-    bv y;      /* (BT, d_inner) gated scan output */
     bv states; /* (B, n_chunks, d_inner, d_state) */
 } layer_acts;
+
+/* Rows of a routed projection handled per gather-GEMM-scatter tile: the
+ * gathered copies stay this size whatever the batch. */
+#define PROJ_TILE 1024
+/* Rows of the LM head + cross-entropy per block: logits never exist for
+ * the whole batch. */
+#define HEAD_BLOCK 512
 
 typedef struct act_plan {
     int B, T;
     be_buf *buf;
     layer_acts *layers;
-    bv x_final, rstd_f, h_f, logits, row_loss;
+    bv x_final, rstd_f, h_f, dh_f, logits, row_loss; /* logits: (head_block, vocab) */
     bv tokens, targets, perm; /* int32 */
-    /* backward scratch */
-    bv dx, dh, dxz, duc, dxdbl, ddtp, ddelta, dy, scan_work;
-    /* routed projection scratch */
+    /* one layer's recomputed activations, shared by all layers */
+    bv h, uc, dtp, delta, y;
+    /* backward scratch; plan.c says which of these share memory */
+    bv dx, dy, dh, dxz, duc, dxdbl, ddelta, scan_work;
+    /* routed projection tiles */
     bv gA, gC, gD;
     float *host_loss; /* (BT) */
     int32_t *host_perm;
@@ -68,6 +76,7 @@ struct mom_model {
     mom_config cfg;
     int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
     int chunk;                    /* scan positions between stored states */
+    int proj_tile, head_block;    /* PROJ_TILE, HEAD_BLOCK (tests make them small) */
 
     tensor_entry *tensors;
     size_t n_tensors, n_params;

@@ -1,6 +1,7 @@
 /* Activation memory, planned once per (B, T): one backend buffer cut into
  * views, reused by every step of that shape, so a training step allocates
- * nothing after the first. */
+ * nothing after the first. What lives per layer and what is shared is
+ * described at layer_acts in model.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,60 +18,67 @@ static bv take(cursor *c, size_t n)
     return v;
 }
 
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 static void layout(mom_model *m, act_plan *p, cursor *c)
 {
     const size_t BT = (size_t)p->B * p->T, Dm = (size_t)m->cfg.d_model, Di = (size_t)m->d_inner;
-    const size_t N = (size_t)m->cfg.d_state, X = (size_t)m->n_xdbl;
+    const size_t N = (size_t)m->cfg.d_state, X = (size_t)m->n_xdbl, V = (size_t)m->cfg.vocab_size;
     const size_t nc = (size_t)mom_scan_n_chunks(p->T, m->chunk);
     for (int l = 0; l < m->cfg.n_layer; l++) {
         layer_acts *a = &p->layers[l];
         a->x_in = take(c, BT * Dm);
         a->rstd = take(c, BT);
-        a->h = take(c, BT * Dm);
         a->xz = take(c, BT * 2 * Di);
-        a->uc = take(c, BT * Di);
         a->xdbl = take(c, BT * X);
-        a->dtp = take(c, BT * Di);
-        a->delta = take(c, BT * Di);
-        a->y = take(c, BT * Di);
         a->states = take(c, (size_t)p->B * nc * Di * N);
     }
-    const size_t V = (size_t)m->cfg.vocab_size;
     p->x_final = take(c, BT * Dm);
     p->rstd_f = take(c, BT);
+    /* dh_f over h_f: each head block reads its rows of h_f (logits, dW_head)
+     * before its dh_f rows are written. */
     p->h_f = take(c, BT * Dm);
-    p->logits = take(c, BT * V);
+    p->dh_f = p->h_f;
+    p->logits = take(c, (BT < (size_t)m->head_block ? BT : (size_t)m->head_block) * V);
     p->row_loss = take(c, BT);
     p->tokens = take(c, BT);
     p->targets = take(c, BT);
     p->perm = take(c, BT);
+    /* Buffers whose lives do not overlap share memory (see block.c):
+     * h and uc (h is spent before the conv writes uc, and recomputed after
+     * the last read of uc); y, dy and dh (the scan's backward reads dy[t]
+     * before it writes y[t]; dh comes after the last read of y). */
+    const size_t wide_row = Di > Dm ? Di : Dm;
+    p->h = take(c, BT * wide_row);
+    p->uc = p->h;
+    p->dtp = take(c, BT * Di);
+    p->delta = take(c, BT * Di);
+    p->y = take(c, BT * wide_row);
+    p->dy = p->y;
+    p->dh = p->y;
     p->dx = take(c, BT * Dm);
-    p->dh = take(c, BT * Dm);
     p->dxz = take(c, BT * 2 * Di);
     p->duc = take(c, BT * Di);
     p->dxdbl = take(c, BT * X);
-    p->ddtp = take(c, BT * Di);
     p->ddelta = take(c, BT * Di);
-    p->dy = take(c, BT * Di);
     const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0};
     p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape));
-    /* Gathered operands of a routed projection: the widest input and output. */
-    size_t wide = 2 * Di > Dm ? 2 * Di : Dm;
-    if (X > wide) wide = X;
-    p->gA = take(c, BT * wide);
-    p->gC = take(c, BT * wide);
-    p->gD = take(c, BT * wide);
+    /* Gathered operands of a routed projection tile: the widest input and output. */
+    const size_t tile = BT < (size_t)m->proj_tile ? BT : (size_t)m->proj_tile, wide = max3(2 * Di, Dm, X);
+    p->gA = take(c, tile * wide);
+    p->gC = take(c, tile * wide);
+    p->gD = take(c, tile * wide);
 }
 
 static void bind(act_plan *p, int n_layer)
 {
-    bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->logits, &p->row_loss, &p->tokens,
-                 &p->targets, &p->perm, &p->dx, &p->dh, &p->dxz, &p->duc, &p->dxdbl,
-                 &p->ddtp, &p->ddelta, &p->dy, &p->scan_work, &p->gA, &p->gC, &p->gD};
+    bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->tokens, &p->targets,
+                 &p->perm, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
+                 &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work, &p->gA, &p->gC, &p->gD};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
     for (int l = 0; l < n_layer; l++) {
         layer_acts *a = &p->layers[l];
-        bv *la[] = {&a->x_in, &a->rstd, &a->h, &a->xz, &a->uc, &a->xdbl, &a->dtp, &a->delta, &a->y, &a->states};
+        bv *la[] = {&a->x_in, &a->rstd, &a->xz, &a->xdbl, &a->states};
         for (size_t i = 0; i < sizeof(la) / sizeof(la[0]); i++) la[i]->buf = p->buf;
     }
 }

@@ -100,13 +100,17 @@ static mom_ctx *ctx_for(const char *cpu)
     return ctx;
 }
 
-static void run_config(const char *cpu, unsigned decouple, int tie, unsigned mod_mask, const char *label)
+static void run_config_n(const char *cpu, unsigned decouple, int tie, unsigned mod_mask, int d_state,
+                         const char *label)
 {
     mom_ctx *ctx = ctx_for(cpu);
     mom_config c = tu_tiny_config(3, decouple);
     c.tie_embeddings = tie;
+    c.d_state = d_state;
     mom_model *m = tu_new_model(ctx, &c, 7);
-    m->chunk = 8; /* T = 21: chunks of 8, 8, 5 */
+    m->chunk = 8;      /* T = 21: chunks of 8, 8, 5 */
+    m->proj_tile = 5;  /* several gather-GEMM-scatter tiles per modality */
+    m->head_block = 7; /* and several LM-head blocks (42 rows) */
     randomize(m, 17);
     tu_batch b = tu_make_batch(2, 21, c.vocab_size, mod_mask, 5);
     double worst = check_model(m, &b.b, label);
@@ -115,6 +119,18 @@ static void run_config(const char *cpu, unsigned decouple, int tie, unsigned mod
     mom_model_destroy(&m);
     assert_null(m);
     mom_ctx_destroy(&ctx);
+}
+
+static void run_config(const char *cpu, unsigned decouple, int tie, unsigned mod_mask, const char *label)
+{
+    run_config_n(cpu, decouple, tie, mod_mask, 4, label);
+}
+
+/* d_state 16: the AVX-512 scan where the CPU has it. */
+static void test_d_state_16(void **st)
+{
+    (void)st;
+    run_config_n(NULL, MOM_DECOUPLE_ALL, 1, 0x7, 16, "all decoupled, d_state 16");
 }
 
 static void test_all_decoupled(void **st) { (void)st; run_config(NULL, MOM_DECOUPLE_ALL, 1, 0x7, "all decoupled"); }
@@ -173,6 +189,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_decoupled),
+        cmocka_unit_test(test_d_state_16),
         cmocka_unit_test(test_all_decoupled_missing_modality),
         cmocka_unit_test(test_in_only),
         cmocka_unit_test(test_x_only),

@@ -109,7 +109,7 @@ static scan_grads scan_backward(scan_case *c)
                     calloc((size_t)c->D * c->N, 4), calloc((size_t)c->D, 4),
                     malloc(mom_scan_bwd_work_floats(&a, 1) * 4)};
     mom_scan_fwd_ref(&a, c->y);
-    mom_scan_grads sg = {c->w, g.du, g.ddelta, g.dbc, g.dbc + c->N, 2 * c->N, g.dz, c->D, g.dA_log, g.dD, g.work, 1};
+    mom_scan_grads sg = {c->w, g.du, g.ddelta, g.dbc, g.dbc + c->N, 2 * c->N, g.dz, c->D, g.dA_log, g.dD, g.work, 1, NULL};
     mom_scan_bwd_ref(&a, &sg);
     return g;
 }

@@ -320,7 +320,8 @@ static void test_softplus(void **state)
     }
 }
 
-/* add: bit-exact. sumsq: relative 1e-12 (double sums in another order), and
+/* add: bit-exact. sumsq: relative 1e-11 (double sums in another order; the
+ * reference's serial sum drifts about 1e-12 by n = 2M), and
  * bit-identical between two calls. */
 static void test_add_sumsq(void **state)
 {
@@ -335,7 +336,7 @@ static void test_add_sumsq(void **state)
         k->add(n, x, y2);
         expect_exact("add", y2, y1, n, (int)n);
         const double a = mom_sumsq_ref(n, x), b = k->sumsq(n, x), c = k->sumsq(n, x);
-        expect_below("sumsq", fabs(b - a) / (a > 0 ? a : 1), 1e-12, (int)n);
+        expect_below("sumsq", fabs(b - a) / (a > 0 ? a : 1), 1e-11, (int)n);
         assert_true(b == c);
         free(x), free(y1), free(y2);
     }

@@ -16,7 +16,7 @@
 
 typedef struct scan_io {
     mom_scan_args a;
-    float *y, *du, *ddelta, *dbc, *dz, *dA_log, *dD, *dy, *work;
+    float *y, *y_again, *du, *ddelta, *dbc, *dz, *dA_log, *dD, *dy, *work;
 } scan_io;
 
 static float *rnd(size_t n, float lo, float hi, uint64_t *s)
@@ -48,6 +48,7 @@ static void run(scan_io *io, const mom_kernels *k, int threads)
 {
     const size_t BL = (size_t)io->a.B * io->a.L, D = (size_t)io->a.D, N = 16;
     io->y = malloc(BL * D * 4);
+    io->y_again = malloc(BL * D * 4);
     io->du = malloc(BL * D * 4);
     io->ddelta = malloc(BL * D * 4);
     io->dbc = malloc(BL * 2 * N * 4);
@@ -57,13 +58,13 @@ static void run(scan_io *io, const mom_kernels *k, int threads)
     io->work = malloc(k->scan_bwd_work_floats(&io->a, threads) * 4);
     k->scan_fwd(&io->a, io->y);
     mom_scan_grads g = {io->dy, io->du, io->ddelta, io->dbc, io->dbc + N, (int)(2 * N), io->dz, (int)D,
-                        io->dA_log, io->dD, io->work, threads};
+                        io->dA_log, io->dD, io->work, threads, io->y_again};
     k->scan_bwd(&io->a, &g);
 }
 
 static void release(scan_io *io)
 {
-    float *f[] = {io->y, io->du, io->ddelta, io->dbc, io->dz, io->dA_log, io->dD, io->work};
+    float *f[] = {io->y, io->y_again, io->du, io->ddelta, io->dbc, io->dz, io->dA_log, io->dD, io->work};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
 }
 
@@ -106,6 +107,9 @@ static void compare(int B, int L, int D, int chunk, int threads)
     close_to("dz", simd.dz, ref.dz, BL * D);
     close_to("dA_log", simd.dA_log, ref.dA_log, (size_t)D * 16);
     close_to("dD", simd.dD, ref.dD, (size_t)D);
+    /* The backward's recomputed output is the forward's, bit for bit. */
+    assert_memory_equal(ref.y_again, ref.y, BL * D * 4);
+    assert_memory_equal(simd.y_again, simd.y, BL * D * 4);
     /* Same thread count, same bits. */
     scan_io again = make(B, L, D, chunk, 42);
     run(&again, fast, threads);

@@ -4,12 +4,14 @@
  *            matmul peak measured in the same run, their ratio (mfu), peak
  *            RSS; --dense also runs the one-modality model on the same shape
  *   memory   peak RSS growth per token per layer between two sequence
- *            lengths at batch 1 */
+ *            lengths at batch 1, each run in its own child process */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "common.h"
@@ -134,17 +136,33 @@ static int bench_train(mom_ctx *ctx, const mom_config *cfg, int B, int T, int st
     return 0;
 }
 
-/* Peak RSS after a step at T1, then at T2 (plans of T1 are freed first, so
- * the second peak is the T2 step's own). */
+/* Peak RSS of a child process that builds the model and runs 2 training
+ * steps at batch 1 x seq T: each length measured alone, in a fresh process,
+ * so nothing left over from the other one counts. KiB, or -1. */
+static long child_peak_kib(mom_ctx *ctx, const mom_config *cfg, int T)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        double sec;
+        mom_losses l;
+        _exit(time_steps(ctx, cfg, 1, T, 1, &sec, &l) == MOM_OK ? 0 : 1);
+    }
+    int status = 0;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    return ru.ru_maxrss;
+}
+
 static int bench_memory(mom_ctx *ctx, const mom_config *cfg, int T1, int T2)
 {
-    double sec;
-    mom_losses l;
-    mom_status s = time_steps(ctx, cfg, 1, T1, 1, &sec, &l);
-    const long p1 = peak_rss_kib();
-    if (!s) s = time_steps(ctx, cfg, 1, T2, 1, &sec, &l);
-    const long p2 = peak_rss_kib();
-    if (s) return tool_error("bench memory", ctx, s);
+    const long p1 = child_peak_kib(ctx, cfg, T1), p2 = child_peak_kib(ctx, cfg, T2);
+    if (p1 < 0 || p2 < 0) {
+        fprintf(stderr, "mom bench memory: the training step at seq %d failed (out of memory?)\n", p1 < 0 ? T1 : T2);
+        return 1;
+    }
     mom_config c = *cfg;
     mom_config_validate(ctx, &c);
     const double per = (double)(p2 - p1) * 1024.0 / ((double)(T2 - T1) * c.n_layer);

@@ -131,7 +131,7 @@ static void run_scan_bwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
     mom_scan_args a = scan_args_of(s, b);
     mom_scan_grads g = {b->dy, b->du, b->ddelta, b->dbc, b->dbc + s->N, 2 * s->N, b->dz, s->Di, b->dA, b->dD, b->work,
-                        bench_threads};
+                        bench_threads, NULL};
     k->scan_bwd(&a, &g);
 }
 static void run_xent(const mom_kernels *k, const shapes *s, bufs *b) { k->xent(s->BT, s->V, b->logits, b->tgt, 1.0f / (float)s->BT, b->loss); }

@@ -171,7 +171,8 @@ static void cpu_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g)
     mom_scan_args s = scan_args(a);
     const int t = max_threads(), sized = ((cpu_backend *)be)->scan_threads;
     mom_scan_grads sg = {F(g->dy), F(g->du), F(g->ddelta), F(g->dB), F(g->dC), g->ld_dbc,
-                         F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work), t < sized ? t : sized};
+                         F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work), t < sized ? t : sized,
+                         g->y.buf ? F(g->y) : NULL};
     KN(be)->scan_bwd(&s, &sg);
 }
 static size_t cpu_scan_work(backend *be, const be_scan *a)
