@@ -104,11 +104,12 @@ static inline __m512 log1p_unit512(__m512 y)
     return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), _mm512_add_ps(logm, lo));
 }
 
-/* softplus(x) = max(x, 0) + log1p(exp(-|x|)), and x itself above 20. */
+/* softplus(x) = max(x, 0) + log1p(exp(-|x|)), and x itself above 20.
+ * max returns its second operand when one is NaN: x goes second, so NaN stays. */
 static inline __m512 softplus512(__m512 x)
 {
     const __m512 ax = _mm512_abs_ps(x);
-    const __m512 y = _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()),
+    const __m512 y = _mm512_add_ps(_mm512_max_ps(_mm512_setzero_ps(), x),
                                    log1p_unit512(mom_exp512(_mm512_sub_ps(_mm512_setzero_ps(), ax))));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(20.0f), _CMP_GT_OQ), y, x);
 }
@@ -164,11 +165,12 @@ void mom_add_avx512(size_t n, const float *x, float *y)
     }
 }
 
-/* Sum of squares of x[0:n] in double lanes (a float squared is exact in
- * double), four accumulators in a fixed order. */
+/* The low and high 8 floats of v as doubles. */
 static inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 static inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }
 
+/* Sum of squares of x[0:n] in double lanes (a float squared is exact in
+ * double), four accumulators in a fixed order. */
 static double sumsq_range(size_t n, const float *x)
 {
     __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd(), a2 = _mm512_setzero_pd(),

@@ -10,9 +10,12 @@
 
 static inline __m512 mom_exp512(__m512 x)
 {
-    /* Below -104 the result is 0 even as a denormal; above 88.7 it is inf. */
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.7228f));
+    /* Below -104 the result is 0 even as a denormal; above ln(FLT_MAX) the
+     * final scalef overflows to inf by itself. x is the second operand of
+     * max and min, which is the one they return when either is NaN, so NaN
+     * stays NaN. */
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);

@@ -118,7 +118,9 @@ static int32_t *perm_of(int n, uint64_t *s)
 
 /* Relative error <= 4 ulp of expf where expf(x) >= FLT_MIN (inf where expf
  * overflows), absolute error <= FLT_MIN below. A grid of step 2^-14 over
- * [-110, 89], and every float near the overflow and underflow edges. */
+ * [-110, 89], and every float near the overflow and underflow edges; then
+ * NaN -> NaN (a diverging run must show NaN, not a number), inf -> inf,
+ * -inf -> 0. */
 #if MOM_HAVE_AVX512_KERNELS
 static int exp_check(float x, float got)
 {
@@ -168,6 +170,14 @@ static void test_exp512(void **state)
         mom_exp_avx512(1, &first, &got);
         fprintf(stderr, "mom_exp512: %d points out of tolerance, first x = %.9g: %.9g, expf %.9g\n", fails,
                 (double)first, (double)got, (double)expf(first));
+    }
+    const float special[3] = {NAN, INFINITY, -INFINITY};
+    float got[3];
+    mom_exp_avx512(3, special, got);
+    if (!isnan(got[0]) || !(isinf(got[1]) && got[1] > 0) || got[2] != 0.0f) {
+        fprintf(stderr, "mom_exp512: exp(nan) = %g, exp(inf) = %g, exp(-inf) = %g\n", (double)got[0],
+                (double)got[1], (double)got[2]);
+        fails++;
     }
 #endif
     assert_int_equal(fails, 0);
@@ -456,13 +466,56 @@ static void test_adamw(void **state)
         }
 }
 
+/* ---- NaN: wherever the reference gives NaN, so does the AVX-512 kernel
+ * (a NaN in an activation must reach the loss and the grad norm). ---------- */
+
+static void expect_same_nans(const char *what, const float *a, const float *b, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isnan(a[i]) != !isnan(b[i]);
+    if (bad) fprintf(stderr, "%s: NaN pattern differs at %zu of %zu elements\n", what, bad, n);
+    assert_int_equal(bad, 0);
+}
+
+static void test_nan(void **state)
+{
+    (void)state;
+    const mom_kernels *k = avx512_or_skip();
+    uint64_t s = 20;
+    enum { N = 37, D = 17, L = 9, K = 4, V = 33, T = 3 };
+    float *x = rnd(N, -30, 30, &s), *dy = rnd(N, -1, 1, &s), y1[N], y2[N];
+    x[3] = x[20] = NAN;
+    mom_softplus_fwd_ref(N, x, y1);
+    k->softplus_fwd(N, x, y2);
+    expect_same_nans("softplus_fwd", y2, y1, N);
+    mom_softplus_bwd_ref(N, x, dy, y1);
+    k->softplus_bwd(N, x, dy, y2);
+    expect_same_nans("softplus_bwd", y2, y1, N);
+
+    float *cx = rnd((size_t)L * D, -2, 2, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd(D, -1, 1, &s);
+    float o1[L * D], o2[L * D];
+    cx[2 * D + 5] = NAN;
+    mom_conv_silu_fwd_ref(1, L, D, K, cx, D, w, b, o1);
+    k->conv_silu_fwd(1, L, D, K, cx, D, w, b, o2);
+    expect_same_nans("conv_silu_fwd", o2, o1, (size_t)L * D);
+
+    float *l1 = rnd((size_t)T * V, -4, 4, &s), *l2 = dup(l1, (size_t)T * V), loss1[T], loss2[T];
+    const int32_t tg[T] = {1, 2, 3};
+    l1[V + 7] = l2[V + 7] = NAN;
+    mom_xent_ref(T, V, l1, tg, 0.5f, loss1);
+    k->xent(T, V, l2, tg, 0.5f, loss2);
+    expect_same_nans("xent loss", loss2, loss1, T);
+    expect_same_nans("xent grad", l2, l1, (size_t)T * V);
+    free(x), free(dy), free(cx), free(w), free(b), free(l1), free(l2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp512),      cmocka_unit_test(test_embed),     cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_gather_scatter), cmocka_unit_test(test_bias),    cmocka_unit_test(test_softplus),
         cmocka_unit_test(test_add_sumsq),   cmocka_unit_test(test_conv),      cmocka_unit_test(test_xent),
-        cmocka_unit_test(test_adamw),
+        cmocka_unit_test(test_adamw),       cmocka_unit_test(test_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
