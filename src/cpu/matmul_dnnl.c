@@ -145,42 +145,25 @@ static int run(dnnl_mm *mm, const mm_key *key, int64_t R, const float *src, cons
     return ok ? 0 : -1;
 }
 
-/* oneDNN's scratch for a run-time dimension grows with it (it packs the
- * operand that dimension runs through), so every product runs in tiles of
- * at most MM_ROW_TILE token rows: memory stays flat in sequence length, and
- * a weight gradient adds its tiles into dW in a fixed order. */
-#define MM_ROW_TILE 1024
-
-static int run_tiled(dnnl_mm *mm, const mm_key *k, int M, const float *src, size_t src_step, const float *wei,
-                     size_t wei_step, float *dst, size_t dst_step)
-{
-    for (int r0 = 0; r0 < M; r0 += MM_ROW_TILE) {
-        const int n = M - r0 < MM_ROW_TILE ? M - r0 : MM_ROW_TILE;
-        if (run(mm, k, n, src + (size_t)r0 * src_step, wei + (size_t)r0 * wei_step, dst + (size_t)r0 * dst_step))
-            return -1;
-    }
-    return 0;
-}
-
 int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
                 float *C, int ldc, int acc)
 {
     mm_key k = {MM_FWD, N, K, lda, 0, ldc, acc};
-    return run_tiled(mm, &k, M, A, (size_t)lda, W, 0, C, (size_t)ldc);
+    return run(mm, &k, M, A, W, C);
 }
 
 int dnnl_mm_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *W,
                      float *dA, int ldda, int acc)
 {
     mm_key k = {MM_BWD_DATA, N, K, lddc, 0, ldda, acc};
-    return run_tiled(mm, &k, M, dC, (size_t)lddc, W, 0, dA, (size_t)ldda);
+    return run(mm, &k, M, dC, W, dA);
 }
 
 int dnnl_mm_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc,
                        const float *A, int lda, float *dW)
 {
     mm_key k = {MM_BWD_WEIGHT, N, K, lddc, lda, K, 1};
-    return run_tiled(mm, &k, M, dC, (size_t)lddc, A, (size_t)lda, dW, 0);
+    return run(mm, &k, M, dC, A, dW);
 }
 
 #else /* no oneDNN in this build */
