@@ -70,32 +70,46 @@ static inline void load_state(const float *src, __mmask16 mk, __m512 *s)
 
 static inline __m512 silu_gate(__m512 z) { return _mm512_mul_ps(z, mom_sigmoid512(z)); }
 
+/* C.s + D u in a fixed order, two chains (even and odd states) so the adds
+ * do not wait on each other; the backward recomputes y in the same order. */
+static inline __m512 readout(const float *Ct, const __m512 *s, __m512 Du)
+{
+    __m512 e = Du, o = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int n = 0; n < NS; n += 2) {
+        e = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), s[n], e);
+        o = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n + 1]), s[n + 1], o);
+    }
+    return _mm512_add_ps(e, o);
+}
+
 static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
 {
     const int L = a->L, D = a->D, nc = mom_scan_n_chunks(L, a->chunk), d0 = g * 16;
     const __mmask16 mk = mom_mask16(D - d0);
     __m512 A[NS], A2[NS], s[NS];
     load_A(a->A_log, d0, mk, A, A2);
-    (void)A;
+    /* A2 is read from memory inside the loop (a folded load, no register):
+     * the 16 states take 16 of the 32 registers, the decays need the rest. */
+    float A2m[NS][16] __attribute__((aligned(64)));
+    for (int n = 0; n < NS; n++) _mm512_store_ps(A2m[n], A2[n]);
     for (int n = 0; n < NS; n++) s[n] = _mm512_setzero_ps();
     const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
     for (int t = 0; t < L; t++) {
         if (t % a->chunk == 0) store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
+        __asm__ volatile("" ::: "memory"); /* keep A2m in memory, not hoisted into registers */
         const size_t r = (size_t)b * L + t;
         const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
         const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
         const __m512 du = _mm512_mul_ps(dt, u);
         const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
-        __m512 acc = _mm512_mul_ps(Dsk, u);
-        /* Unrolled: the 16 states stay in registers across the time loop. */
 #pragma GCC unroll 16
         for (int n = 0; n < NS; n++) {
-            const __m512 e = mom_exp2_512(_mm512_mul_ps(dt, A2[n]));
+            const __m512 e = mom_exp2_neg512(_mm512_mul_ps(dt, _mm512_load_ps(A2m[n])));
             s[n] = _mm512_fmadd_ps(e, s[n], _mm512_mul_ps(du, _mm512_set1_ps(Bt[n])));
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), s[n], acc);
         }
         const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
-        _mm512_mask_storeu_ps(y + r * D + d0, mk, _mm512_mul_ps(acc, silu_gate(z)));
+        _mm512_mask_storeu_ps(y + r * D + d0, mk, _mm512_mul_ps(readout(Ct, s, _mm512_mul_ps(Dsk, u)), silu_gate(z)));
     }
 }
 
@@ -110,8 +124,9 @@ void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)
     for (int it = 0; it < items; it++) scan_fwd_item(a, it / G, it % G, y);
 }
 
-/* Per-thread scratch: one chunk of states S and decays E (chunk x 16 zmm
- * each), partial dB|dC for every row (B L x 2N), partial dA and dD. */
+/* Per-thread scratch: one chunk of states S (chunk + 1 x 16 zmm, the first
+ * the state entering the chunk) and decays E (chunk x 16 zmm), partial
+ * dB|dC for every row (B L x 2N), partial dA and dD. */
 typedef struct scan_scratch {
     float *S, *E, *dbc, *dA, *dD;
 } scan_scratch;
@@ -119,7 +134,7 @@ typedef struct scan_scratch {
 /* A multiple of 16 floats, so every thread's piece stays 64-byte aligned. */
 static size_t per_thread_floats(const mom_scan_args *a)
 {
-    const size_t n = 2 * (size_t)a->chunk * NS * 16 + (size_t)a->B * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
+    const size_t n = (2 * (size_t)a->chunk + 1) * NS * 16 + (size_t)a->B * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
     return (n + 15) & ~(size_t)15;
 }
 
@@ -135,7 +150,7 @@ static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p)
     float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + (size_t)p * per_thread_floats(a);
     scan_scratch s;
     s.S = base;
-    s.E = s.S + (size_t)a->chunk * NS * 16;
+    s.E = s.S + ((size_t)a->chunk + 1) * NS * 16;
     s.dbc = s.E + (size_t)a->chunk * NS * 16;
     s.dA = s.dbc + (size_t)a->B * a->L * 2 * NS;
     s.dD = s.dA + (size_t)a->D * NS;
@@ -148,44 +163,56 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
 {
     const int L = a->L, D = a->D, C = a->chunk, nc = mom_scan_n_chunks(L, C), d0 = g * 16;
     const __mmask16 mk = mom_mask16(D - d0);
-    __m512 A[NS], A2[NS], carry[NS], dA[NS], s0[NS];
+    __m512 A[NS], A2[NS], carry[NS], s[NS];
     load_A(a->A_log, d0, mk, A, A2);
-    for (int n = 0; n < NS; n++) carry[n] = dA[n] = _mm512_setzero_ps();
+    /* Loop constants and slow accumulators live in memory (folded loads);
+     * the registers go to the recurrences (s forward, carry backward). */
+    float Am[NS][16] __attribute__((aligned(64))), A2m[NS][16] __attribute__((aligned(64)));
+    float dAm[NS][16] __attribute__((aligned(64)));
+    for (int n = 0; n < NS; n++) {
+        _mm512_store_ps(Am[n], A[n]);
+        _mm512_store_ps(A2m[n], A2[n]);
+        _mm512_store_ps(dAm[n], _mm512_setzero_ps());
+        carry[n] = _mm512_setzero_ps();
+    }
     __m512 dD = _mm512_setzero_ps();
     const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int c = nc - 1; c >= 0; c--) {
         const int t0 = c * C, t1 = t0 + C < L ? t0 + C : L;
-        load_state(a->states + (((size_t)b * nc + c) * D + d0) * NS, mk, s0);
-        /* Recompute this chunk's states, keeping the decays for the way back. */
-        __m512 s[NS];
-        for (int n = 0; n < NS; n++) s[n] = s0[n];
+        /* S slot 0 holds the state entering the chunk, slot t - t0 + 1 the
+         * state after position t; E slot t - t0 the decay at t. */
+        load_state(a->states + (((size_t)b * nc + c) * D + d0) * NS, mk, s);
+        for (int n = 0; n < NS; n++) _mm512_store_ps(w->S + n * 16, s[n]);
         for (int t = t0; t < t1; t++) {
+            __asm__ volatile("" ::: "memory");
             const size_t r = (size_t)b * L + t;
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, a->u + r * D + d0));
             const float *Bt = a->Bm + r * a->ld_bc;
-            float *St = w->S + (size_t)(t - t0) * NS * 16, *Et = w->E + (size_t)(t - t0) * NS * 16;
+            float *St = w->S + (size_t)(t - t0 + 1) * NS * 16, *Et = w->E + (size_t)(t - t0) * NS * 16;
 #pragma GCC unroll 16
             for (int n = 0; n < NS; n++) {
-                const __m512 e = mom_exp2_512(_mm512_mul_ps(dt, A2[n]));
+                const __m512 e = mom_exp2_neg512(_mm512_mul_ps(dt, _mm512_load_ps(A2m[n])));
                 s[n] = _mm512_fmadd_ps(e, s[n], _mm512_mul_ps(du, _mm512_set1_ps(Bt[n])));
                 _mm512_store_ps(St + n * 16, s[n]);
                 _mm512_store_ps(Et + n * 16, e);
             }
         }
         for (int t = t1 - 1; t >= t0; t--) {
+            __asm__ volatile("" ::: "memory");
             const size_t r = (size_t)b * L + t;
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
             const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
             const __m512 gy = _mm512_maskz_loadu_ps(mk, gr->dy + r * D + d0);
             const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
-            const float *St = w->S + (size_t)(t - t0) * NS * 16, *Et = w->E + (size_t)(t - t0) * NS * 16;
-            const float *Sp = t > t0 ? St - NS * 16 : NULL;
-            __m512 yscan = _mm512_mul_ps(Dsk, u);
+            const float *St = w->S + (size_t)(t - t0 + 1) * NS * 16, *Sp = St - NS * 16;
+            const float *Et = w->E + (size_t)(t - t0) * NS * 16;
+            __m512 Sv[NS];
 #pragma GCC unroll 16
-            for (int n = 0; n < NS; n++) yscan = _mm512_fmadd_ps(_mm512_set1_ps(Ct[n]), _mm512_load_ps(St + n * 16), yscan);
+            for (int n = 0; n < NS; n++) Sv[n] = _mm512_load_ps(St + n * 16);
+            const __m512 yscan = readout(Ct, Sv, _mm512_mul_ps(Dsk, u));
             const __m512 sg = mom_sigmoid512(z);
             if (gr->y) _mm512_mask_storeu_ps(gr->y + r * D + d0, mk, _mm512_mul_ps(yscan, _mm512_mul_ps(z, sg)));
             /* dz = gy yscan sig(z) (1 + z (1 - sig(z))) */
@@ -198,15 +225,14 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
             __m512 vB[NS], vC[NS];
 #pragma GCC unroll 16
             for (int n = 0; n < NS; n++) {
-                const __m512 Sn = _mm512_load_ps(St + n * 16), e = _mm512_load_ps(Et + n * 16);
-                const __m512 prev = Sp ? _mm512_load_ps(Sp + n * 16) : s0[n];
+                const __m512 e = _mm512_load_ps(Et + n * 16);
                 const __m512 lam = _mm512_fmadd_ps(gh, _mm512_set1_ps(Ct[n]), carry[n]);
-                vC[n] = _mm512_mul_ps(gh, Sn);
+                vC[n] = _mm512_mul_ps(gh, Sv[n]);
                 vB[n] = _mm512_mul_ps(lam, dtu);
                 lamB = _mm512_fmadd_ps(lam, _mm512_set1_ps(Bt[n]), lamB);
-                const __m512 q = _mm512_mul_ps(_mm512_mul_ps(lam, e), prev); /* lam e s_(t-1) */
-                dA[n] = _mm512_fmadd_ps(q, dt, dA[n]);
-                qA = _mm512_fmadd_ps(q, A[n], qA);
+                const __m512 q = _mm512_mul_ps(_mm512_mul_ps(lam, e), _mm512_load_ps(Sp + n * 16)); /* lam e s_(t-1) */
+                _mm512_store_ps(dAm[n], _mm512_fmadd_ps(q, dt, _mm512_load_ps(dAm[n])));
+                qA = _mm512_fmadd_ps(q, _mm512_load_ps(Am[n]), qA);
                 carry[n] = _mm512_mul_ps(e, lam);
             }
             /* du = D gh + delta sum_n lam B;  ddelta = u sum_n lam B + sum_n lam A e s_(t-1) */
@@ -223,7 +249,7 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
     _mm512_storeu_ps(tmpD, dD);
     for (int l = 0; l < nl; l++) w->dD[d0 + l] += tmpD[l];
     for (int n = 0; n < NS; n++) {
-        _mm512_storeu_ps(tmpA, _mm512_mul_ps(dA[n], A[n]));
+        _mm512_storeu_ps(tmpA, _mm512_mul_ps(_mm512_load_ps(dAm[n]), A[n]));
         for (int l = 0; l < nl; l++) w->dA[(size_t)(d0 + l) * NS + n] += tmpA[l];
     }
 }

@@ -54,6 +54,24 @@ static inline __m512 mom_exp2_512(__m512 z)
     return _mm512_scalef_ps(p, n);
 }
 
+/* mom_exp2_512 for z <= 0 only (the scan's decays: delta >= 0, A < 0),
+ * which needs no upper clamp. */
+static inline __m512 mom_exp2_neg512(__m512 z)
+{
+    z = _mm512_max_ps(_mm512_set1_ps(-127.0f), z);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512 n = _mm512_sub_ps(_mm512_add_ps(z, magic), magic);
+    const __m512 f = _mm512_sub_ps(z, n);
+    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
 /* 1 / (1 + exp(-x)). */
 static inline __m512 mom_sigmoid512(__m512 x)
 {

@@ -37,6 +37,23 @@ static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const s
         if ((call) != 0) return mom_fail(m->ctx, MOM_ERR_BACKEND, "%s:%d: matmul failed", __FILE__, __LINE__); \
     } while (0)
 
+/* Modality k's rows split into the fewest tiles of at most proj_tile rows,
+ * of equal size (1365 rows: 683 + 682, not 1024 + 341, which GEMMs less
+ * well). Tile i covers rows [*o, *o + *n) of the permuted batch. */
+static int n_tiles(const mom_model *m, int k)
+{
+    const int rows = m->rt.offset[k + 1] - m->rt.offset[k];
+    return (rows + m->proj_tile - 1) / m->proj_tile;
+}
+
+static void tile_rows(const mom_model *m, int k, int i, int nt, int *o, int *n)
+{
+    const int rows = m->rt.offset[k + 1] - m->rt.offset[k];
+    const int lo = (int)((long long)rows * i / nt), hi = (int)((long long)rows * (i + 1) / nt);
+    *o = m->rt.offset[k] + lo;
+    *n = hi - lo;
+}
+
 /* C[:, 0:N] (= or +=) proj(A[:, 0:K]). */
 static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int ldc, int acc)
 {
@@ -52,9 +69,9 @@ static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int
         return MOM_OK;
     }
     for (int k = 0; k < m->rt.n_mod; k++)
-        for (int o = m->rt.offset[k]; o < m->rt.offset[k + 1]; o += m->proj_tile) {
-            /* a modality absent from this batch runs no tile at all */
-            const int n = m->rt.offset[k + 1] - o < m->proj_tile ? m->rt.offset[k + 1] - o : m->proj_tile;
+        for (int i = 0, nt = n_tiles(m, k); i < nt; i++) { /* an absent modality has no tiles */
+            int o, n;
+            tile_rows(m, k, i, nt, &o, &n);
             const bv perm = bv_at(pl->perm, (size_t)o);
             be->gather_rows(be, n, p->K, perm, A, lda, pl->gA);
             BE_TRY(be->mm_fwd(be, n, p->N, p->K, pl->gA, p->K, P(m, p->w[k]), pl->gC, p->N, 0));
@@ -81,8 +98,9 @@ static mom_status proj_bwd(mom_model *m, const proj *p, int what, bv A, int lda,
         return MOM_OK;
     }
     for (int k = 0; k < m->rt.n_mod; k++)
-        for (int o = m->rt.offset[k]; o < m->rt.offset[k + 1]; o += m->proj_tile) {
-            const int n = m->rt.offset[k + 1] - o < m->proj_tile ? m->rt.offset[k + 1] - o : m->proj_tile;
+        for (int i = 0, nt = n_tiles(m, k); i < nt; i++) {
+            int o, n;
+            tile_rows(m, k, i, nt, &o, &n);
             const bv perm = bv_at(pl->perm, (size_t)o);
             be->gather_rows(be, n, p->N, perm, dC, lddc, pl->gC);
             if (what & GRAD_WEIGHT) {
