@@ -66,6 +66,8 @@ typedef struct mom_dataset mom_dataset;
 typedef struct mom_ctx_settings {
     int n_threads;   /* 0 = OpenMP's default */
     const char *cpu; /* NULL = from MOM_CPU or auto; "scalar" forces plain C */
+    int matmul_bf16; /* 1: projections in bf16 (fp32 accumulate, fp32 master
+                        weights, fp32 scan) through oneDNN; needs oneDNN */
 } mom_ctx_settings;
 
 void mom_ctx_default_settings(mom_ctx_settings *s);

@@ -66,3 +66,16 @@ void mom_scale_ref(size_t n, float a, float *x)
 {
     for (size_t i = 0; i < n; i++) x[i] *= a;
 }
+
+/* Round to nearest even on the upper 16 bits; a NaN keeps a mantissa bit so
+ * it does not round into an infinity. */
+void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &src[i], 4);
+        if ((b & 0x7fffffffu) > 0x7f800000u) dst[i] = (uint16_t)((b >> 16) | 0x40);
+        else dst[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+    }
+}

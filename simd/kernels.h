@@ -115,6 +115,10 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g);
  * ignored rows, whose loss is 0). With scale == 0 the logits are left alone. */
 void mom_xent_ref(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
 
+/* ---- bf16 -------------------------------------------------------------- */
+/* dst = src rounded to bf16 (nearest even; NaN stays NaN), as raw uint16. */
+void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst);
+
 /* ---- AdamW (torch.optim.AdamW semantics) ------------------------------ */
 /* p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), bc_i = 1 - b_i^step. g is scaled by gscale. */
@@ -150,6 +154,7 @@ typedef struct mom_kernels {
     void (*xent)(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
     void (*adamw)(size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1,
                   float b2, float eps, float wd, int64_t step);
+    void (*f32_to_bf16)(size_t n, const float *src, uint16_t *dst);
 } mom_kernels;
 
 extern const mom_kernels mom_kernels_scalar;

@@ -35,6 +35,7 @@ void mom_adamw_avx512(size_t n, float *p, const float *g, float *m, float *v, fl
 /* y = mom_exp512(x) (vexp_avx512.h), for its test. */
 void mom_exp_avx512(size_t n, const float *x, float *y);
 
+void mom_f32_to_bf16_avx512(size_t n, const float *src, uint16_t *dst);
 void mom_scan_fwd_avx512(const mom_scan_args *a, float *y);
 void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g);
 size_t mom_scan_bwd_work_floats_avx512(const mom_scan_args *a, int n_threads);

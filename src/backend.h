@@ -86,7 +86,9 @@ struct backend {
 
 /* The CPU backend. use_dnnl: 1 = oneDNN matmuls (if built in), 0 = plain C. */
 struct mom_kernels;
-/* kernels: the simd/ table to call (scalar or AVX-512). */
-backend *mom_cpu_backend_create(int use_dnnl, const struct mom_kernels *kernels, char *name, size_t name_cap);
+/* kernels: the simd/ table to call (scalar or AVX-512); bf16: bf16
+ * matmuls (needs oneDNN; NULL without it). */
+backend *mom_cpu_backend_create(int use_dnnl, int bf16, const struct mom_kernels *kernels, char *name,
+                                size_t name_cap);
 
 #endif

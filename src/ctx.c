@@ -9,6 +9,7 @@
 #endif
 
 #include "backend.h"
+#include "mom_build_config.h"
 #include "ctx.h"
 #include "kernels.h"
 
@@ -52,6 +53,7 @@ void mom_ctx_default_settings(mom_ctx_settings *s)
     if (!s) return;
     s->n_threads = 0;
     s->cpu = NULL;
+    s->matmul_bf16 = 0;
 }
 
 mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
@@ -69,6 +71,8 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     const int use_dnnl = !(cpu && !strcmp(cpu, "scalar"));
     const mom_kernels *k = mom_kernels_select(cpu);
     if (!k) return cpu && !strcmp(cpu, "avx512") ? MOM_ERR_UNSUPPORTED : MOM_ERR_INVALID_ARG;
+    if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1) return MOM_ERR_INVALID_ARG;
+    if (s->matmul_bf16 && (!use_dnnl || !MOM_HAVE_DNNL)) return MOM_ERR_UNSUPPORTED;
     mom_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) return MOM_ERR_NOMEM;
     ctx->n_threads = s->n_threads;
@@ -76,7 +80,7 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
 #ifdef _OPENMP
     if (s->n_threads > 0) omp_set_num_threads(s->n_threads);
 #endif
-    ctx->be = mom_cpu_backend_create(use_dnnl, k, ctx->backend_name, sizeof(ctx->backend_name));
+    ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
         free(ctx);
         return MOM_ERR_NOMEM;

@@ -346,7 +346,7 @@ static void test_matmul_dnnl_vs_ref(void **st)
 {
     (void)st;
     if (!MOM_HAVE_DNNL) skip();
-    dnnl_mm *mm = dnnl_mm_create();
+    dnnl_mm *mm = dnnl_mm_create(NULL);
     assert_non_null(mm);
     const int shapes[][3] = {{1, 1, 1}, {37, 48, 17}, {64, 33, 16}, {5, 7, 129}, {0, 4, 4}};
     for (int acc = 0; acc < 2; acc++)
@@ -355,6 +355,71 @@ static void test_matmul_dnnl_vs_ref(void **st)
     /* The same shape with another M reuses the primitive (run-time M). */
     mm_case(mm, 50, 48, 17, 0);
     dnnl_mm_destroy(mm);
+}
+
+/* bf16 products (sources and weights rounded to bf16, fp32 accumulate)
+ * against the fp32 reference: bf16 keeps 8 mantissa bits, so each product
+ * is off by up to ~2^-8 relative and a K-term sum by about sqrt(K) times
+ * that of its typical term; held to 2e-2 of the largest output. */
+static void test_matmul_bf16(void **st)
+{
+    (void)st;
+    if (!MOM_HAVE_DNNL) skip();
+    dnnl_mm *mm = dnnl_mm_create(mom_f32_to_bf16_ref);
+    assert_non_null(mm);
+    uint64_t s = 77;
+    const int M = 53, N = 40, K = 67, lda = K + 5;
+    float *A = rnd((size_t)M * lda, -1, 1, &s), *W = rnd((size_t)N * K, -1, 1, &s);
+    float *C = malloc((size_t)M * N * 4), *R = malloc((size_t)M * N * 4);
+    assert_int_equal(dnnl_mm_fwd(mm, M, N, K, A, lda, W, C, N, 0), 0);
+    mom_mm_fwd_ref(M, N, K, A, lda, W, R, N, 0);
+    double mx = 0, err = 0;
+    for (int i = 0; i < M * N; i++) {
+        mx = fmax(mx, fabs(R[i]));
+        err = fmax(err, fabs((double)C[i] - R[i]));
+    }
+    assert_true(err <= 2e-2 * mx);
+    assert_true(err > 0); /* it really ran in bf16 */
+    float *dW1 = calloc((size_t)N * K, 4), *dW2 = calloc((size_t)N * K, 4);
+    assert_int_equal(dnnl_mm_bwd_weight(mm, M, N, K, R, N, A, lda, dW1), 0);
+    mom_mm_bwd_weight_ref(M, N, K, R, N, A, lda, dW2);
+    mx = err = 0;
+    for (int i = 0; i < N * K; i++) {
+        mx = fmax(mx, fabs(dW2[i]));
+        err = fmax(err, fabs((double)dW1[i] - dW2[i]));
+    }
+    assert_true(err <= 2e-2 * mx);
+    free(A); free(W); free(C); free(R); free(dW1); free(dW2);
+    dnnl_mm_destroy(mm);
+}
+
+/* f32 -> bf16: round to nearest even, NaN stays NaN, inf stays inf; the
+ * AVX-512 version gives the same bits. */
+static void test_bf16_rounding(void **st)
+{
+    (void)st;
+    const float x[8] = {1.0f, 1.00390625f /* exact tie: stays 1 */, 1.01171875f /* tie: rounds up to even */,
+                        -3.14159f, 65504.0f, INFINITY, NAN, 1e-40f};
+    uint16_t y[8];
+    mom_f32_to_bf16_ref(8, x, y);
+    assert_int_equal(y[0], 0x3f80);
+    assert_int_equal(y[1], 0x3f80);
+    assert_int_equal(y[2], 0x3f82);
+    assert_int_equal(y[3], 0xc049);
+    assert_int_equal(y[5], 0x7f80);
+    assert_true((y[6] & 0x7f80) == 0x7f80 && (y[6] & 0x7f) != 0);
+    const mom_kernels *fast = mom_kernels_select("avx512");
+    if (!fast) return;
+    uint64_t s = 3;
+    const size_t n = 1000;
+    float *v = rnd(n, -1e6f, 1e6f, &s);
+    v[5] = NAN;
+    v[17] = -INFINITY;
+    uint16_t *a = malloc(n * 2), *b = malloc(n * 2);
+    mom_f32_to_bf16_ref(n, v, a);
+    fast->f32_to_bf16(n, v, b);
+    assert_memory_equal(a, b, n * 2);
+    free(v); free(a); free(b);
 }
 
 /* ---- AdamW, as torch.optim.AdamW computes it ------------------------------ */
@@ -396,6 +461,8 @@ int main(void)
         cmocka_unit_test(test_gather_scatter_embed),
         cmocka_unit_test(test_matmul_dnnl_vs_ref),
         cmocka_unit_test(test_adamw_hand_values),
+        cmocka_unit_test(test_matmul_bf16),
+        cmocka_unit_test(test_bf16_rounding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,7 +233,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(f, "usage: mom bench kernels|train|memory [options]   (mom bench train --help)\n");
         return f == stdout ? 0 : 2;
     }
-    const char *config = NULL;
+    const char *config = NULL, *matmul = NULL;
     int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096;
     arg_opt o[] = {
         {"--config", ARG_STR, &config, "FILE.json", "model config (default: d_model 256, 4 layers, 3 modalities)", 0},
@@ -244,17 +244,18 @@ int cmd_bench(int argc, char **argv)
         {"--from", ARG_INT, &T1, "T1", "shorter sequence of the memory case (default 1024)", 0},
         {"--to", ARG_INT, &T2, "T2", "longer sequence of the memory case (default 4096)", 0},
         {"--threads", ARG_INT, &threads, "N", "threads (default: all cores)", 0},
+        {"--matmul", ARG_STR, &matmul, "fp32|bf16", "projection precision (default fp32)", 0},
     };
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "bench %s", what);
-    int r = args_parse(cmd, "Benchmarks: one JSON line per case on stdout.", o, 8, argc, argv, 3);
+    int r = args_parse(cmd, "Benchmarks: one JSON line per case on stdout.", o, 9, argc, argv, 3);
     if (r) return r > 0 ? 0 : 2;
     if (B < 1 || T < 1 || steps < 1 || T1 < 1 || T2 <= T1 || threads < 0) {
         fprintf(stderr, "mom %s: out of range: --batch %d --seq %d --steps %d --from %d --to %d --threads %d\n", cmd, B,
                 T, steps, T1, T2, threads);
         return 2;
     }
-    mom_ctx *ctx = tool_ctx(cmd, threads);
+    mom_ctx *ctx = tool_ctx(cmd, threads, matmul);
     if (!ctx) return 1;
     mom_config cfg;
     mom_config_default(&cfg);

@@ -30,7 +30,7 @@ int cmd_data(int argc, char **argv)
         fprintf(stderr, "mom data import: --jsonl and --out are required\n");
         return 2;
     }
-    mom_ctx *ctx = tool_ctx("data", 0);
+    mom_ctx *ctx = tool_ctx("data", 0, NULL);
     if (!ctx) return 1;
     mom_status s = mom_dataset_import_jsonl(ctx, in, out, vocab, n_mod);
     mom_dataset *d = NULL;

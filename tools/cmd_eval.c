@@ -22,7 +22,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "mom eval: --model and --data are required\n");
         return 2;
     }
-    mom_ctx *ctx = tool_ctx("eval", threads);
+    mom_ctx *ctx = tool_ctx("eval", threads, NULL);
     if (!ctx) return 1;
     mom_model *m = NULL;
     mom_dataset *d = NULL;

@@ -29,7 +29,7 @@ int cmd_grad(int argc, char **argv)
         fprintf(stderr, "mom grad: --batch %d --seq %d: both must be >= 1 and B*T <= 16M\n", B, T);
         return 2;
     }
-    mom_ctx *ctx = tool_ctx("grad", threads);
+    mom_ctx *ctx = tool_ctx("grad", threads, NULL);
     if (!ctx) return 1;
     mom_model *m = NULL;
     mom_dataset *d = NULL;

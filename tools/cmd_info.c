@@ -13,7 +13,7 @@ int cmd_info(int argc, char **argv)
     int r = args_parse("info", "Config, parameter count (total and active per token), training FLOPs per token,\n"
                        "backend and CPU features.", o, 2, argc, argv, 2);
     if (r) return r > 0 ? 0 : 2;
-    mom_ctx *ctx = tool_ctx("info", 0);
+    mom_ctx *ctx = tool_ctx("info", 0, NULL);
     if (!ctx) return 1;
     mom_model *m = NULL;
     mom_config cfg;

@@ -19,7 +19,7 @@ int cmd_init(int argc, char **argv)
         fprintf(stderr, "mom init: --config and --out are required\n");
         return 2;
     }
-    mom_ctx *ctx = tool_ctx("init", 0);
+    mom_ctx *ctx = tool_ctx("init", 0, NULL);
     if (!ctx) return 1;
     mom_config cfg;
     mom_model *m = NULL;

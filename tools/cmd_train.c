@@ -19,13 +19,13 @@
 #include "progress.h"
 
 typedef struct train_opts {
-    const char *data, *val, *config, *model, *resume, *out;
+    const char *data, *val, *config, *model, *resume, *out, *matmul;
     int B, T, accum, warmup, threads, save_every, eval_batches;
     int64_t steps, seed;
     float lr, wd, clip;
 } train_opts;
 
-#define N_OPTS 18
+#define N_OPTS 19
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
@@ -43,6 +43,8 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--clip", ARG_FLOAT, &t->clip, "NORM", "global gradient-norm clip, 0 = off (default 1.0)", 0},
         {"--seed", ARG_I64, &t->seed, "S", "seed of the init and of the batch order (default 0)", 0},
         {"--threads", ARG_INT, &t->threads, "N", "threads (default: all cores)", 0},
+        {"--matmul", ARG_STR, &t->matmul, "fp32|bf16", "projection precision: bf16 uses AMX/AVX512-BF16 via oneDNN, "
+                                                       "fp32 master weights and scan (default fp32)", 0},
         {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
         {"--eval-batches", ARG_INT, &t->eval_batches, "N", "batches of the final held-out evaluation (default 32)", 0},
         {"--out", ARG_STR, &t->out, "DIR", "run folder (default runs/DATE-TIME)", 0},
@@ -375,7 +377,7 @@ int cmd_train(int argc, char **argv)
         default_run_dir(r.dir, sizeof(r.dir));
     }
     if (!resume && make_dir(r.dir)) return 1;
-    r.ctx = tool_ctx("train", o->threads);
+    r.ctx = tool_ctx("train", o->threads, o->matmul);
     if (!r.ctx) return 1;
     int rc = setup(&r, resume != NULL);
     if (!rc && !resume && save_run_args(r.dir, opts, N_OPTS)) {

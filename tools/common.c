@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
 {
@@ -10,17 +11,23 @@ int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
     return 1;
 }
 
-mom_ctx *tool_ctx(const char *cmd, int n_threads)
+mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul)
 {
     mom_ctx_settings s;
     mom_ctx_default_settings(&s);
     s.n_threads = n_threads;
+    if (matmul && strcmp(matmul, "fp32") && strcmp(matmul, "bf16")) {
+        fprintf(stderr, "mom %s: --matmul %s: expected fp32 or bf16\n", cmd, matmul);
+        return NULL;
+    }
+    s.matmul_bf16 = matmul && !strcmp(matmul, "bf16");
     mom_ctx *ctx = NULL;
     mom_status st = mom_ctx_create(&ctx, &s);
     if (st) {
         const char *cpu = getenv("MOM_CPU");
-        fprintf(stderr, "mom %s: cannot start (%s): --threads %d, MOM_CPU=%s (expected scalar, avx2, avx512 or auto)\n",
-                cmd, mom_status_str(st), n_threads, cpu ? cpu : "(unset)");
+        fprintf(stderr, "mom %s: cannot start (%s): --threads %d, --matmul %s, MOM_CPU=%s (expected scalar, avx2, "
+                        "avx512 or auto; bf16 needs oneDNN and not MOM_CPU=scalar)\n",
+                cmd, mom_status_str(st), n_threads, matmul ? matmul : "fp32", cpu ? cpu : "(unset)");
         return NULL;
     }
     return ctx;

@@ -207,7 +207,7 @@ static void cpu_destroy(backend *be)
     free(be);
 }
 
-backend *mom_cpu_backend_create(int use_dnnl, const mom_kernels *k, char *name, size_t name_cap)
+backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, char *name, size_t name_cap)
 {
     cpu_backend *cb = calloc(1, sizeof(*cb));
     if (!cb) return NULL;
@@ -243,9 +243,14 @@ backend *mom_cpu_backend_create(int use_dnnl, const mom_kernels *k, char *name, 
     b->adamw = cpu_adamw;
     b->destroy = cpu_destroy;
     cb->k = k;
-    cb->mm = use_dnnl ? dnnl_mm_create() : NULL;
+    cb->mm = use_dnnl ? dnnl_mm_create(bf16 ? k->f32_to_bf16 : NULL) : NULL;
+    if (bf16 && !cb->mm) { /* bf16 exists only through oneDNN */
+        free(cb);
+        return NULL;
+    }
     snprintf(name, name_cap, "cpu (matmul: %s, kernels: %s)",
-             cb->mm ? "oneDNN fp32" : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"),
+             cb->mm ? (bf16 ? "oneDNN bf16" : "oneDNN fp32")
+                    : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"),
              k->name);
     return b;
 }

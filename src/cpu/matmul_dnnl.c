@@ -8,6 +8,7 @@
 #include "mom_build_config.h"
 #include "matmul_dnnl.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,12 +32,20 @@ struct dnnl_mm {
     dnnl_stream_t stream;
     mm_entry *entries;
     int n, cap;
+    /* bf16 mode: sources and weights are rounded to bf16 copies (fp32
+     * accumulate and output); cvt holds the two copies, grown on demand. */
+    int bf16;
+    void (*to_bf16)(size_t n, const float *src, uint16_t *dst);
+    uint16_t *cvt[2];
+    size_t cvt_cap[2];
 };
 
-dnnl_mm *dnnl_mm_create(void)
+dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *dst))
 {
     dnnl_mm *mm = calloc(1, sizeof(*mm));
     if (!mm) return NULL;
+    mm->bf16 = to_bf16 != NULL;
+    mm->to_bf16 = to_bf16;
     if (dnnl_engine_create(&mm->engine, dnnl_cpu, 0) != dnnl_success) {
         free(mm);
         return NULL;
@@ -54,14 +63,23 @@ void dnnl_mm_destroy(dnnl_mm *mm)
     if (!mm) return;
     for (int i = 0; i < mm->n; i++) dnnl_primitive_destroy(mm->entries[i].prim);
     free(mm->entries);
+    free(mm->cvt[0]);
+    free(mm->cvt[1]);
     dnnl_stream_destroy(mm->stream);
     dnnl_engine_destroy(mm->engine);
     free(mm);
 }
 
-/* Describes the three operands of one kind with R for the run-time size. */
-static void describe(const mm_key *k, int64_t R, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
-                     dnnl_memory_desc_t *dst)
+/* Elements an operand of dims d and strides st spans in memory. */
+static size_t span(const dnnl_dims_t d, const dnnl_dims_t st)
+{
+    return (size_t)((d[0] - 1) * st[0] + (d[1] - 1) * st[1] + 1);
+}
+
+/* Describes the three operands of one kind with R for the run-time size;
+ * spans (may be NULL) gets the elements src and wei cover. */
+static void describe(const mm_key *k, int64_t R, int bf16, dnnl_memory_desc_t *src, dnnl_memory_desc_t *wei,
+                     dnnl_memory_desc_t *dst, size_t spans[2])
 {
     dnnl_dims_t sd, ss, wd, ws, dd, ds;
     switch (k->kind) {
@@ -81,9 +99,14 @@ static void describe(const mm_key *k, int64_t R, dnnl_memory_desc_t *src, dnnl_m
         dd[0] = k->N; dd[1] = k->K; ds[0] = k->K; ds[1] = 1;
         break;
     }
-    dnnl_memory_desc_init_by_strides(src, 2, sd, dnnl_f32, ss);
-    dnnl_memory_desc_init_by_strides(wei, 2, wd, dnnl_f32, ws);
+    const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_init_by_strides(src, 2, sd, in, ss);
+    dnnl_memory_desc_init_by_strides(wei, 2, wd, in, ws);
     dnnl_memory_desc_init_by_strides(dst, 2, dd, dnnl_f32, ds);
+    if (spans && R != DNNL_RUNTIME_DIM_VAL) {
+        spans[0] = span(sd, ss);
+        spans[1] = span(wd, ws);
+    }
 }
 
 static mm_entry *lookup(dnnl_mm *mm, const mm_key *key)
@@ -100,7 +123,7 @@ static mm_entry *lookup(dnnl_mm *mm, const mm_key *key)
     mm_entry *e = &mm->entries[mm->n];
     memset(e, 0, sizeof(*e));
     e->key = *key;
-    describe(key, DNNL_RUNTIME_DIM_VAL, &e->src, &e->wei, &e->dst);
+    describe(key, DNNL_RUNTIME_DIM_VAL, mm->bf16, &e->src, &e->wei, &e->dst, NULL);
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
@@ -129,10 +152,25 @@ static int run(dnnl_mm *mm, const mm_key *key, int64_t R, const float *src, cons
     mm_entry *e = lookup(mm, key);
     if (!e) return -1;
     dnnl_memory_desc_t sd, wd, dd;
-    describe(key, R, &sd, &wd, &dd);
+    size_t spans[2];
+    describe(key, R, mm->bf16, &sd, &wd, &dd, spans);
+    const void *in[2] = {src, wei};
+    if (mm->bf16) {
+        /* The bf16 copies keep the fp32 operands' layout and strides. */
+        for (int i = 0; i < 2; i++) {
+            if (spans[i] > mm->cvt_cap[i]) {
+                uint16_t *p = realloc(mm->cvt[i], spans[i] * sizeof(uint16_t));
+                if (!p) return -1;
+                mm->cvt[i] = p;
+                mm->cvt_cap[i] = spans[i];
+            }
+            mm->to_bf16(spans[i], i ? wei : src, mm->cvt[i]);
+            in[i] = mm->cvt[i];
+        }
+    }
     dnnl_memory_t ms = NULL, mw = NULL, md = NULL;
-    int ok = dnnl_memory_create(&ms, &sd, mm->engine, (void *)src) == dnnl_success &&
-             dnnl_memory_create(&mw, &wd, mm->engine, (void *)wei) == dnnl_success &&
+    int ok = dnnl_memory_create(&ms, &sd, mm->engine, (void *)in[0]) == dnnl_success &&
+             dnnl_memory_create(&mw, &wd, mm->engine, (void *)in[1]) == dnnl_success &&
              dnnl_memory_create(&md, &dd, mm->engine, dst) == dnnl_success;
     if (ok) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
@@ -168,7 +206,11 @@ int dnnl_mm_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int ld
 
 #else /* no oneDNN in this build */
 
-dnnl_mm *dnnl_mm_create(void) { return NULL; }
+dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *dst))
+{
+    (void)to_bf16;
+    return NULL;
+}
 void dnnl_mm_destroy(dnnl_mm *mm) { (void)mm; }
 int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
                 float *C, int ldc, int acc)

@@ -5,8 +5,14 @@
 
 typedef struct dnnl_mm dnnl_mm;
 
-/* NULL when oneDNN is not built in or fails to start. */
-dnnl_mm *dnnl_mm_create(void);
+#include <stddef.h>
+#include <stdint.h>
+
+/* NULL when oneDNN is not built in or fails to start. With to_bf16 the
+ * products run in bf16 (AMX / AVX512-BF16 where the CPU has them): each
+ * source and weight is rounded to bf16 by to_bf16 first, accumulation and
+ * outputs stay fp32. */
+dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *dst));
 void dnnl_mm_destroy(dnnl_mm *mm);
 /* The same contracts as mom_mm_*_ref in simd/kernels.h; 0 on success. */
 int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
