@@ -230,10 +230,10 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
                 vC[n] = _mm512_mul_ps(gh, Sv[n]);
                 vB[n] = _mm512_mul_ps(lam, dtu);
                 lamB = _mm512_fmadd_ps(lam, _mm512_set1_ps(Bt[n]), lamB);
-                const __m512 q = _mm512_mul_ps(_mm512_mul_ps(lam, e), _mm512_load_ps(Sp + n * 16)); /* lam e s_(t-1) */
+                carry[n] = _mm512_mul_ps(e, lam);
+                const __m512 q = _mm512_mul_ps(carry[n], _mm512_load_ps(Sp + n * 16)); /* lam e s_(t-1) */
                 _mm512_store_ps(dAm[n], _mm512_fmadd_ps(q, dt, _mm512_load_ps(dAm[n])));
                 qA = _mm512_fmadd_ps(q, _mm512_load_ps(Am[n]), qA);
-                carry[n] = _mm512_mul_ps(e, lam);
             }
             /* du = D gh + delta sum_n lam B;  ddelta = u sum_n lam B + sum_n lam A e s_(t-1) */
             _mm512_mask_storeu_ps(gr->du + r * D + d0, mk, _mm512_fmadd_ps(dt, lamB, _mm512_mul_ps(Dsk, gh)));
