@@ -50,6 +50,15 @@ cmp -s a/model.safetensors b/model.safetensors || { echo "FAIL: resumed model di
 cmp -s a/optim.safetensors b/optim.safetensors || { echo "FAIL: resumed optimizer differs"; fails=$((fails + 1)); }
 [ "$(grep -c '"step"' a/metrics.jsonl)" = 6 ] || { echo "FAIL: metrics lines"; fails=$((fails + 1)); }
 
+# Benchmarks on a tiny shape: they run and print JSON lines with their fields.
+check "bench kernels" "$mom" bench kernels --config cfg.json --batch 1 --seq 40
+[ "$(grep -c '"max_err"' out.txt)" -ge 18 ] || { echo "FAIL: bench kernels lines: $(head -c 300 out.txt)"; fails=$((fails + 1)); }
+check "bench train" "$mom" bench train --config cfg.json --batch 2 --seq 32 --steps 1 --dense
+grep -q '"mfu"' out.txt && grep -q '"mom_over_dense"' out.txt || { echo "FAIL: bench train: $(cat out.txt)"; fails=$((fails + 1)); }
+check "bench memory" "$mom" bench memory --config cfg.json --from 32 --to 64
+grep -q '"growth_kib_per_token_per_layer"' out.txt || { echo "FAIL: bench memory: $(cat out.txt)"; fails=$((fails + 1)); }
+refuse "bad --matmul" "bf15" "$mom" bench train --matmul bf15
+
 # Bad input: clear messages naming the value, no output written.
 echo '{"segments": [{"modality": 0, "tokens": [1, 2]}]}' > bad.jsonl
 echo '{"segments": [{"modality": 0, "tokens": [1, 99]}]}' >> bad.jsonl
