@@ -45,7 +45,7 @@ static inline __m512i lane_rows(void)
 }
 
 /* A[n] over the channels of a group: -exp(A_log[d][n]); and A2 = A log2(e),
- * so each decay exp(delta A) is one mom_exp2_512(delta A2). */
+ * so each decay exp(delta A) is one mom_exp2_neg512(delta A2). */
 static inline void load_A(const float *A_log, int d0, __mmask16 mk, __m512 *A, __m512 *A2)
 {
     const __m512i rows = lane_rows();

@@ -30,32 +30,13 @@ static inline __m512 mom_exp512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
-/* 2^z for the scan's decays, z = delta A log2(e) <= 0 (any z below 127
- * works). The scan scales A by log2(e) once per channel group, so the
- * reduction is exact (f = z - round(z)) and costs no ln 2 split; round()
- * is the 1.5 * 2^23 trick, valid once z is clamped to [-127, 127]. The
- * polynomial is Cephes' exp2f on [-1/2, 1/2], about 1 ulp. Against
- * expf(delta A) the result differs by the rounding of A log2(e) and of the
- * product, a few ulp times |z|, which the scan tests bound. */
-static inline __m512 mom_exp2_512(__m512 z)
-{
-    z = _mm512_max_ps(_mm512_set1_ps(-127.0f), z);
-    z = _mm512_min_ps(_mm512_set1_ps(127.0f), z);
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    const __m512 n = _mm512_sub_ps(_mm512_add_ps(z, magic), magic);
-    const __m512 f = _mm512_sub_ps(z, n);
-    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* mom_exp2_512 for z <= 0 only (the scan's decays: delta >= 0, A < 0),
- * which needs no upper clamp. */
+/* 2^z for the scan's decays, z = delta A log2(e) <= 0 (delta >= 0, A < 0,
+ * so no upper clamp). The scan scales A by log2(e) once per channel group,
+ * so the reduction is exact (f = z - round(z)) and needs no ln 2 split;
+ * round() is the 1.5 * 2^23 trick, valid once z >= -127. The polynomial is
+ * Cephes' exp2f on [-1/2, 1/2], about 1 ulp. Against expf(delta A) the
+ * result differs by the rounding of A log2(e) and of the product, a few
+ * ulp times |z|, which the scan tests bound. */
 static inline __m512 mom_exp2_neg512(__m512 z)
 {
     z = _mm512_max_ps(_mm512_set1_ps(-127.0f), z);
