@@ -29,6 +29,7 @@ void mom_cpu_detect(mom_cpu_features *f)
     __cpuid_count(7, 0, a, b, c, d);
     f->avx2 = os_avx && ((b >> 5) & 1);
     f->avx512f = (b >> 16) & 1;
+    f->avx512dq = (b >> 17) & 1;
     f->avx512bw = (b >> 30) & 1;
     f->avx512vl = (b >> 31) & 1;
     f->amx_bf16 = (d >> 22) & 1;
@@ -41,8 +42,8 @@ void mom_cpu_detect(mom_cpu_features *f) { memset(f, 0, sizeof(*f)); }
 
 void mom_cpu_features_str(const mom_cpu_features *f, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s%s%s%s%s(os %s zmm state)", f->avx2 ? "avx2 " : "",
+    snprintf(buf, cap, "%s%s%s%s%s%s%s%s(os %s zmm state)", f->avx2 ? "avx2 " : "",
              f->fma ? "fma " : "", f->avx512f ? "avx512f " : "", f->avx512bw ? "avx512bw " : "",
-             f->avx512vl ? "avx512vl " : "", f->avx512_bf16 ? "avx512_bf16 " : "",
+             f->avx512vl ? "avx512vl " : "", f->avx512dq ? "avx512dq " : "", f->avx512_bf16 ? "avx512_bf16 " : "",
              f->amx_bf16 ? "amx_bf16 " : "", f->os_avx512 ? "saves" : "does not save");
 }

@@ -37,7 +37,7 @@ static const mom_kernels *avx512_if_usable(void)
 #if MOM_HAVE_AVX512_KERNELS
     mom_cpu_features f;
     mom_cpu_detect(&f);
-    if (f.avx512f && f.avx512bw && f.avx512vl && f.os_avx512) return &mom_kernels_avx512;
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.os_avx512) return &mom_kernels_avx512;
 #endif
     return NULL;
 }

@@ -162,7 +162,7 @@ extern const mom_kernels mom_kernels_scalar;
 /* ---- CPU features ---------------------------------------------------- */
 typedef enum { MOM_CPU_PATH_SCALAR = 0, MOM_CPU_PATH_AVX2 = 1, MOM_CPU_PATH_AVX512 = 2 } mom_cpu_path;
 typedef struct mom_cpu_features {
-    int avx2, fma, avx512f, avx512bw, avx512vl, avx512_bf16, amx_bf16, os_avx512;
+    int avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, avx512_bf16, amx_bf16, os_avx512;
 } mom_cpu_features;
 void mom_cpu_detect(mom_cpu_features *f);
 /* One line: "avx512f avx512bw ... (os: zmm enabled)". */

@@ -4,17 +4,16 @@
  *
  * Work is split into items (batch row b, channel group g) over a static
  * OpenMP partition. The forward needs no reduction. In the backward, dB and
- * dC sum over channels and dA_log, dD over batch rows: each thread adds into
- * its own partial buffers, and the partials are summed in thread order, so
- * a run is bit-identical for a given thread count. */
+ * dC sum over channels and dA_log, dD over batch rows: the items are cut
+ * into as many parts as the scratch was sized for (the thread count when
+ * the model planned), each part adds into its own partials, and the
+ * partials are summed in part order, so a run is bit-identical for a given
+ * thread count. */
 #include <string.h>
 
 #include "kernels_avx512.h"
 #include "vexp_avx512.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define NS 16 /* the d_state of the fast path */
 
@@ -119,47 +118,63 @@ void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)
         mom_scan_fwd_ref(a, y);
         return;
     }
-    const int G = (a->D + 15) / 16, items = a->B * G;
+    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
 #pragma omp parallel for schedule(static)
-    for (int it = 0; it < items; it++) scan_fwd_item(a, it / G, it % G, y);
+    for (long long it = 0; it < items; it++) scan_fwd_item(a, (int)(it / G), (int)(it % G), y);
 }
 
 /* Per-thread scratch: one chunk of states S (chunk + 1 x 16 zmm, the first
  * the state entering the chunk) and decays E (chunk x 16 zmm), partial
- * dB|dC for every row (B L x 2N), partial dA and dD. */
+ * dB|dC for the batch rows the thread's items touch (at most
+ * rows_per_thread of them, L x 2N each), partial dA and dD. */
 typedef struct scan_scratch {
     float *S, *E, *dbc, *dA, *dD;
 } scan_scratch;
 
-/* A multiple of 16 floats, so every thread's piece stays 64-byte aligned. */
-static size_t per_thread_floats(const mom_scan_args *a)
+/* Items (b, g) are split into contiguous ranges, so a thread's items span
+ * at most this many batch rows. */
+static int rows_per_thread(const mom_scan_args *a, int n_threads)
 {
-    const size_t n = (2 * (size_t)a->chunk + 1) * NS * 16 + (size_t)a->B * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
+    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
+    const long long per = (items + n_threads - 1) / n_threads;
+    const long long rows = (per + G - 1) / G + 1;
+    return (int)(rows < a->B ? rows : a->B);
+}
+
+/* A multiple of 16 floats, so every thread's piece stays 64-byte aligned. */
+static size_t per_thread_floats(const mom_scan_args *a, int n_threads)
+{
+    const size_t n = (2 * (size_t)a->chunk + 1) * NS * 16 +
+                     (size_t)rows_per_thread(a, n_threads) * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
     return (n + 15) & ~(size_t)15;
 }
 
 size_t mom_scan_bwd_work_floats_avx512(const mom_scan_args *a, int n_threads)
 {
     if (a->N != NS) return mom_scan_bwd_work_floats(a, n_threads);
-    return (size_t)(n_threads < 1 ? 1 : n_threads) * per_thread_floats(a) + 16;
+    if (n_threads < 1) n_threads = 1;
+    return (size_t)n_threads * per_thread_floats(a, n_threads) + 16;
 }
 
-static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p)
+/* Thread p's scratch, the work sized for `sized` threads. */
+static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p, int sized)
 {
     /* 64-byte aligned pieces so the chunk buffers take aligned stores. */
-    float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + (size_t)p * per_thread_floats(a);
+    float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + (size_t)p * per_thread_floats(a, sized);
     scan_scratch s;
     s.S = base;
     s.E = s.S + ((size_t)a->chunk + 1) * NS * 16;
     s.dbc = s.E + (size_t)a->chunk * NS * 16;
-    s.dA = s.dbc + (size_t)a->B * a->L * 2 * NS;
+    s.dA = s.dbc + (size_t)rows_per_thread(a, sized) * a->L * 2 * NS;
     s.dD = s.dA + (size_t)a->D * NS;
     return s;
 }
 
 /* lam_t = dL/ds_t = gh_t C_t + exp(delta_(t+1) A) lam_(t+1), the second term
  * kept in carry; see scan_ref.c for the whole derivation. */
-static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int b, int g, const scan_scratch *w)
+/* b0: the first batch row of this thread's dB|dC partial. */
+static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int b, int g, const scan_scratch *w,
+                          int b0)
 {
     const int L = a->L, D = a->D, C = a->chunk, nc = mom_scan_n_chunks(L, C), d0 = g * 16;
     const __mmask16 mk = mom_mask16(D - d0);
@@ -238,7 +253,7 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
             /* du = D gh + delta sum_n lam B;  ddelta = u sum_n lam B + sum_n lam A e s_(t-1) */
             _mm512_mask_storeu_ps(gr->du + r * D + d0, mk, _mm512_fmadd_ps(dt, lamB, _mm512_mul_ps(Dsk, gh)));
             _mm512_mask_storeu_ps(gr->ddelta + r * D + d0, mk, _mm512_fmadd_ps(u, lamB, qA));
-            float *pr = w->dbc + r * 2 * NS;
+            float *pr = w->dbc + ((size_t)(b - b0) * L + t) * 2 * NS;
             _mm512_storeu_ps(pr, _mm512_add_ps(_mm512_loadu_ps(pr), reduce16x16(vB)));
             _mm512_storeu_ps(pr + NS, _mm512_add_ps(_mm512_loadu_ps(pr + NS), reduce16x16(vC)));
         }
@@ -254,47 +269,58 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
     }
 }
 
+/* The items are split into work_threads parts, fixed by the scratch (not
+ * by how many threads happen to run), so the sums below come out the same
+ * for a given work_threads. */
 void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
 {
     if (a->N != NS) {
         mom_scan_bwd_ref(a, g);
         return;
     }
-    const int G = (a->D + 15) / 16, items = a->B * G;
-    const size_t rows = (size_t)a->B * a->L;
-    int P = g->work_threads < 1 ? 1 : g->work_threads;
-    if (P > items) P = items;
-#pragma omp parallel num_threads(P)
+    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
+    const size_t L = (size_t)a->L, rows = (size_t)a->B * L;
+    const int parts = g->work_threads < 1 ? 1 : g->work_threads;
+    /* Part q owns items [ITEM_LO(q), ITEM_LO(q + 1)): batch rows FIRST_ROW(q)..LAST_ROW(q). */
+#define ITEM_LO(q) (items * (q) / parts)
+#define FIRST_ROW(q) ((int)(ITEM_LO(q) / G))
+#define LAST_ROW(q) ((int)((ITEM_LO((q) + 1) - 1) / G))
+#define EMPTY(q) (ITEM_LO(q) >= ITEM_LO((q) + 1))
+#pragma omp parallel
     {
-#ifdef _OPENMP
-        const int p = omp_get_thread_num(), np = omp_get_num_threads();
-#else
-        const int p = 0, np = 1;
-#endif
-        const scan_scratch w = scratch_of(a, g->work, p);
-        memset(w.dbc, 0, sizeof(float) * rows * 2 * NS);
-        memset(w.dA, 0, sizeof(float) * (size_t)a->D * NS);
-        memset(w.dD, 0, sizeof(float) * (size_t)a->D);
-        const int lo = (int)((long long)items * p / np), hi = (int)((long long)items * (p + 1) / np);
-        for (int it = lo; it < hi; it++) scan_bwd_item(a, g, it / G, it % G, &w);
-#pragma omp barrier
-        /* Partials summed in thread order: rows of dB|dC split across threads. */
-        const size_t r0 = rows * (size_t)p / (size_t)np, r1 = rows * (size_t)(p + 1) / (size_t)np;
-        for (size_t r = r0; r < r1; r++) {
+#pragma omp for schedule(static)
+        for (int q = 0; q < parts; q++) {
+            const scan_scratch w = scratch_of(a, g->work, q, parts);
+            const int b0 = FIRST_ROW(q);
+            if (!EMPTY(q)) memset(w.dbc, 0, sizeof(float) * (size_t)(LAST_ROW(q) - b0 + 1) * L * 2 * NS);
+            memset(w.dA, 0, sizeof(float) * (size_t)a->D * NS);
+            memset(w.dD, 0, sizeof(float) * (size_t)a->D);
+            for (long long it = ITEM_LO(q); it < ITEM_LO(q + 1); it++)
+                scan_bwd_item(a, g, (int)(it / G), (int)(it % G), &w, b0);
+        }
+        /* (the implied barrier) Partials summed in part order, rows split
+         * across threads: a row's partials are those of the parts reaching it. */
+#pragma omp for schedule(static)
+        for (size_t r = 0; r < rows; r++) {
+            const int b = (int)(r / L);
             __m512 sb = _mm512_setzero_ps(), sc = _mm512_setzero_ps();
-            for (int q = 0; q < np; q++) {
-                const float *pr = scratch_of(a, g->work, q).dbc + r * 2 * NS;
+            for (int q = 0; q < parts; q++) {
+                if (EMPTY(q) || b < FIRST_ROW(q) || b > LAST_ROW(q)) continue;
+                const float *pr = scratch_of(a, g->work, q, parts).dbc + ((size_t)(b - FIRST_ROW(q)) * L + r % L) * 2 * NS;
                 sb = _mm512_add_ps(sb, _mm512_loadu_ps(pr));
                 sc = _mm512_add_ps(sc, _mm512_loadu_ps(pr + NS));
             }
             _mm512_storeu_ps(g->dB + r * g->ld_dbc, sb);
             _mm512_storeu_ps(g->dC + r * g->ld_dbc, sc);
         }
-        if (p == 0)
-            for (int q = 0; q < np; q++) {
-                const scan_scratch wq = scratch_of(a, g->work, q);
-                for (size_t i = 0; i < (size_t)a->D * NS; i++) g->dA_log[i] += wq.dA[i];
-                for (int d = 0; d < a->D; d++) g->dD[d] += wq.dD[d];
-            }
     }
+    for (int q = 0; q < parts; q++) {
+        const scan_scratch wq = scratch_of(a, g->work, q, parts);
+        for (size_t i = 0; i < (size_t)a->D * NS; i++) g->dA_log[i] += wq.dA[i];
+        for (int d = 0; d < a->D; d++) g->dD[d] += wq.dD[d];
+    }
+#undef ITEM_LO
+#undef FIRST_ROW
+#undef LAST_ROW
+#undef EMPTY
 }

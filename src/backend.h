@@ -31,6 +31,7 @@ typedef struct be_scan_grads {
     bv dy, du, ddelta, dB, dC, dz, dA_log, dD, work;
     int ld_dbc, ld_dz;
     bv y; /* recomputed forward output; buf NULL: not wanted */
+    int work_threads; /* the thread count work was sized for */
 } be_scan_grads;
 
 typedef struct backend backend;
@@ -72,7 +73,8 @@ struct backend {
     void (*add)(backend *be, size_t n, bv x, bv y); /* y += x */
     void (*scan_fwd)(backend *be, const be_scan *a, bv y);
     void (*scan_bwd)(backend *be, const be_scan *a, const be_scan_grads *g);
-    size_t (*scan_work_elems)(backend *be, const be_scan *a); /* scan_bwd scratch */
+    /* scan_bwd scratch for n_threads threads */
+    size_t (*scan_work_elems)(backend *be, const be_scan *a, int n_threads);
     /* loss[t] per row; logits become (softmax - onehot) * scale unless scale 0 */
     void (*xent)(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
 
@@ -80,6 +82,11 @@ struct backend {
     double (*sumsq)(backend *be, size_t n, bv x);
     void (*adamw)(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
                   float b1, float b2, float eps, float wd, int64_t step);
+
+    /* threads: how many the next ops may use (0 = the default); the count
+     * they will use. Contexts set theirs at every entry, so two contexts
+     * in one process do not change each other's results. */
+    int (*threads)(backend *be, int n);
 
     void (*destroy)(backend *be);
 };

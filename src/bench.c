@@ -33,6 +33,7 @@ mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg_in, int tok
         if (n > need) need = n;
     }
     backend *be = ctx->be;
+    be->threads(be, ctx->n_threads);
     be_buf *buf = be->alloc(be, need);
     if (!buf) return mom_fail(ctx, MOM_ERR_NOMEM, "bench: out of memory for matmuls of %d rows", tokens);
     double best = 0;

@@ -199,7 +199,7 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
     const be_scan sc = scan_of(m, L, a);
     const be_scan_grads sg = {pl->dy, pl->duc, pl->ddelta, bv_at(pl->dxdbl, (size_t)R),
                               bv_at(pl->dxdbl, (size_t)R + N), bv_at(pl->dxz, (size_t)Di),
-                              G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di, pl->y};
+                              G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di, pl->y, pl->scan_threads};
     be->scan_bwd(be, &sc, &sg);
     if ((s = proj_bwd(m, &p.out, GRAD_WEIGHT, pl->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
     /* softplus' backward in place: ddelta becomes d(W_dt r + b). */

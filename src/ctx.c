@@ -4,10 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "backend.h"
 #include "mom_build_config.h"
 #include "ctx.h"
@@ -77,9 +73,6 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     if (!ctx) return MOM_ERR_NOMEM;
     ctx->n_threads = s->n_threads;
     ctx->kernels = k;
-#ifdef _OPENMP
-    if (s->n_threads > 0) omp_set_num_threads(s->n_threads);
-#endif
     ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
         free(ctx);

@@ -234,6 +234,7 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
     if (backward && !isfinite(grad_scale))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "grad_scale = %g is not finite", (double)grad_scale);
+    m->be->threads(m->be, m->ctx->n_threads);
     if ((s = plan_ensure(m, b->B, b->T))) return s;
     backend *be = m->be;
     act_plan *pl = &m->plan;
@@ -301,7 +302,7 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
 }
 
 /* Windows of T+1 tokens with stride T, so every token after the first is a
- * target exactly once; the last batch may have fewer rows. */
+ * target exactly once. */
 mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
                               mom_losses *out)
 {
@@ -323,14 +324,17 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
     if (!tok || !tgt || !mod || !tmod || !starts) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
     int64_t batches = 0;
     for (int64_t w = 0; !s && w < n_windows && (max_batches <= 0 || batches < max_batches); w += B, batches++) {
+        /* A last, short batch is padded with window 0 and no targets, so
+         * the planned (B, T) shape serves every batch. */
         const int rows = (int)(n_windows - w < B ? n_windows - w : B);
-        for (int r = 0; r < rows; r++) starts[r] = (w + r) * T;
-        s = mom_dataset_fill_batch(d, rows, T, starts, tok, mod, tgt, tmod);
+        for (int r = 0; r < B; r++) starts[r] = r < rows ? (w + r) * T : 0;
+        s = mom_dataset_fill_batch(d, B, T, starts, tok, mod, tgt, tmod);
         if (s) {
             s = mom_fail(m->ctx, s, "evaluate: cannot read window %lld", (long long)w);
             break;
         }
-        mom_batch b = {rows, T, tok, mod, tgt, tmod};
+        for (size_t i = (size_t)rows * T; i < BT; i++) tgt[i] = -1;
+        mom_batch b = {B, T, tok, mod, tgt, tmod};
         mom_losses l;
         if ((s = mom_model_forward(m, &b, &l))) break;
         for (int k = 0; k < m->cfg.n_modalities; k++)

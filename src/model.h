@@ -58,6 +58,7 @@ typedef struct act_plan {
     bv h, uc, dtp, delta, y;
     /* backward scratch; plan.c says which of these share memory */
     bv dx, dy, dh, dxz, duc, dxdbl, ddelta, scan_work;
+    int scan_threads; /* scan_work holds partials for this many threads */
     /* routed projection tiles */
     bv gA, gC, gD;
     float *host_loss; /* (BT) */

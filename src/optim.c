@@ -40,10 +40,11 @@ static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
     if (!(s->beta1 >= 0.0f && s->beta1 < 1.0f) || !(s->beta2 >= 0.0f && s->beta2 < 1.0f))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: betas %g, %g must be in [0, 1)",
                         (double)s->beta1, (double)s->beta2);
-    if (!(s->eps > 0.0f) || !(s->weight_decay >= 0.0f) || !isfinite(s->weight_decay))
+    if (!(s->eps > 0.0f) || !isfinite(s->eps) || !(s->weight_decay >= 0.0f) || !isfinite(s->weight_decay))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: eps = %g must be > 0, weight_decay = %g >= 0",
                         (double)s->eps, (double)s->weight_decay);
-    if (isnan(s->clip_norm) || s->warmup_steps < 0 || s->total_steps < 0 || !(s->min_lr_ratio >= 0.0f))
+    if (isnan(s->clip_norm) || s->warmup_steps < 0 || s->total_steps < 0 || !(s->min_lr_ratio >= 0.0f) ||
+        !isfinite(s->min_lr_ratio))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: clip %g, warmup %d, total %d, min_lr_ratio %g out of range",
                         (double)s->clip_norm, s->warmup_steps, s->total_steps, (double)s->min_lr_ratio);
     return MOM_OK;
@@ -55,6 +56,7 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
     mom_status st = check_settings(m->ctx, s);
     if (st) return st;
     backend *be = m->be;
+    be->threads(be, m->ctx->n_threads);
     /* The norm sums tensor by tensor in table order: a fixed partition. */
     double ss = 0.0;
     for (size_t i = 0; i < m->n_tensors; i++) ss += be->sumsq(be, m->tensors[i].n, G(m, m->tensors[i].off));

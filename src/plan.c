@@ -62,7 +62,8 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->dxdbl = take(c, BT * X);
     p->ddelta = take(c, BT * Di);
     const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0};
-    p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape));
+    p->scan_threads = m->be->threads(m->be, m->ctx->n_threads);
+    p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape, p->scan_threads));
     /* Gathered operands of a routed projection tile: the widest input and output. */
     const size_t tile = BT < (size_t)m->proj_tile ? BT : (size_t)m->proj_tile, wide = max3(2 * Di, Dm, X);
     p->gA = take(c, tile * wide);

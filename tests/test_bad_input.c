@@ -1283,6 +1283,8 @@ static void test_bad_optim_settings(void **state)
         {"total", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, -5, D_MIN},
         {"min_lr_ratio", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, -0.5f},
         {"min_lr_ratio", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 10, 100, NAN},
+        {"min_lr_ratio", D_LR, D_B1, D_B2, D_EPS, D_WD, D_CLIP, 0, 10, INFINITY},
+        {"eps", D_LR, D_B1, D_B2, INFINITY, D_WD, D_CLIP, 10, 100, D_MIN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const sc *c = &cases[i];

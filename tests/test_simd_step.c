@@ -106,12 +106,43 @@ static void test_repeat_is_bit_identical(void **st)
     free(pb);
 }
 
+/* Two contexts in one process, with different thread counts: neither
+ * changes the other's results (each sets its own threads at every call,
+ * and a model's scan scratch holds the parts it was planned for). */
+static void test_two_contexts(void **st)
+{
+    (void)st;
+    mom_ctx *c2, *c1;
+    assert_int_equal(tu_ctx_create(&c2, 2, NULL), MOM_OK);
+    mom_config c = tu_config(3, 50, 40, 2, 16);
+    mom_model *a = tu_new_model(c2, &c, 3);
+    tu_batch b = tu_make_batch(4, 70, c.vocab_size, 0x7, 9);
+    mom_losses l;
+    size_t n;
+    tu_backward(a, &b.b, &l);
+    float *g1 = tu_snapshot(a, 1, &n);
+    assert_int_equal(tu_ctx_create(&c1, 1, NULL), MOM_OK);
+    mom_model *other = tu_new_model(c1, &c, 4);
+    tu_backward(other, &b.b, &l);
+    tu_backward(a, &b.b, &l);
+    float *g2 = tu_snapshot(a, 1, &n);
+    assert_memory_equal(g1, g2, n * sizeof(float));
+    free(g1);
+    free(g2);
+    tu_free_batch(&b);
+    mom_model_destroy(&other);
+    mom_model_destroy(&a);
+    mom_ctx_destroy(&c1);
+    mom_ctx_destroy(&c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_repeat_is_bit_identical),
         cmocka_unit_test(test_bf16_close_to_fp32),
+        cmocka_unit_test(test_two_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

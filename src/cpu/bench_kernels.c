@@ -9,12 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
 #include "ctx.h"
 #include "kernels.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static double now_s(void)
 {
@@ -257,9 +255,7 @@ mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg_in, int B, int 
     const mom_kernels *fast = ctx->kernels;
     shapes s = {B, T, B * T, cfg.d_model, cfg.expand * cfg.d_model, cfg.d_state, cfg.dt_rank + 2 * cfg.d_state,
                 cfg.dt_rank, cfg.d_conv, cfg.vocab_size};
-#ifdef _OPENMP
-    bench_threads = omp_get_max_threads();
-#endif
+    bench_threads = ctx->be->threads(ctx->be, ctx->n_threads);
     bufs b;
     if (alloc_bufs(&s, &b, fast)) {
         free_bufs(&b);

@@ -23,7 +23,7 @@ typedef struct cpu_backend {
     backend ops;
     dnnl_mm *mm;              /* NULL: plain-C matmuls */
     const mom_kernels *k;     /* scalar or AVX-512 */
-    int scan_threads;         /* threads the scan scratch was sized for */
+    int default_threads;      /* OpenMP's count when the backend started */
 } cpu_backend;
 
 static int max_threads(void)
@@ -35,7 +35,7 @@ static int max_threads(void)
 #endif
 }
 
-static float *F(bv v) { return v.buf->data + v.off; }
+static float *F(bv v) { return v.buf ? v.buf->data + v.off : NULL; }
 static int32_t *I(bv v) { return (int32_t *)(void *)(v.buf->data + v.off); }
 static dnnl_mm *MM(backend *be) { return ((cpu_backend *)be)->mm; }
 static const mom_kernels *KN(backend *be) { return ((cpu_backend *)be)->k; }
@@ -169,19 +169,28 @@ static void cpu_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g)
 {
     (void)be;
     mom_scan_args s = scan_args(a);
-    const int t = max_threads(), sized = ((cpu_backend *)be)->scan_threads;
+    /* Never more threads than the scratch holds partials for. */
+    const int t = max_threads(), sized = g->work_threads;
     mom_scan_grads sg = {F(g->dy), F(g->du), F(g->ddelta), F(g->dB), F(g->dC), g->ld_dbc,
                          F(g->dz), g->ld_dz, F(g->dA_log), F(g->dD), F(g->work), t < sized ? t : sized,
                          g->y.buf ? F(g->y) : NULL};
     KN(be)->scan_bwd(&s, &sg);
 }
-static size_t cpu_scan_work(backend *be, const be_scan *a)
+static size_t cpu_scan_work(backend *be, const be_scan *a, int n_threads)
 {
-    cpu_backend *cb = (cpu_backend *)be;
-    const int t = max_threads();
-    if (t > cb->scan_threads) cb->scan_threads = t;
     mom_scan_args s = scan_args(a);
-    return KN(be)->scan_bwd_work_floats(&s, cb->scan_threads);
+    return KN(be)->scan_bwd_work_floats(&s, n_threads);
+}
+
+static int cpu_threads(backend *be, int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n > 0 ? n : ((cpu_backend *)be)->default_threads);
+#else
+    (void)be;
+    (void)n;
+#endif
+    return max_threads();
 }
 static void cpu_xent(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss)
 {
@@ -238,11 +247,13 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->scan_fwd = cpu_scan_fwd;
     b->scan_bwd = cpu_scan_bwd;
     b->scan_work_elems = cpu_scan_work;
+    b->threads = cpu_threads;
     b->xent = cpu_xent;
     b->sumsq = cpu_sumsq;
     b->adamw = cpu_adamw;
     b->destroy = cpu_destroy;
     cb->k = k;
+    cb->default_threads = max_threads();
     cb->mm = use_dnnl ? dnnl_mm_create(bf16 ? k->f32_to_bf16 : NULL) : NULL;
     if (bf16 && !cb->mm) { /* bf16 exists only through oneDNN */
         free(cb);
