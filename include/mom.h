@@ -63,6 +63,9 @@ typedef struct mom_ctx mom_ctx;
 typedef struct mom_model mom_model;
 typedef struct mom_dataset mom_dataset;
 
+/* A context owns a backend and its caches: use one context (and its models)
+ * from one thread at a time. Several contexts may live in one process; each
+ * applies its own n_threads on every call. */
 typedef struct mom_ctx_settings {
     int n_threads;   /* 0 = OpenMP's default */
     const char *cpu; /* NULL = from MOM_CPU or auto; "scalar" forces plain C */

@@ -44,7 +44,7 @@ struct backend {
     void (*upload)(backend *be, bv dst, const void *src, size_t n_elems);
     void (*download)(backend *be, void *dst, bv src, size_t n_elems);
     void (*zero)(backend *be, bv dst, size_t n_elems);
-    void (*copy)(backend *be, bv dst, bv src, size_t n_elems);
+    void (*copy)(backend *be, bv dst, bv src, size_t n_elems); /* no overlap */
 
     /* projections: W is [N, K] (PyTorch Linear layout) */
     int (*mm_fwd)(backend *be, int M, int N, int K, bv A, int lda, bv W, bv C, int ldc, int acc);
