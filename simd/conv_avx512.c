@@ -1,5 +1,6 @@
 /* Causal depthwise conv1d followed by SiLU, AVX-512, 16 channels per zmm.
- * x (B, L, D) row stride ldx, w (D, K) = PyTorch's (D, 1, K), b (D).
+ * x: position (b, t) at row mom_row(rows, b, L, t), stride ldx; w (D, K) =
+ * PyTorch's (D, 1, K), b (D).
  * The pre-activation is summed in the reference's order (bias, then taps
  * oldest first, no fma), so it is bit-exact; only the sigmoid differs by an
  * ulp or so. Both passes walk rows in time order with the channels inner
@@ -26,21 +27,29 @@ static inline void load_taps(int K, int d0, __mmask16 m, const float *w, __m512 
                                          w + (size_t)d0 * K, 4);
 }
 
+/* Element offsets of the rows a position's taps read: xr[k] for
+ * x[t-K+1+k], k >= first_tap(K, t) (no rows before t = 0). */
+static inline int first_tap(int K, int t) { return t >= K - 1 ? 0 : K - 1 - t; }
+static inline void tap_rows(int K, int L, const int32_t *rows, int bi, int t, int ldx, size_t *xr)
+{
+    for (int k = first_tap(K, t); k < K; k++) xr[k] = mom_row(rows, bi, L, t - (K - 1) + k) * (size_t)ldx;
+}
+
 /* b + sum_k w_k x[t-K+1+k] at channels d0.., zeros before t = 0. */
 static inline __attribute__((always_inline)) __m512 conv_pre512(int K, int t, __mmask16 m, const float *xd,
-                                                                int ldx, const __m512 *wk, __m512 bias)
+                                                                const size_t *xr, const __m512 *wk, __m512 bias)
 {
     __m512 s = bias;
-    for (int k = t >= K - 1 ? 0 : K - 1 - t; k < K; k++)
-        s = _mm512_add_ps(s, _mm512_mul_ps(wk[k], _mm512_maskz_loadu_ps(m, xd + (size_t)(t - (K - 1) + k) * ldx)));
+    for (int k = first_tap(K, t); k < K; k++) s = _mm512_add_ps(s, _mm512_mul_ps(wk[k], _mm512_maskz_loadu_ps(m, xd + xr[k])));
     return s;
 }
 
-/* out[t0:t1, :] of one batch row. */
-static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int t0, int t1, int D, const float *xb,
-                                                                int ldx, const float *w, const float *b,
-                                                                float *ob)
+/* out[t0:t1, :] of batch row bi. */
+static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int L, int bi, int t0, int t1, int D,
+                                                                const int32_t *rows, const float *x, int ldx,
+                                                                const float *w, const float *b, float *out)
 {
+    size_t xr[MAX_TAPS];
     __m512 wk[CHUNK_BLOCKS][MAX_TAPS], bias[CHUNK_BLOCKS];
     for (int c0 = 0; c0 < D; c0 += 16 * CHUNK_BLOCKS) {
         const int nb = (D - c0 + 15) / 16 < CHUNK_BLOCKS ? (D - c0 + 15) / 16 : CHUNK_BLOCKS;
@@ -49,31 +58,32 @@ static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int t0, i
             load_taps(K, d0, mom_mask16(D - d0), w, wk[j]);
             bias[j] = _mm512_maskz_loadu_ps(mom_mask16(D - d0), b + d0);
         }
-        for (int t = t0; t < t1; t++)
+        for (int t = t0; t < t1; t++) {
+            tap_rows(K, L, rows, bi, t, ldx, xr);
+            float *o = out + mom_row(rows, bi, L, t) * D;
             for (int j = 0; j < nb; j++) {
                 const int d0 = c0 + 16 * j;
                 const __mmask16 m = mom_mask16(D - d0);
-                const __m512 p = conv_pre512(K, t, m, xb + d0, ldx, wk[j], bias[j]);
-                _mm512_mask_storeu_ps(ob + (size_t)t * D + d0, m, _mm512_mul_ps(p, mom_sigmoid512(p)));
+                const __m512 p = conv_pre512(K, t, m, x + d0, xr, wk[j], bias[j]);
+                _mm512_mask_storeu_ps(o + d0, m, _mm512_mul_ps(p, mom_sigmoid512(p)));
             }
+        }
     }
 }
 
-void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                              const float *b, float *out)
+void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                              const float *w, const float *b, float *out)
 {
     const int tiles = (L + FWD_TILE - 1) / FWD_TILE;
 #pragma omp parallel for schedule(static)
     for (int it = 0; it < B * tiles; it++) {
         const int bi = it / tiles, t0 = (it % tiles) * FWD_TILE;
         const int t1 = t0 + FWD_TILE < L ? t0 + FWD_TILE : L;
-        const float *xb = x + (size_t)bi * L * ldx;
-        float *ob = out + (size_t)bi * L * D;
         /* A constant K lets the compiler unroll the taps of the common case. */
         if (K == 4)
-            conv_fwd_tile(4, t0, t1, D, xb, ldx, w, b, ob);
+            conv_fwd_tile(4, L, bi, t0, t1, D, rows, x, ldx, w, b, out);
         else
-            conv_fwd_tile(K, t0, t1, D, xb, ldx, w, b, ob);
+            conv_fwd_tile(K, L, bi, t0, t1, D, rows, x, ldx, w, b, out);
     }
 }
 
@@ -95,10 +105,12 @@ typedef struct conv_block {
 
 /* All of (B, L) for the channels [c0, c0 + 16 nb), nb <= CHUNK_BLOCKS. */
 static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, int L, int D, int c0, int nb,
-                                                                 const float *x, int ldx, const float *w,
-                                                                 const float *b, const float *dout, float *dx,
-                                                                 int lddx, float *dw, float *db)
+                                                                 const int32_t *rows, const float *x, int ldx,
+                                                                 const float *w, const float *b,
+                                                                 const float *dout, float *dx, int lddx,
+                                                                 float *dw, float *db)
 {
+    size_t xr[MAX_TAPS];
     conv_block blk[CHUNK_BLOCKS];
     for (int j = 0; j < nb; j++) {
         const int d0 = c0 + 16 * j;
@@ -110,36 +122,38 @@ static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, i
     }
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int bi = 0; bi < B; bi++) {
-        const float *xb = x + (size_t)bi * L * ldx;
-        const float *gb = dout + (size_t)bi * L * D;
-        float *dxb = dx + (size_t)bi * L * lddx;
         for (int t = 0; t < L; t++) {
             const int s = t - (K - 1);
+            tap_rows(K, L, rows, bi, t, ldx, xr);
+            const float *gt = dout + mom_row(rows, bi, L, t) * D;
+            float *dxs = s >= 0 ? dx + mom_row(rows, bi, L, s) * lddx : NULL;
             for (int j = 0; j < nb; j++) {
                 conv_block *k = &blk[j];
                 const int d0 = c0 + 16 * j;
                 const __mmask16 m = mom_mask16(D - d0);
-                const float *xd = xb + d0;
-                const __m512 p = conv_pre512(K, t, m, xd, ldx, k->w, k->bias);
+                const float *xd = x + d0;
+                const __m512 p = conv_pre512(K, t, m, xd, xr, k->w, k->bias);
                 const __m512 sg = mom_sigmoid512(p);
                 /* silu'(p) = sig (1 + p (1 - sig)), multiplied in the reference's order. */
-                const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, gb + (size_t)t * D + d0), sg),
+                const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, gt + d0), sg),
                                                _mm512_add_ps(one, _mm512_mul_ps(p, _mm512_sub_ps(one, sg))));
                 k->db = _mm512_add_ps(k->db, g);
-                for (int i = t >= K - 1 ? 0 : K - 1 - t; i < K; i++) {
-                    const __m512 xi = _mm512_maskz_loadu_ps(m, xd + (size_t)(s + i) * ldx);
+                for (int i = first_tap(K, t); i < K; i++) {
+                    const __m512 xi = _mm512_maskz_loadu_ps(m, xd + xr[i]);
                     k->dw[i] = _mm512_add_ps(k->dw[i], _mm512_mul_ps(g, xi));
                 }
                 k->ring[t & 15] = g;
-                if (s >= 0) _mm512_mask_storeu_ps(dxb + (size_t)s * lddx + d0, m, conv_dx512(K, s, L, k->ring, k->w));
+                if (dxs) _mm512_mask_storeu_ps(dxs + d0, m, conv_dx512(K, s, L, k->ring, k->w));
             }
         }
-        for (int s = L - (K - 1) > 0 ? L - (K - 1) : 0; s < L; s++)
+        for (int s = L - (K - 1) > 0 ? L - (K - 1) : 0; s < L; s++) {
+            float *dxs = dx + mom_row(rows, bi, L, s) * lddx;
             for (int j = 0; j < nb; j++) {
                 const int d0 = c0 + 16 * j;
                 const __m512 v = conv_dx512(K, s, L, blk[j].ring, blk[j].w);
-                _mm512_mask_storeu_ps(dxb + (size_t)s * lddx + d0, mom_mask16(D - d0), v);
+                _mm512_mask_storeu_ps(dxs + d0, mom_mask16(D - d0), v);
             }
+        }
     }
     const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                            _mm512_set1_epi32(K));
@@ -154,9 +168,9 @@ static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, i
     }
 }
 
-void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                              const float *b, const float *dout, float *dx, int lddx, float *dw,
-                              float *db)
+void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                              const float *w, const float *b, const float *dout, float *dx, int lddx,
+                              float *dw, float *db)
 {
 #pragma omp parallel
     {
@@ -165,9 +179,9 @@ void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const float *x, int ld
         for (int c = c0; c < c1; c += 16 * CHUNK_BLOCKS) {
             const int nb = (c1 - c + 15) / 16 < CHUNK_BLOCKS ? (c1 - c + 15) / 16 : CHUNK_BLOCKS;
             if (K == 4)
-                conv_bwd_chunk(4, B, L, D, c, nb, x, ldx, w, b, dout, dx, lddx, dw, db);
+                conv_bwd_chunk(4, B, L, D, c, nb, rows, x, ldx, w, b, dout, dx, lddx, dw, db);
             else
-                conv_bwd_chunk(K, B, L, D, c, nb, x, ldx, w, b, dout, dx, lddx, dw, db);
+                conv_bwd_chunk(K, B, L, D, c, nb, rows, x, ldx, w, b, dout, dx, lddx, dw, db);
         }
     }
 }

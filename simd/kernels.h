@@ -46,15 +46,27 @@ void mom_add_bias_ref(int rows, int cols, const float *bias, float *C, int ldc);
 /* dbias += sum over rows of dC. */
 void mom_bias_grad_ref(int rows, int cols, const float *dC, int lddc, float *dbias);
 
+/* ---- time order ------------------------------------------------------ */
+/* The model keeps a batch's activations in modality order (so each
+ * modality's rows are one contiguous slice for its projections); the conv
+ * and the scan, which run along time, find position (b, t) at row
+ * rows[b L + t]. rows NULL: the plain order, row b L + t. */
+static inline size_t mom_row(const int32_t *rows, int b, int L, int t)
+{
+    const size_t i = (size_t)b * L + t;
+    return rows ? (size_t)rows[i] : i;
+}
+
 /* ---- causal depthwise conv1d + SiLU ---------------------------------- */
-/* x: (B, L, D) with row stride ldx; w (D, K); b (D). out (B, L, D) contiguous:
+/* x: (B*L) rows with stride ldx, position (b, t) at mom_row(rows, b, L, t);
+ * w (D, K); b (D). out: (B*L, D) contiguous, the same rows:
  * out[t,d] = SiLU(b[d] + sum_k w[d,k] x[t-K+1+k, d]) with zeros before t=0. */
-void mom_conv_silu_fwd_ref(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                           const float *b, float *out);
+void mom_conv_silu_fwd_ref(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                           const float *w, const float *b, float *out);
 /* dx (= into stride ldx), dw +=, db +=, given dout (grad of the SiLU output). */
-void mom_conv_silu_bwd_ref(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                           const float *b, const float *dout, float *dx, int lddx, float *dw,
-                           float *db);
+void mom_conv_silu_bwd_ref(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                           const float *w, const float *b, const float *dout, float *dx, int lddx,
+                           float *dw, float *db);
 
 /* ---- elementwise ----------------------------------------------------- */
 /* y = softplus(x) with PyTorch's threshold 20 (y = x above it). */
@@ -81,9 +93,16 @@ typedef struct mom_scan_args {
     const float *z;          /* (B, L, D) with row stride ld_z */
     int ld_z;
     float *states;           /* (B, n_chunks, D, N): state entering each chunk */
+    const int32_t *rows;     /* row of position (b, t) in every (B*L)-row matrix
+                                above and in the grads; NULL: b L + t */
 } mom_scan_args;
 
 static inline int mom_scan_n_chunks(int L, int chunk) { return (L + chunk - 1) / chunk; }
+
+/* The model's chunk: 128 positions between stored states, so 1/128 of a
+ * state per token per layer is kept and a chunk of recomputed states
+ * (128 x 16 x 16 floats per channel group) still fits in L2. */
+#define MOM_SCAN_CHUNK 128
 
 /* y (B, L, D) = (C.s + D u) * SiLU(z); fills a->states. */
 void mom_scan_fwd_ref(const mom_scan_args *a, float *y);
@@ -140,10 +159,11 @@ typedef struct mom_kernels {
                          int accumulate);
     void (*add_bias)(int rows, int cols, const float *bias, float *C, int ldc);
     void (*bias_grad)(int rows, int cols, const float *dC, int lddc, float *dbias);
-    void (*conv_silu_fwd)(int B, int L, int D, int K, const float *x, int ldx, const float *w, const float *b,
-                          float *out);
-    void (*conv_silu_bwd)(int B, int L, int D, int K, const float *x, int ldx, const float *w, const float *b,
-                          const float *dout, float *dx, int lddx, float *dw, float *db);
+    void (*conv_silu_fwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                          const float *w, const float *b, float *out);
+    void (*conv_silu_bwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                          const float *w, const float *b, const float *dout, float *dx, int lddx, float *dw,
+                          float *db);
     void (*softplus_fwd)(size_t n, const float *x, float *y);
     void (*softplus_bwd)(size_t n, const float *x, const float *dy, float *dx);
     void (*add)(size_t n, const float *x, float *y);

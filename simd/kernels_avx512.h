@@ -20,11 +20,11 @@ void mom_scatter_rows_avx512(int rows, int cols, const int32_t *perm, const floa
                              int ld_dst, int accumulate);
 void mom_add_bias_avx512(int rows, int cols, const float *bias, float *C, int ldc);
 void mom_bias_grad_avx512(int rows, int cols, const float *dC, int lddc, float *dbias);
-void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                              const float *b, float *out);
-void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const float *x, int ldx, const float *w,
-                              const float *b, const float *dout, float *dx, int lddx, float *dw,
-                              float *db);
+void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                              const float *w, const float *b, float *out);
+void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
+                              const float *w, const float *b, const float *dout, float *dx, int lddx,
+                              float *dw, float *db);
 void mom_softplus_fwd_avx512(size_t n, const float *x, float *y);
 void mom_softplus_bwd_avx512(size_t n, const float *x, const float *dy, float *dx);
 void mom_add_avx512(size_t n, const float *x, float *y);

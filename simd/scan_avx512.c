@@ -67,6 +67,20 @@ static inline void load_state(const float *src, __mmask16 mk, __m512 *s)
     for (int n = 0; n < NS; n++) s[n] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, src + n, 4);
 }
 
+/* The scan walks rows of (B*L, D) matrices, 2 KiB or more apart, 64 bytes
+ * per row per channel group: too far apart for the hardware prefetchers,
+ * so each row would wait on the cache hierarchy. PF_AHEAD positions ahead
+ * it asks for the lines it will read (and the ones it will write). */
+#define PF_AHEAD 8
+static inline void pf(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+static inline void pf_bc(const mom_scan_args *a, size_t r)
+{
+    pf(a->Bm + r * a->ld_bc);
+    pf(a->Bm + r * a->ld_bc + NS - 1);
+    pf(a->Cm + r * a->ld_bc);
+    pf(a->Cm + r * a->ld_bc + NS - 1);
+}
+
 static inline __m512 silu_gate(__m512 z) { return _mm512_mul_ps(z, mom_sigmoid512(z)); }
 
 /* C.s + D u in a fixed order, two chains (even and odd states) so the adds
@@ -97,7 +111,15 @@ static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
     for (int t = 0; t < L; t++) {
         if (t % a->chunk == 0) store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
         __asm__ volatile("" ::: "memory"); /* keep A2m in memory, not hoisted into registers */
-        const size_t r = (size_t)b * L + t;
+        const size_t r = mom_row(a->rows, b, L, t);
+        if (t + PF_AHEAD < L) {
+            const size_t q = mom_row(a->rows, b, L, t + PF_AHEAD);
+            pf(a->delta + q * D + d0);
+            pf(a->u + q * D + d0);
+            pf(a->z + q * a->ld_z + d0);
+            pf(y + q * D + d0);
+            pf_bc(a, q);
+        }
         const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
         const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
         const __m512 du = _mm512_mul_ps(dt, u);
@@ -201,7 +223,13 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
         for (int n = 0; n < NS; n++) _mm512_store_ps(w->S + n * 16, s[n]);
         for (int t = t0; t < t1; t++) {
             __asm__ volatile("" ::: "memory");
-            const size_t r = (size_t)b * L + t;
+            const size_t r = mom_row(a->rows, b, L, t);
+            if (t + PF_AHEAD < t1) {
+                const size_t q = mom_row(a->rows, b, L, t + PF_AHEAD);
+                pf(a->delta + q * D + d0);
+                pf(a->u + q * D + d0);
+                pf_bc(a, q);
+            }
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, a->u + r * D + d0));
             const float *Bt = a->Bm + r * a->ld_bc;
@@ -216,7 +244,18 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
         }
         for (int t = t1 - 1; t >= t0; t--) {
             __asm__ volatile("" ::: "memory");
-            const size_t r = (size_t)b * L + t;
+            const size_t r = mom_row(a->rows, b, L, t);
+            /* delta, u, B and C of this chunk are still in L1 from the
+             * recompute; z, dy and the outputs are not. */
+            if (t - PF_AHEAD >= t0) {
+                const size_t q = mom_row(a->rows, b, L, t - PF_AHEAD);
+                pf(a->z + q * a->ld_z + d0);
+                pf(gr->dy + q * D + d0);
+                pf(gr->dz + q * gr->ld_dz + d0);
+                pf(gr->du + q * D + d0);
+                pf(gr->ddelta + q * D + d0);
+                if (gr->y) pf(gr->y + q * D + d0);
+            }
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
             const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
@@ -279,7 +318,7 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
         return;
     }
     const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
-    const size_t L = (size_t)a->L, rows = (size_t)a->B * L;
+    const size_t L = (size_t)a->L, n_pos = (size_t)a->B * L;
     const int parts = g->work_threads < 1 ? 1 : g->work_threads;
     /* Part q owns items [ITEM_LO(q), ITEM_LO(q + 1)): batch rows FIRST_ROW(q)..LAST_ROW(q). */
 #define ITEM_LO(q) (items * (q) / parts)
@@ -301,7 +340,7 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
         /* (the implied barrier) Partials summed in part order, rows split
          * across threads: a row's partials are those of the parts reaching it. */
 #pragma omp for schedule(static)
-        for (size_t r = 0; r < rows; r++) {
+        for (size_t r = 0; r < n_pos; r++) {
             const int b = (int)(r / L);
             __m512 sb = _mm512_setzero_ps(), sc = _mm512_setzero_ps();
             for (int q = 0; q < parts; q++) {
@@ -310,8 +349,9 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
                 sb = _mm512_add_ps(sb, _mm512_loadu_ps(pr));
                 sc = _mm512_add_ps(sc, _mm512_loadu_ps(pr + NS));
             }
-            _mm512_storeu_ps(g->dB + r * g->ld_dbc, sb);
-            _mm512_storeu_ps(g->dC + r * g->ld_dbc, sc);
+            const size_t dst = mom_row(a->rows, b, a->L, (int)(r % L));
+            _mm512_storeu_ps(g->dB + dst * g->ld_dbc, sb);
+            _mm512_storeu_ps(g->dC + dst * g->ld_dbc, sc);
         }
     }
     for (int q = 0; q < parts; q++) {

@@ -21,13 +21,12 @@ void mom_scan_fwd_ref(const mom_scan_args *a, float *y)
         for (int d = 0; d < D; d++) {
             float s[64], A[64]; /* N <= 64 is checked by config validation */
             for (int n = 0; n < N; n++) { s[n] = 0.0f; A[n] = -expf(a->A_log[(size_t)d * N + n]); }
-            const size_t row0 = (size_t)b * L;
             for (int t = 0; t < L; t++) {
                 if (t % a->chunk == 0) {
                     float *st = a->states + (((size_t)b * nc + t / a->chunk) * D + d) * N;
                     memcpy(st, s, sizeof(float) * (size_t)N);
                 }
-                const size_t r = row0 + t;
+                const size_t r = mom_row(a->rows, b, L, t);
                 const float dt = a->delta[r * D + d], u = a->u[r * D + d];
                 const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
                 float acc = 0.0f;
@@ -54,11 +53,10 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g)
 {
     const int L = a->L, D = a->D, N = a->N, C = a->chunk, nc = mom_scan_n_chunks(L, C);
     for (int b = 0; b < a->B; b++) {
-        const size_t row0 = (size_t)b * L;
         for (int t = 0; t < L; t++)
             for (int n = 0; n < N; n++) {
-                g->dB[(row0 + t) * g->ld_dbc + n] = 0.0f;
-                g->dC[(row0 + t) * g->ld_dbc + n] = 0.0f;
+                g->dB[mom_row(a->rows, b, L, t) * g->ld_dbc + n] = 0.0f;
+                g->dC[mom_row(a->rows, b, L, t) * g->ld_dbc + n] = 0.0f;
             }
         for (int d = 0; d < D; d++) {
             float A[64], carry[64], dA[64];
@@ -73,7 +71,7 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g)
                 const int t0 = c * C, t1 = t0 + C < L ? t0 + C : L;
                 const float *s0 = a->states + (((size_t)b * nc + c) * D + d) * N;
                 for (int t = t0; t < t1; t++) {
-                    const size_t r = row0 + t;
+                    const size_t r = mom_row(a->rows, b, L, t);
                     const float dt = a->delta[r * D + d], u = a->u[r * D + d];
                     const float *Bt = a->Bm + r * a->ld_bc;
                     const float *prev = t == t0 ? s0 : S + (size_t)(t - 1 - t0) * N;
@@ -81,7 +79,7 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g)
                     for (int n = 0; n < N; n++) cur[n] = expf(dt * A[n]) * prev[n] + dt * Bt[n] * u;
                 }
                 for (int t = t1 - 1; t >= t0; t--) {
-                    const size_t r = row0 + t;
+                    const size_t r = mom_row(a->rows, b, L, t);
                     const float dt = a->delta[r * D + d], u = a->u[r * D + d];
                     const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
                     const float *cur = S + (size_t)(t - t0) * N;

@@ -5,7 +5,8 @@
  * the CPU, a device buffer on a GPU) and a bv is a view into one, offset in
  * 4-byte elements (float or int32). The host moves data only through
  * upload/download. Shapes are token-major (rows, cols), row-major; `ld` is a
- * row stride in elements, so an op can read a column block of a wider matrix. */
+ * row stride in elements, so an op can read a column block of a wider matrix.
+ * The model orders a batch's rows by modality, not by time (src/route.c). */
 #ifndef MOM_BACKEND_H
 #define MOM_BACKEND_H
 
@@ -25,6 +26,7 @@ typedef struct be_scan {
     int B, L, D, N, chunk;
     bv u, delta, A_log, Bm, Cm, Dskip, z, states;
     int ld_bc, ld_z;
+    bv rows; /* int32 row of each position (b, t); buf NULL: b L + t */
 } be_scan;
 
 typedef struct be_scan_grads {
@@ -52,10 +54,7 @@ struct backend {
                        int acc);
     int (*mm_bwd_weight)(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW);
 
-    /* routing: perm is int32 */
-    void (*gather_rows)(backend *be, int rows, int cols, bv perm, bv src, int ld_src, bv dst);
-    void (*scatter_rows)(backend *be, int rows, int cols, bv perm, bv src, bv dst, int ld_dst,
-                         int acc);
+    /* C[r, :] += bias; dbias += sum over rows of dC */
     void (*add_bias)(backend *be, int rows, int cols, bv bias, bv C, int ldc);
     void (*bias_grad)(backend *be, int rows, int cols, bv dC, int lddc, bv dbias);
 
@@ -64,10 +63,12 @@ struct backend {
     void (*embed_bwd)(backend *be, int T, int D, bv tok, bv dout, bv dtable);
     void (*rmsnorm_fwd)(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv rstd);
     void (*rmsnorm_bwd)(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw);
-    void (*conv_silu_fwd)(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
-                          bv out);
-    void (*conv_silu_bwd)(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
-                          bv dout, bv dx, int lddx, bv dw, bv db);
+    /* conv and scan run along time: position (b, t) is row rows[b L + t]
+     * (int32) of their (B*L)-row operands (see mom_row in simd/kernels.h) */
+    void (*conv_silu_fwd)(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w,
+                          bv b, bv out);
+    void (*conv_silu_bwd)(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w,
+                          bv b, bv dout, bv dx, int lddx, bv dw, bv db);
     void (*softplus_fwd)(backend *be, size_t n, bv x, bv y);
     void (*softplus_bwd)(backend *be, size_t n, bv x, bv dy, bv dx);
     void (*add)(backend *be, size_t n, bv x, bv y); /* y += x */

@@ -8,10 +8,12 @@
  *   y      = scan(uc, delta, A, B, C, D) * SiLU(z)      (BT, d_inner)
  *   x     += W_out[m] y                                 (BT, d_model)
  *
- * m is the modality of each position's input token. A decoupled projection
- * runs, per modality and per tile of at most proj_tile rows of that
- * modality: gather the rows (through the batch's permutation), one GEMM,
- * scatter back. A shared one is a single GEMM over the batch.
+ * m is the modality of each position's input token. The model keeps a
+ * batch's rows in modality order (src/route.c), so modality k's rows are
+ * the slice [offset[k], offset[k+1]) of every activation: a decoupled
+ * projection is one GEMM per modality on its slice, with no copies, and a
+ * shared one a single GEMM over the batch. Only the conv and the scan run
+ * along time; they find position (b, t) through the batch's row map.
  *
  * The layer keeps x, rstd, [u z], [r B C] and the chunk states (layer_acts);
  * the backward recomputes h, uc, delta and y from them. */
@@ -37,47 +39,27 @@ static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const s
         if ((call) != 0) return mom_fail(m->ctx, MOM_ERR_BACKEND, "%s:%d: matmul failed", __FILE__, __LINE__); \
     } while (0)
 
-/* Modality k's rows split into the fewest tiles of at most proj_tile rows,
- * of equal size (1365 rows: 683 + 682, not 1024 + 341, which GEMMs less
- * well). Tile i covers rows [*o, *o + *n) of the permuted batch. */
-static int n_tiles(const mom_model *m, int k)
+/* Rows [*o, *o + *n) of modality k (none when it is absent). */
+static void slice_of(const mom_model *m, int k, int *o, int *n)
 {
-    const int rows = m->rt.offset[k + 1] - m->rt.offset[k];
-    return (rows + m->proj_tile - 1) / m->proj_tile;
-}
-
-static void tile_rows(const mom_model *m, int k, int i, int nt, int *o, int *n)
-{
-    const int rows = m->rt.offset[k + 1] - m->rt.offset[k];
-    const int lo = (int)((long long)rows * i / nt), hi = (int)((long long)rows * (i + 1) / nt);
-    *o = m->rt.offset[k] + lo;
-    *n = hi - lo;
+    *o = m->rt.offset[k];
+    *n = m->rt.offset[k + 1] - m->rt.offset[k];
 }
 
 /* C[:, 0:N] (= or +=) proj(A[:, 0:K]). */
 static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int ldc, int acc)
 {
     backend *be = m->be;
-    act_plan *pl = &m->plan;
-    const int BT = pl->B * pl->T;
-    if (!p->split) {
-        BE_TRY(be->mm_fwd(be, BT, p->N, p->K, A, lda, P(m, p->w[0]), C, ldc, acc));
-        if (p->bias) {
-            if (acc) return mom_fail(m->ctx, MOM_ERR_BACKEND, "proj_fwd: bias with accumulate");
-            be->add_bias(be, BT, p->N, P(m, p->bias[0]), C, ldc);
-        }
-        return MOM_OK;
+    const int n_parts = p->split ? m->rt.n_mod : 1;
+    if (p->bias && acc) return mom_fail(m->ctx, MOM_ERR_BACKEND, "proj_fwd: bias with accumulate");
+    for (int k = 0; k < n_parts; k++) {
+        int o = 0, n = m->plan.B * m->plan.T;
+        if (p->split) slice_of(m, k, &o, &n);
+        if (n == 0) continue;
+        const bv Ak = bv_at(A, (size_t)o * lda), Ck = bv_at(C, (size_t)o * ldc);
+        BE_TRY(be->mm_fwd(be, n, p->N, p->K, Ak, lda, P(m, p->w[k]), Ck, ldc, acc));
+        if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), Ck, ldc);
     }
-    for (int k = 0; k < m->rt.n_mod; k++)
-        for (int i = 0, nt = n_tiles(m, k); i < nt; i++) { /* an absent modality has no tiles */
-            int o, n;
-            tile_rows(m, k, i, nt, &o, &n);
-            const bv perm = bv_at(pl->perm, (size_t)o);
-            be->gather_rows(be, n, p->K, perm, A, lda, pl->gA);
-            BE_TRY(be->mm_fwd(be, n, p->N, p->K, pl->gA, p->K, P(m, p->w[k]), pl->gC, p->N, 0));
-            if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), pl->gC, p->N);
-            be->scatter_rows(be, n, p->N, perm, pl->gC, C, ldc, acc);
-        }
     return MOM_OK;
 }
 
@@ -87,32 +69,19 @@ static mom_status proj_bwd(mom_model *m, const proj *p, int what, bv A, int lda,
                            int ldda, int acc)
 {
     backend *be = m->be;
-    act_plan *pl = &m->plan;
-    const int BT = pl->B * pl->T;
-    if (!p->split) {
+    const int n_parts = p->split ? m->rt.n_mod : 1;
+    for (int k = 0; k < n_parts; k++) {
+        int o = 0, n = m->plan.B * m->plan.T;
+        if (p->split) slice_of(m, k, &o, &n);
+        if (n == 0) continue;
+        const bv dCk = bv_at(dC, (size_t)o * lddc);
         if (what & GRAD_WEIGHT) {
-            BE_TRY(be->mm_bwd_weight(be, BT, p->N, p->K, dC, lddc, A, lda, G(m, p->w[0])));
-            if (p->bias) be->bias_grad(be, BT, p->N, dC, lddc, G(m, p->bias[0]));
+            BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, dCk, lddc, bv_at(A, (size_t)o * lda), lda, G(m, p->w[k])));
+            if (p->bias) be->bias_grad(be, n, p->N, dCk, lddc, G(m, p->bias[k]));
         }
-        if (what & GRAD_DATA) BE_TRY(be->mm_bwd_data(be, BT, p->N, p->K, dC, lddc, P(m, p->w[0]), dA, ldda, acc));
-        return MOM_OK;
+        if (what & GRAD_DATA)
+            BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, dCk, lddc, P(m, p->w[k]), bv_at(dA, (size_t)o * ldda), ldda, acc));
     }
-    for (int k = 0; k < m->rt.n_mod; k++)
-        for (int i = 0, nt = n_tiles(m, k); i < nt; i++) {
-            int o, n;
-            tile_rows(m, k, i, nt, &o, &n);
-            const bv perm = bv_at(pl->perm, (size_t)o);
-            be->gather_rows(be, n, p->N, perm, dC, lddc, pl->gC);
-            if (what & GRAD_WEIGHT) {
-                be->gather_rows(be, n, p->K, perm, A, lda, pl->gA);
-                BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, pl->gC, p->N, pl->gA, p->K, G(m, p->w[k])));
-                if (p->bias) be->bias_grad(be, n, p->N, pl->gC, p->N, G(m, p->bias[k]));
-            }
-            if (what & GRAD_DATA) {
-                BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, pl->gC, p->N, P(m, p->w[k]), pl->gD, p->K, 0));
-                be->scatter_rows(be, n, p->K, perm, pl->gD, dA, ldda, acc);
-            }
-        }
     return MOM_OK;
 }
 
@@ -136,7 +105,7 @@ static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_ac
     const int Di = m->d_inner, R = m->dt_rank, N = m->cfg.d_state;
     be_scan s = {pl->B, pl->T, Di, N, m->chunk, pl->uc, pl->delta, P(m, L->A_log),
                  bv_at(a->xdbl, (size_t)R), bv_at(a->xdbl, (size_t)R + N), P(m, L->D),
-                 bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di};
+                 bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di, pl->rows};
     return s;
 }
 
@@ -146,8 +115,8 @@ static void conv_silu(mom_model *m, const layer_params *L, const layer_acts *a)
 {
     const act_plan *pl = &m->plan;
     const int Di = m->d_inner;
-    m->be->conv_silu_fwd(m->be, pl->B, pl->T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
-                         pl->uc);
+    m->be->conv_silu_fwd(m->be, pl->B, pl->T, Di, m->cfg.d_conv, pl->rows, a->xz, 2 * Di, P(m, L->conv_w),
+                         P(m, L->conv_b), pl->uc);
 }
 
 static mom_status dt_and_softplus(mom_model *m, const layer_acts *a, const proj *dt)
@@ -207,7 +176,7 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
     /* dt_proj reads columns [0, dt_rank) of x_dbl: its input grad lands there. */
     if ((s = proj_bwd(m, &p.dt, GRAD_WEIGHT | GRAD_DATA, a->xdbl, X, pl->ddelta, Di, pl->dxdbl, X, 0))) return s;
     if ((s = proj_bwd(m, &p.x, GRAD_WEIGHT | GRAD_DATA, pl->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
-    be->conv_silu_bwd(be, B, T, Di, m->cfg.d_conv, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
+    be->conv_silu_bwd(be, B, T, Di, m->cfg.d_conv, pl->rows, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
                       pl->duc, pl->dxz, 2 * Di, G(m, L->conv_w), G(m, L->conv_b));
     be->rmsnorm_fwd(be, BT, Dm, a->x_in, P(m, L->norm), m->cfg.norm_eps, pl->h, a->rstd);
     /* h (over uc's memory, now spent) and dh (over y's, now spent). */

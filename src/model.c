@@ -10,12 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "model.h"
-
-/* 128 positions between stored states: 1/128 of a state per token per layer
- * kept, and a chunk of recomputed states still fits in L2. */
-#define SCAN_CHUNK 128
-
 
 
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
@@ -34,8 +30,7 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
     m->d_inner = c.expand * c.d_model;
     m->dt_rank = c.dt_rank;
     m->n_xdbl = c.dt_rank + 2 * c.d_state;
-    m->chunk = SCAN_CHUNK;
-    m->proj_tile = PROJ_TILE;
+    m->chunk = MOM_SCAN_CHUNK;
     m->head_block = HEAD_BLOCK;
     if ((s = params_build_table(m))) {
         mom_model_destroy(&m);
@@ -208,15 +203,18 @@ static mom_status check_batch(mom_model *m, const mom_batch *b)
     return MOM_OK;
 }
 
-static void losses_from_rows(const mom_model *m, const mom_batch *b, const float *row, mom_losses *out)
+/* row[i] is the loss at row i, position perm[i]; summed in position order. */
+static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32_t *rows, const float *row,
+                             mom_losses *out)
 {
     double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
     memset(out, 0, sizeof(*out));
     const int n = b->B * b->T;
     for (int i = 0; i < n; i++) {
         if (b->targets[i] < 0) continue;
-        sum += row[i];
-        by[b->target_modality[i]] += row[i];
+        const float l = row[rows[i]];
+        sum += l;
+        by[b->target_modality[i]] += l;
         out->count[b->target_modality[i]]++;
         out->n_targets++;
     }
@@ -242,10 +240,14 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
 
     int64_t n_targets = 0;
     for (int i = 0; i < BT; i++) n_targets += b->targets[i] >= 0;
-    route_build(&m->rt, m->cfg.n_modalities, b->modality, BT, pl->host_perm);
-    be->upload(be, pl->perm, pl->host_perm, (size_t)BT);
-    be->upload(be, pl->tokens, b->tokens, (size_t)BT);
-    be->upload(be, pl->targets, b->targets, (size_t)BT);
+    route_build(&m->rt, m->cfg.n_modalities, b->modality, BT, pl->host_perm, pl->host_rows);
+    for (int i = 0; i < BT; i++) {
+        pl->host_tokens[i] = b->tokens[pl->host_perm[i]];
+        pl->host_targets[i] = b->targets[pl->host_perm[i]];
+    }
+    be->upload(be, pl->rows, pl->host_rows, (size_t)BT);
+    be->upload(be, pl->tokens, pl->host_tokens, (size_t)BT);
+    be->upload(be, pl->targets, pl->host_targets, (size_t)BT);
 
     be->embed_fwd(be, BT, Dm, pl->tokens, P(m, m->embedding), pl->x_final);
     for (int l = 0; l < m->cfg.n_layer; l++)
@@ -267,7 +269,7 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
             return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
     }
     be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
-    losses_from_rows(m, b, pl->host_loss, out);
+    losses_from_rows(m, b, pl->host_rows, pl->host_loss, out);
     if (!do_bwd) return MOM_OK;
 
     be->zero(be, pl->dx, (size_t)BT * Dm);

@@ -41,9 +41,6 @@ typedef struct layer_acts {
     bv states; /* (B, n_chunks, d_inner, d_state) */
 } layer_acts;
 
-/* Rows of a routed projection handled per gather-GEMM-scatter tile: the
- * gathered copies stay this size whatever the batch. */
-#define PROJ_TILE 1024
 /* Rows of the LM head + cross-entropy per block: logits never exist for
  * the whole batch. */
 #define HEAD_BLOCK 512
@@ -53,16 +50,14 @@ typedef struct act_plan {
     be_buf *buf;
     layer_acts *layers;
     bv x_final, rstd_f, h_f, dh_f, logits, row_loss; /* logits: (head_block, vocab) */
-    bv tokens, targets, perm; /* int32 */
+    bv tokens, targets, rows; /* int32; tokens and targets in row order */
     /* one layer's recomputed activations, shared by all layers */
     bv h, uc, dtp, delta, y;
     /* backward scratch; plan.c says which of these share memory */
     bv dx, dy, dh, dxz, duc, dxdbl, ddelta, scan_work;
     int scan_threads; /* scan_work holds partials for this many threads */
-    /* routed projection tiles */
-    bv gA, gC, gD;
-    float *host_loss; /* (BT) */
-    int32_t *host_perm;
+    float *host_loss; /* (BT), row order */
+    int32_t *host_perm, *host_rows, *host_tokens, *host_targets; /* (BT) each, see route_build */
 } act_plan;
 
 /* The per-batch modality routing (src/route.c). */
@@ -77,7 +72,7 @@ struct mom_model {
     mom_config cfg;
     int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
     int chunk;                    /* scan positions between stored states */
-    int proj_tile, head_block;    /* PROJ_TILE, HEAD_BLOCK (tests make them small) */
+    int head_block;               /* HEAD_BLOCK (tests make it small) */
 
     tensor_entry *tensors;
     size_t n_tensors, n_params;
@@ -106,8 +101,9 @@ const tensor_entry *params_find(const mom_model *m, const char *name);
 mom_status plan_ensure(mom_model *m, int B, int T);
 void plan_free(mom_model *m);
 
-/* route.c: stable counting sort of positions by modality into host perm. */
-void route_build(route *r, int n_mod, const uint8_t *modality, int n, int32_t *perm);
+/* route.c: stable counting sort of positions by modality: row i holds
+ * position perm[i]; position p is at row rows[p]. */
+void route_build(route *r, int n_mod, const uint8_t *modality, int n, int32_t *perm, int32_t *rows);
 
 /* block.c: one Mixture-of-Mamba layer. x: (BT, d_model) in/out. */
 mom_status block_forward(mom_model *m, int layer, bv x);

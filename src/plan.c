@@ -18,7 +18,6 @@ static bv take(cursor *c, size_t n)
     return v;
 }
 
-static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
 static void layout(mom_model *m, act_plan *p, cursor *c)
 {
@@ -43,7 +42,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->row_loss = take(c, BT);
     p->tokens = take(c, BT);
     p->targets = take(c, BT);
-    p->perm = take(c, BT);
+    p->rows = take(c, BT);
     /* Buffers whose lives do not overlap share memory (see block.c):
      * h and uc (h is spent before the conv writes uc, and recomputed after
      * the last read of uc); y, dy and dh (the scan's backward reads dy[t]
@@ -61,21 +60,16 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->duc = take(c, BT * Di);
     p->dxdbl = take(c, BT * X);
     p->ddelta = take(c, BT * Di);
-    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0};
+    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0, {0}};
     p->scan_threads = m->be->threads(m->be, m->ctx->n_threads);
     p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape, p->scan_threads));
-    /* Gathered operands of a routed projection tile: the widest input and output. */
-    const size_t tile = BT < (size_t)m->proj_tile ? BT : (size_t)m->proj_tile, wide = max3(2 * Di, Dm, X);
-    p->gA = take(c, tile * wide);
-    p->gC = take(c, tile * wide);
-    p->gD = take(c, tile * wide);
 }
 
 static void bind(act_plan *p, int n_layer)
 {
     bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->tokens, &p->targets,
-                 &p->perm, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
-                 &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work, &p->gA, &p->gC, &p->gD};
+                 &p->rows, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
+                 &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
     for (int l = 0; l < n_layer; l++) {
         layer_acts *a = &p->layers[l];
@@ -91,6 +85,9 @@ void plan_free(mom_model *m)
     free(p->layers);
     free(p->host_loss);
     free(p->host_perm);
+    free(p->host_rows);
+    free(p->host_tokens);
+    free(p->host_targets);
     memset(p, 0, sizeof(*p));
 }
 
@@ -103,10 +100,15 @@ mom_status plan_ensure(mom_model *m, int B, int T)
     p->T = T;
     p->layers = calloc((size_t)m->cfg.n_layer, sizeof(layer_acts));
     p->host_loss = malloc(sizeof(float) * (size_t)B * T);
-    p->host_perm = malloc(sizeof(int32_t) * (size_t)B * T);
+    const size_t BT = (size_t)B * T;
+    p->host_perm = malloc(sizeof(int32_t) * BT);
+    p->host_rows = malloc(sizeof(int32_t) * BT);
+    p->host_tokens = malloc(sizeof(int32_t) * BT);
+    p->host_targets = malloc(sizeof(int32_t) * BT);
     cursor c = {0};
     if (p->layers) layout(m, p, &c);
-    p->buf = p->layers && p->host_loss && p->host_perm ? m->be->alloc(m->be, c.off) : NULL;
+    const int host_ok = p->layers && p->host_loss && p->host_perm && p->host_rows && p->host_tokens && p->host_targets;
+    p->buf = host_ok ? m->be->alloc(m->be, c.off) : NULL;
     if (!p->buf) {
         plan_free(m);
         return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate activations for batch %d x seq %d (%zu MiB)",

@@ -87,7 +87,7 @@ static void scan_setup(scan_case *c, int B, int L, int D, int N, int chunk)
 static mom_scan_args scan_args_of(const scan_case *c)
 {
     mom_scan_args a = {c->B, c->L, c->D, c->N, c->chunk, c->u, c->delta, c->A_log, c->bc, c->bc + c->N, 2 * c->N,
-                       c->Dsk, c->z, c->D, c->states};
+                       c->Dsk, c->z, c->D, c->states, NULL};
     return a;
 }
 
@@ -160,6 +160,83 @@ static void test_scan_chunk_invariance(void **st)
     scan_free(&b, &gb);
 }
 
+/* ---- row maps -------------------------------------------------------------
+ * The model runs a batch in modality order and hands the conv and the scan
+ * a row map. Positions moved to the rows of a permutation must give the
+ * same outputs, moved the same way, to the bit. */
+
+/* dst[rows[p]] = src[p], rows of w floats. */
+static float *permute_rows(const float *src, size_t n, int w, const int32_t *rows)
+{
+    float *dst = malloc(n * w * 4);
+    for (size_t p = 0; p < n; p++) memcpy(dst + (size_t)rows[p] * w, src + p * w, (size_t)w * 4);
+    return dst;
+}
+
+static void assert_moved(const float *plain, const float *moved, size_t n, int w, const int32_t *rows)
+{
+    for (size_t p = 0; p < n; p++) assert_memory_equal(moved + (size_t)rows[p] * w, plain + p * w, (size_t)w * 4);
+}
+
+static void test_scan_row_map(void **st)
+{
+    (void)st;
+    scan_case c;
+    const int B = 2, L = 37, D = 5, N = 16, chunk = 8;
+    scan_setup(&c, B, L, D, N, chunk);
+    const size_t BL = (size_t)B * L;
+    uint64_t s = 3;
+    int32_t *rows = tu_permutation(BL, &s);
+    scan_grads g = scan_backward(&c); /* fills c.y */
+    float *u = permute_rows(c.u, BL, D, rows), *dl = permute_rows(c.delta, BL, D, rows);
+    float *bc = permute_rows(c.bc, BL, 2 * N, rows), *z = permute_rows(c.z, BL, D, rows);
+    float *dy = permute_rows(c.w, BL, D, rows), *y = malloc(BL * D * 4);
+    float *states = malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N);
+    mom_scan_args a = {B, L, D, N, chunk, u, dl, c.A_log, bc, bc + N, 2 * N, c.Dsk, z, D, states, rows};
+    mom_scan_fwd_ref(&a, y);
+    assert_moved(c.y, y, BL, D, rows);
+    float *du = malloc(BL * D * 4), *ddl = malloc(BL * D * 4), *dbc = malloc(BL * 2 * N * 4), *dz = malloc(BL * D * 4);
+    float *dA = calloc((size_t)D * N, 4), *dD = calloc((size_t)D, 4), *work = malloc(mom_scan_bwd_work_floats(&a, 1) * 4);
+    mom_scan_grads sg = {dy, du, ddl, dbc, dbc + N, 2 * N, dz, D, dA, dD, work, 1, NULL};
+    mom_scan_bwd_ref(&a, &sg);
+    assert_moved(g.du, du, BL, D, rows);
+    assert_moved(g.ddelta, ddl, BL, D, rows);
+    assert_moved(g.dbc, dbc, BL, 2 * N, rows);
+    assert_moved(g.dz, dz, BL, D, rows);
+    assert_memory_equal(dA, g.dA_log, (size_t)D * N * 4);
+    assert_memory_equal(dD, g.dD, (size_t)D * 4);
+    float *f[] = {u, dl, bc, z, dy, y, states, du, ddl, dbc, dz, dA, dD, work};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
+    free(rows);
+    scan_free(&c, &g);
+}
+
+static void test_conv_row_map(void **st)
+{
+    (void)st;
+    uint64_t s = 11;
+    const int B = 3, L = 9, D = 6, K = 4, ldx = 8;
+    const size_t BL = (size_t)B * L;
+    int32_t *rows = tu_permutation(BL, &s);
+    float *x = rnd(BL * ldx, -1, 1, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd((size_t)D, -1, 1, &s);
+    float *g = rnd(BL * D, -1, 1, &s), *out = malloc(BL * D * 4), *dx = malloc(BL * ldx * 4);
+    float *dw = calloc((size_t)D * K, 4), *db = calloc((size_t)D, 4);
+    mom_conv_silu_fwd_ref(B, L, D, K, NULL, x, ldx, w, b, out);
+    mom_conv_silu_bwd_ref(B, L, D, K, NULL, x, ldx, w, b, g, dx, ldx, dw, db);
+    float *xm = permute_rows(x, BL, ldx, rows), *gm = permute_rows(g, BL, D, rows), *outm = malloc(BL * D * 4);
+    float *dxm = permute_rows(dx, BL, ldx, rows); /* columns past D keep their values */
+    float *dwm = calloc((size_t)D * K, 4), *dbm = calloc((size_t)D, 4);
+    mom_conv_silu_fwd_ref(B, L, D, K, rows, xm, ldx, w, b, outm);
+    mom_conv_silu_bwd_ref(B, L, D, K, rows, xm, ldx, w, b, gm, dxm, ldx, dwm, dbm);
+    assert_moved(out, outm, BL, D, rows);
+    assert_moved(dx, dxm, BL, ldx, rows);
+    assert_memory_equal(dwm, dw, (size_t)D * K * 4);
+    assert_memory_equal(dbm, db, (size_t)D * 4);
+    float *f[] = {x, w, b, g, out, dx, dw, db, xm, gm, outm, dxm, dwm, dbm};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
+    free(rows);
+}
+
 /* ---- conv, norm, softplus, cross-entropy --------------------------------- */
 
 typedef struct conv_case { int B, L, D, K, ldx; float *x, *w, *b, *out, *g; } conv_case;
@@ -167,7 +244,7 @@ typedef struct conv_case { int B, L, D, K, ldx; float *x, *w, *b, *out, *g; } co
 static double conv_loss(void *p)
 {
     conv_case *c = p;
-    mom_conv_silu_fwd_ref(c->B, c->L, c->D, c->K, c->x, c->ldx, c->w, c->b, c->out);
+    mom_conv_silu_fwd_ref(c->B, c->L, c->D, c->K, NULL, c->x, c->ldx, c->w, c->b, c->out);
     return dotd(c->out, c->g, (size_t)c->B * c->L * c->D);
 }
 
@@ -184,7 +261,7 @@ static void test_conv_fd(void **st)
     c.g = rnd(BL * c.D, -1, 1, &s);
     float *dx = malloc(BL * c.ldx * 4), *dw = calloc((size_t)c.D * c.K, 4), *db = calloc((size_t)c.D, 4);
     for (size_t i = 0; i < BL * c.ldx; i++) dx[i] = 7.0f; /* columns past D must stay untouched */
-    mom_conv_silu_bwd_ref(c.B, c.L, c.D, c.K, c.x, c.ldx, c.w, c.b, c.g, dx, c.ldx, dw, db);
+    mom_conv_silu_bwd_ref(c.B, c.L, c.D, c.K, NULL, c.x, c.ldx, c.w, c.b, c.g, dx, c.ldx, dw, db);
     for (size_t r = 0; r < BL; r++)
         for (int j = c.D; j < c.ldx; j++) assert_true(dx[r * c.ldx + j] == 7.0f);
     /* dx of the padding columns is not a gradient: compare the D columns only. */
@@ -454,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_scan_fd_multi_chunk),
         cmocka_unit_test(test_scan_fd_one_token),
         cmocka_unit_test(test_scan_chunk_invariance),
+        cmocka_unit_test(test_scan_row_map),
+        cmocka_unit_test(test_conv_row_map),
         cmocka_unit_test(test_conv_fd),
         cmocka_unit_test(test_rmsnorm_fd),
         cmocka_unit_test(test_softplus),

@@ -20,6 +20,7 @@
 #include "mom_build_config.h"
 #if MOM_HAVE_AVX512_KERNELS
 #include "kernels_avx512.h"
+#include "test_util.h"
 #endif
 
 static const int WIDTHS[] = {1, 15, 16, 17, 33, 250};
@@ -44,7 +45,7 @@ static float *rnd(size_t n, float lo, float hi, uint64_t *s)
     return p;
 }
 
-static float *dup(const float *x, size_t n)
+static float *clone_floats(const float *x, size_t n)
 {
     float *p = malloc((n ? n : 1) * sizeof(float));
     assert_non_null(p);
@@ -197,11 +198,11 @@ static void test_embed(void **state)
             int32_t tok[37];
             for (int t = 0; t < T; t++) tok[t] = (int32_t)(rng_next(&s) % vocab);
             float *table = rnd((size_t)vocab * D, -1, 1, &s), *dout = rnd((size_t)T * D, -1, 1, &s);
-            float *o1 = rnd((size_t)T * D, 0, 1, &s), *o2 = dup(o1, (size_t)T * D);
+            float *o1 = rnd((size_t)T * D, 0, 1, &s), *o2 = clone_floats(o1, (size_t)T * D);
             mom_embed_fwd_ref(T, D, tok, table, o1);
             k->embed_fwd(T, D, tok, table, o2);
             expect_exact("embed_fwd", o2, o1, (size_t)T * D, D);
-            float *d1 = rnd((size_t)vocab * D, -1, 1, &s), *d2 = dup(d1, (size_t)vocab * D);
+            float *d1 = rnd((size_t)vocab * D, -1, 1, &s), *d2 = clone_floats(d1, (size_t)vocab * D);
             mom_embed_bwd_ref(T, D, tok, dout, d1);
             k->embed_bwd(T, D, tok, dout, d2);
             expect_exact("embed_bwd", d2, d1, (size_t)vocab * D, D);
@@ -224,13 +225,13 @@ static void test_rmsnorm(void **state)
             const int D = WIDTHS[wi], T = Ts[ti];
             const size_t n = (size_t)T * D;
             float *x = rnd(n, -2, 2, &s), *w = rnd((size_t)D, 0.5f, 1.5f, &s), *g = rnd(n, -1, 1, &s);
-            float *o1 = rnd(n, 0, 1, &s), *o2 = dup(o1, n), r1[43], r2[43];
+            float *o1 = rnd(n, 0, 1, &s), *o2 = clone_floats(o1, n), r1[43], r2[43];
             mom_rmsnorm_fwd_ref(T, D, x, w, 1e-5f, o1, r1);
             k->rmsnorm_fwd(T, D, x, w, 1e-5f, o2, r2);
             expect_below("rmsnorm_fwd out", normwise(o2, o1, n), 1e-5, D);
             expect_below("rmsnorm_fwd rstd", elemwise(r2, r1, (size_t)T, 0), 1e-5, D);
-            float *dx1 = rnd(n, -1, 1, &s), *dx2 = dup(dx1, n);
-            float *dw1 = rnd((size_t)D, -1, 1, &s), *dw2 = dup(dw1, (size_t)D);
+            float *dx1 = rnd(n, -1, 1, &s), *dx2 = clone_floats(dx1, n);
+            float *dw1 = rnd((size_t)D, -1, 1, &s), *dw2 = clone_floats(dw1, (size_t)D);
             mom_rmsnorm_bwd_ref(T, D, x, w, r1, g, dx1, dw1);
             k->rmsnorm_bwd(T, D, x, w, r1, g, dx2, dw2);
             expect_below("rmsnorm_bwd dx", normwise(dx2, dx1, n), 1e-5, D);
@@ -253,12 +254,12 @@ static void test_gather_scatter(void **state)
             const int C = WIDTHS[wi], R = Rs[ri], ld = C + 5;
             const size_t nw = (size_t)R * ld, nd = (size_t)R * C;
             int32_t *perm = perm_of(R, &s);
-            float *src = rnd(nw, -1, 1, &s), *g1 = rnd(nd, 0, 1, &s), *g2 = dup(g1, nd);
+            float *src = rnd(nw, -1, 1, &s), *g1 = rnd(nd, 0, 1, &s), *g2 = clone_floats(g1, nd);
             mom_gather_rows_ref(R, C, perm, src, ld, g1);
             k->gather_rows(R, C, perm, src, ld, g2);
             expect_exact("gather_rows", g2, g1, nd, C);
             for (int acc = 0; acc < 2; acc++) {
-                float *d1 = rnd(nw, -1, 1, &s), *d2 = dup(d1, nw);
+                float *d1 = rnd(nw, -1, 1, &s), *d2 = clone_floats(d1, nw);
                 mom_scatter_rows_ref(R, C, perm, g1, d1, ld, acc);
                 k->scatter_rows(R, C, perm, g1, d2, ld, acc);
                 expect_exact(acc ? "scatter_rows +=" : "scatter_rows =", d2, d1, nw, C);
@@ -278,11 +279,11 @@ static void test_bias(void **state)
         for (int ri = 0; ri < 2; ri++) {
             const int C = WIDTHS[wi], R = Rs[ri], ld = C + 3;
             const size_t n = (size_t)R * ld;
-            float *bias = rnd((size_t)C, -1, 1, &s), *c1 = rnd(n, -1, 1, &s), *c2 = dup(c1, n);
+            float *bias = rnd((size_t)C, -1, 1, &s), *c1 = rnd(n, -1, 1, &s), *c2 = clone_floats(c1, n);
             mom_add_bias_ref(R, C, bias, c1, ld);
             k->add_bias(R, C, bias, c2, ld);
             expect_exact("add_bias", c2, c1, n, C);
-            float *db1 = rnd((size_t)C, -1, 1, &s), *db2 = dup(db1, (size_t)C);
+            float *db1 = rnd((size_t)C, -1, 1, &s), *db2 = clone_floats(db1, (size_t)C);
             mom_bias_grad_ref(R, C, c1, ld, db1);
             k->bias_grad(R, C, c1, ld, db2);
             expect_exact("bias_grad", db2, db1, (size_t)C, C);
@@ -319,7 +320,7 @@ static void test_softplus(void **state)
     for (int i = 0; i < N_FLAT; i++) {
         const size_t n = FLAT_NS[i];
         float *x = softplus_inputs(n, &s), *dy = rnd(n, -2, 2, &s);
-        float *y1 = rnd(n, 0, 1, &s), *y2 = dup(y1, n);
+        float *y1 = rnd(n, 0, 1, &s), *y2 = clone_floats(y1, n);
         mom_softplus_fwd_ref(n, x, y1);
         k->softplus_fwd(n, x, y2);
         expect_below("softplus_fwd", elemwise(y2, y1, n, 1e-30), 4e-7, (int)n);
@@ -341,7 +342,7 @@ static void test_add_sumsq(void **state)
     const size_t extra[] = {0, 300007};
     for (int i = 0; i < N_FLAT + 2; i++) {
         const size_t n = i < N_FLAT ? FLAT_NS[i] : extra[i - N_FLAT];
-        float *x = rnd(n, -3, 3, &s), *y1 = rnd(n, -1, 1, &s), *y2 = dup(y1, n);
+        float *x = rnd(n, -3, 3, &s), *y1 = rnd(n, -1, 1, &s), *y2 = clone_floats(y1, n);
         mom_add_ref(n, x, y1);
         k->add(n, x, y2);
         expect_exact("add", y2, y1, n, (int)n);
@@ -356,7 +357,7 @@ static void test_add_sumsq(void **state)
  * fwd: per element |a - b| <= 4e-7 (|b| + 1e-30) (the pre-activation is
  * bit-exact; SiLU's sigmoid is the vector one). bwd: dx, dw, db normwise 2e-6
  * (the same sums, their terms a few ulp apart). Strided x and dx; the
- * columns of dx past D must stay untouched. */
+ * columns of dx past D must stay untouched; half the cases with a row map. */
 
 static void test_conv(void **state)
 {
@@ -372,22 +373,24 @@ static void test_conv(void **state)
                 const int ldx = bl % 2 ? 2 * D + 3 : D, lddx = bl % 2 ? D + 7 : D;
                 const size_t nx = (size_t)B * L * ldx, no = (size_t)B * L * D, ndx = (size_t)B * L * lddx;
                 float *x = rnd(nx, -2, 2, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd((size_t)D, -1, 1, &s);
-                float *o1 = rnd(no, 0, 1, &s), *o2 = dup(o1, no), *g = rnd(no, -1, 1, &s);
-                mom_conv_silu_fwd_ref(B, L, D, K, x, ldx, w, b, o1);
-                k->conv_silu_fwd(B, L, D, K, x, ldx, w, b, o2);
+                float *o1 = rnd(no, 0, 1, &s), *o2 = clone_floats(o1, no), *g = rnd(no, -1, 1, &s);
+                /* Half the cases find positions through a row map. */
+                int32_t *rows = bl >= 2 ? tu_permutation((size_t)B * L, &s) : NULL;
+                mom_conv_silu_fwd_ref(B, L, D, K, rows, x, ldx, w, b, o1);
+                k->conv_silu_fwd(B, L, D, K, rows, x, ldx, w, b, o2);
                 expect_below("conv_silu_fwd", elemwise(o2, o1, no, 1e-30), 4e-7, D);
-                float *dx1 = rnd(ndx, -1, 1, &s), *dx2 = dup(dx1, ndx);
-                float *dw1 = rnd((size_t)D * K, -1, 1, &s), *dw2 = dup(dw1, (size_t)D * K);
-                float *db1 = rnd((size_t)D, -1, 1, &s), *db2 = dup(db1, (size_t)D);
-                mom_conv_silu_bwd_ref(B, L, D, K, x, ldx, w, b, g, dx1, lddx, dw1, db1);
-                k->conv_silu_bwd(B, L, D, K, x, ldx, w, b, g, dx2, lddx, dw2, db2);
+                float *dx1 = rnd(ndx, -1, 1, &s), *dx2 = clone_floats(dx1, ndx);
+                float *dw1 = rnd((size_t)D * K, -1, 1, &s), *dw2 = clone_floats(dw1, (size_t)D * K);
+                float *db1 = rnd((size_t)D, -1, 1, &s), *db2 = clone_floats(db1, (size_t)D);
+                mom_conv_silu_bwd_ref(B, L, D, K, rows, x, ldx, w, b, g, dx1, lddx, dw1, db1);
+                k->conv_silu_bwd(B, L, D, K, rows, x, ldx, w, b, g, dx2, lddx, dw2, db2);
                 expect_below("conv_silu_bwd dx", normwise(dx2, dx1, ndx), 2e-6, D);
                 expect_below("conv_silu_bwd dw", normwise(dw2, dw1, (size_t)D * K), 2e-6, D);
                 expect_below("conv_silu_bwd db", normwise(db2, db1, (size_t)D), 2e-6, D);
                 for (size_t r = 0; r < (size_t)B * L; r++)
                     for (int c = D; c < lddx; c++) assert_true(dx2[r * lddx + c] == dx1[r * lddx + c]);
                 free(x), free(w), free(b), free(o1), free(o2), free(g), free(dx1), free(dx2), free(dw1),
-                    free(dw2), free(db1), free(db2);
+                    free(dw2), free(db1), free(db2), free(rows);
             }
 }
 
@@ -413,7 +416,7 @@ static void test_xent(void **state)
                 int32_t tg[13];
                 for (int t = 0; t < T; t++) tg[t] = t % 4 == 2 ? -1 : (int32_t)(rng_next(&s) % (uint64_t)V);
                 float *l0 = rnd(n, -spans[si], spans[si], &s);
-                float *l1 = dup(l0, n), *l2 = dup(l0, n), loss1[13], loss2[13];
+                float *l1 = clone_floats(l0, n), *l2 = clone_floats(l0, n), loss1[13], loss2[13];
                 mom_xent_ref(T, V, l1, tg, scale, loss1);
                 k->xent(T, V, l2, tg, scale, loss2);
                 for (int t = 0; t < T; t++) {
@@ -450,9 +453,9 @@ static void test_adamw(void **state)
         for (int wdi = 0; wdi < 2; wdi++) {
             const size_t n = FLAT_NS[i];
             const float wd = wdi ? 0.1f : 0.0f;
-            float *p1 = rnd(n, -1, 1, &s), *p2 = dup(p1, n);
-            float *m1 = rnd(n, -0.01f, 0.01f, &s), *m2 = dup(m1, n);
-            float *v1 = rnd(n, 0, 1e-4f, &s), *v2 = dup(v1, n);
+            float *p1 = rnd(n, -1, 1, &s), *p2 = clone_floats(p1, n);
+            float *m1 = rnd(n, -0.01f, 0.01f, &s), *m2 = clone_floats(m1, n);
+            float *v1 = rnd(n, 0, 1e-4f, &s), *v2 = clone_floats(v1, n);
             for (int64_t step = 1; step <= 3; step++) {
                 float *g = rnd(n, -1, 1, &s);
                 mom_adamw_ref(n, p1, g, m1, v1, 0.5f, 1e-3f, 0.9f, 0.95f, 1e-8f, wd, step);
@@ -495,11 +498,11 @@ static void test_nan(void **state)
     float *cx = rnd((size_t)L * D, -2, 2, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd(D, -1, 1, &s);
     float o1[L * D], o2[L * D];
     cx[2 * D + 5] = NAN;
-    mom_conv_silu_fwd_ref(1, L, D, K, cx, D, w, b, o1);
-    k->conv_silu_fwd(1, L, D, K, cx, D, w, b, o2);
+    mom_conv_silu_fwd_ref(1, L, D, K, NULL, cx, D, w, b, o1);
+    k->conv_silu_fwd(1, L, D, K, NULL, cx, D, w, b, o2);
     expect_same_nans("conv_silu_fwd", o2, o1, (size_t)L * D);
 
-    float *l1 = rnd((size_t)T * V, -4, 4, &s), *l2 = dup(l1, (size_t)T * V), loss1[T], loss2[T];
+    float *l1 = rnd((size_t)T * V, -4, 4, &s), *l2 = clone_floats(l1, (size_t)T * V), loss1[T], loss2[T];
     const int32_t tg[T] = {1, 2, 3};
     l1[V + 7] = l2[V + 7] = NAN;
     mom_xent_ref(T, V, l1, tg, 0.5f, loss1);

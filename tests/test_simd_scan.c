@@ -1,6 +1,7 @@
 /* The AVX-512 selective scan against the scalar reference, forward and
  * backward, on odd shapes: one token, T not a multiple of the chunk,
- * d_inner not a multiple of 16, and on 1 and 2 threads. Tolerance: the two
+ * d_inner not a multiple of 16, on 1 and 2 threads, with and without a row
+ * map. Tolerance: the two
  * differ only in the exp (about 1 ulp apart) and in summation order, so
  * every output is held to 2e-5 of that output's largest magnitude. Two runs
  * with the same thread count must agree bit for bit. */
@@ -26,8 +27,9 @@ static float *rnd(size_t n, float lo, float hi, uint64_t *s)
     return p;
 }
 
-/* Inputs shared by both paths (same seed); outputs owned per run. */
-static scan_io make(int B, int L, int D, int chunk, uint64_t seed)
+/* Inputs shared by both paths (same seed); outputs owned per run. With
+ * row_map, positions sit at the rows of a random permutation. */
+static scan_io make(int B, int L, int D, int chunk, uint64_t seed, int row_map)
 {
     const int N = 16;
     uint64_t s = seed;
@@ -38,7 +40,8 @@ static scan_io make(int B, int L, int D, int chunk, uint64_t seed)
     mom_scan_args a = {B, L, D, N, chunk, rnd(BL * D, -1, 1, &s), rnd(BL * D, 0.001f, 1.5f, &s),
                        rnd((size_t)D * N, -1.0f, 2.5f, &s), bc, bc + N, 2 * N, rnd((size_t)D, 0.5f, 1.5f, &s),
                        rnd(BL * D, -3, 3, &s), D,
-                       malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N)};
+                       malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N), NULL};
+    if (row_map) a.rows = tu_permutation(BL, &s);
     io.a = a;
     io.dy = rnd(BL * D, -1, 1, &s);
     return io;
@@ -77,6 +80,7 @@ static void free_inputs(scan_io *io)
     free((void *)io->a.Dskip);
     free((void *)io->a.z);
     free(io->a.states);
+    free((void *)io->a.rows);
     free(io->dy);
 }
 
@@ -91,11 +95,11 @@ static void close_to(const char *what, const float *got, const float *want, size
     assert_true(err <= 2e-5 * (mx + 1e-30));
 }
 
-static void compare(int B, int L, int D, int chunk, int threads)
+static void compare_rows(int B, int L, int D, int chunk, int threads, int row_map)
 {
     const mom_kernels *fast = mom_kernels_select("avx512");
     if (!fast) skip();
-    scan_io ref = make(B, L, D, chunk, 42), simd = make(B, L, D, chunk, 42);
+    scan_io ref = make(B, L, D, chunk, 42, row_map), simd = make(B, L, D, chunk, 42, row_map);
     run(&ref, &mom_kernels_scalar, 1);
     run(&simd, fast, threads);
     const size_t BL = (size_t)B * L, nst = (size_t)B * mom_scan_n_chunks(L, chunk) * D * 16;
@@ -111,7 +115,7 @@ static void compare(int B, int L, int D, int chunk, int threads)
     assert_memory_equal(ref.y_again, ref.y, BL * D * 4);
     assert_memory_equal(simd.y_again, simd.y, BL * D * 4);
     /* Same thread count, same bits. */
-    scan_io again = make(B, L, D, chunk, 42);
+    scan_io again = make(B, L, D, chunk, 42, row_map);
     run(&again, fast, threads);
     assert_memory_equal(again.dbc, simd.dbc, BL * 32 * 4);
     assert_memory_equal(again.dA_log, simd.dA_log, (size_t)D * 16 * 4);
@@ -120,11 +124,15 @@ static void compare(int B, int L, int D, int chunk, int threads)
     free_inputs(&ref); free_inputs(&simd); free_inputs(&again);
 }
 
+static void compare(int B, int L, int D, int chunk, int threads) { compare_rows(B, L, D, chunk, threads, 0); }
+
 static void test_odd_shape(void **st) { (void)st; compare(2, 29, 19, 8, 1); }
 static void test_odd_shape_2_threads(void **st) { (void)st; compare(2, 29, 19, 8, 2); }
 static void test_one_token(void **st) { (void)st; compare(1, 1, 3, 64, 1); }
 static void test_model_like(void **st) { (void)st; compare(3, 130, 48, 64, 2); }
 static void test_tail_group(void **st) { (void)st; compare(1, 70, 33, 16, 2); }
+static void test_row_map(void **st) { (void)st; compare_rows(3, 130, 48, 64, 2, 1); }
+static void test_row_map_odd(void **st) { (void)st; compare_rows(2, 29, 19, 8, 1, 1); }
 
 int main(void)
 {
@@ -134,6 +142,8 @@ int main(void)
         cmocka_unit_test(test_one_token),
         cmocka_unit_test(test_model_like),
         cmocka_unit_test(test_tail_group),
+        cmocka_unit_test(test_row_map),
+        cmocka_unit_test(test_row_map_odd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,21 @@ static inline uint64_t tu_next(uint64_t *s)
 }
 static inline float tu_uniform(uint64_t *s) { return (float)(tu_next(s) >> 40) / 16777216.0f; }
 
+/* A random permutation of 0..n-1 (Fisher-Yates): a row map for the conv
+ * and the scan, as a batch in modality order gives them. */
+static inline int32_t *tu_permutation(size_t n, uint64_t *s)
+{
+    int32_t *p = malloc((n ? n : 1) * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) p[i] = (int32_t)i;
+    for (size_t i = n; i > 1; i--) {
+        const size_t j = (size_t)(tu_next(s) % i);
+        const int32_t t = p[i - 1];
+        p[i - 1] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
 /* ---- configs and contexts --------------------------------------------- */
 
 /* The defaults (d_conv 4, expand 2, dt_rank auto, all decoupled, tied,

@@ -33,14 +33,16 @@ typedef struct bufs {
     float *logits, *logits0, *loss;                   /* (BT, V) */
     float *p, *g, *m, *v, *p0, *m0, *v0;              /* adamw over in_proj-sized tensor */
     float *delta, *A_log, *bc, *Dsk, *z, *states, *y, *dy, *du, *ddelta, *dbc, *dz, *dA, *dD, *work;
-    int32_t *tok, *perm, *tgt;
+    int32_t *tok, *perm, *tgt, *rows;
     size_t n_adam;
 } bufs;
 
 static float *rnd(size_t n, float lo, float hi, uint64_t *s)
 {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) return NULL;
+    /* Cache-line aligned, as the backend's buffers are. */
+    void *raw = NULL;
+    if (posix_memalign(&raw, 64, (n ? n : 1) * sizeof(float))) return NULL;
+    float *p = raw;
     for (size_t i = 0; i < n; i++) {
         *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
         p[i] = lo + (hi - lo) * (float)(*s >> 40) / 16777216.0f;
@@ -98,11 +100,11 @@ static void run_add_bias(const mom_kernels *k, const shapes *s, bufs *b) { k->ad
 static void run_bias_grad(const mom_kernels *k, const shapes *s, bufs *b) { k->bias_grad(s->BT, s->Di, b->ui, s->Di, b->dcb); }
 static void run_conv_fwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
-    k->conv_silu_fwd(s->B, s->T, s->Di, s->K, b->u2, 2 * s->Di, b->cw, b->cb, b->ui);
+    k->conv_silu_fwd(s->B, s->T, s->Di, s->K, b->rows, b->u2, 2 * s->Di, b->cw, b->cb, b->ui);
 }
 static void run_conv_bwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
-    k->conv_silu_bwd(s->B, s->T, s->Di, s->K, b->u2, 2 * s->Di, b->cw, b->cb, b->dy, b->ui2, 2 * s->Di, b->dcw, b->dcb);
+    k->conv_silu_bwd(s->B, s->T, s->Di, s->K, b->rows, b->u2, 2 * s->Di, b->cw, b->cb, b->dy, b->ui2, 2 * s->Di, b->dcw, b->dcb);
 }
 static void run_softplus_fwd(const mom_kernels *k, const shapes *s, bufs *b) { k->softplus_fwd((size_t)s->BT * s->Di, b->delta, b->ui); }
 static void run_softplus_bwd(const mom_kernels *k, const shapes *s, bufs *b) { k->softplus_bwd((size_t)s->BT * s->Di, b->delta, b->dy, b->ui); }
@@ -115,8 +117,10 @@ static double sumsq_result;
 static void run_sumsq(const mom_kernels *k, const shapes *s, bufs *b) { sumsq_result = k->sumsq(b->n_adam, b->g); (void)s; }
 static mom_scan_args scan_args_of(const shapes *s, bufs *b)
 {
-    mom_scan_args a = {s->B, s->T, s->Di, s->N, 64, b->ui, b->delta, b->A_log, b->bc, b->bc + s->N, 2 * s->N,
-                       b->Dsk, b->z, s->Di, b->states};
+    /* The model's layout: B and C inside x_dbl rows [r B C], z the second
+     * half of [u z] rows, chunks of MOM_SCAN_CHUNK. */
+    mom_scan_args a = {s->B, s->T, s->Di, s->N, MOM_SCAN_CHUNK, b->ui, b->delta, b->A_log, b->bc + s->R,
+                       b->bc + s->R + s->N, s->X, b->Dsk, b->z + s->Di, 2 * s->Di, b->states, b->rows};
     return a;
 }
 static void run_scan_fwd(const mom_kernels *k, const shapes *s, bufs *b)
@@ -128,7 +132,8 @@ static int bench_threads = 1;
 static void run_scan_bwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
     mom_scan_args a = scan_args_of(s, b);
-    mom_scan_grads g = {b->dy, b->du, b->ddelta, b->dbc, b->dbc + s->N, 2 * s->N, b->dz, s->Di, b->dA, b->dD, b->work,
+    mom_scan_grads g = {b->dy, b->du, b->ddelta, b->dbc + s->R, b->dbc + s->R + s->N, s->X, b->dz + s->Di, 2 * s->Di,
+                        b->dA, b->dD, b->work,
                         bench_threads, NULL};
     k->scan_bwd(&a, &g);
 }
@@ -198,6 +203,7 @@ static void free_bufs(bufs *b)
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
     free(b->tok);
     free(b->perm);
+    free(b->rows);
     free(b->tgt);
 }
 
@@ -219,18 +225,25 @@ static int alloc_bufs(const shapes *s, bufs *b, const mom_kernels *fast)
     b->v0 = rnd(b->n_adam, 0, 0.1f, &r); b->p = rnd(b->n_adam, 0, 0, &r); b->m = rnd(b->n_adam, 0, 0, &r);
     b->v = rnd(b->n_adam, 0, 0, &r);
     b->delta = rnd(BT * Di, -6, 3, &r); /* softplus inputs; a plausible delta for the scan too */
-    b->A_log = rnd(Di * N, 0, 2.7f, &r); b->bc = rnd(BT * 2 * N, -1, 1, &r); b->Dsk = rnd(Di, 0.5f, 1.5f, &r);
-    b->z = rnd(BT * Di, -3, 3, &r);
-    b->states = rnd((size_t)s->B * mom_scan_n_chunks(s->T, 64) * Di * N, 0, 0, &r);
+    b->A_log = rnd(Di * N, 0, 2.7f, &r); b->bc = rnd(BT * (size_t)s->X, -1, 1, &r); b->Dsk = rnd(Di, 0.5f, 1.5f, &r);
+    b->z = rnd(BT * 2 * Di, -3, 3, &r);
+    b->states = rnd((size_t)s->B * mom_scan_n_chunks(s->T, MOM_SCAN_CHUNK) * Di * N, 0, 0, &r);
     b->y = rnd(BT * Di, 0, 0, &r); b->dy = rnd(BT * Di, -1, 1, &r); b->du = rnd(BT * Di, 0, 0, &r);
-    b->ddelta = rnd(BT * Di, 0, 0, &r); b->dbc = rnd(BT * 2 * N, 0, 0, &r); b->dz = rnd(BT * Di, 0, 0, &r);
+    b->ddelta = rnd(BT * Di, 0, 0, &r); b->dbc = rnd(BT * (size_t)s->X, 0, 0, &r); b->dz = rnd(BT * 2 * Di, 0, 0, &r);
     b->dA = rnd(Di * N, 0, 0, &r); b->dD = rnd(Di, 0, 0, &r);
     mom_scan_args a = scan_args_of(s, b);
     size_t wf = mom_kernels_scalar.scan_bwd_work_floats(&a, bench_threads);
     size_t wf2 = fast->scan_bwd_work_floats(&a, bench_threads);
     b->work = rnd(wf > wf2 ? wf : wf2, 0, 0, &r);
-    b->tok = malloc(BT * 4); b->perm = malloc(BT * 4); b->tgt = malloc(BT * 4);
-    if (!b->tok || !b->perm || !b->tgt || !b->work || !b->logits || !b->v) return -1;
+    b->tok = malloc(BT * 4); b->perm = malloc(BT * 4); b->tgt = malloc(BT * 4); b->rows = malloc(BT * 4);
+    if (!b->tok || !b->perm || !b->tgt || !b->rows || !b->work || !b->logits || !b->v) return -1;
+    /* The conv and the scan find positions through the row map of a batch
+     * in modality order, as in the model: here three modalities in spans
+     * of 64 positions, each batch row starting on a different one. */
+    size_t next = 0;
+    for (int m = 0; m < 3; m++)
+        for (size_t p = 0; p < BT; p++)
+            if ((int)((p % (size_t)s->T / 64 + p / (size_t)s->T) % 3) == m) b->rows[p] = (int32_t)next++;
     for (size_t i = 0; i < BT; i++) {
         b->tok[i] = (int32_t)((i * 2654435761u) % V);
         b->perm[i] = (int32_t)((i * 7919u) % BT); /* a permutation when gcd(7919, BT) = 1 */

@@ -1,9 +1,10 @@
 /* The CPU backend: host memory, oneDNN matmuls (or plain C), and the
- * kernels of simd/. A be_buf here is a malloc'd block; a view resolves to a
- * pointer. */
+ * kernels of simd/. A be_buf here is an aligned host block; a view resolves
+ * to a pointer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backend.h"
 #include "kernels.h"
@@ -16,7 +17,7 @@
 
 struct be_buf {
     size_t n;
-    float data[];
+    float *data; /* 64-byte aligned; 2 MiB aligned when large */
 };
 
 typedef struct cpu_backend {
@@ -36,19 +37,42 @@ static int max_threads(void)
 }
 
 static float *F(bv v) { return v.buf ? v.buf->data + v.off : NULL; }
-static int32_t *I(bv v) { return (int32_t *)(void *)(v.buf->data + v.off); }
+static int32_t *I(bv v) { return v.buf ? (int32_t *)(void *)(v.buf->data + v.off) : NULL; }
 static dnnl_mm *MM(backend *be) { return ((cpu_backend *)be)->mm; }
 static const mom_kernels *KN(backend *be) { return ((cpu_backend *)be)->k; }
 
+/* Rows start on cache lines (views are 16-float aligned within a buffer),
+ * so a zmm load touches one line, not two. Buffers of several MiB (the
+ * activations, the parameters) ask for transparent huge pages: the scan
+ * walks rows 2 KiB or more apart, and with 4 KiB pages almost every row
+ * would be a TLB miss. */
+#define HUGE_PAGE ((size_t)2 << 20)
 static be_buf *cpu_alloc(backend *be, size_t n)
 {
     (void)be;
-    if (n > (SIZE_MAX - sizeof(be_buf)) / sizeof(float)) return NULL;
-    be_buf *b = calloc(1, sizeof(be_buf) + n * sizeof(float));
-    if (b) b->n = n;
+    if (n > (SIZE_MAX - HUGE_PAGE) / sizeof(float)) return NULL;
+    be_buf *b = calloc(1, sizeof(be_buf));
+    if (!b) return NULL;
+    const size_t bytes = n * sizeof(float), huge = bytes >= 4 * HUGE_PAGE;
+    void *p = NULL;
+    if (posix_memalign(&p, huge ? HUGE_PAGE : 64, bytes ? bytes : 64)) {
+        free(b);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    if (huge) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, plain pages */
+#endif
+    memset(p, 0, bytes);
+    b->n = n;
+    b->data = p;
     return b;
 }
-static void cpu_release(backend *be, be_buf *b) { (void)be; free(b); }
+static void cpu_release(backend *be, be_buf *b)
+{
+    (void)be;
+    if (b) free(b->data);
+    free(b);
+}
 static void cpu_upload(backend *be, bv dst, const void *src, size_t n)
 {
     (void)be;
@@ -98,16 +122,6 @@ static int cpu_mm_bwd_weight(backend *be, int M, int N, int K, bv dC, int lddc, 
     return 0;
 }
 
-static void cpu_gather(backend *be, int rows, int cols, bv perm, bv src, int ld, bv dst)
-{
-    (void)be;
-    KN(be)->gather_rows(rows, cols, I(perm), F(src), ld, F(dst));
-}
-static void cpu_scatter(backend *be, int rows, int cols, bv perm, bv src, bv dst, int ld, int acc)
-{
-    (void)be;
-    KN(be)->scatter_rows(rows, cols, I(perm), F(src), F(dst), ld, acc);
-}
 static void cpu_add_bias(backend *be, int rows, int cols, bv bias, bv C, int ldc)
 {
     (void)be;
@@ -138,16 +152,16 @@ static void cpu_rmsnorm_bwd(backend *be, int T, int D, bv x, bv w, bv rstd, bv d
     (void)be;
     KN(be)->rmsnorm_bwd(T, D, F(x), F(w), F(rstd), F(dout), F(dx), F(dw));
 }
-static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b, bv out)
+static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b, bv out)
 {
     (void)be;
-    KN(be)->conv_silu_fwd(B, L, D, K, F(x), ldx, F(w), F(b), F(out));
+    KN(be)->conv_silu_fwd(B, L, D, K, I(rows), F(x), ldx, F(w), F(b), F(out));
 }
-static void cpu_conv_bwd(backend *be, int B, int L, int D, int K, bv x, int ldx, bv w, bv b,
+static void cpu_conv_bwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b,
                          bv dout, bv dx, int lddx, bv dw, bv db)
 {
     (void)be;
-    KN(be)->conv_silu_bwd(B, L, D, K, F(x), ldx, F(w), F(b), F(dout), F(dx), lddx, F(dw), F(db));
+    KN(be)->conv_silu_bwd(B, L, D, K, I(rows), F(x), ldx, F(w), F(b), F(dout), F(dx), lddx, F(dw), F(db));
 }
 static void cpu_softplus_fwd(backend *be, size_t n, bv x, bv y)
 {
@@ -168,7 +182,7 @@ static void cpu_add(backend *be, size_t n, bv x, bv y)
 static mom_scan_args scan_args(const be_scan *a)
 {
     mom_scan_args s = {a->B, a->L, a->D, a->N, a->chunk, F(a->u), F(a->delta), F(a->A_log),
-                       F(a->Bm), F(a->Cm), a->ld_bc, F(a->Dskip), F(a->z), a->ld_z, F(a->states)};
+                       F(a->Bm), F(a->Cm), a->ld_bc, F(a->Dskip), F(a->z), a->ld_z, F(a->states), I(a->rows)};
     return s;
 }
 static void cpu_scan_fwd(backend *be, const be_scan *a, bv y)
@@ -243,8 +257,6 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->mm_fwd = cpu_mm_fwd;
     b->mm_bwd_data = cpu_mm_bwd_data;
     b->mm_bwd_weight = cpu_mm_bwd_weight;
-    b->gather_rows = cpu_gather;
-    b->scatter_rows = cpu_scatter;
     b->add_bias = cpu_add_bias;
     b->bias_grad = cpu_bias_grad;
     b->embed_fwd = cpu_embed_fwd;
