@@ -11,8 +11,8 @@
  * m is the modality of each position's input token. The model keeps a
  * batch's rows in modality order (src/route.c), so modality k's rows are
  * the slice [offset[k], offset[k+1]) of every activation: a decoupled
- * projection is one GEMM per modality on its slice, with no copies, and a
- * shared one a single GEMM over the batch. Only the conv and the scan run
+ * projection runs GEMMs on its modality's slice, with no copies, and a
+ * shared one over the whole batch. Only the conv and the scan run
  * along time; they find position (b, t) through the batch's row map.
  *
  * The layer keeps x, rstd, [u z], [r B C] and the chunk states (layer_acts);
@@ -39,26 +39,48 @@ static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const s
         if ((call) != 0) return mom_fail(m->ctx, MOM_ERR_BACKEND, "%s:%d: matmul failed", __FILE__, __LINE__); \
     } while (0)
 
-/* Rows [*o, *o + *n) of modality k (none when it is absent). */
-static void slice_of(const mom_model *m, int k, int *o, int *n)
+/* The rows a projection runs on: one slice per modality when it is split,
+ * else the whole batch, each cut into the fewest pieces of at most
+ * proj_tile rows, of equal size (1365 rows: 683 + 682). Bounding M bounds
+ * what oneDNN packs and keeps per call, so memory stays flat in T. */
+typedef struct row_pieces {
+    int o, n;      /* rows [o, o + n) of the part */
+    int pieces;    /* how many pieces cut them */
+} row_pieces;
+
+static row_pieces part_rows(const mom_model *m, const proj *p, int k)
 {
-    *o = m->rt.offset[k];
-    *n = m->rt.offset[k + 1] - m->rt.offset[k];
+    row_pieces r = {0, m->plan.B * m->plan.T, 1};
+    if (p->split) {
+        r.o = m->rt.offset[k];
+        r.n = m->rt.offset[k + 1] - m->rt.offset[k];
+    }
+    r.pieces = (r.n + m->proj_tile - 1) / m->proj_tile;
+    return r;
+}
+
+/* Piece i of r: rows [*o, *o + *n). */
+static void piece(const row_pieces *r, int i, int *o, int *n)
+{
+    const int lo = (int)((long long)r->n * i / r->pieces), hi = (int)((long long)r->n * (i + 1) / r->pieces);
+    *o = r->o + lo;
+    *n = hi - lo;
 }
 
 /* C[:, 0:N] (= or +=) proj(A[:, 0:K]). */
 static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int ldc, int acc)
 {
     backend *be = m->be;
-    const int n_parts = p->split ? m->rt.n_mod : 1;
     if (p->bias && acc) return mom_fail(m->ctx, MOM_ERR_BACKEND, "proj_fwd: bias with accumulate");
-    for (int k = 0; k < n_parts; k++) {
-        int o = 0, n = m->plan.B * m->plan.T;
-        if (p->split) slice_of(m, k, &o, &n);
-        if (n == 0) continue;
-        const bv Ak = bv_at(A, (size_t)o * lda), Ck = bv_at(C, (size_t)o * ldc);
-        BE_TRY(be->mm_fwd(be, n, p->N, p->K, Ak, lda, P(m, p->w[k]), Ck, ldc, acc));
-        if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), Ck, ldc);
+    for (int k = 0; k < (p->split ? m->rt.n_mod : 1); k++) {
+        const row_pieces r = part_rows(m, p, k); /* an absent modality has no pieces */
+        for (int i = 0; i < r.pieces; i++) {
+            int o, n;
+            piece(&r, i, &o, &n);
+            const bv Ai = bv_at(A, (size_t)o * lda), Ci = bv_at(C, (size_t)o * ldc);
+            BE_TRY(be->mm_fwd(be, n, p->N, p->K, Ai, lda, P(m, p->w[k]), Ci, ldc, acc));
+            if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), Ci, ldc);
+        }
     }
     return MOM_OK;
 }
@@ -69,18 +91,21 @@ static mom_status proj_bwd(mom_model *m, const proj *p, int what, bv A, int lda,
                            int ldda, int acc)
 {
     backend *be = m->be;
-    const int n_parts = p->split ? m->rt.n_mod : 1;
-    for (int k = 0; k < n_parts; k++) {
-        int o = 0, n = m->plan.B * m->plan.T;
-        if (p->split) slice_of(m, k, &o, &n);
-        if (n == 0) continue;
-        const bv dCk = bv_at(dC, (size_t)o * lddc);
-        if (what & GRAD_WEIGHT) {
-            BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, dCk, lddc, bv_at(A, (size_t)o * lda), lda, G(m, p->w[k])));
-            if (p->bias) be->bias_grad(be, n, p->N, dCk, lddc, G(m, p->bias[k]));
+    for (int k = 0; k < (p->split ? m->rt.n_mod : 1); k++) {
+        const row_pieces r = part_rows(m, p, k);
+        for (int i = 0; i < r.pieces; i++) {
+            int o, n;
+            piece(&r, i, &o, &n);
+            const bv dCi = bv_at(dC, (size_t)o * lddc);
+            if (what & GRAD_WEIGHT) {
+                BE_TRY(be->mm_bwd_weight(be, n, p->N, p->K, dCi, lddc, bv_at(A, (size_t)o * lda), lda,
+                                         G(m, p->w[k])));
+                if (p->bias) be->bias_grad(be, n, p->N, dCi, lddc, G(m, p->bias[k]));
+            }
+            if (what & GRAD_DATA)
+                BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, dCi, lddc, P(m, p->w[k]), bv_at(dA, (size_t)o * ldda),
+                                       ldda, acc));
         }
-        if (what & GRAD_DATA)
-            BE_TRY(be->mm_bwd_data(be, n, p->N, p->K, dCk, lddc, P(m, p->w[k]), bv_at(dA, (size_t)o * ldda), ldda, acc));
     }
     return MOM_OK;
 }

@@ -31,6 +31,7 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
     m->dt_rank = c.dt_rank;
     m->n_xdbl = c.dt_rank + 2 * c.d_state;
     m->chunk = MOM_SCAN_CHUNK;
+    m->proj_tile = PROJ_TILE;
     m->head_block = HEAD_BLOCK;
     if ((s = params_build_table(m))) {
         mom_model_destroy(&m);

@@ -41,6 +41,8 @@ typedef struct layer_acts {
     bv states; /* (B, n_chunks, d_inner, d_state) */
 } layer_acts;
 
+/* Most rows per projection GEMM (see block.c). */
+#define PROJ_TILE 1024
 /* Rows of the LM head + cross-entropy per block: logits never exist for
  * the whole batch. */
 #define HEAD_BLOCK 512
@@ -72,7 +74,7 @@ struct mom_model {
     mom_config cfg;
     int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
     int chunk;                    /* scan positions between stored states */
-    int head_block;               /* HEAD_BLOCK (tests make it small) */
+    int proj_tile, head_block;    /* PROJ_TILE, HEAD_BLOCK (tests make them small) */
 
     tensor_entry *tensors;
     size_t n_tensors, n_params;

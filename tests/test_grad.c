@@ -109,6 +109,7 @@ static void run_config_n(const char *cpu, unsigned decouple, int tie, unsigned m
     c.d_state = d_state;
     mom_model *m = tu_new_model(ctx, &c, 7);
     m->chunk = 8;      /* T = 21: chunks of 8, 8, 5 */
+    m->proj_tile = 5;  /* several GEMM pieces per modality slice */
     m->head_block = 7; /* and several LM-head blocks (42 rows) */
     randomize(m, 17);
     tu_batch b = tu_make_batch(2, 21, c.vocab_size, mod_mask, 5);

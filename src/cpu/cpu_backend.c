@@ -17,7 +17,8 @@
 
 struct be_buf {
     size_t n;
-    float *data; /* 64-byte aligned; 2 MiB aligned when large */
+    float *data; /* 64-byte aligned (page aligned when mapped) */
+    int mapped;  /* from mmap (large buffers), else posix_memalign */
 };
 
 typedef struct cpu_backend {
@@ -43,9 +44,9 @@ static const mom_kernels *KN(backend *be) { return ((cpu_backend *)be)->k; }
 
 /* Rows start on cache lines (views are 16-float aligned within a buffer),
  * so a zmm load touches one line, not two. Buffers of several MiB (the
- * activations, the parameters) ask for transparent huge pages: the scan
- * walks rows 2 KiB or more apart, and with 4 KiB pages almost every row
- * would be a TLB miss. */
+ * activations, the parameters) are anonymous mappings, zero until touched,
+ * that ask for transparent huge pages: the scan walks rows 2 KiB or more
+ * apart, and with 4 KiB pages almost every row would be a TLB miss. */
 #define HUGE_PAGE ((size_t)2 << 20)
 static be_buf *cpu_alloc(backend *be, size_t n)
 {
@@ -53,24 +54,34 @@ static be_buf *cpu_alloc(backend *be, size_t n)
     if (n > (SIZE_MAX - HUGE_PAGE) / sizeof(float)) return NULL;
     be_buf *b = calloc(1, sizeof(be_buf));
     if (!b) return NULL;
-    const size_t bytes = n * sizeof(float), huge = bytes >= 4 * HUGE_PAGE;
+    const size_t bytes = n * sizeof(float);
+    b->n = n;
+    if (bytes >= 4 * HUGE_PAGE) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+            (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, plain pages */
+#endif
+            b->data = p;
+            b->mapped = 1;
+            return b;
+        }
+    }
     void *p = NULL;
-    if (posix_memalign(&p, huge ? HUGE_PAGE : 64, bytes ? bytes : 64)) {
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) {
         free(b);
         return NULL;
     }
-#ifdef MADV_HUGEPAGE
-    if (huge) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, plain pages */
-#endif
     memset(p, 0, bytes);
-    b->n = n;
     b->data = p;
     return b;
 }
 static void cpu_release(backend *be, be_buf *b)
 {
     (void)be;
-    if (b) free(b->data);
+    if (!b) return;
+    if (b->mapped) munmap(b->data, b->n * sizeof(float));
+    else free(b->data);
     free(b);
 }
 static void cpu_upload(backend *be, bv dst, const void *src, size_t n)
