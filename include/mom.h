@@ -41,6 +41,26 @@ enum {
     MOM_DECOUPLE_ALL = 0xfu,
 };
 
+/* The unified vocabulary of multimodal data: n_special special tokens
+ * (ids 0.., see MOM_TOK_*), then n_text text tokens, then n_image image
+ * codes, then n_speech speech units. Modality ids: MOM_MOD_TEXT (special
+ * tokens count as text), MOM_MOD_IMAGE, MOM_MOD_SPEECH. All zero: no
+ * layout (the ids are whatever the data says). */
+typedef struct mom_vocab_layout {
+    int n_special, n_text, n_image, n_speech;
+} mom_vocab_layout;
+enum { MOM_TOK_BOS, MOM_TOK_EOS, MOM_TOK_BOI, MOM_TOK_EOI, MOM_TOK_BOSP, MOM_TOK_EOSP, MOM_TOK_PAD, MOM_N_SPECIAL };
+enum { MOM_MOD_TEXT, MOM_MOD_IMAGE, MOM_MOD_SPEECH };
+/* Whether a layout is set, its vocabulary size, and the modality a token
+ * id belongs to (-1: outside the layout). */
+int mom_vocab_layout_is_set(const mom_vocab_layout *v);
+int mom_vocab_layout_size(const mom_vocab_layout *v);
+int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token);
+/* The modalities a layout needs: 1 text only, 2 with images, 3 with speech. */
+int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
+/* "text", "image", "speech" for the layout's modality ids; else "m<k>". */
+const char *mom_modality_name(const mom_vocab_layout *v, int modality);
+
 typedef struct mom_config {
     int n_modalities;   /* 1..8 */
     int vocab_size;     /* >= 2 */
@@ -53,6 +73,8 @@ typedef struct mom_config {
     unsigned decouple;  /* MOM_DECOUPLE_* bits, default all four */
     int tie_embeddings; /* default 1 */
     float norm_eps;     /* default 1e-5 */
+    mom_vocab_layout vocab_layout; /* default all zero: none; else it must
+                                      sum to vocab_size */
 } mom_config;
 
 /* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
@@ -174,6 +196,8 @@ int64_t mom_dataset_n_tokens(const mom_dataset *d);
 int mom_dataset_n_modalities(const mom_dataset *d);
 int64_t mom_dataset_vocab_size(const mom_dataset *d);
 int64_t mom_dataset_n_docs(const mom_dataset *d);
+/* The vocabulary layout recorded in the file (all zero when none). */
+void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
 const int32_t *mom_dataset_tokens(const mom_dataset *d);
 const uint8_t *mom_dataset_modalities(const mom_dataset *d);
 /* Checks that the dataset fits the model (vocab, modalities). */
@@ -198,10 +222,12 @@ mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const 
                                     int vocab_size, int n_modalities);
 /* Writes a dataset file from arrays. doc_starts: n_docs + 1 ascending
  * offsets, the first 0 and the last n_tokens (NULL with n_docs <= 1: one
- * document); mods NULL: every token modality 0. */
+ * document); mods NULL: every token modality 0. layout NULL: none; else
+ * it must sum to vocab_size and every token's modality must be its
+ * range's. */
 mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
-                             int vocab_size, int n_modalities);
+                             int vocab_size, int n_modalities, const mom_vocab_layout *layout);
 
 /* ---- benchmarks ------------------------------------------------------- */
 /* Receives one JSON object (one line, no newline) per measurement. */

@@ -22,6 +22,7 @@ void mom_config_default(mom_config *c)
     c->decouple = MOM_DECOUPLE_ALL;
     c->tie_embeddings = 1;
     c->norm_eps = 1e-5f;
+    memset(&c->vocab_layout, 0, sizeof(c->vocab_layout));
 }
 
 static mom_status range(mom_ctx *ctx, const char *field, long long v, long long lo, long long hi)
@@ -54,6 +55,16 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
     if (!(c->norm_eps > 0.0f) || !isfinite(c->norm_eps) || c->norm_eps > 1.0f)
         return mom_fail(ctx, MOM_ERR_CONFIG, "config: norm_eps = %g is not in (0, 1]",
                         (double)c->norm_eps);
+    const mom_vocab_layout *v = &c->vocab_layout;
+    if (mom_vocab_layout_is_set(v)) {
+        if (v->n_special < 0 || v->n_text < 0 || v->n_image < 0 || v->n_speech < 0 ||
+            mom_vocab_layout_size(v) != c->vocab_size)
+            return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout %d + %d + %d + %d does not sum to vocab_size %d",
+                            v->n_special, v->n_text, v->n_image, v->n_speech, c->vocab_size);
+        if (mom_vocab_layout_n_modalities(v) > c->n_modalities)
+            return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout needs %d modalities, n_modalities = %d",
+                            mom_vocab_layout_n_modalities(v), c->n_modalities);
+    }
     if (c->dt_rank == 0) c->dt_rank = (c->d_model + 15) / 16;
     /* The largest tensor must stay addressable with int dimensions. */
     const long long in_rows = 2 * d_inner * (long long)c->d_model;
@@ -75,6 +86,28 @@ static mom_status int_field(mom_ctx *ctx, const json_value *v, const char *key, 
     if (v->type != JSON_NUMBER || !v->is_int || v->integer < -(1LL << 31) || v->integer > (1LL << 31) - 1)
         return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s must be an integer", key);
     *out = (int)v->integer;
+    return MOM_OK;
+}
+
+static const char *const layout_names[4] = {"special", "text", "image", "speech"};
+
+/* {"special": 7, "text": 256, "image": 256, "speech": 128}; absent parts 0. */
+static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layout *out)
+{
+    if (v->type != JSON_OBJECT)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout must be an object such as "
+                                             "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}");
+    int *dst[4] = {&out->n_special, &out->n_text, &out->n_image, &out->n_speech};
+    for (int j = 0; j < 4; j++) *dst[j] = 0;
+    for (size_t i = 0; i < v->n_keys; i++) {
+        int j = 0;
+        while (j < 4 && strcmp(v->keys[i], layout_names[j])) j++;
+        if (j == 4) return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout has an unknown part \"%s\"", v->keys[i]);
+        char key[32];
+        snprintf(key, sizeof(key), "vocab_layout.%s", layout_names[j]);
+        mom_status s = int_field(ctx, &v->vals[i], key, dst[j]);
+        if (s) return s;
+    }
     return MOM_OK;
 }
 
@@ -130,6 +163,8 @@ mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom
                 else
                     c->decouple |= 1u << bit;
             }
+        } else if (!strcmp(k, "vocab_layout")) {
+            s = layout_field(ctx, v, &c->vocab_layout);
         } else {
             s = mom_fail(ctx, MOM_ERR_CONFIG, "config: unknown field \"%s\"", k);
         }
@@ -189,5 +224,14 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
                      "\"decouple\": [%s], \"tie_embeddings\": %s, \"norm_eps\": %s}",
                      c->n_modalities, c->vocab_size, c->d_model, c->n_layer, c->d_state, c->d_conv,
                      c->expand, c->dt_rank, dec, c->tie_embeddings ? "true" : "false", eps);
-    return n < 0 || (size_t)n >= cap ? MOM_ERR_INVALID_ARG : MOM_OK;
+    if (n < 0 || (size_t)n >= cap) return MOM_ERR_INVALID_ARG;
+    const mom_vocab_layout *v = &c->vocab_layout;
+    if (mom_vocab_layout_is_set(v)) {
+        /* Replaces the closing brace. */
+        int m = snprintf(buf + n - 1, cap - (size_t)n + 1,
+                         ", \"vocab_layout\": {\"special\": %d, \"text\": %d, \"image\": %d, \"speech\": %d}}",
+                         v->n_special, v->n_text, v->n_image, v->n_speech);
+        if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
+    }
+    return MOM_OK;
 }

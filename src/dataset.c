@@ -1,10 +1,10 @@
 /* Dataset files: one per split, memory-mapped read-only.
  *
- * Layout, version 1. Every integer is little-endian. The header is 128 bytes:
+ * Layout, version 2. Every integer is little-endian. The header is 128 bytes:
  *
  *   offset size  field
  *        0    8  magic "MOMDATA\0"
- *        8    4  u32 version            1
+ *        8    4  u32 version            2 (1: the same without the vocabulary layout)
  *       12    4  u32 n_modalities       1..8
  *       16    4  u32 vocab_size         1..2^31-1
  *       20    4  u32 flags              0 (reserved for continuous patch vectors)
@@ -15,7 +15,10 @@
  *       56    8  u64 doc_starts_offset  uint64[n_docs], 8-byte aligned; first 0, strictly
  *                                        ascending, each < n_tokens (documents are never empty)
  *       64    8  u64 checksum           MOM64 of the whole file, these 8 bytes read as zero
- *       72   56  reserved, all zero
+ *       72   16  u32 x 4 vocabulary layout: n_special, n_text, n_image, n_speech
+ *                (mom_vocab_layout; all zero: none; else they sum to
+ *                vocab_size and each token's modality is its range's)
+ *       88   40  reserved, all zero
  *      128       the three sections
  *
  * The writer puts the sections in the order above, each at a multiple of 64
@@ -58,13 +61,14 @@
 #endif
 
 #define DS_MAGIC "MOMDATA"  /* plus its NUL: 8 bytes */
-#define DS_VERSION 1u
+#define DS_VERSION 2u
 #define DS_HEADER_SIZE 128u
 #define DS_SECTION_ALIGN 64u
 
 enum {
     H_MAGIC = 0, H_VERSION = 8, H_N_MOD = 12, H_VOCAB = 16, H_FLAGS = 20, H_N_TOKENS = 24,
-    H_N_DOCS = 32, H_TOK_OFF = 40, H_MOD_OFF = 48, H_DOC_OFF = 56, H_CHECKSUM = 64, H_RESERVED = 72,
+    H_N_DOCS = 32, H_TOK_OFF = 40, H_MOD_OFF = 48, H_DOC_OFF = 56, H_CHECKSUM = 64, H_LAYOUT = 72,
+    H_RESERVED = 88,
 };
 
 struct mom_dataset {
@@ -75,6 +79,7 @@ struct mom_dataset {
     const uint64_t *doc_starts;
     int64_t n_tokens, n_docs, vocab_size;
     int n_modalities;
+    mom_vocab_layout layout;
 };
 
 /* ---- little-endian fields -------------------------------------------- */
@@ -192,6 +197,35 @@ static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 /* ---- open ------------------------------------------------------------- */
 
+/* A layout, when set, must sum to the vocabulary and fit the modalities. */
+static mom_status check_layout(mom_ctx *ctx, const char *path, const mom_vocab_layout *v, uint32_t vocab,
+                               uint32_t n_mod)
+{
+    if (!mom_vocab_layout_is_set(v)) return MOM_OK;
+    if (v->n_special < 0 || v->n_text < 0 || v->n_image < 0 || v->n_speech < 0 ||
+        (uint32_t)mom_vocab_layout_size(v) != vocab)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: vocabulary layout %d + %d + %d + %d does not sum to vocab_size %u",
+                        path, v->n_special, v->n_text, v->n_image, v->n_speech, vocab);
+    if ((uint32_t)mom_vocab_layout_n_modalities(v) > n_mod)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: vocabulary layout needs %d modalities, the file has %u", path,
+                        mom_vocab_layout_n_modalities(v), n_mod);
+    return MOM_OK;
+}
+
+/* Every token's modality id is the one of its range (special tokens: text). */
+static mom_status check_layout_mods(mom_ctx *ctx, const char *path, const mom_vocab_layout *v, const int32_t *tok,
+                                    const uint8_t *mods, int64_t n)
+{
+    if (!mom_vocab_layout_is_set(v)) return MOM_OK;
+    for (int64_t i = 0; i < n; i++) {
+        const int want = mom_vocab_layout_modality(v, tok[i]), got = mods ? mods[i] : 0;
+        if (want != got)
+            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: token %d at position %lld has modality %d, its range's is %d", path,
+                            tok[i], (long long)i, got, want);
+    }
+    return MOM_OK;
+}
+
 typedef struct section {
     const char *name;
     uint64_t off, bytes, align;
@@ -206,14 +240,19 @@ static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d
     uint32_t version = get_u32(h + H_VERSION), n_mod = get_u32(h + H_N_MOD), vocab = get_u32(h + H_VOCAB),
              flags = get_u32(h + H_FLAGS);
     uint64_t n_tok = get_u64(h + H_N_TOKENS), n_docs = get_u64(h + H_N_DOCS);
-    if (version != DS_VERSION) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: unsupported version: %u", path, version);
+    if (version != 1 && version != DS_VERSION)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: unsupported version: %u", path, version);
     if (n_mod < 1 || n_mod > MOM_MAX_MODALITIES)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: n_modalities out of range [1, %d]: %u", path, MOM_MAX_MODALITIES, n_mod);
     if (vocab < 1 || vocab > INT32_MAX)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: vocab_size out of range: %u", path, vocab);
     if (flags != 0) return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "%s: unsupported flags: 0x%x", path, flags);
-    for (unsigned i = H_RESERVED; i < DS_HEADER_SIZE; i++)
+    for (unsigned i = version == 1 ? H_LAYOUT : H_RESERVED; i < DS_HEADER_SIZE; i++)
         if (h[i] != 0) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: reserved header byte %u is not zero: %u", path, i, h[i]);
+    mom_vocab_layout lay = {(int)get_u32(h + H_LAYOUT), (int)get_u32(h + H_LAYOUT + 4), (int)get_u32(h + H_LAYOUT + 8),
+                            (int)get_u32(h + H_LAYOUT + 12)};
+    mom_status lst = check_layout(ctx, path, &lay, vocab, n_mod);
+    if (lst) return lst;
     /* Each token takes at least 5 bytes, each document 8: bounding the counts
      * by the file size first makes the products below overflow-free. */
     if (n_tok < 1 || n_tok > size)
@@ -251,7 +290,7 @@ static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d
     mom64_init(&cs);
     mom64_update(&cs, h, H_CHECKSUM);
     mom64_update(&cs, no_checksum, sizeof no_checksum);
-    mom64_update(&cs, h + H_RESERVED, (size_t)(size - H_RESERVED));
+    mom64_update(&cs, h + H_CHECKSUM + 8, (size_t)(size - H_CHECKSUM - 8));
     uint64_t want = get_u64(h + H_CHECKSUM), got = mom64_final(&cs);
     if (got != want)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: checksum mismatch (file corrupted): stored 0x%016llx, computed 0x%016llx",
@@ -261,12 +300,15 @@ static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d
     d->n_docs = (int64_t)n_docs;
     d->vocab_size = vocab;
     d->n_modalities = (int)n_mod;
+    d->layout = lay;
     d->tokens = (const int32_t *)(const void *)(d->base + sec[0].off);
     d->mods = d->base + sec[1].off;
     d->doc_starts = (const uint64_t *)(const void *)(d->base + sec[2].off);
     mom_status st = check_tokens(ctx, path, d->tokens, d->n_tokens, d->vocab_size);
     if (st != MOM_OK) return st;
     st = check_mods(ctx, path, d->mods, d->n_tokens, d->n_modalities);
+    if (st != MOM_OK) return st;
+    st = check_layout_mods(ctx, path, &lay, d->tokens, d->mods, d->n_tokens);
     if (st != MOM_OK) return st;
     if (d->doc_starts[0] != 0)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: first document start is not 0: %llu", path,
@@ -338,6 +380,13 @@ void mom_dataset_close(mom_dataset **d)
 int64_t mom_dataset_n_tokens(const mom_dataset *d) { return d ? d->n_tokens : 0; }
 int mom_dataset_n_modalities(const mom_dataset *d) { return d ? d->n_modalities : 0; }
 int64_t mom_dataset_vocab_size(const mom_dataset *d) { return d ? d->vocab_size : 0; }
+void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof(*out));
+    if (d) *out = d->layout;
+}
+
 int64_t mom_dataset_n_docs(const mom_dataset *d) { return d ? d->n_docs : 0; }
 const int32_t *mom_dataset_tokens(const mom_dataset *d) { return d ? d->tokens : NULL; }
 const uint8_t *mom_dataset_modalities(const mom_dataset *d) { return d ? d->mods : NULL; }
@@ -397,7 +446,8 @@ static int write_piece(int fd, const piece *pc)
 
 /* doc_starts: n_docs + 1 offsets, already validated. */
 static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
-                             int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs, int vocab, int n_mod)
+                             int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs, int vocab, int n_mod,
+                             const mom_vocab_layout *lay)
 {
     uint64_t tok_off = DS_HEADER_SIZE, tok_bytes = (uint64_t)n_tokens * 4;
     uint64_t mod_off = align_up(tok_off + tok_bytes, DS_SECTION_ALIGN), mod_bytes = (uint64_t)n_tokens;
@@ -421,6 +471,12 @@ static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *toke
     put_u64(h + H_TOK_OFF, tok_off);
     put_u64(h + H_MOD_OFF, mod_off);
     put_u64(h + H_DOC_OFF, doc_off);
+    if (lay) {
+        put_u32(h + H_LAYOUT, (uint32_t)lay->n_special);
+        put_u32(h + H_LAYOUT + 4, (uint32_t)lay->n_text);
+        put_u32(h + H_LAYOUT + 8, (uint32_t)lay->n_image);
+        put_u32(h + H_LAYOUT + 12, (uint32_t)lay->n_speech);
+    }
     mom64 cs;
     mom64_init(&cs);
     mom64_update(&cs, h, sizeof h); /* the checksum field is still zero */
@@ -458,7 +514,7 @@ static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *toke
 
 mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs, int vocab_size,
-                             int n_modalities)
+                             int n_modalities, const mom_vocab_layout *layout)
 {
     if (!path || !*path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_write: no path");
     if (vocab_size < 1) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: vocab_size must be >= 1: %d", path, vocab_size);
@@ -494,9 +550,16 @@ mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *toke
         st = check_mods(ctx, path, mods, n_tokens, n_modalities);
         if (st != MOM_OK) return st;
     }
+    if (layout && mom_vocab_layout_is_set(layout)) {
+        if ((st = check_layout(ctx, path, layout, (uint32_t)vocab_size, (uint32_t)n_modalities)) ||
+            (st = check_layout_mods(ctx, path, layout, tokens, mods, n_tokens)))
+            return st == MOM_ERR_FORMAT ? (mom_status)MOM_ERR_DATA : st;
+    } else {
+        layout = NULL;
+    }
     /* A missing mods array (every token modality 0) and a missing doc_starts
      * (one document: the start 0) are both written as zeros. */
-    return write_file(ctx, path, tokens, mods, n_tokens, doc_starts, n_docs, vocab_size, n_modalities);
+    return write_file(ctx, path, tokens, mods, n_tokens, doc_starts, n_docs, vocab_size, n_modalities, layout);
 }
 
 /* ---- JSONL import ------------------------------------------------------ */
@@ -641,7 +704,7 @@ mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const 
         if (infer_vocab) vocab_size = max_tok + 1;
         if (infer_mod) n_modalities = max_mod + 1;
         st = mom_dataset_write(ctx, out_path, tok.p, mod.p, (int64_t)tok.n, docs.p, (int64_t)docs.n, vocab_size,
-                               n_modalities);
+                               n_modalities, NULL);
     }
     free(tok.p);
     free(mod.p);

@@ -301,6 +301,16 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
     if (mom_dataset_n_modalities(d) > m->cfg.n_modalities)
         return mom_fail(m->ctx, MOM_ERR_DATA, "dataset has %d modalities > model n_modalities %d",
                         mom_dataset_n_modalities(d), m->cfg.n_modalities);
+    /* Both laid out: the same token id must mean the same thing in both. */
+    mom_vocab_layout dl;
+    const mom_vocab_layout *ml = &m->cfg.vocab_layout;
+    mom_dataset_vocab_layout(d, &dl);
+    if (mom_vocab_layout_is_set(&dl) && mom_vocab_layout_is_set(ml) && memcmp(&dl, ml, sizeof(dl)))
+        return mom_fail(m->ctx, MOM_ERR_DATA,
+                        "dataset vocabulary layout (special %d, text %d, image %d, speech %d) differs from the "
+                        "model's (special %d, text %d, image %d, speech %d)",
+                        dl.n_special, dl.n_text, dl.n_image, dl.n_speech, ml->n_special, ml->n_text, ml->n_image,
+                        ml->n_speech);
     return MOM_OK;
 }
 

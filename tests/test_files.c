@@ -637,7 +637,7 @@ static const int64_t ds_docs[4] = {0, 3, 6, NT};
 
 static void write_small_dataset(fixture *f, const char *name)
 {
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, name), ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, name), ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_OK);
 }
 
 static void test_ds_roundtrip(void **state)
@@ -704,14 +704,14 @@ static void test_ds_roundtrip(void **state)
     free(b);
 
     /* Without doc_starts there is one document; without mods all are 0. */
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "one.bin"), ds_tok, NULL, NT, NULL, 0, 1024, 1), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "one.bin"), ds_tok, NULL, NT, NULL, 0, 1024, 1, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "one.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_n_docs(d), 1);
     assert_int_equal(mom_dataset_n_modalities(d), 1);
     for (int i = 0; i < NT; i++) assert_int_equal(mom_dataset_modalities(d)[i], 0);
     mom_dataset_close(&d);
     /* A single token is the smallest dataset. */
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "tiny.bin"), ds_tok, ds_mod, 1, NULL, 1, 6, 1), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "tiny.bin"), ds_tok, ds_mod, 1, NULL, 1, 6, 1, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "tiny.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_tokens(d)[0], 5);
     assert_int_equal(mom_dataset_fill_batch(d, 1, 1, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
@@ -836,7 +836,8 @@ static void test_ds_lying_header(void **state)
     const lie lies[] = {
         {0, 1, 'X', MOM_ERR_FORMAT, "bad magic"},
         {7, 1, '!', MOM_ERR_FORMAT, "bad magic"},
-        {8, 4, 2, MOM_ERR_FORMAT, "unsupported version: 2"},
+        {8, 4, 3, MOM_ERR_FORMAT, "unsupported version: 3"},
+        {72, 4, 5, MOM_ERR_FORMAT, "does not sum to vocab_size 1024"},
         {12, 4, 0, MOM_ERR_FORMAT, "n_modalities out of range [1, 8]: 0"},
         {12, 4, 9, MOM_ERR_FORMAT, "n_modalities out of range [1, 8]: 9"},
         {16, 4, 0, MOM_ERR_FORMAT, "vocab_size out of range: 0"},
@@ -905,54 +906,54 @@ static void test_ds_write_rejects(void **state)
     int32_t tok[NT];
     memcpy(tok, ds_tok, sizeof tok);
     tok[3] = 70000;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, path);
     assert_contains(ctx->err, "token 70000 >= vocab 1024 at index 3");
     tok[3] = -5;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "token -5 < 0 at index 3");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1023, 3), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1023, 3, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "token 1023 >= vocab 1023 at index 9");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 2), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 2, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "modality 2 >= n_modalities 2 at index 3");
     const int64_t docs_unsorted[4] = {0, 6, 3, NT}, docs_nonzero[4] = {1, 3, 6, NT}, docs_short[4] = {0, 3, 6, 9},
                   docs_empty[4] = {0, 3, 3, NT};
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_unsorted, 3, 1024, 3), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_unsorted, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "not ascending");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_nonzero, 3, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_short, 3, 1024, 3), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_nonzero, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_short, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "last document end 9 != n_tokens 10");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_empty, 3, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 0, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, NULL, 3, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 0, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 0), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 9), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_empty, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, NULL, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 0, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 0, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 9, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "n_modalities out of range [1, 8]: 9");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, 0, NULL, 0, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, NULL, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, NULL, ds_tok, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(NULL, path, tok, ds_mod, NT, NULL, 0, 1024, 3), MOM_ERR_DATA); /* NULL ctx */
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, 0, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, NULL, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, NULL, ds_tok, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(NULL, path, tok, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_DATA); /* NULL ctx */
     assert_int_equal(tu_count_entries(f->dir, NULL), 0); /* nothing was created */
 
     /* A directory that does not exist; a target that is a directory. */
     char nodir[256];
     snprintf(nodir, sizeof nodir, "%s/no/such/train.bin", f->dir);
-    assert_int_equal(mom_dataset_write(ctx, nodir, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_IO);
+    assert_int_equal(mom_dataset_write(ctx, nodir, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_IO);
     assert_contains(ctx->err, nodir);
     assert_int_equal(tu_count_entries(f->dir, NULL), 0);
     assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_IO);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_IO);
     assert_contains(ctx->err, "rename");
     assert_false(tu_has_tmp_file(f->dir, 0));
     assert_int_equal(rmdir(path), 0);
 
     /* A failed write leaves an existing file as it was. */
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_OK);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_OK);
     size_t n0, n1;
     uint8_t *before = tu_read_file(path, &n0);
     tok[3] = 5000;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
     uint8_t *after = tu_read_file(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);

@@ -82,7 +82,7 @@ mom_status default_data_write(mom_ctx *ctx, const char *path, int64_t n_tokens, 
     }
     docs[n_docs] = n_tokens;
     mom_status st = mom_dataset_write(ctx, path, tok, mod, n_tokens, docs, n_docs, DEFAULT_DATA_VOCAB,
-                                      DEFAULT_DATA_MODALITIES);
+                                      DEFAULT_DATA_MODALITIES, NULL);
     free(tok); free(mod); free(docs); free(succ);
     return st;
 }
