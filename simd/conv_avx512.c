@@ -3,7 +3,7 @@
  * PyTorch's (D, 1, K), b (D).
  * The pre-activation is summed in the reference's order (bias, then taps
  * oldest first, no fma), so it is bit-exact; only the sigmoid differs by an
- * ulp or so. Both passes walk rows in time order with the channels inner
+ * ulp or so. Both passes walk positions in time order with the channels inner
  * (column-wise walks over rows 2-4 KiB apart thrash the TLB), in chunks of
  * 256 channels whose taps and sums sit in L1. The backward splits the
  * channels over threads: each sums its dw and db over (b, t) in order, as

@@ -35,7 +35,11 @@ void mom_rmsnorm_bwd_ref(int T, int D, const float *x, const float *w, const flo
                          const float *dout, float *dx, float *dw);
 
 /* ---- routing --------------------------------------------------------- */
-/* dst[i, 0:cols] = src[perm[i], 0:cols]. */
+/* Row gather and scatter through a permutation. A training step does not
+ * use them (its batches run in modality order, src/route.c); they stay,
+ * tested and benchmarked, for routing a few mixed-modality rows where
+ * sorting the batch is not worth it (token-by-token decoding).
+ * dst[i, 0:cols] = src[perm[i], 0:cols]. */
 void mom_gather_rows_ref(int rows, int cols, const int32_t *perm, const float *src, int ld_src,
                          float *dst);
 /* dst[perm[i], 0:cols] (= or +=) src[i, 0:cols]. */
@@ -84,6 +88,8 @@ void mom_scale_ref(size_t n, float a, float *x);
 typedef struct mom_scan_args {
     int B, L, D, N;          /* batch rows, positions, d_inner, d_state */
     int chunk;               /* positions between stored states */
+    /* Every (B, L, ...) operand below and in mom_scan_grads has B*L rows,
+     * position (b, t) at row mom_row(rows, b, L, t). */
     const float *u;          /* (B, L, D) */
     const float *delta;      /* (B, L, D), already softplus'd */
     const float *A_log;      /* (D, N); A = -exp(A_log) */

@@ -48,7 +48,20 @@ check "train 3" "$mom" train "${common[@]}" --steps 3 --out b
 check "resume" "$mom" train --resume b --steps 6
 cmp -s a/model.safetensors b/model.safetensors || { echo "FAIL: resumed model differs"; fails=$((fails + 1)); }
 cmp -s a/optim.safetensors b/optim.safetensors || { echo "FAIL: resumed optimizer differs"; fails=$((fails + 1)); }
-[ "$(grep -c '"step"' a/metrics.jsonl)" = 6 ] || { echo "FAIL: metrics lines"; fails=$((fails + 1)); }
+[ "$(grep -c '^{"step"' a/metrics.jsonl)" = 6 ] || { echo "FAIL: metrics lines"; fails=$((fails + 1)); }
+grep -q '"train_flops"' a/metrics.jsonl || { echo "FAIL: no train_flops in metrics"; fails=$((fails + 1)); }
+
+# The built-in data in both settings: per-modality losses by name, held-out evaluations.
+check "train chameleon" "$mom" train --setting chameleon --steps 4 --batch 2 --seq 64 --eval-every 2 --eval-batches 2 --out cham
+grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: chameleon output lacks modality names: $(cat out.txt)"; fails=$((fails + 1)); }
+[ "$(grep -c '"eval"' cham/metrics.jsonl)" = 2 ] || { echo "FAIL: chameleon eval lines"; fails=$((fails + 1)); }
+[ -s cham/data/vq.safetensors ] || { echo "FAIL: chameleon: no image codebook in the run folder"; fails=$((fails + 1)); }
+check "train three" "$mom" train --steps 2 --batch 2 --seq 64 --eval-batches 1 --out three
+grep -q "speech" out.txt || { echo "FAIL: three output lacks speech: $(cat out.txt)"; fails=$((fails + 1)); }
+check "info three" "$mom" info --model three/model.safetensors
+grep -q '"vocab_layout": {"special": 7, "text": 256, "image": 256, "speech": 128}' out.txt ||
+    { echo "FAIL: info lacks the vocabulary layout: $(cat out.txt)"; fails=$((fails + 1)); }
+refuse "bad setting" "--setting four" "$mom" train --setting four --out four
 
 # Benchmarks on a tiny shape: they run and print JSON lines with their fields.
 check "bench kernels" "$mom" bench kernels --config cfg.json --batch 1 --seq 40
@@ -72,6 +85,12 @@ refuse "bad config" "d_model = -3" "$mom" init --config badcfg.json --out x.safe
 head -c 100 m.safetensors > cut.safetensors
 refuse "truncated checkpoint" "cut.safetensors" "$mom" eval --model cut.safetensors --data d.bin
 refuse "missing checkpoint" "cannot open" "$mom" grad --model none.safetensors --data d.bin
+printf 'caf\xe9\n' > latin1.txt
+refuse "non-UTF-8 text" "latin1.txt: not UTF-8 at byte 3" "$mom" data import --text latin1.txt --out t.bin
+[ ! -e t.bin ] || { echo "FAIL: t.bin written"; fails=$((fails + 1)); }
+printf 'hello\n' > hello.txt
+check "text import" "$mom" data import --text hello.txt --out t.bin
+grep -q '"tokens": 8' out.txt || { echo "FAIL: text import: $(cat out.txt)"; fails=$((fails + 1)); }
 
 if [ "$fails" -eq 0 ]; then echo "cli smoke: all passed"; exit 0; fi
 echo "cli smoke: $fails failed"

@@ -219,7 +219,7 @@ static void test_conv_row_map(void **st)
     const size_t BL = (size_t)B * L;
     int32_t *rows = tu_permutation(BL, &s);
     float *x = rnd(BL * ldx, -1, 1, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd((size_t)D, -1, 1, &s);
-    float *g = rnd(BL * D, -1, 1, &s), *out = malloc(BL * D * 4), *dx = malloc(BL * ldx * 4);
+    float *g = rnd(BL * D, -1, 1, &s), *out = malloc(BL * D * 4), *dx = rnd(BL * ldx, 7, 7, &s); /* sentinel */
     float *dw = calloc((size_t)D * K, 4), *db = calloc((size_t)D, 4);
     mom_conv_silu_fwd_ref(B, L, D, K, NULL, x, ldx, w, b, out);
     mom_conv_silu_bwd_ref(B, L, D, K, NULL, x, ldx, w, b, g, dx, ldx, dw, db);

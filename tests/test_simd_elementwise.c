@@ -356,7 +356,7 @@ static void test_add_sumsq(void **state)
 /* ---- conv1d + SiLU ------------------------------------------------------------
  * fwd: per element |a - b| <= 4e-7 (|b| + 1e-30) (the pre-activation is
  * bit-exact; SiLU's sigmoid is the vector one). bwd: dx, dw, db normwise 2e-6
- * (the same sums, their terms a few ulp apart). Strided x and dx; the
+ * (the same sums, their terms a few ulp apart; 2e-5 over 260 positions). Strided x and dx; the
  * columns of dx past D must stay untouched; half the cases with a row map. */
 
 static void test_conv(void **state)
@@ -365,7 +365,7 @@ static void test_conv(void **state)
     const mom_kernels *k = avx512_or_skip();
     uint64_t s = 17;
     const int Ks[] = {1, 4, 3};
-    const int BLs[][2] = {{1, 1}, {1, 37}, {3, 5}, {2, 2}};
+    const int BLs[][2] = {{1, 1}, {1, 37}, {3, 5}, {2, 130}};
     for (int wi = 0; wi < N_WIDTHS; wi++)
         for (int ki = 0; ki < 3; ki++)
             for (int bl = 0; bl < 4; bl++) {
@@ -375,7 +375,7 @@ static void test_conv(void **state)
                 float *x = rnd(nx, -2, 2, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd((size_t)D, -1, 1, &s);
                 float *o1 = rnd(no, 0, 1, &s), *o2 = clone_floats(o1, no), *g = rnd(no, -1, 1, &s);
                 /* Half the cases find positions through a row map. */
-                int32_t *rows = bl >= 2 ? tu_permutation((size_t)B * L, &s) : NULL;
+                int32_t *rows = bl >= 2 ? tu_permutation((size_t)B * L, &s) : NULL; /* {2, 130}: several tiles */
                 mom_conv_silu_fwd_ref(B, L, D, K, rows, x, ldx, w, b, o1);
                 k->conv_silu_fwd(B, L, D, K, rows, x, ldx, w, b, o2);
                 expect_below("conv_silu_fwd", elemwise(o2, o1, no, 1e-30), 4e-7, D);
@@ -384,9 +384,13 @@ static void test_conv(void **state)
                 float *db1 = rnd((size_t)D, -1, 1, &s), *db2 = clone_floats(db1, (size_t)D);
                 mom_conv_silu_bwd_ref(B, L, D, K, rows, x, ldx, w, b, g, dx1, lddx, dw1, db1);
                 k->conv_silu_bwd(B, L, D, K, rows, x, ldx, w, b, g, dx2, lddx, dw2, db2);
-                expect_below("conv_silu_bwd dx", normwise(dx2, dx1, ndx), 2e-6, D);
-                expect_below("conv_silu_bwd dw", normwise(dw2, dw1, (size_t)D * K), 2e-6, D);
-                expect_below("conv_silu_bwd db", normwise(db2, db1, (size_t)D), 2e-6, D);
+                /* silu'(p) = sig (1 + p (1 - sig)) cancels near p = -1.28, so a 1-ulp
+                 * sigmoid moves such a term by far more than an ulp; summed over
+                 * 260 positions (the {2, 130} case) dw and db reach ~7e-6. */
+                const double tol = L > 100 ? 2e-5 : 2e-6;
+                expect_below("conv_silu_bwd dx", normwise(dx2, dx1, ndx), tol, D);
+                expect_below("conv_silu_bwd dw", normwise(dw2, dw1, (size_t)D * K), tol, D);
+                expect_below("conv_silu_bwd db", normwise(db2, db1, (size_t)D), tol, D);
                 for (size_t r = 0; r < (size_t)B * L; r++)
                     for (int c = D; c < lddx; c++) assert_true(dx2[r * lddx + c] == dx1[r * lddx + c]);
                 free(x), free(w), free(b), free(o1), free(o2), free(g), free(dx1), free(dx2), free(dw1),

@@ -35,6 +35,7 @@ static inline float tu_uniform(uint64_t *s) { return (float)(tu_next(s) >> 40) /
 static inline int32_t *tu_permutation(size_t n, uint64_t *s)
 {
     int32_t *p = malloc((n ? n : 1) * sizeof(int32_t));
+    assert_non_null(p);
     for (size_t i = 0; i < n; i++) p[i] = (int32_t)i;
     for (size_t i = n; i > 1; i--) {
         const size_t j = (size_t)(tu_next(s) % i);

@@ -1,46 +1,209 @@
-/* mom data import: a dataset file from JSON lines of pre-tokenized segments. */
+/* mom data: building dataset files.
+ *   import     from a manifest of text / image / audio documents, from one
+ *              file of each kind, or from JSON lines of pre-tokenized segments
+ *   vq-train   the image codebook (k-means over p x p patches)
+ *   units-train the speech-unit codebook (k-means over log-mel frames)    */
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "common.h"
+#include "mom_data.h"
 
-int cmd_data(int argc, char **argv)
+static const char *usage =
+    "usage: mom data import --manifest DOCS.jsonl --out OUT.bin [--vq VQ] [--units UNITS]\n"
+    "       mom data import --text FILE | --image FILE --vq VQ | --audio FILE --units UNITS  --out OUT.bin\n"
+    "       mom data import --jsonl TOKENS.jsonl --out OUT.bin [--vocab V] [--modalities M]\n"
+    "       mom data vq-train --list IMAGES.txt --out VQ.safetensors [--size 8 --patch 2 --codes 256]\n"
+    "       mom data units-train --list AUDIO.txt --out UNITS.safetensors [--codes 128]\n";
+
+/* The paths of a list file, one per line, relative to the list's folder. */
+static char **read_list(const char *list, size_t *n)
 {
-    if (argc < 3 || strcmp(argv[2], "import")) {
-        if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-            printf("usage: mom data import --jsonl IN.jsonl --out OUT.bin [--vocab V] [--modalities M]\n");
-            return 0;
-        }
-        fprintf(stderr, "usage: mom data import --jsonl IN.jsonl --out OUT.bin [--vocab V] [--modalities M]\n");
-        return 2;
+    FILE *f = fopen(list, "r");
+    if (!f) {
+        fprintf(stderr, "mom data: cannot open the list %s\n", list);
+        return NULL;
     }
-    const char *in = NULL, *out = NULL;
+    const char *slash = strrchr(list, '/');
+    const int dlen = slash ? (int)(slash - list) : 0;
+    char **v = NULL, line[4096];
+    size_t cap = 0;
+    *n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0]) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            char **nv = realloc(v, cap * sizeof(char *));
+            if (!nv) break;
+            v = nv;
+        }
+        const size_t sz = strlen(line) + (size_t)dlen + 2;
+        if (!(v[*n] = malloc(sz))) break;
+        if (line[0] == '/' || !dlen) snprintf(v[*n], sz, "%s", line);
+        else snprintf(v[*n], sz, "%.*s/%s", dlen, list, line);
+        (*n)++;
+    }
+    fclose(f);
+    if (!*n) fprintf(stderr, "mom data: the list %s names no files\n", list);
+    return v;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static void print_dataset(mom_ctx *ctx, const char *out)
+{
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(ctx, out, &d)) return;
+    mom_vocab_layout l;
+    mom_dataset_vocab_layout(d, &l);
+    printf("{\"out\": \"%s\", \"tokens\": %lld, \"documents\": %lld, \"vocab_size\": %lld, \"n_modalities\": %d",
+           out, (long long)mom_dataset_n_tokens(d), (long long)mom_dataset_n_docs(d),
+           (long long)mom_dataset_vocab_size(d), mom_dataset_n_modalities(d));
+    if (mom_vocab_layout_is_set(&l))
+        printf(", \"vocab_layout\": {\"special\": %d, \"text\": %d, \"image\": %d, \"speech\": %d}", l.n_special,
+               l.n_text, l.n_image, l.n_speech);
+    printf("}\n");
+    mom_dataset_close(&d);
+}
+
+/* A one-document manifest next to out, for --text / --image / --audio. */
+static int single_file_manifest(const char *out, const char *kind, const char *file, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s.manifest.tmp", out);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    char abs[4096];
+    if (file[0] != '/' && realpath(file, abs)) file = abs;
+    fprintf(f, "{\"segments\": [{\"%s\": \"", kind);
+    for (const char *c = file; *c; c++) fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+    fprintf(f, "\"}]}\n");
+    return fclose(f);
+}
+
+static int data_import(int argc, char **argv)
+{
+    const char *jsonl = NULL, *manifest = NULL, *text = NULL, *image = NULL, *audio = NULL, *out = NULL;
+    const char *vq_path = NULL, *units_path = NULL;
     int vocab = 0, n_mod = 0;
     arg_opt o[] = {
-        {"--jsonl", ARG_STR, &in, "IN.jsonl",
-         "one document a line: {\"segments\": [{\"modality\": 0, \"tokens\": [5, 17]}, ...]}", 0},
+        {"--manifest", ARG_STR, &manifest, "DOCS.jsonl",
+         "one document a line: {\"segments\": [{\"text\": \"...\"}, {\"image\": \"a.png\"}, {\"audio\": \"a.wav\"}, "
+         "{\"text_file\": \"a.txt\"}]}", 0},
+        {"--text", ARG_STR, &text, "FILE", "one UTF-8 text file as one document (byte-level tokens)", 0},
+        {"--image", ARG_STR, &image, "FILE", "one image (PNG, PGM/PPM, ...) as one document (needs --vq)", 0},
+        {"--audio", ARG_STR, &audio, "FILE", "one recording (WAV, ...) as one document (needs --units)", 0},
+        {"--vq", ARG_STR, &vq_path, "VQ", "image codebook from mom data vq-train", 0},
+        {"--units", ARG_STR, &units_path, "UNITS", "speech-unit codebook from mom data units-train", 0},
+        {"--jsonl", ARG_STR, &jsonl, "TOKENS.jsonl",
+         "pre-tokenized: {\"segments\": [{\"modality\": 0, \"tokens\": [5, 17]}, ...]} a line", 0},
+        {"--vocab", ARG_INT, &vocab, "V", "with --jsonl: vocabulary size (default: largest token + 1)", 0},
+        {"--modalities", ARG_INT, &n_mod, "M", "with --jsonl: modalities (default: largest id + 1)", 0},
         {"--out", ARG_STR, &out, "OUT.bin", "the dataset file to write", 0},
-        {"--vocab", ARG_INT, &vocab, "V", "vocabulary size tokens must fit (default: largest token + 1)", 0},
-        {"--modalities", ARG_INT, &n_mod, "M", "number of modalities ids must fit (default: largest id + 1)", 0},
     };
-    int r = args_parse("data import", "Concatenates the documents in file order into one dataset file.", o, 4, argc,
-                       argv, 3);
+    const int n_o = (int)(sizeof(o) / sizeof(o[0]));
+    int r = args_parse("data import", "Writes one dataset file; nothing is written unless every document imports.", o,
+                       n_o, argc, argv, 3);
     if (r) return r > 0 ? 0 : 2;
-    if (!in || !out) {
-        fprintf(stderr, "mom data import: --jsonl and --out are required\n");
+    const int sources = !!jsonl + !!manifest + !!text + !!image + !!audio;
+    if (!out || sources != 1) {
+        fprintf(stderr, "mom data import: give --out and exactly one of --manifest, --text, --image, --audio, --jsonl\n");
         return 2;
     }
     mom_ctx *ctx = tool_ctx("data", 0, NULL);
     if (!ctx) return 1;
-    mom_status s = mom_dataset_import_jsonl(ctx, in, out, vocab, n_mod);
-    mom_dataset *d = NULL;
-    if (!s) s = mom_dataset_open(ctx, out, &d);
-    if (!s)
-        printf("{\"out\": \"%s\", \"tokens\": %lld, \"documents\": %lld, \"vocab_size\": %lld, \"n_modalities\": %d}\n",
-               out, (long long)mom_dataset_n_tokens(d), (long long)mom_dataset_n_docs(d),
-               (long long)mom_dataset_vocab_size(d), mom_dataset_n_modalities(d));
+    mom_vq *vq = NULL;
+    mom_units *units = NULL;
+    mom_status s = MOM_OK;
+    if (vq_path) s = mom_vq_load(ctx, vq_path, &vq);
+    if (!s && units_path) s = mom_units_load(ctx, units_path, &units);
+    char tmp[4200] = "";
+    if (!s && jsonl) s = mom_dataset_import_jsonl(ctx, jsonl, out, vocab, n_mod);
+    else if (!s && manifest) s = mom_dataset_import_manifest(ctx, manifest, out, vq, units);
+    else if (!s) {
+        const char *kind = text ? "text_file" : image ? "image" : "audio", *file = text ? text : image ? image : audio;
+        if (single_file_manifest(out, kind, file, tmp, sizeof(tmp))) {
+            fprintf(stderr, "mom data import: cannot write %s\n", tmp);
+            s = MOM_ERR_IO;
+        } else {
+            s = mom_dataset_import_manifest(ctx, tmp, out, vq, units);
+        }
+        remove(tmp);
+    }
+    if (!s) print_dataset(ctx, out);
     int rc = s ? tool_error("data import", ctx, s) : 0;
-    mom_dataset_close(&d);
+    mom_vq_free(&vq);
+    mom_units_free(&units);
     mom_ctx_destroy(&ctx);
     return rc;
+}
+
+static int data_train_codebook(int argc, char **argv, int images)
+{
+    const char *list = NULL, *out = NULL;
+    int size = 8, patch = 2, codes = images ? 256 : 128, iters = 25, channels = 1;
+    int64_t seed = 0;
+    arg_opt o[] = {
+        {"--list", ARG_STR, &list, "FILES.txt", images ? "image files, one a line" : "recordings, one a line", 0},
+        {"--out", ARG_STR, &out, "OUT.safetensors", "the codebook to write", 0},
+        {"--codes", ARG_INT, &codes, "K", images ? "codebook size (default 256)" : "codebook size (default 128)", 0},
+        {"--iters", ARG_INT, &iters, "N", "k-means iterations (default 25)", 0},
+        {"--seed", ARG_I64, &seed, "S", "k-means seed (default 0)", 0},
+        {"--size", ARG_INT, &size, "S", "images: resized to S x S (default 8)", 0},
+        {"--patch", ARG_INT, &patch, "P", "images: P x P patches, one token each (default 2)", 0},
+        {"--channels", ARG_INT, &channels, "C", "images: 1 gray or 3 RGB (default 1)", 0},
+    };
+    const int n_o = images ? 8 : 5;
+    const char *cmd = images ? "data vq-train" : "data units-train";
+    int r = args_parse(cmd, images ? "k-means over every image patch." : "k-means over every log-mel frame.", o, n_o,
+                       argc, argv, 3);
+    if (r) return r > 0 ? 0 : 2;
+    if (!list || !out) {
+        fprintf(stderr, "mom %s: --list and --out are required\n", cmd);
+        return 2;
+    }
+    size_t n = 0;
+    char **paths = read_list(list, &n);
+    if (!paths || !n) {
+        free_list(paths, n);
+        return 1;
+    }
+    mom_ctx *ctx = tool_ctx("data", 0, NULL);
+    if (!ctx) {
+        free_list(paths, n);
+        return 1;
+    }
+    mom_status s;
+    if (images) {
+        mom_vq *vq = NULL;
+        s = mom_vq_train(ctx, (const char *const *)paths, n, size, patch, channels, codes, iters, (uint64_t)seed, &vq);
+        if (!s) s = mom_vq_save(ctx, vq, out);
+        mom_vq_free(&vq);
+    } else {
+        mom_units *u = NULL;
+        s = mom_units_train(ctx, (const char *const *)paths, n, codes, iters, (uint64_t)seed, &u);
+        if (!s) s = mom_units_save(ctx, u, out);
+        mom_units_free(&u);
+    }
+    if (!s) printf("{\"out\": \"%s\", \"files\": %zu, \"codes\": %d}\n", out, n, codes);
+    int rc = s ? tool_error(cmd, ctx, s) : 0;
+    free_list(paths, n);
+    mom_ctx_destroy(&ctx);
+    return rc;
+}
+
+int cmd_data(int argc, char **argv)
+{
+    const char *sub = argc >= 3 ? argv[2] : "";
+    if (!strcmp(sub, "import")) return data_import(argc, argv);
+    if (!strcmp(sub, "vq-train")) return data_train_codebook(argc, argv, 1);
+    if (!strcmp(sub, "units-train")) return data_train_codebook(argc, argv, 0);
+    const int help = !strcmp(sub, "--help") || !strcmp(sub, "-h");
+    fputs(usage, help ? stdout : stderr);
+    return help ? 0 : 2;
 }

@@ -4,7 +4,8 @@
  *   config.json       the model config
  *   metrics.jsonl     one JSON line per step, and the final evaluation
  *   model.safetensors, optim.safetensors   the checkpoint
- *   data/             the built-in dataset, when no --data was given      */
+ *   data/             the built-in dataset and its codebooks, when no --data
+ *                     was given                                            */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,21 +16,23 @@
 
 #include "args.h"
 #include "common.h"
-#include "default_data.h"
+#include "builtin_data.h"
 #include "progress.h"
 
 typedef struct train_opts {
-    const char *data, *val, *config, *model, *resume, *out, *matmul;
-    int B, T, accum, warmup, threads, save_every, eval_batches;
+    const char *data, *val, *config, *model, *resume, *out, *matmul, *setting;
+    int B, T, accum, warmup, threads, save_every, eval_batches, eval_every;
     int64_t steps, seed;
     float lr, wd, clip;
 } train_opts;
 
-#define N_OPTS 19
+#define N_OPTS 21
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
-        {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in multimodal task)", 0},
+        {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in digits, captions and speech)", 0},
+        {"--setting", ARG_STR, &t->setting, "three|chameleon",
+         "built-in data: text + image + speech (three, the default) or text + image (chameleon)", 0},
         {"--val", ARG_STR, &t->val, "FILE.bin", "held-out data evaluated at the end (built-in data: its own split)", 0},
         {"--config", ARG_STR, &t->config, "FILE.json", "model config for a new model", 0},
         {"--model", ARG_STR, &t->model, "CKPT", "start from these weights instead of a new model", 0},
@@ -46,7 +49,8 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--matmul", ARG_STR, &t->matmul, "fp32|bf16", "projection precision: bf16 uses AMX/AVX512-BF16 via oneDNN, "
                                                        "fp32 master weights and scan (default fp32)", 0},
         {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
-        {"--eval-batches", ARG_INT, &t->eval_batches, "N", "batches of the final held-out evaluation (default 32)", 0},
+        {"--eval-batches", ARG_INT, &t->eval_batches, "N", "batches of each held-out evaluation (default 32)", 0},
+        {"--eval-every", ARG_INT, &t->eval_every, "N", "also evaluate the held-out data every N steps (default 0: at the end)", 0},
         {"--out", ARG_STR, &t->out, "DIR", "run folder (default runs/DATE-TIME)", 0},
         {"--resume", ARG_STR, &t->resume, "DIR", "continue the run in DIR (its flags, weights, optimizer, data order)", 0},
     };
@@ -55,7 +59,9 @@ static void make_opts(arg_opt *o, train_opts *t)
 
 static const char *summary =
     "Trains a Mixture-of-Mamba model with AdamW. With no arguments: a small model\n"
-    "(d_model 128, 2 layers, 3 modalities) on the built-in text/image/speech token task.";
+    "(d_model 128, 2 layers) on the built-in data: the sklearn handwritten digits as\n"
+    "image tokens, their captions as text and the captions spoken by espeak-ng as\n"
+    "speech units (--setting chameleon: without speech).";
 
 /* The batch order: a splitmix64 stream whose one word of state is saved
  * with the optimizer, so a resumed run draws the same batches. */
@@ -182,10 +188,8 @@ static int setup(run *r, int resuming)
         struct stat st;
         if (stat(r->data_path, &st) != 0) {
             if (make_dir(dd)) return 1;
-            fprintf(stderr, "mom train: writing the built-in dataset to %s\n", dd);
-            if ((s = default_data_write(r->ctx, r->data_path, 1 << 20, 1)) ||
-                (s = default_data_write(r->ctx, r->val_path, 1 << 16, 2)))
-                return tool_error("train", r->ctx, s);
+            fprintf(stderr, "mom train: the built-in data (setting %s) goes to %s\n", o->setting, dd);
+            if ((s = builtin_data_install(r->ctx, o->setting, dd))) return 1;
         }
         o->val = r->val_path;
     } else {
@@ -208,9 +212,16 @@ static int setup(run *r, int resuming)
         mom_config_default(&cfg);
         if (o->config) {
             if ((s = mom_config_load(r->ctx, o->config, &cfg))) return tool_error("train", r->ctx, s);
-        } else if (r->builtin) {
-            cfg.d_model = 128;
-            cfg.n_layer = 2;
+        } else {
+            /* Without a config the model fits the data: its vocabulary,
+             * modalities and layout. */
+            cfg.vocab_size = (int)mom_dataset_vocab_size(r->train);
+            cfg.n_modalities = mom_dataset_n_modalities(r->train);
+            mom_dataset_vocab_layout(r->train, &cfg.vocab_layout);
+            if (r->builtin) {
+                cfg.d_model = 128;
+                cfg.n_layer = 2;
+            }
         }
         if ((s = mom_model_create(r->ctx, &cfg, (uint64_t)o->seed, &r->m))) return tool_error("train", r->ctx, s);
         r->data_rng = (uint64_t)o->seed;
@@ -225,14 +236,11 @@ static int setup(run *r, int resuming)
     return 0;
 }
 
-static const char *const *names_for(const run *r, char (*buf)[16], const char **ptrs, int n)
+/* text / image / speech when the model has a vocabulary layout, else m0, m1, ... */
+static void names_for(const run *r, const char **names, int n)
 {
-    if (r->builtin) return default_modality_names;
-    for (int k = 0; k < n; k++) {
-        snprintf(buf[k], 16, "m%d", k);
-        ptrs[k] = buf[k];
-    }
-    return ptrs;
+    const mom_vocab_layout *v = &mom_model_config(r->m)->vocab_layout;
+    for (int k = 0; k < n; k++) names[k] = mom_modality_name(v, k);
 }
 
 /* "  text 1.2345  image -" (a modality without targets shows -), newline. */
@@ -243,6 +251,21 @@ static void print_by_modality(const mom_losses *l, const char *const *names, int
         else printf("  %s %.4f", names[k], l->by_modality[k]);
     }
     printf("\n");
+}
+
+/* A held-out evaluation, as one metrics line {"eval": {...}, "step", "train_flops"}. */
+static int log_eval(run *r, int64_t step, double flops, mom_losses *out)
+{
+    mom_losses ev;
+    mom_status s = mom_model_evaluate(r->m, r->val, r->o.B, r->o.T, r->o.eval_batches, &ev);
+    if (s) return tool_error("train", r->ctx, s);
+    fprintf(r->metrics, "{\"eval\": {");
+    print_losses(r->metrics, &ev, mom_model_config(r->m)->n_modalities);
+    fprintf(r->metrics, ", \"targets\": %lld}, \"step\": %lld, \"train_flops\": %.6g}\n", (long long)ev.n_targets,
+            (long long)step, flops);
+    fflush(r->metrics);
+    if (out) *out = ev;
+    return 0;
 }
 
 static int train_loop(run *r)
@@ -265,9 +288,10 @@ static int train_loop(run *r)
     os.total_steps = (int)(o->steps < 2147483647 ? o->steps : 2147483647);
     os.weight_decay = o->wd;
     os.clip_norm = o->clip;
-    char nbuf[MOM_MAX_MODALITIES][16];
-    const char *nptr[MOM_MAX_MODALITIES];
-    const char *const *names = names_for(r, nbuf, nptr, n_mod);
+    const char *names[MOM_MAX_MODALITIES];
+    names_for(r, names, n_mod);
+    mom_model_info info;
+    mom_model_get_info(r->m, &info);
     progress pg;
     const int64_t step0 = mom_model_steps_done(r->m);
     progress_start(&pg, o->steps, names, n_mod);
@@ -309,10 +333,16 @@ static int train_loop(run *r)
         t_prev = t;
         fprintf(r->metrics, "{\"step\": %lld, ", (long long)step + 1);
         print_losses(r->metrics, &acc, n_mod);
-        fprintf(r->metrics, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
-                (double)lr, (double)gnorm, tps, t - pg.t0);
+        /* Training FLOPs so far (mom info's count per token, the same for
+         * the dense model and MoM), so runs compare at equal compute. */
+        const double flops = (double)(step + 1) * (double)n * o->accum * info.train_flops_per_token;
+        fprintf(r->metrics, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f, "
+                            "\"train_flops\": %.6g}\n",
+                (double)lr, (double)gnorm, tps, t - pg.t0, flops);
         fflush(r->metrics);
         progress_update(&pg, step + 1, step0, tps, &acc);
+        if (r->val && o->eval_every > 0 && (step + 1) % o->eval_every == 0 && step + 1 < o->steps)
+            rc = log_eval(r, step + 1, flops, NULL);
         if (o->save_every > 0 && (step + 1) % o->save_every == 0 && step + 1 < o->steps) rc = checkpoint(r);
     }
     progress_end(&pg);
@@ -323,14 +353,11 @@ static int train_loop(run *r)
     }
     if (!rc && r->val) {
         mom_losses ev;
-        mom_status s = mom_model_evaluate(r->m, r->val, o->B, o->T, o->eval_batches, &ev);
-        if (s) rc = tool_error("train", r->ctx, s);
-        else {
+        const double flops = (double)o->steps * (double)n * o->accum * info.train_flops_per_token;
+        rc = log_eval(r, o->steps, flops, &ev);
+        if (!rc) {
             printf("held-out loss: %.4f  by modality:", ev.loss);
             print_by_modality(&ev, names, n_mod);
-            fprintf(r->metrics, "{\"eval\": {");
-            print_losses(r->metrics, &ev, n_mod);
-            fprintf(r->metrics, ", \"targets\": %lld}}\n", (long long)ev.n_targets);
         }
     }
     if (!rc) printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
@@ -345,7 +372,7 @@ int cmd_train(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     train_opts *o = &r.o;
     o->B = 8; o->T = 256; o->steps = 300; o->lr = 3e-3f; o->warmup = 30; o->accum = 1;
-    o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32;
+    o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32; o->setting = "three";
     arg_opt opts[N_OPTS];
     make_opts(opts, o);
     /* A first pass finds --resume; the run's own flags then go under the command line's. */
@@ -359,11 +386,19 @@ int cmd_train(int argc, char **argv)
     }
     if (o->B < 1 || o->T < 1 || (int64_t)o->B * o->T > (1 << 24) || o->steps < 1 || o->accum < 1 ||
         o->warmup < 0 || o->save_every < 0 || !(o->lr > 0) || o->wd < 0 || o->clip < 0 || o->threads < 0 ||
-        o->eval_batches < 0) {
+        o->eval_batches < 0 || o->eval_every < 0) {
         fprintf(stderr, "mom train: out of range: --batch %d --seq %d --steps %lld --accum %d --warmup %d "
                         "--lr %g --weight-decay %g --clip %g --threads %d (see mom train --help)\n",
                 o->B, o->T, (long long)o->steps, o->accum, o->warmup, (double)o->lr, (double)o->wd,
                 (double)o->clip, o->threads);
+        return 2;
+    }
+    if (!builtin_setting_known(o->setting)) {
+        fprintf(stderr, "mom train: --setting %s is not one of three, chameleon\n", o->setting);
+        return 2;
+    }
+    if (o->data && args_seen(opts, N_OPTS, "--setting")) {
+        fprintf(stderr, "mom train: --setting picks the built-in data; it does not go with --data\n");
         return 2;
     }
     if (o->config && o->model) {

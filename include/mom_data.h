@@ -1,0 +1,85 @@
+/* Data preparation: the discrete tokenizers behind `mom data`. Images and
+ * audio become token ids through codebooks trained by k-means; the ids are
+ * codebook indices 0..codes-1, which the importer (mom_dataset_import)
+ * places in the unified vocabulary (see mom_vocab_layout in mom.h).
+ *
+ * Images use stb_image (PNG, PGM/PPM, JPEG, BMP) and audio libsndfile +
+ * libsamplerate + FFTW; a build without them returns MOM_ERR_UNSUPPORTED
+ * with a message naming the missing library. Every call reports a bad file
+ * with its path in mom_last_error(). */
+#ifndef MOM_DATA_H
+#define MOM_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mom.h"
+
+/* ---- images: Chameleon-style vector quantisation of p x p patches ------
+ * An image is resized to size x size (bilinear; gray or RGB as the codebook
+ * says), cut into (size/p)^2 patches in raster order, and each patch
+ * replaced by its nearest code. Pixels are floats in [0, 1], row-major,
+ * channels interleaved. */
+typedef struct mom_vq mom_vq;
+
+/* Loads one image file resized to size x size with `channels` (1 or 3). */
+mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels);
+/* Trains a codebook on every patch of the images. size must be a multiple
+ * of patch; codes 2..65536. */
+mom_status mom_vq_train(mom_ctx *ctx, const char *const *paths, size_t n_paths, int size, int patch,
+                        int channels, int codes, int iters, uint64_t seed, mom_vq **out);
+/* A codebook is a safetensors file: "codes" [codes, patch*patch*channels]
+ * F32, and its size, patch and channels in the metadata. Written crash-safe. */
+mom_status mom_vq_save(mom_ctx *ctx, const mom_vq *vq, const char *path);
+mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out);
+void mom_vq_free(mom_vq **vq);
+int mom_vq_codes(const mom_vq *vq);
+int mom_vq_tokens_per_image(const mom_vq *vq); /* (size / patch)^2 */
+int mom_vq_image_size(const mom_vq *vq);
+int mom_vq_channels(const mom_vq *vq);
+/* pixels (size*size*channels) -> tokens_per_image codes. */
+mom_status mom_vq_encode(mom_ctx *ctx, const mom_vq *vq, const float *pixels, int32_t *codes);
+/* codes -> pixels; each code must be in [0, codes). */
+mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, float *pixels);
+/* Writes size x size pixels as a PNG (crash-safe). */
+mom_status mom_image_write_png(mom_ctx *ctx, const char *path, int size, int channels, const float *pixels);
+
+/* ---- audio: log-mel frames quantised to discrete speech units ----------
+ * Any file libsndfile reads (WAV among them), mixed to mono, resampled to
+ * 16 kHz; frames of 25 ms every 20 ms, 40 log-mel bands; each frame
+ * normalised per band (mean and deviation of the training frames) and
+ * replaced by its nearest unit; runs of one unit collapse to one token. */
+typedef struct mom_units mom_units;
+
+#define MOM_MEL_BANDS 40
+/* frames: (n_frames, MOM_MEL_BANDS), malloc'd, the caller frees. A file
+ * with no samples, or too short for one frame, is an error. */
+mom_status mom_audio_logmel(mom_ctx *ctx, const char *path, float **frames, size_t *n_frames);
+mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_paths, int codes, int iters,
+                           uint64_t seed, mom_units **out);
+/* safetensors: "codes" [codes, 40], "mean" [40], "std" [40] F32. */
+mom_status mom_units_save(mom_ctx *ctx, const mom_units *u, const char *path);
+mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out);
+void mom_units_free(mom_units **u);
+int mom_units_codes(const mom_units *u);
+/* The file's units, consecutive repeats collapsed; *units malloc'd. */
+mom_status mom_units_encode_file(mom_ctx *ctx, const mom_units *u, const char *path, int32_t **units,
+                                 size_t *n_units);
+
+/* ---- building a dataset --------------------------------------------------
+ * A manifest is JSON lines, one document a line:
+ *   {"segments": [{"text": "a handwritten seven"}, {"image": "img/7.png"},
+ *                 {"audio": "wav/7.wav"}, {"text_file": "notes.txt"}]}
+ * Paths are relative to the manifest's folder. The file written uses the
+ * unified vocabulary: MOM_N_SPECIAL special tokens, 256 byte-level text
+ * tokens (UTF-8 checked), vq's codes (if given), units' codes (if given).
+ * A document is BOS, its segments, EOS; an image is BOI codes EOI and a
+ * recording BOSP units EOSP. An image or audio segment needs its codebook.
+ * Nothing is written unless every document imports. */
+#define MOM_TEXT_BYTES 256
+mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, const char *out_path,
+                                       const mom_vq *vq, const mom_units *units);
+/* The layout such a file gets. */
+void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out);
+
+#endif

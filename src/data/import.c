@@ -1,0 +1,248 @@
+/* Builds a dataset file from a manifest of documents whose segments are
+ * text, text files, images and recordings (see mom_data.h): each segment
+ * is tokenized into the unified vocabulary and the documents are written
+ * with their layout. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "json.h"
+#include "mom_data.h"
+
+typedef struct doc_buf {
+    int32_t *tok;
+    uint8_t *mod;
+    size_t n, cap;
+    int64_t *starts;
+    size_t n_docs, cap_docs;
+} doc_buf;
+
+static int push(doc_buf *d, int32_t token, int modality)
+{
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? 2 * d->cap : 65536;
+        int32_t *t = realloc(d->tok, nc * sizeof(int32_t));
+        if (!t) return -1;
+        d->tok = t;
+        uint8_t *m = realloc(d->mod, nc);
+        if (!m) return -1;
+        d->mod = m;
+        d->cap = nc;
+    }
+    d->tok[d->n] = token;
+    d->mod[d->n++] = (uint8_t)modality;
+    return 0;
+}
+
+void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out)
+{
+    out->n_special = MOM_N_SPECIAL;
+    out->n_text = MOM_TEXT_BYTES;
+    out->n_image = vq ? mom_vq_codes(vq) : 0;
+    out->n_speech = units ? mom_units_codes(units) : 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    const unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || len > n || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4)) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))) return 0; /* overlong, surrogate */
+    if (len == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+static mom_status push_text(mom_ctx *ctx, const char *what, const unsigned char *s, size_t n, doc_buf *d)
+{
+    for (size_t i = 0; i < n;) {
+        const size_t len = utf8_len(s + i, n - i);
+        if (!len) return mom_fail(ctx, MOM_ERR_DATA, "%s: not UTF-8 at byte %zu (0x%02x)", what, i, s[i]);
+        for (size_t j = 0; j < len; j++)
+            if (push(d, MOM_N_SPECIAL + s[i + j], MOM_MOD_TEXT)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", what);
+        i += len;
+    }
+    return MOM_OK;
+}
+
+static mom_status push_text_file(mom_ctx *ctx, const char *path, doc_buf *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 65536;
+            unsigned char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+            }
+            buf = b;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    const int bad = ferror(f);
+    fclose(f);
+    mom_status s = bad ? mom_fail(ctx, MOM_ERR_IO, "%s: read failed", path) : push_text(ctx, path, buf, n, d);
+    free(buf);
+    return s;
+}
+
+static mom_status push_image(mom_ctx *ctx, const char *path, const mom_vq *vq, const mom_vocab_layout *lay,
+                             doc_buf *d)
+{
+    const int size = mom_vq_image_size(vq), ch = mom_vq_channels(vq), nt = mom_vq_tokens_per_image(vq);
+    float *px = malloc(sizeof(float) * (size_t)size * size * ch);
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)nt);
+    mom_status s = !px || !codes ? mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path) : MOM_OK;
+    if (!s) s = mom_image_load(ctx, path, size, ch, px);
+    if (!s) s = mom_vq_encode(ctx, vq, px, codes);
+    const int32_t base = lay->n_special + lay->n_text;
+    if (!s && push(d, MOM_TOK_BOI, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
+    for (int i = 0; !s && i < nt; i++)
+        if (push(d, base + codes[i], MOM_MOD_IMAGE)) s = MOM_ERR_NOMEM;
+    if (!s && push(d, MOM_TOK_EOI, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
+    if (s == MOM_ERR_NOMEM) mom_fail(ctx, s, "%s: out of memory", path);
+    free(px);
+    free(codes);
+    return s;
+}
+
+static mom_status push_audio(mom_ctx *ctx, const char *path, const mom_units *u, const mom_vocab_layout *lay,
+                             doc_buf *d)
+{
+    int32_t *units = NULL;
+    size_t n = 0;
+    mom_status s = mom_units_encode_file(ctx, u, path, &units, &n);
+    const int32_t base = lay->n_special + lay->n_text + lay->n_image;
+    if (!s && push(d, MOM_TOK_BOSP, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
+    for (size_t i = 0; !s && i < n; i++)
+        if (push(d, base + units[i], MOM_MOD_SPEECH)) s = MOM_ERR_NOMEM;
+    if (!s && push(d, MOM_TOK_EOSP, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
+    if (s == MOM_ERR_NOMEM) mom_fail(ctx, s, "%s: out of memory", path);
+    free(units);
+    return s;
+}
+
+/* dir/rel, or rel itself when absolute. */
+static void resolve(char *out, size_t cap, const char *dir, const char *rel)
+{
+    if (rel[0] == '/' || !dir[0]) snprintf(out, cap, "%s", rel);
+    else snprintf(out, cap, "%s/%s", dir, rel);
+}
+
+static mom_status import_line(mom_ctx *ctx, const char *manifest, long long line, const char *dir,
+                              const json_value *root, const mom_vq *vq, const mom_units *units,
+                              const mom_vocab_layout *lay, doc_buf *d)
+{
+    const json_value *segs = json_get(root, "segments");
+    if (!root || root->type != JSON_OBJECT || !segs || segs->type != JSON_ARRAY || !segs->n_items)
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: not an object with a non-empty \"segments\" array", manifest,
+                        line);
+    if (push(d, MOM_TOK_BOS, MOM_MOD_TEXT)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest);
+    for (size_t i = 0; i < segs->n_items; i++) {
+        const json_value *seg = &segs->items[i];
+        const char *kinds[4] = {"text", "text_file", "image", "audio"};
+        const json_value *v = NULL;
+        int kind = -1;
+        for (int k = 0; k < 4 && seg->type == JSON_OBJECT; k++)
+            if ((v = json_get(seg, kinds[k]))) {
+                kind = k;
+                break;
+            }
+        if (kind < 0 || v->type != JSON_STRING || seg->n_keys != 1)
+            return mom_fail(ctx, MOM_ERR_FORMAT,
+                            "%s: line %lld: segment %zu: needs exactly one of \"text\", \"text_file\", \"image\", "
+                            "\"audio\" with a string value", manifest, line, i);
+        char path[4096];
+        resolve(path, sizeof(path), dir, v->str);
+        mom_status s = MOM_OK;
+        if (kind == 0) {
+            char what[4200];
+            snprintf(what, sizeof(what), "%s: line %lld: segment %zu", manifest, line, i);
+            s = push_text(ctx, what, (const unsigned char *)v->str, v->str_len, d);
+        } else if (kind == 1) {
+            s = push_text_file(ctx, path, d);
+        } else if (kind == 2) {
+            s = vq ? push_image(ctx, path, vq, lay, d)
+                   : mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: an image segment needs an image codebook (--vq)",
+                              manifest, line);
+        } else {
+            s = units ? push_audio(ctx, path, units, lay, d)
+                      : mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: an audio segment needs a units codebook (--units)",
+                                 manifest, line);
+        }
+        if (s) return s;
+    }
+    if (push(d, MOM_TOK_EOS, MOM_MOD_TEXT)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest);
+    return MOM_OK;
+}
+
+static int push_start(doc_buf *d, int64_t start)
+{
+    if (d->n_docs == d->cap_docs) {
+        size_t nc = d->cap_docs ? 2 * d->cap_docs : 1024;
+        int64_t *p = realloc(d->starts, nc * sizeof(int64_t));
+        if (!p) return -1;
+        d->starts = p;
+        d->cap_docs = nc;
+    }
+    d->starts[d->n_docs++] = start;
+    return 0;
+}
+
+mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, const char *out_path,
+                                       const mom_vq *vq, const mom_units *units)
+{
+    if (!manifest_path || !out_path)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_manifest: path is NULL");
+    FILE *f = fopen(manifest_path, "rb");
+    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", manifest_path, strerror(errno));
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", manifest_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else dir[0] = '\0';
+    mom_vocab_layout lay;
+    mom_import_layout(vq, units, &lay);
+    doc_buf d = {0};
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    long long ln = 0;
+    mom_status s = MOM_OK;
+    while (!s && (len = getline(&line, &lcap, f)) >= 0) {
+        ln++;
+        size_t n = (size_t)len;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) n--;
+        if (!n) continue;
+        json_value *root = NULL;
+        char err[160];
+        if (json_parse(line, n, &root, err, sizeof(err))) {
+            s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: line %lld: not valid JSON: %s", manifest_path, ln, err);
+            break;
+        }
+        if (push_start(&d, (int64_t)d.n)) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest_path);
+        if (!s) s = import_line(ctx, manifest_path, ln, dir, root, vq, units, &lay, &d);
+        json_free(root);
+    }
+    free(line);
+    fclose(f);
+    if (!s && d.n_docs == 0) s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: no documents", manifest_path);
+    if (!s && push_start(&d, (int64_t)d.n)) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest_path);
+    if (!s)
+        s = mom_dataset_write(ctx, out_path, d.tok, d.mod, (int64_t)d.n, d.starts, (int64_t)d.n_docs - 1,
+                              mom_vocab_layout_size(&lay), mom_vocab_layout_n_modalities(&lay), &lay);
+    free(d.tok);
+    free(d.mod);
+    free(d.starts);
+    return s;
+}

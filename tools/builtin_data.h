@@ -1,0 +1,15 @@
+/* The built-in dataset of `mom train`: real data (the sklearn digits, their
+ * captions, the captions spoken by espeak-ng), built by
+ * tools/scripts/build_default_data.py and compiled into the mom binary. */
+#ifndef MOM_TOOLS_BUILTIN_DATA_H
+#define MOM_TOOLS_BUILTIN_DATA_H
+
+#include "mom.h"
+
+/* "three" (text, image, speech; the default) or "chameleon" (text, image). */
+int builtin_setting_known(const char *setting);
+/* Writes DIR/train.bin, DIR/val.bin and the codebooks DIR/vq.safetensors
+ * (and DIR/units.safetensors for "three"), each crash-safe. */
+mom_status builtin_data_install(mom_ctx *ctx, const char *setting, const char *dir);
+
+#endif
