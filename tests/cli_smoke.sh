@@ -56,6 +56,13 @@ check "train chameleon" "$mom" train --setting chameleon --steps 4 --batch 2 --s
 grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: chameleon output lacks modality names: $(cat out.txt)"; fails=$((fails + 1)); }
 [ "$(grep -c '"eval"' cham/metrics.jsonl)" = 2 ] || { echo "FAIL: chameleon eval lines"; fails=$((fails + 1)); }
 [ -s cham/data/vq.safetensors ] || { echo "FAIL: chameleon: no image codebook in the run folder"; fails=$((fails + 1)); }
+mkdir -p pngs
+# (A build without the image libraries says so, and that is all it can do.)
+if "$mom" data decode-images --data cham/data/val.bin --vq cham/data/vq.safetensors --out pngs --max 2 > out.txt 2> err.txt; then
+    [ -s pngs/image-1.png ] || { echo "FAIL: decode-images wrote no PNG"; fails=$((fails + 1)); }
+elif ! grep -q "no image support" err.txt; then
+    echo "FAIL: decode-images: $(cat err.txt)"; fails=$((fails + 1))
+fi
 check "train three" "$mom" train --steps 2 --batch 2 --seq 64 --eval-batches 1 --out three
 grep -q "speech" out.txt || { echo "FAIL: three output lacks speech: $(cat out.txt)"; fails=$((fails + 1)); }
 check "info three" "$mom" info --model three/model.safetensors

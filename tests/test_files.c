@@ -9,48 +9,13 @@
 
 /* ---- fixture: a fresh temporary directory and a context per test ------- */
 
-typedef struct fixture {
-    char dir[64];
-    mom_ctx ctx; /* only err is used by the dataset functions */
-    char path[256];
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    if (tu_make_temp_dir(f->dir, sizeof f->dir, "files")) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_remove_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-/* dir/name in a buffer owned by the fixture (valid until the next call). */
-static const char *in_dir(fixture *f, const char *name)
-{
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-    return f->path;
-}
+#define FIXTURE_TAG "files"
+#include "test_dir_fixture.h"
 
 static int file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!strstr(hay, needle)) fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
 }
 
 /* ---- JSON ------------------------------------------------------------- */

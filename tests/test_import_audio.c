@@ -12,43 +12,9 @@
 
 enum { NB = MOM_MEL_BANDS };
 
-typedef struct fixture {
-    char dir[64];
-    mom_ctx ctx; /* only err is used by the importers */
-    char path[256];
-} fixture;
+#define FIXTURE_TAG "audio"
+#include "test_dir_fixture.h"
 
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    if (tu_make_temp_dir(f->dir, sizeof f->dir, "audio")) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_remove_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-/* dir/name in a buffer owned by the fixture (valid until the next call). */
-static const char *in_dir(fixture *f, const char *name)
-{
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-    return f->path;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!strstr(hay, needle)) fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
-}
 
 /* The centre frequency of mel band m (HTK scale, 42 edges over 0..8000 Hz). */
 static double band_hz(int m)

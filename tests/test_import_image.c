@@ -9,43 +9,9 @@
 
 #include <stb/stb_image_write.h>
 
-typedef struct fixture {
-    char dir[64];
-    mom_ctx ctx; /* only err is used by the image functions */
-    char path[256];
-} fixture;
+#define FIXTURE_TAG "image"
+#include "test_dir_fixture.h"
 
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (!f) return -1;
-    if (tu_make_temp_dir(f->dir, sizeof f->dir, "image")) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tu_remove_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-/* dir/name in a buffer owned by the fixture (valid until the next call). */
-static const char *in_dir(fixture *f, const char *name)
-{
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-    return f->path;
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!strstr(hay, needle)) fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
-}
 
 /* The call failed with status want and a message naming path and what. */
 static void assert_error(fixture *f, mom_status got, mom_status want, const char *path, const char *what)

@@ -2,7 +2,8 @@
  *   import     from a manifest of text / image / audio documents, from one
  *              file of each kind, or from JSON lines of pre-tokenized segments
  *   vq-train   the image codebook (k-means over p x p patches)
- *   units-train the speech-unit codebook (k-means over log-mel frames)    */
+ *   units-train the speech-unit codebook (k-means over log-mel frames)
+ *   decode-images  a dataset's image tokens back to PNG files             */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,8 @@ static const char *usage =
     "       mom data import --text FILE | --image FILE --vq VQ | --audio FILE --units UNITS  --out OUT.bin\n"
     "       mom data import --jsonl TOKENS.jsonl --out OUT.bin [--vocab V] [--modalities M]\n"
     "       mom data vq-train --list IMAGES.txt --out VQ.safetensors [--size 8 --patch 2 --codes 256]\n"
-    "       mom data units-train --list AUDIO.txt --out UNITS.safetensors [--codes 128]\n";
+    "       mom data units-train --list AUDIO.txt --out UNITS.safetensors [--codes 128]\n"
+    "       mom data decode-images --data D.bin --vq VQ --out DIR [--max 16]\n";
 
 /* The paths of a list file, one per line, relative to the list's folder. */
 static char **read_list(const char *list, size_t *n)
@@ -197,12 +199,71 @@ static int data_train_codebook(int argc, char **argv, int images)
     return rc;
 }
 
+/* Every begin-image ... end-image run of a dataset, decoded through the
+ * codebook and written as DIR/image-N.png (the first --max of them). */
+static int data_decode_images(int argc, char **argv)
+{
+    const char *data = NULL, *vq_path = NULL, *out = NULL;
+    int max = 16;
+    arg_opt o[] = {
+        {"--data", ARG_STR, &data, "D.bin", "a dataset file with a vocabulary layout", 0},
+        {"--vq", ARG_STR, &vq_path, "VQ", "the image codebook the data was made with", 0},
+        {"--out", ARG_STR, &out, "DIR", "an existing folder for the PNG files", 0},
+        {"--max", ARG_INT, &max, "N", "images to write at most (default 16)", 0},
+    };
+    int r = args_parse("data decode-images", "Turns image tokens back into pixels.", o, 4, argc, argv, 3);
+    if (r) return r > 0 ? 0 : 2;
+    if (!data || !vq_path || !out || max < 1) {
+        fprintf(stderr, "mom data decode-images: --data, --vq and --out are required, --max >= 1\n");
+        return 2;
+    }
+    mom_ctx *ctx = tool_ctx("data", 0, NULL);
+    if (!ctx) return 1;
+    mom_dataset *d = NULL;
+    mom_vq *vq = NULL;
+    mom_status s = mom_dataset_open(ctx, data, &d);
+    if (!s) s = mom_vq_load(ctx, vq_path, &vq);
+    mom_vocab_layout l;
+    mom_dataset_vocab_layout(d, &l);
+    if (!s && l.n_image != mom_vq_codes(vq)) {
+        fprintf(stderr, "mom data decode-images: %s has %d image codes, %s has %d\n", data, l.n_image, vq_path,
+                mom_vq_codes(vq));
+        s = MOM_ERR_DATA;
+    }
+    const int nt = mom_vq_tokens_per_image(vq), size = mom_vq_image_size(vq), ch = mom_vq_channels(vq);
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)(nt > 0 ? nt : 1));
+    float *px = malloc(sizeof(float) * (size_t)(size > 0 ? size * size * ch : 1));
+    if (!s && (!codes || !px)) s = MOM_ERR_NOMEM;
+    const int32_t *tok = mom_dataset_tokens(d);
+    const int64_t n = mom_dataset_n_tokens(d), base = l.n_special + l.n_text;
+    int written = 0;
+    for (int64_t i = 0; !s && i + nt + 1 < n && written < max; i++) {
+        if (tok[i] != MOM_TOK_BOI || tok[i + nt + 1] != MOM_TOK_EOI) continue;
+        for (int k = 0; k < nt; k++) codes[k] = (int32_t)(tok[i + 1 + k] - base);
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/image-%d.png", out, written);
+        if (!(s = mom_vq_decode(ctx, vq, codes, px)) && !(s = mom_image_write_png(ctx, path, size, ch, px))) {
+            printf("%s (tokens %lld..%lld)\n", path, (long long)i + 1, (long long)(i + nt));
+            written++;
+        }
+    }
+    int rc = s ? tool_error("data decode-images", ctx, s) : 0;
+    if (!rc && !written) fprintf(stderr, "mom data decode-images: %s has no images\n", data);
+    free(codes);
+    free(px);
+    mom_vq_free(&vq);
+    mom_dataset_close(&d);
+    mom_ctx_destroy(&ctx);
+    return rc ? rc : written ? 0 : 1;
+}
+
 int cmd_data(int argc, char **argv)
 {
     const char *sub = argc >= 3 ? argv[2] : "";
     if (!strcmp(sub, "import")) return data_import(argc, argv);
     if (!strcmp(sub, "vq-train")) return data_train_codebook(argc, argv, 1);
     if (!strcmp(sub, "units-train")) return data_train_codebook(argc, argv, 0);
+    if (!strcmp(sub, "decode-images")) return data_decode_images(argc, argv);
     const int help = !strcmp(sub, "--help") || !strcmp(sub, "-h");
     fputs(usage, help ? stdout : stderr);
     return help ? 0 : 2;

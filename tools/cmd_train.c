@@ -73,13 +73,22 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* mkdir -p: the run folder's parents are made too. */
 static int make_dir(const char *p)
 {
-    if (mkdir(p, 0755) && errno != EEXIST) {
-        fprintf(stderr, "mom train: cannot create folder %s: %s\n", p, strerror(errno));
-        return -1;
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", p);
+    for (char *c = buf + 1; ; c++) {
+        const int end = *c == '\0';
+        if (*c != '/' && !end) continue;
+        *c = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST) {
+            fprintf(stderr, "mom train: cannot create folder %s: %s\n", buf, strerror(errno));
+            return -1;
+        }
+        if (end) return 0;
+        *c = '/';
     }
-    return 0;
 }
 
 /* Re-reads args.txt ("--flag value" per line) as if typed before the

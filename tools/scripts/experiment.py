@@ -11,7 +11,7 @@ paper's metric: the fraction of the dense model's training FLOPs at which
 each variant first reaches the dense model's final held-out loss, per
 modality (linear between evaluations; "-" when it never does).
 
-    python3 tools/scripts/experiment.py --mom build/tools/mom [--steps 600] [--out experiment]
+    python3 tools/scripts/experiment.py --mom build/tools/mom [--steps 300] [--out experiment]
 """
 import argparse, csv, json, os, shutil, subprocess, sys
 
@@ -72,10 +72,10 @@ def main():
     ap.add_argument("--mom", default="build/tools/mom")
     ap.add_argument("--out", default="experiment")
     ap.add_argument("--settings", default="chameleon,three")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=256)
-    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=25)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
