@@ -58,11 +58,12 @@ def plot(path_png, csv_path, names, variants):
     panels = []
     for k, name in enumerate(names):
         lines = ", ".join(
-            f"'{csv_path}' using (strcol(1) eq '{v}' ? $3 : 1/0):{5 + k} with linespoints title '{v}'"
+            f"'{csv_path}' using (strcol(1) eq '{v}' ? $3 / 1e12 : 1/0):{5 + k} with linespoints title '{v}'"
             for v in variants)
         panels.append(f"set title 'held-out {name} loss'\nplot {lines}\n")
     script = (f"set terminal png size {420 * len(names)},380\nset output '{path_png}'\n"
-              "set datafile separator ','\nset key top right\nset xlabel 'training FLOPs'\nset ylabel 'loss'\n"
+              "set datafile separator ','\nset key top right\nset xlabel 'training FLOPs (10^{12})'\n"
+              "set ylabel 'held-out loss (log scale)'\nset logscale y\n"
               f"set multiplot layout 1,{len(names)}\n" + "".join(panels) + "unset multiplot\n")
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
