@@ -41,6 +41,7 @@
 #include <sndfile.h>
 
 #include "kmeans.h"
+#include "codebook_file.h"
 #include "safetensors.h"
 
 enum { SR = 16000, WIN = 400, HOP = 320, NFFT = 512, NBIN = NFFT / 2 + 1, NB = MOM_MEL_BANDS, MAX_CODES = 65536 };
@@ -329,12 +330,9 @@ mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out)
     if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: NULL output");
     *out = NULL;
     if (!path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: path is NULL");
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(probe);
     st_file f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof err)) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_status os = codebook_open(ctx, path, &f);
+    if (os) return os;
     mom_status s = MOM_OK;
     for (int i = 0; i < 5 && !s; i++) {
         const char *v = st_meta_get(&f, META[i][0]);

@@ -43,6 +43,7 @@ int mom_vq_channels(const mom_vq *vq) { return vq ? vq->channels : 0; }
 
 #include "kmeans.h"
 #include "file_util.h"
+#include "codebook_file.h"
 #include "safetensors.h"
 
 /* Bounds size*size*channels floats to 3 GiB and keeps every index an int. */
@@ -186,12 +187,9 @@ mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out)
 {
     if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_load: %s is NULL", path ? "out" : "path");
     *out = NULL;
-    FILE *probe = fopen(path, "rb");
-    if (!probe) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fclose(probe);
     st_file f;
-    char err[512];
-    if (st_open(path, &f, err, sizeof err)) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
+    mom_status os = codebook_open(ctx, path, &f);
+    if (os) return os;
     mom_status s = MOM_OK;
     const char *kind = st_meta_get(&f, "kind");
     int size = 0, patch = 0, channels = 0;
