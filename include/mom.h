@@ -51,8 +51,9 @@ typedef struct mom_vocab_layout {
 } mom_vocab_layout;
 enum { MOM_TOK_BOS, MOM_TOK_EOS, MOM_TOK_BOI, MOM_TOK_EOI, MOM_TOK_BOSP, MOM_TOK_EOSP, MOM_TOK_PAD, MOM_N_SPECIAL };
 enum { MOM_MOD_TEXT, MOM_MOD_IMAGE, MOM_MOD_SPEECH };
-/* Whether a layout is set, its vocabulary size, and the modality a token
- * id belongs to (-1: outside the layout). */
+/* Whether a layout is set, its vocabulary size (-1 when a part is negative
+ * or the sum overflows), and the modality a token id belongs to (-1:
+ * outside the layout). */
 int mom_vocab_layout_is_set(const mom_vocab_layout *v);
 int mom_vocab_layout_size(const mom_vocab_layout *v);
 int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token);

@@ -57,8 +57,7 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
                         (double)c->norm_eps);
     const mom_vocab_layout *v = &c->vocab_layout;
     if (mom_vocab_layout_is_set(v)) {
-        if (v->n_special < 0 || v->n_text < 0 || v->n_image < 0 || v->n_speech < 0 ||
-            mom_vocab_layout_size(v) != c->vocab_size)
+        if (mom_vocab_layout_size(v) != c->vocab_size) /* -1 on a negative part or overflow */
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout %d + %d + %d + %d does not sum to vocab_size %d",
                             v->n_special, v->n_text, v->n_image, v->n_speech, c->vocab_size);
         if (mom_vocab_layout_n_modalities(v) > c->n_modalities)

@@ -202,8 +202,8 @@ static mom_status check_layout(mom_ctx *ctx, const char *path, const mom_vocab_l
                                uint32_t n_mod)
 {
     if (!mom_vocab_layout_is_set(v)) return MOM_OK;
-    if (v->n_special < 0 || v->n_text < 0 || v->n_image < 0 || v->n_speech < 0 ||
-        (uint32_t)mom_vocab_layout_size(v) != vocab)
+    const int size = mom_vocab_layout_size(v);
+    if (size < 0 || (uint32_t)size != vocab)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: vocabulary layout %d + %d + %d + %d does not sum to vocab_size %u",
                         path, v->n_special, v->n_text, v->n_image, v->n_speech, vocab);
     if ((uint32_t)mom_vocab_layout_n_modalities(v) > n_mod)

@@ -9,9 +9,13 @@ int mom_vocab_layout_is_set(const mom_vocab_layout *v)
     return v && (v->n_special || v->n_text || v->n_image || v->n_speech);
 }
 
+/* -1 when a part is negative or the sum does not fit an int. */
 int mom_vocab_layout_size(const mom_vocab_layout *v)
 {
-    return v ? v->n_special + v->n_text + v->n_image + v->n_speech : 0;
+    if (!v) return 0;
+    if (v->n_special < 0 || v->n_text < 0 || v->n_image < 0 || v->n_speech < 0) return -1;
+    const long long n = (long long)v->n_special + v->n_text + v->n_image + v->n_speech;
+    return n > 2147483647LL ? -1 : (int)n;
 }
 
 int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token)

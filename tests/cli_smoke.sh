@@ -69,6 +69,7 @@ check "info three" "$mom" info --model three/model.safetensors
 grep -q '"vocab_layout": {"special": 7, "text": 256, "image": 256, "speech": 128}' out.txt ||
     { echo "FAIL: info lacks the vocabulary layout: $(cat out.txt)"; fails=$((fails + 1)); }
 refuse "bad setting" "--setting four" "$mom" train --setting four --out four
+refuse "empty run folder" "empty or too long" "$mom" train --steps 1 --out ""
 
 # Benchmarks on a tiny shape: they run and print JSON lines with their fields.
 check "bench kernels" "$mom" bench kernels --config cfg.json --batch 1 --seq 40

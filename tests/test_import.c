@@ -102,6 +102,41 @@ static void test_bad_manifests(void **state)
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "nope.jsonl"));
 }
 
+/* Text files: valid UTF-8 of every length imports byte for byte; overlong
+ * forms, surrogates, values past U+10FFFF, stray continuation bytes and a
+ * sequence cut off at the end are refused at their offset. */
+static void test_utf8(void **state)
+{
+    fixture *f = *state;
+    write_text(in_dir(f, "u.jsonl"), "{\"segments\": [{\"text_file\": \"u.txt\"}]}\n");
+    const char *good[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        write_text(in_dir(f, "u.txt"), good[i]);
+        if (mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "u.bin"), NULL, NULL))
+            fail_msg("good #%zu: %s", i, mom_ctx_last_error(f->ctx));
+        mom_dataset *d = NULL;
+        assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "u.bin"), &d), MOM_OK);
+        assert_int_equal(mom_dataset_n_tokens(d), (int64_t)strlen(good[i]) + 2);
+        for (size_t k = 0; k < strlen(good[i]); k++)
+            assert_int_equal(mom_dataset_tokens(d)[k + 1], MOM_N_SPECIAL + (unsigned char)good[i][k]);
+        mom_dataset_close(&d);
+    }
+    const struct { const char *text, *what; } bad[] = {
+        {"ab\xc0\x80", "byte 2 (0xc0)"},         {"\xe0\x80\x80", "byte 0 (0xe0)"},
+        {"\xed\xa0\x80", "byte 0 (0xed)"},        {"\xf4\x90\x80\x80", "byte 0 (0xf4)"},
+        {"\xf5\x80\x80\x80", "byte 0 (0xf5)"},   {"x\x80", "byte 1 (0x80)"},
+        {"ok\xf0\x9f\x98", "byte 2 (0xf0)"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_text(in_dir(f, "u.txt"), bad[i].text);
+        assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "v.bin"), NULL, NULL),
+                         MOM_ERR_DATA);
+        if (!strstr(mom_ctx_last_error(f->ctx), bad[i].what))
+            fail_msg("bad #%zu: \"%s\", wanted \"%s\"", i, mom_ctx_last_error(f->ctx), bad[i].what);
+        assert_true(access(in_dir(f, "v.bin"), F_OK) != 0);
+    }
+}
+
 /* A laid-out file's tokens must carry their range's modality. */
 static void test_layout_modalities(void **state)
 {
@@ -151,6 +186,9 @@ static void test_layout_config_and_model(void **state)
     const char *bad = "{\"vocab_size\": 17, \"vocab_layout\": {\"special\": 7, \"text\": 4, \"image\": 3, \"speech\": 2}}";
     assert_int_equal(mom_config_parse_json(f->ctx, bad, strlen(bad), &back), MOM_ERR_CONFIG);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "does not sum to vocab_size 17"));
+    const char *wrap = "{\"vocab_size\": 16, \"vocab_layout\": {\"special\": 2147483647, \"text\": 2147483647, "
+                       "\"image\": 2, \"speech\": 16}}"; /* sums to 16 modulo 2^32 */
+    assert_int_equal(mom_config_parse_json(f->ctx, wrap, strlen(wrap), &back), MOM_ERR_CONFIG);
     const char *part = "{\"vocab_size\": 16, \"vocab_layout\": {\"pixels\": 3}}";
     assert_int_equal(mom_config_parse_json(f->ctx, part, strlen(part), &back), MOM_ERR_CONFIG);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "unknown part \"pixels\""));
@@ -173,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_manifests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_modalities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_config_and_model, setup, teardown),
     };

@@ -49,7 +49,9 @@ static int write_blob(const char *path, const unsigned char *data, size_t len, i
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
     ok = fclose(f) == 0 && ok;
     if (ok && rename(tmp, path) == 0) return 0;
+    const int e = errno;
     remove(tmp);
+    errno = e;
     return -1;
 }
 #endif
@@ -64,17 +66,20 @@ mom_status builtin_data_install(mom_ctx *ctx, const char *setting, const char *d
     return MOM_ERR_UNSUPPORTED;
 #else
     const int three = !strcmp(setting, "three");
+    /* train.bin last: mom train takes its presence for a complete unpack. */
     struct { const char *name; const unsigned char *data; size_t len; int gz; } f[4] = {
-        {"train.bin", three ? three_train_gz : chameleon_train_gz, three ? three_train_gz_len : chameleon_train_gz_len, 1},
         {"val.bin", three ? three_val_gz : chameleon_val_gz, three ? three_val_gz_len : chameleon_val_gz_len, 1},
         {"vq.safetensors", vq_st, vq_st_len, 0},
         {"units.safetensors", units_st, units_st_len, 0},
+        {"train.bin", three ? three_train_gz : chameleon_train_gz, three ? three_train_gz_len : chameleon_train_gz_len, 1},
     };
-    for (int i = 0; i < (three ? 4 : 3); i++) {
+    for (int i = 0; i < 4; i++) {
+        if (!three && i == 2) continue; /* no speech in chameleon */
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s", dir, f[i].name);
+        errno = 0;
         if (write_blob(path, f[i].data, f[i].len, f[i].gz)) {
-            fprintf(stderr, "mom train: cannot write %s: %s\n", path, strerror(errno));
+            fprintf(stderr, "mom train: cannot write %s: %s\n", path, errno ? strerror(errno) : "bad built-in data");
             return MOM_ERR_IO;
         }
     }

@@ -9,7 +9,8 @@
 /* "three" (text, image, speech; the default) or "chameleon" (text, image). */
 int builtin_setting_known(const char *setting);
 /* Writes DIR/train.bin, DIR/val.bin and the codebooks DIR/vq.safetensors
- * (and DIR/units.safetensors for "three"), each crash-safe. */
+ * (and DIR/units.safetensors for "three"), each through a temporary file
+ * and a rename; train.bin last. */
 mom_status builtin_data_install(mom_ctx *ctx, const char *setting, const char *dir);
 
 #endif

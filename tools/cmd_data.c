@@ -6,6 +6,7 @@
  *   decode-images  a dataset's image tokens back to PNG files             */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "common.h"
@@ -18,6 +19,12 @@ static const char *usage =
     "       mom data vq-train --list IMAGES.txt --out VQ.safetensors [--size 8 --patch 2 --codes 256]\n"
     "       mom data units-train --list AUDIO.txt --out UNITS.safetensors [--codes 128]\n"
     "       mom data decode-images --data D.bin --vq VQ --out DIR [--max 16]\n";
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
 
 /* The paths of a list file, one per line, relative to the list's folder. */
 static char **read_list(const char *list, size_t *n)
@@ -32,30 +39,43 @@ static char **read_list(const char *list, size_t *n)
     char **v = NULL, line[4096];
     size_t cap = 0;
     *n = 0;
-    while (fgets(line, sizeof(line), f)) {
+    int bad = 0;
+    while (!bad && fgets(line, sizeof(line), f)) {
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "mom data: %s: line %zu is longer than %zu bytes\n", list, *n + 1, sizeof(line) - 1);
+            bad = 1;
+            break;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0]) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 256;
             char **nv = realloc(v, cap * sizeof(char *));
-            if (!nv) break;
+            if (!nv) {
+                bad = 1;
+                break;
+            }
             v = nv;
         }
         const size_t sz = strlen(line) + (size_t)dlen + 2;
-        if (!(v[*n] = malloc(sz))) break;
+        if (!(v[*n] = malloc(sz))) {
+            bad = 1;
+            break;
+        }
         if (line[0] == '/' || !dlen) snprintf(v[*n], sz, "%s", line);
         else snprintf(v[*n], sz, "%.*s/%s", dlen, list, line);
         (*n)++;
     }
+    bad = bad || ferror(f);
     fclose(f);
+    if (bad) {
+        fprintf(stderr, "mom data: cannot read the list %s\n", list);
+        free_list(v, *n);
+        *n = 0;
+        return NULL;
+    }
     if (!*n) fprintf(stderr, "mom data: the list %s names no files\n", list);
     return v;
-}
-
-static void free_list(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
 }
 
 static void print_dataset(mom_ctx *ctx, const char *out)
@@ -74,16 +94,33 @@ static void print_dataset(mom_ctx *ctx, const char *out)
     mom_dataset_close(&d);
 }
 
+/* s inside a JSON string: quotes, backslashes and control bytes escaped. */
+static void put_json_chars(FILE *f, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
+        else if (*c < 0x20) fprintf(f, "\\u%04x", *c);
+        else fputc(*c, f);
+    }
+}
+
 /* A one-document manifest next to out, for --text / --image / --audio. */
 static int single_file_manifest(const char *out, const char *kind, const char *file, char *path, size_t cap)
 {
     snprintf(path, cap, "%s.manifest.tmp", out);
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    char abs[4096];
-    if (file[0] != '/' && realpath(file, abs)) file = abs;
+    /* The manifest sits beside OUT, so a relative path is made absolute
+     * from the working folder (even when the file does not exist, so the
+     * error names the path the user meant). */
+    char cwd[4096] = "";
+    if (file[0] != '/' && !getcwd(cwd, sizeof(cwd))) cwd[0] = '\0';
     fprintf(f, "{\"segments\": [{\"%s\": \"", kind);
-    for (const char *c = file; *c; c++) fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+    if (cwd[0]) {
+        put_json_chars(f, cwd);
+        fputc('/', f);
+    }
+    put_json_chars(f, file);
     fprintf(f, "\"}]}\n");
     return fclose(f);
 }

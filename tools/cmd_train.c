@@ -77,8 +77,12 @@ static uint64_t next_u64(uint64_t *s)
 static int make_dir(const char *p)
 {
     char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", p);
-    for (char *c = buf + 1; ; c++) {
+    const int len = snprintf(buf, sizeof(buf), "%s", p);
+    if (len <= 0 || (size_t)len >= sizeof(buf)) {
+        fprintf(stderr, "mom train: folder name '%s' is empty or too long\n", p);
+        return -1;
+    }
+    for (char *c = buf + (buf[0] == '/'); ; c++) {
         const int end = *c == '\0';
         if (*c != '/' && !end) continue;
         *c = '\0';

@@ -132,11 +132,11 @@ static mom_status push_audio(mom_ctx *ctx, const char *path, const mom_units *u,
     return s;
 }
 
-/* dir/rel, or rel itself when absolute. */
-static void resolve(char *out, size_t cap, const char *dir, const char *rel)
+/* dir/rel, or rel itself when absolute; -1 when it does not fit. */
+static int resolve(char *out, size_t cap, const char *dir, const char *rel)
 {
-    if (rel[0] == '/' || !dir[0]) snprintf(out, cap, "%s", rel);
-    else snprintf(out, cap, "%s/%s", dir, rel);
+    const int n = rel[0] == '/' || !dir[0] ? snprintf(out, cap, "%s", rel) : snprintf(out, cap, "%s/%s", dir, rel);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
 static mom_status import_line(mom_ctx *ctx, const char *manifest, long long line, const char *dir,
@@ -163,7 +163,9 @@ static mom_status import_line(mom_ctx *ctx, const char *manifest, long long line
                             "%s: line %lld: segment %zu: needs exactly one of \"text\", \"text_file\", \"image\", "
                             "\"audio\" with a string value", manifest, line, i);
         char path[4096];
-        resolve(path, sizeof(path), dir, v->str);
+        if (resolve(path, sizeof(path), dir, v->str))
+            return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: segment %zu: path too long: %.64s...", manifest,
+                            line, i, v->str);
         mom_status s = MOM_OK;
         if (kind == 0) {
             char what[4200];
@@ -207,6 +209,10 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
     FILE *f = fopen(manifest_path, "rb");
     if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", manifest_path, strerror(errno));
     char dir[4096];
+    if (strlen(manifest_path) >= sizeof(dir)) {
+        fclose(f);
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%.64s...: manifest path too long", manifest_path);
+    }
     snprintf(dir, sizeof(dir), "%s", manifest_path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
@@ -222,7 +228,7 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
     while (!s && (len = getline(&line, &lcap, f)) >= 0) {
         ln++;
         size_t n = (size_t)len;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) n--;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) n--;
         if (!n) continue;
         json_value *root = NULL;
         char err[160];
@@ -235,6 +241,7 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
         json_free(root);
     }
     free(line);
+    if (!s && ferror(f)) s = mom_fail(ctx, MOM_ERR_IO, "%s: read failed after line %lld", manifest_path, ln);
     fclose(f);
     if (!s && d.n_docs == 0) s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: no documents", manifest_path);
     if (!s && push_start(&d, (int64_t)d.n)) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest_path);
