@@ -13,7 +13,6 @@
 #include "kernels.h"
 #include "model.h"
 
-
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
 {
     if (!ctx) return MOM_ERR_INVALID_ARG;
@@ -204,7 +203,8 @@ static mom_status check_batch(mom_model *m, const mom_batch *b)
     return MOM_OK;
 }
 
-/* row[i] is the loss at row i, position perm[i]; summed in position order. */
+/* row[r] is the loss of row r, and position p sits at row rows[p]; summed
+ * in position order. */
 static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32_t *rows, const float *row,
                              mom_losses *out)
 {

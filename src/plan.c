@@ -18,7 +18,6 @@ static bv take(cursor *c, size_t n)
     return v;
 }
 
-
 static void layout(mom_model *m, act_plan *p, cursor *c)
 {
     const size_t BT = (size_t)p->B * p->T, Dm = (size_t)m->cfg.d_model, Di = (size_t)m->d_inner;
