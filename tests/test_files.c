@@ -684,6 +684,36 @@ static void test_ds_roundtrip(void **state)
     assert_false(tu_has_tmp_file(f->dir, 0));
 }
 
+/* Version 1 files (before the vocabulary layout) still open, with no
+ * layout; in them bytes 72..87 are reserved, so a set byte is refused. */
+static void test_ds_version_1(void **state)
+{
+    fixture *f = *state;
+    const mom_vocab_layout lay = {MOM_N_SPECIAL, 1017, 0, 0};
+    int32_t tok[4] = {MOM_TOK_BOS, 9, 10, MOM_TOK_EOS};
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "v2.bin"), tok, NULL, 4, NULL, 1, 1024, 1, &lay), MOM_OK);
+    size_t n;
+    uint8_t *b = tu_read_file(in_dir(f, "v2.bin"), &n);
+    assert_int_equal(le64(b + 8) & 0xffffffffu, 2);
+    memset(b + 72, 0, 16); /* a version 1 file has no layout */
+    b[8] = 1;
+    fix_checksum(b, n);
+    tu_write_file(in_dir(f, "v1.bin"), b, n);
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(&f->ctx, in_dir(f, "v1.bin"), &d)) fail_msg("%s", f->ctx.err);
+    mom_vocab_layout got;
+    mom_dataset_vocab_layout(d, &got);
+    assert_false(mom_vocab_layout_is_set(&got));
+    assert_int_equal(mom_dataset_tokens(d)[1], 9);
+    mom_dataset_close(&d);
+    b[72] = 7; /* the layout's place is reserved in version 1 */
+    fix_checksum(b, n);
+    tu_write_file(in_dir(f, "v1.bin"), b, n);
+    assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "v1.bin"), &d), MOM_ERR_FORMAT);
+    assert_contains(f->ctx.err, "reserved header byte 72 is not zero: 7");
+    free(b);
+}
+
 static void test_ds_truncations(void **state)
 {
     fixture *f = *state;
@@ -1095,6 +1125,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_st_lying_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_st_write_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ds_version_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_truncations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_corrupted_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_lying_header, setup, teardown),
