@@ -105,11 +105,6 @@ typedef struct mom_scan_args {
 
 static inline int mom_scan_n_chunks(int L, int chunk) { return (L + chunk - 1) / chunk; }
 
-/* The model's chunk: 128 positions between stored states, so 1/128 of a
- * state per token per layer is kept and a chunk of recomputed states
- * (128 x 16 x 16 floats per channel group) still fits in L2. */
-#define MOM_SCAN_CHUNK 128
-
 /* y (B, L, D) = (C.s + D u) * SiLU(z); fills a->states. */
 void mom_scan_fwd_ref(const mom_scan_args *a, float *y);
 

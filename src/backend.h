@@ -21,6 +21,12 @@ typedef struct bv {
 
 static inline bv bv_at(bv v, size_t elems) { v.off += elems; return v; }
 
+/* The chunk the model plans the scan's stored states for: 128 positions
+ * between them, so 1/128 of a state per token per layer is kept and a
+ * chunk of recomputed states (128 x 16 x 16 floats per channel group)
+ * still fits in L2. Backends' kernel benchmarks time the same chunk. */
+#define MOM_SCAN_CHUNK 128
+
 /* One selective-scan call: inputs and state checkpoints (see simd/kernels.h). */
 typedef struct be_scan {
     int B, L, D, N, chunk;

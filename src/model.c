@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
 #include "model.h"
 
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
