@@ -1,7 +1,5 @@
 /* The unified vocabulary layout of multimodal data (mom_vocab_layout in
  * mom.h): special tokens, then text, image codes, speech units. */
-#include <stdio.h>
-
 #include "mom.h"
 
 int mom_vocab_layout_is_set(const mom_vocab_layout *v)
