@@ -230,6 +230,80 @@ mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *toke
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
                              int vocab_size, int n_modalities, const mom_vocab_layout *layout);
 
+/* ---- inference --------------------------------------------------------
+ * A Mamba layer's state has one size however long the sequence: per layer
+ * the conv's last d_conv - 1 inputs (d_inner x (d_conv - 1)) and the SSM
+ * state (d_inner x d_state). A mom_state holds it for n_seq independent
+ * sequences of one model. Prefill feeds a prompt of any length through
+ * the chunked scan; step feeds one token to every sequence at once, each
+ * with its own modality. Both give what one forward over the whole
+ * sequence gives (mom_model_logits). A state belongs to its model: destroy
+ * it first. Bad input (an id out of range, max_tokens passed) is refused
+ * before anything runs, and the state is as it was. */
+typedef struct mom_state mom_state;
+
+typedef struct mom_state_settings {
+    int n_seq;          /* sequences, default 1 */
+    int64_t max_tokens; /* tokens a sequence may hold, 0 (default) = no limit */
+    void *memory;       /* NULL (default): allocated; else the caller's, 64-byte
+                           aligned, mom_state_bytes() long (CPU backend only) */
+    size_t memory_bytes;
+} mom_state_settings;
+
+void mom_state_default_settings(mom_state_settings *s);
+/* The bytes a state of n_seq sequences holds (0 for bad arguments). */
+size_t mom_state_bytes(const mom_model *m, int n_seq);
+mom_status mom_state_create(mom_model *m, const mom_state_settings *s, mom_state **out);
+void mom_state_destroy(mom_state **st);
+int mom_state_n_seq(const mom_state *st);
+/* Tokens sequence seq has been fed since it was empty (-1: no such seq). */
+int64_t mom_state_length(const mom_state *st, int seq);
+/* Sequence seq (or every one, seq < 0) back to empty. */
+mom_status mom_state_reset(mom_state *st, int seq);
+/* Sequence dst_seq of dst becomes sequence src_seq of src (a snapshot, a
+ * restore, or a branch); seq -1 on both: every sequence (equal n_seq).
+ * Both of one model. */
+mom_status mom_state_copy(mom_state *dst, int dst_seq, const mom_state *src, int src_seq);
+/* Feeds sequences seq0 .. seq0 + n_seq - 1 T tokens each (row i of tokens
+ * and modality, [n_seq * T], is sequence seq0 + i), continuing from their
+ * state. logits (may be NULL): [n_seq, vocab_size], after each one's last
+ * token. Long prompts run in pieces, so memory stays bounded. */
+mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const int32_t *tokens,
+                             const uint8_t *modality, float *logits);
+/* One token for each of the state's sequences ([n_seq] each); logits
+ * [n_seq, vocab_size]. */
+mom_status mom_state_step(mom_state *st, const int32_t *tokens, const uint8_t *modality, float *logits);
+/* The logits after every position of B rows of T tokens, each row from an
+ * empty state: [B, T, vocab_size]. One forward, as in training. */
+mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
+                            float *logits);
+
+/* ---- sampling -----------------------------------------------------------
+ * Draws next tokens from logits. With a vocabulary layout it keeps the
+ * modalities well formed: after BOI only image codes, image_tokens of them,
+ * then EOI; after BOSP only speech units (or EOSP), at most speech_tokens,
+ * then EOSP; outside those, text, BOI, BOSP and EOS (no stray codes). The
+ * same seed gives the same tokens. */
+typedef struct mom_sampling {
+    float temperature; /* default 1; 0: greedy (the most likely token) */
+    int top_k;         /* keep the k most likely; 0 (default): all */
+    float top_p;       /* keep the fewest most likely whose mass reaches p; 1 (default): all */
+    uint64_t seed;     /* default 0 */
+    int image_tokens;  /* codes per image (the codebook's); 0: EOI may come any time */
+    int speech_tokens; /* most units per recording, default 500 */
+} mom_sampling;
+
+typedef struct mom_sampler mom_sampler;
+void mom_sampling_default(mom_sampling *s);
+mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_seq, mom_sampler **out);
+void mom_sampler_destroy(mom_sampler **sp);
+/* Tells the sampler that seq's sequence goes on with token (a prompt's
+ * tokens, or a sampled one), so it knows which modality comes next. */
+mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token);
+/* Draws seq's next token from logits [vocab_size] (not accepted yet; its
+ * modality, to feed it back, is mom_vocab_layout_modality's). */
+mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int32_t *token);
+
 /* ---- benchmarks ------------------------------------------------------- */
 /* Receives one JSON object (one line, no newline) per measurement. */
 typedef void (*mom_bench_emit)(const char *json, void *user);

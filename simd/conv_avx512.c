@@ -27,29 +27,37 @@ static inline void load_taps(int K, int d0, __mmask16 m, const float *w, __m512 
                                          w + (size_t)d0 * K, 4);
 }
 
-/* Element offsets of the rows a position's taps read: xr[k] for
- * x[t-K+1+k], k >= first_tap(K, t) (no rows before t = 0). */
-static inline int first_tap(int K, int t) { return t >= K - 1 ? 0 : K - 1 - t; }
-static inline void tap_rows(int K, int L, const int32_t *rows, int bi, int t, int ldx, size_t *xr)
+/* Where the taps of position t read: xp[k] is the row of x[t-K+1+k] for
+ * k >= first_tap. Before t = 0 they read the history's rows, or nothing
+ * (zeros) without one. */
+static inline int first_tap(int K, int t, const float *hist) { return hist || t >= K - 1 ? 0 : K - 1 - t; }
+static inline void tap_rows(int K, int L, int D, const int32_t *rows, int bi, int t, const float *x, int ldx,
+                            const float *hist, const float **xp)
 {
-    for (int k = first_tap(K, t); k < K; k++) xr[k] = mom_row(rows, bi, L, t - (K - 1) + k) * (size_t)ldx;
+    for (int k = first_tap(K, t, hist); k < K; k++) {
+        const int tt = t - (K - 1) + k;
+        xp[k] = tt >= 0 ? x + mom_row(rows, bi, L, tt) * (size_t)ldx
+                        : hist + ((size_t)bi * (K - 1) + (size_t)(K - 1 + tt)) * D;
+    }
 }
 
-/* b + sum_k w_k x[t-K+1+k] at channels d0.., zeros before t = 0. */
-static inline __attribute__((always_inline)) __m512 conv_pre512(int K, int t, __mmask16 m, const float *xd,
-                                                                const size_t *xr, const __m512 *wk, __m512 bias)
+/* b + sum_k w_k x[t-K+1+k] at channels d0.., the taps from k0 on. */
+static inline __attribute__((always_inline)) __m512 conv_pre512(int K, int k0, __mmask16 m, int d0,
+                                                                const float *const *xp, const __m512 *wk,
+                                                                __m512 bias)
 {
     __m512 s = bias;
-    for (int k = first_tap(K, t); k < K; k++) s = _mm512_add_ps(s, _mm512_mul_ps(wk[k], _mm512_maskz_loadu_ps(m, xd + xr[k])));
+    for (int k = k0; k < K; k++) s = _mm512_add_ps(s, _mm512_mul_ps(wk[k], _mm512_maskz_loadu_ps(m, xp[k] + d0)));
     return s;
 }
 
 /* out[t0:t1, :] of batch row bi. */
 static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int L, int bi, int t0, int t1, int D,
                                                                 const int32_t *rows, const float *x, int ldx,
-                                                                const float *w, const float *b, float *out)
+                                                                const float *w, const float *b,
+                                                                const float *hist, float *out)
 {
-    size_t xr[MAX_TAPS];
+    const float *xp[MAX_TAPS];
     __m512 wk[CHUNK_BLOCKS][MAX_TAPS], bias[CHUNK_BLOCKS];
     for (int c0 = 0; c0 < D; c0 += 16 * CHUNK_BLOCKS) {
         const int nb = (D - c0 + 15) / 16 < CHUNK_BLOCKS ? (D - c0 + 15) / 16 : CHUNK_BLOCKS;
@@ -59,12 +67,13 @@ static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int L, in
             bias[j] = _mm512_maskz_loadu_ps(mom_mask16(D - d0), b + d0);
         }
         for (int t = t0; t < t1; t++) {
-            tap_rows(K, L, rows, bi, t, ldx, xr);
+            tap_rows(K, L, D, rows, bi, t, x, ldx, hist, xp);
+            const int k0 = first_tap(K, t, hist);
             float *o = out + mom_row(rows, bi, L, t) * D;
             for (int j = 0; j < nb; j++) {
                 const int d0 = c0 + 16 * j;
                 const __mmask16 m = mom_mask16(D - d0);
-                const __m512 p = conv_pre512(K, t, m, x + d0, xr, wk[j], bias[j]);
+                const __m512 p = conv_pre512(K, k0, m, d0, xp, wk[j], bias[j]);
                 _mm512_mask_storeu_ps(o + d0, m, _mm512_mul_ps(p, mom_sigmoid512(p)));
             }
         }
@@ -72,7 +81,7 @@ static inline __attribute__((always_inline)) void conv_fwd_tile(int K, int L, in
 }
 
 void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                              const float *w, const float *b, float *out)
+                              const float *w, const float *b, float *hist, float *out)
 {
     const int tiles = (L + FWD_TILE - 1) / FWD_TILE;
 #pragma omp parallel for schedule(static)
@@ -81,10 +90,12 @@ void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const int32_t *rows, c
         const int t1 = t0 + FWD_TILE < L ? t0 + FWD_TILE : L;
         /* A constant K lets the compiler unroll the taps of the common case. */
         if (K == 4)
-            conv_fwd_tile(4, L, bi, t0, t1, D, rows, x, ldx, w, b, out);
+            conv_fwd_tile(4, L, bi, t0, t1, D, rows, x, ldx, w, b, hist, out);
         else
-            conv_fwd_tile(K, L, bi, t0, t1, D, rows, x, ldx, w, b, out);
+            conv_fwd_tile(K, L, bi, t0, t1, D, rows, x, ldx, w, b, hist, out);
     }
+    /* After every tile has read the old history. */
+    if (hist) mom_conv_hist_push(B, L, D, K, rows, x, ldx, hist);
 }
 
 /* dx[s] = sum_j g[s+j] w[K-1-j] over s+j < L, j ascending: the order in which
@@ -110,7 +121,7 @@ static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, i
                                                                  const float *dout, float *dx, int lddx,
                                                                  float *dw, float *db)
 {
-    size_t xr[MAX_TAPS];
+    const float *xp[MAX_TAPS];
     conv_block blk[CHUNK_BLOCKS];
     for (int j = 0; j < nb; j++) {
         const int d0 = c0 + 16 * j;
@@ -124,22 +135,22 @@ static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, i
     for (int bi = 0; bi < B; bi++) {
         for (int t = 0; t < L; t++) {
             const int s = t - (K - 1);
-            tap_rows(K, L, rows, bi, t, ldx, xr);
+            tap_rows(K, L, D, rows, bi, t, x, ldx, NULL, xp);
+            const int k0 = first_tap(K, t, NULL);
             const float *gt = dout + mom_row(rows, bi, L, t) * D;
             float *dxs = s >= 0 ? dx + mom_row(rows, bi, L, s) * lddx : NULL;
             for (int j = 0; j < nb; j++) {
                 conv_block *k = &blk[j];
                 const int d0 = c0 + 16 * j;
                 const __mmask16 m = mom_mask16(D - d0);
-                const float *xd = x + d0;
-                const __m512 p = conv_pre512(K, t, m, xd, xr, k->w, k->bias);
+                const __m512 p = conv_pre512(K, k0, m, d0, xp, k->w, k->bias);
                 const __m512 sg = mom_sigmoid512(p);
                 /* silu'(p) = sig (1 + p (1 - sig)), multiplied in the reference's order. */
                 const __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, gt + d0), sg),
                                                _mm512_add_ps(one, _mm512_mul_ps(p, _mm512_sub_ps(one, sg))));
                 k->db = _mm512_add_ps(k->db, g);
-                for (int i = first_tap(K, t); i < K; i++) {
-                    const __m512 xi = _mm512_maskz_loadu_ps(m, xd + xr[i]);
+                for (int i = k0; i < K; i++) {
+                    const __m512 xi = _mm512_maskz_loadu_ps(m, xp[i] + d0);
                     k->dw[i] = _mm512_add_ps(k->dw[i], _mm512_mul_ps(g, xi));
                 }
                 k->ring[t & 15] = g;

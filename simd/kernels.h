@@ -64,10 +64,17 @@ static inline size_t mom_row(const int32_t *rows, int b, int L, int t)
 /* ---- causal depthwise conv1d + SiLU ---------------------------------- */
 /* x: (B*L) rows with stride ldx, position (b, t) at mom_row(rows, b, L, t);
  * w (D, K); b (D). out: (B*L, D) contiguous, the same rows:
- * out[t,d] = SiLU(b[d] + sum_k w[d,k] x[t-K+1+k, d]) with zeros before t=0. */
+ * out[t,d] = SiLU(b[d] + sum_k w[d,k] x[t-K+1+k, d]).
+ * hist (B, K-1, D), oldest first: the inputs before t = 0, and on return
+ * the last K-1 inputs (of hist then x), so the next call continues the
+ * sequence (inference). NULL: zeros before t = 0 (training). */
 void mom_conv_silu_fwd_ref(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                           const float *w, const float *b, float *out);
-/* dx (= into stride ldx), dw +=, db +=, given dout (grad of the SiLU output). */
+                           const float *w, const float *b, float *hist, float *out);
+/* The history update of the forward alone: hist becomes the last K-1
+ * inputs of hist then x (shared by every CPU path: it only moves floats). */
+void mom_conv_hist_push(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx, float *hist);
+/* dx (= into stride ldx), dw +=, db +=, given dout (grad of the SiLU output);
+ * for a forward run without history. */
 void mom_conv_silu_bwd_ref(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
                            const float *w, const float *b, const float *dout, float *dx, int lddx,
                            float *dw, float *db);
@@ -101,6 +108,9 @@ typedef struct mom_scan_args {
     float *states;           /* (B, n_chunks, D, N): state entering each chunk */
     const int32_t *rows;     /* row of position (b, t) in every (B*L)-row matrix
                                 above and in the grads; NULL: b L + t */
+    float *carry;            /* (B, D, N): the state before t = 0, and on return
+                                the state after t = L-1 (inference); NULL:
+                                zeros, nothing returned (training) */
 } mom_scan_args;
 
 static inline int mom_scan_n_chunks(int L, int chunk) { return (L + chunk - 1) / chunk; }
@@ -161,7 +171,7 @@ typedef struct mom_kernels {
     void (*add_bias)(int rows, int cols, const float *bias, float *C, int ldc);
     void (*bias_grad)(int rows, int cols, const float *dC, int lddc, float *dbias);
     void (*conv_silu_fwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                          const float *w, const float *b, float *out);
+                          const float *w, const float *b, float *hist, float *out);
     void (*conv_silu_bwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
                           const float *w, const float *b, const float *dout, float *dx, int lddx, float *dw,
                           float *db);

@@ -21,7 +21,7 @@ void mom_scatter_rows_avx512(int rows, int cols, const int32_t *perm, const floa
 void mom_add_bias_avx512(int rows, int cols, const float *bias, float *C, int ldc);
 void mom_bias_grad_avx512(int rows, int cols, const float *dC, int lddc, float *dbias);
 void mom_conv_silu_fwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                              const float *w, const float *b, float *out);
+                              const float *w, const float *b, float *hist, float *out);
 void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
                               const float *w, const float *b, const float *dout, float *dx, int lddx,
                               float *dw, float *db);

@@ -106,7 +106,10 @@ static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
      * the 16 states take 16 of the 32 registers, the decays need the rest. */
     float A2m[NS][16] __attribute__((aligned(64)));
     for (int n = 0; n < NS; n++) _mm512_store_ps(A2m[n], A2[n]);
-    for (int n = 0; n < NS; n++) s[n] = _mm512_setzero_ps();
+    float *carry = a->carry ? a->carry + ((size_t)b * D + d0) * NS : NULL;
+    if (carry) load_state(carry, mk, s);
+    else
+        for (int n = 0; n < NS; n++) s[n] = _mm512_setzero_ps();
     const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
     for (int t = 0; t < L; t++) {
         if (t % a->chunk == 0) store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
@@ -132,6 +135,7 @@ static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
         const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
         _mm512_mask_storeu_ps(y + r * D + d0, mk, _mm512_mul_ps(readout(Ct, s, _mm512_mul_ps(Dsk, u)), silu_gate(z)));
     }
+    if (carry) store_state(carry, mk, s);
 }
 
 void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)

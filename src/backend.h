@@ -33,6 +33,7 @@ typedef struct be_scan {
     bv u, delta, A_log, Bm, Cm, Dskip, z, states;
     int ld_bc, ld_z;
     bv rows; /* int32 row of each position (b, t); buf NULL: b L + t */
+    bv carry; /* (B, D, N) state in and out (inference); buf NULL: zeros */
 } be_scan;
 
 typedef struct be_scan_grads {
@@ -48,6 +49,10 @@ struct backend {
 
     /* buffers */
     be_buf *(*alloc)(backend *be, size_t n_elems); /* zeroed; NULL on failure */
+    /* A buffer over the caller's memory (64-byte aligned, n_elems floats),
+     * not freed by release; NULL where the backend's memory is not the
+     * host's. */
+    be_buf *(*wrap)(backend *be, void *host, size_t n_elems);
     void (*release)(backend *be, be_buf *buf);
     void (*upload)(backend *be, bv dst, const void *src, size_t n_elems);
     void (*download)(backend *be, void *dst, bv src, size_t n_elems);
@@ -60,6 +65,10 @@ struct backend {
                        int acc);
     int (*mm_bwd_weight)(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW);
 
+    /* dst[i, 0:cols] = src[idx[i], 0:cols] (idx int32): a few rows picked
+     * out of a batch (the positions whose logits inference returns) */
+    void (*gather_rows)(backend *be, int rows, int cols, bv idx, bv src, int ld_src, bv dst);
+
     /* C[r, :] += bias; dbias += sum over rows of dC */
     void (*add_bias)(backend *be, int rows, int cols, bv bias, bv C, int ldc);
     void (*bias_grad)(backend *be, int rows, int cols, bv dC, int lddc, bv dbias);
@@ -70,9 +79,11 @@ struct backend {
     void (*rmsnorm_fwd)(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv rstd);
     void (*rmsnorm_bwd)(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw);
     /* conv and scan run along time: position (b, t) is row rows[b L + t]
-     * (int32) of their (B*L)-row operands (see mom_row in simd/kernels.h) */
+     * (int32) of their (B*L)-row operands (see mom_row in simd/kernels.h).
+     * hist (B, K-1, D): the conv's inputs before t = 0, replaced by its last
+     * K-1 inputs (inference); buf NULL: zeros (training). */
     void (*conv_silu_fwd)(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w,
-                          bv b, bv out);
+                          bv b, bv hist, bv out);
     void (*conv_silu_bwd)(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w,
                           bv b, bv dout, bv dx, int lddx, bv dw, bv db);
     void (*softplus_fwd)(backend *be, size_t n, bv x, bv y);

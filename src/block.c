@@ -124,24 +124,24 @@ static block_projs projs_of(const mom_model *m, const layer_params *L)
     return b;
 }
 
-static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_acts *a)
+static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_acts *a, bv carry)
 {
     const act_plan *pl = &m->plan;
     const int Di = m->d_inner, R = m->dt_rank, N = m->cfg.d_state;
     be_scan s = {pl->B, pl->T, Di, N, m->chunk, pl->uc, pl->delta, P(m, L->A_log),
                  bv_at(a->xdbl, (size_t)R), bv_at(a->xdbl, (size_t)R + N), P(m, L->D),
-                 bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di, pl->rows};
+                 bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di, pl->rows, carry};
     return s;
 }
 
 /* uc = SiLU(conv(u)) and delta = softplus(W_dt r + b): forward steps that
  * the backward runs again rather than keep their outputs per layer. */
-static void conv_silu(mom_model *m, const layer_params *L, const layer_acts *a)
+static void conv_silu(mom_model *m, const layer_params *L, const layer_acts *a, bv hist)
 {
     const act_plan *pl = &m->plan;
     const int Di = m->d_inner;
     m->be->conv_silu_fwd(m->be, pl->B, pl->T, Di, m->cfg.d_conv, pl->rows, a->xz, 2 * Di, P(m, L->conv_w),
-                         P(m, L->conv_b), pl->uc);
+                         P(m, L->conv_b), hist, pl->uc);
 }
 
 static mom_status dt_and_softplus(mom_model *m, const layer_acts *a, const proj *dt)
@@ -152,7 +152,7 @@ static mom_status dt_and_softplus(mom_model *m, const layer_acts *a, const proj 
     return s;
 }
 
-mom_status block_forward(mom_model *m, int layer, bv x)
+mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry)
 {
     backend *be = m->be;
     const layer_params *L = &m->layers[layer];
@@ -164,11 +164,12 @@ mom_status block_forward(mom_model *m, int layer, bv x)
 
     be->copy(be, a->x_in, x, (size_t)BT * Dm);
     be->rmsnorm_fwd(be, BT, Dm, x, P(m, L->norm), m->cfg.norm_eps, pl->h, a->rstd);
+    const layer_carry none = {{0}, {0}}, *c = carry ? carry : &none;
     if ((s = proj_fwd(m, &p.in, pl->h, Dm, a->xz, 2 * Di, 0))) return s;
-    conv_silu(m, L, a);
+    conv_silu(m, L, a, c->conv);
     if ((s = proj_fwd(m, &p.x, pl->uc, Di, a->xdbl, X, 0))) return s;
     if ((s = dt_and_softplus(m, a, &p.dt))) return s;
-    const be_scan sc = scan_of(m, L, a);
+    const be_scan sc = scan_of(m, L, a, c->ssm);
     be->scan_fwd(be, &sc, pl->y);
     return proj_fwd(m, &p.out, pl->y, Di, x, Dm, 1);
 }
@@ -186,11 +187,12 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
 
     /* Recompute what the forward did not keep: uc and delta (y comes out
      * of the scan's backward, h at the end). */
-    conv_silu(m, L, a);
+    const bv none = {0};
+    conv_silu(m, L, a, none);
     if ((s = dt_and_softplus(m, a, &p.dt))) return s;
     /* dy = dx W_out; W_out's own gradient needs y, recomputed by the scan. */
     if ((s = proj_bwd(m, &p.out, GRAD_DATA, pl->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
-    const be_scan sc = scan_of(m, L, a);
+    const be_scan sc = scan_of(m, L, a, none);
     const be_scan_grads sg = {pl->dy, pl->duc, pl->ddelta, bv_at(pl->dxdbl, (size_t)R),
                               bv_at(pl->dxdbl, (size_t)R + N), bv_at(pl->dxz, (size_t)Di),
                               G(m, L->A_log), G(m, L->D), pl->scan_work, X, 2 * Di, pl->y, pl->scan_threads};

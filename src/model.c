@@ -31,6 +31,7 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
     m->chunk = MOM_SCAN_CHUNK;
     m->proj_tile = PROJ_TILE;
     m->head_block = HEAD_BLOCK;
+    m->prefill_rows = PREFILL_ROWS;
     if ((s = params_build_table(m))) {
         mom_model_destroy(&m);
         return mom_fail(ctx, s, "out of memory for the tensor table");
@@ -223,6 +224,25 @@ static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32
         out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
 }
 
+mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
+                       const layer_carry *carry)
+{
+    m->be->threads(m->be, m->ctx->n_threads);
+    mom_status s = plan_ensure(m, B, T);
+    if (s) return s;
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int BT = B * T;
+    route_build(&m->rt, m->cfg.n_modalities, modality, BT, pl->host_perm, pl->host_rows);
+    for (int i = 0; i < BT; i++) pl->host_tokens[i] = tokens[pl->host_perm[i]];
+    be->upload(be, pl->rows, pl->host_rows, (size_t)BT);
+    be->upload(be, pl->tokens, pl->host_tokens, (size_t)BT);
+    be->embed_fwd(be, BT, m->cfg.d_model, pl->tokens, P(m, m->embedding), pl->x_final);
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        if ((s = block_forward(m, l, pl->x_final, carry ? &carry[l] : NULL))) return s;
+    return MOM_OK;
+}
+
 /* Runs the forward; with backward, adds grad_scale * d(mean loss). */
 static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float grad_scale, mom_losses *out)
 {
@@ -232,26 +252,17 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
     if (backward && !isfinite(grad_scale))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "grad_scale = %g is not finite", (double)grad_scale);
-    m->be->threads(m->be, m->ctx->n_threads);
-    if ((s = plan_ensure(m, b->B, b->T))) return s;
+    if ((s = model_trunk(m, b->B, b->T, b->tokens, b->modality, NULL))) return s;
     backend *be = m->be;
     act_plan *pl = &m->plan;
     const int BT = b->B * b->T, Dm = m->cfg.d_model, V = m->cfg.vocab_size;
 
     int64_t n_targets = 0;
-    for (int i = 0; i < BT; i++) n_targets += b->targets[i] >= 0;
-    route_build(&m->rt, m->cfg.n_modalities, b->modality, BT, pl->host_perm, pl->host_rows);
     for (int i = 0; i < BT; i++) {
-        pl->host_tokens[i] = b->tokens[pl->host_perm[i]];
+        n_targets += b->targets[i] >= 0;
         pl->host_targets[i] = b->targets[pl->host_perm[i]];
     }
-    be->upload(be, pl->rows, pl->host_rows, (size_t)BT);
-    be->upload(be, pl->tokens, pl->host_tokens, (size_t)BT);
     be->upload(be, pl->targets, pl->host_targets, (size_t)BT);
-
-    be->embed_fwd(be, BT, Dm, pl->tokens, P(m, m->embedding), pl->x_final);
-    for (int l = 0; l < m->cfg.n_layer; l++)
-        if ((s = block_forward(m, l, pl->x_final))) return s;
     be->rmsnorm_fwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
     const int do_bwd = backward && n_targets > 0 && grad_scale != 0.0f;
     const float scale = do_bwd ? grad_scale / (float)n_targets : 0.0f;

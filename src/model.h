@@ -41,11 +41,21 @@ typedef struct layer_acts {
     bv states; /* (B, n_chunks, d_inner, d_state) */
 } layer_acts;
 
+/* One layer's recurrent state for the B sequences of a forward (src/state.c):
+ * the conv's last d_conv - 1 inputs (B, d_conv - 1, d_inner) and the SSM
+ * state (B, d_inner, d_state). A forward with a carry starts from it and
+ * leaves the state after its last position there. */
+typedef struct layer_carry { bv conv, ssm; } layer_carry;
+
 /* Most rows per projection GEMM (see block.c). */
 #define PROJ_TILE 1024
 /* Rows of the LM head + cross-entropy per block: logits never exist for
  * the whole batch. */
 #define HEAD_BLOCK 512
+/* Positions per piece of a prompt (src/infer.c): a long prompt runs in
+ * pieces of n_seq x (PREFILL_ROWS / n_seq) positions, carrying the state
+ * from one to the next, so its activations stay a few MiB. */
+#define PREFILL_ROWS 2048
 
 typedef struct act_plan {
     int B, T;
@@ -53,6 +63,7 @@ typedef struct act_plan {
     layer_acts *layers;
     bv x_final, rstd_f, h_f, dh_f, logits, row_loss; /* logits: (head_block, vocab) */
     bv tokens, targets, rows; /* int32; tokens and targets in row order */
+    bv sel;                   /* int32: rows whose logits inference returns */
     /* one layer's recomputed activations, shared by all layers */
     bv h, uc, dtp, delta, y;
     /* backward scratch; plan.c says which of these share memory */
@@ -60,6 +71,10 @@ typedef struct act_plan {
     int scan_threads; /* scan_work holds partials for this many threads */
     float *host_loss; /* (BT), row order */
     int32_t *host_perm, *host_rows, *host_tokens, *host_targets; /* (BT) each, see route_build */
+    int32_t *host_sel;                                           /* (BT) */
+    /* A smaller shape is laid out again in the memory there is, not
+     * reallocated (inference alternates prompt pieces and single steps). */
+    size_t cap_elems, cap_bt;
 } act_plan;
 
 /* The per-batch modality routing (src/route.c). */
@@ -75,6 +90,7 @@ struct mom_model {
     int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
     int chunk;                    /* scan positions between stored states */
     int proj_tile, head_block;    /* PROJ_TILE, HEAD_BLOCK (tests make them small) */
+    int prefill_rows;             /* PREFILL_ROWS (likewise) */
 
     tensor_entry *tensors;
     size_t n_tensors, n_params;
@@ -93,6 +109,12 @@ static inline bv G(const mom_model *m, size_t off) { bv v = {m->grads, off}; ret
 
 /* model.c: a model with its buffers allocated, parameters zero. */
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out);
+/* Plans (B, T), routes the batch by modality, embeds it and runs every
+ * layer: x_final holds the last residual stream, position p at row
+ * plan.host_rows[p]. Ids must be checked already. carry: n_layer states
+ * (inference) or NULL. */
+mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
+                       const layer_carry *carry);
 
 /* params.c */
 mom_status params_build_table(mom_model *m);
@@ -107,8 +129,10 @@ void plan_free(mom_model *m);
  * position perm[i]; position p is at row rows[p]. */
 void route_build(route *r, int n_mod, const uint8_t *modality, int n, int32_t *perm, int32_t *rows);
 
-/* block.c: one Mixture-of-Mamba layer. x: (BT, d_model) in/out. */
-mom_status block_forward(mom_model *m, int layer, bv x);
+/* block.c: one Mixture-of-Mamba layer. x: (BT, d_model) in/out. carry:
+ * this layer's state (inference), or NULL: from zeros (training; the
+ * backward assumes it). */
+mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry);
 /* dx: dL/dx out of the layer, on return dL/dx into it. */
 mom_status block_backward(mom_model *m, int layer, bv dx);
 

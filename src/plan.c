@@ -42,6 +42,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->tokens = take(c, BT);
     p->targets = take(c, BT);
     p->rows = take(c, BT);
+    p->sel = take(c, BT);
     /* Buffers whose lives do not overlap share memory (see block.c):
      * h and uc (h is spent before the conv writes uc, and recomputed after
      * the last read of uc); y, dy and dh (the scan's backward reads dy[t]
@@ -59,7 +60,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->duc = take(c, BT * Di);
     p->dxdbl = take(c, BT * X);
     p->ddelta = take(c, BT * Di);
-    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0, {0}};
+    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0, {0}, {0}};
     p->scan_threads = m->be->threads(m->be, m->ctx->n_threads);
     p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape, p->scan_threads));
 }
@@ -67,7 +68,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
 static void bind(act_plan *p, int n_layer)
 {
     bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->tokens, &p->targets,
-                 &p->rows, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
+                 &p->rows, &p->sel, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
                  &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
     for (int l = 0; l < n_layer; l++) {
@@ -87,31 +88,47 @@ void plan_free(mom_model *m)
     free(p->host_rows);
     free(p->host_tokens);
     free(p->host_targets);
+    free(p->host_sel);
     memset(p, 0, sizeof(*p));
+}
+
+static mom_status host_arrays(act_plan *p, size_t BT)
+{
+    int32_t **ints[] = {&p->host_perm, &p->host_rows, &p->host_tokens, &p->host_targets, &p->host_sel};
+    free(p->host_loss);
+    p->host_loss = malloc(sizeof(float) * BT);
+    int ok = p->host_loss != NULL;
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        free(*ints[i]);
+        *ints[i] = malloc(sizeof(int32_t) * BT);
+        ok = ok && *ints[i];
+    }
+    if (ok) p->cap_bt = BT;
+    return ok ? MOM_OK : MOM_ERR_NOMEM;
 }
 
 mom_status plan_ensure(mom_model *m, int B, int T)
 {
     act_plan *p = &m->plan;
     if (p->buf && p->B == B && p->T == T) return MOM_OK;
-    plan_free(m);
+    const size_t BT = (size_t)B * T;
+    if (!p->layers) p->layers = calloc((size_t)m->cfg.n_layer, sizeof(layer_acts));
     p->B = B;
     p->T = T;
-    p->layers = calloc((size_t)m->cfg.n_layer, sizeof(layer_acts));
-    p->host_loss = malloc(sizeof(float) * (size_t)B * T);
-    const size_t BT = (size_t)B * T;
-    p->host_perm = malloc(sizeof(int32_t) * BT);
-    p->host_rows = malloc(sizeof(int32_t) * BT);
-    p->host_tokens = malloc(sizeof(int32_t) * BT);
-    p->host_targets = malloc(sizeof(int32_t) * BT);
     cursor c = {0};
     if (p->layers) layout(m, p, &c);
-    const int host_ok = p->layers && p->host_loss && p->host_perm && p->host_rows && p->host_tokens && p->host_targets;
-    p->buf = host_ok ? m->be->alloc(m->be, c.off) : NULL;
-    if (!p->buf) {
-        plan_free(m);
-        return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate activations for batch %d x seq %d (%zu MiB)",
-                        B, T, c.off * 4 >> 20);
+    const int fits = p->buf && c.off <= p->cap_elems && BT <= p->cap_bt;
+    if (!fits) {
+        if (p->buf) m->be->release(m->be, p->buf);
+        p->buf = NULL;
+        p->cap_elems = 0;
+        if (p->layers && host_arrays(p, BT) == MOM_OK) p->buf = m->be->alloc(m->be, c.off);
+        if (!p->buf) {
+            plan_free(m);
+            return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate activations for batch %d x seq %d (%zu MiB)",
+                            B, T, c.off * 4 >> 20);
+        }
+        p->cap_elems = c.off;
     }
     bind(p, m->cfg.n_layer);
     return MOM_OK;

@@ -87,7 +87,7 @@ static void scan_setup(scan_case *c, int B, int L, int D, int N, int chunk)
 static mom_scan_args scan_args_of(const scan_case *c)
 {
     mom_scan_args a = {c->B, c->L, c->D, c->N, c->chunk, c->u, c->delta, c->A_log, c->bc, c->bc + c->N, 2 * c->N,
-                       c->Dsk, c->z, c->D, c->states, NULL};
+                       c->Dsk, c->z, c->D, c->states, NULL, NULL};
     return a;
 }
 
@@ -192,7 +192,7 @@ static void test_scan_row_map(void **st)
     float *bc = permute_rows(c.bc, BL, 2 * N, rows), *z = permute_rows(c.z, BL, D, rows);
     float *dy = permute_rows(c.w, BL, D, rows), *y = malloc(BL * D * 4);
     float *states = malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N);
-    mom_scan_args a = {B, L, D, N, chunk, u, dl, c.A_log, bc, bc + N, 2 * N, c.Dsk, z, D, states, rows};
+    mom_scan_args a = {B, L, D, N, chunk, u, dl, c.A_log, bc, bc + N, 2 * N, c.Dsk, z, D, states, rows, NULL};
     mom_scan_fwd_ref(&a, y);
     assert_moved(c.y, y, BL, D, rows);
     float *du = malloc(BL * D * 4), *ddl = malloc(BL * D * 4), *dbc = malloc(BL * 2 * N * 4), *dz = malloc(BL * D * 4);
@@ -221,12 +221,12 @@ static void test_conv_row_map(void **st)
     float *x = rnd(BL * ldx, -1, 1, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd((size_t)D, -1, 1, &s);
     float *g = rnd(BL * D, -1, 1, &s), *out = malloc(BL * D * 4), *dx = rnd(BL * ldx, 7, 7, &s); /* sentinel */
     float *dw = calloc((size_t)D * K, 4), *db = calloc((size_t)D, 4);
-    mom_conv_silu_fwd_ref(B, L, D, K, NULL, x, ldx, w, b, out);
+    mom_conv_silu_fwd_ref(B, L, D, K, NULL, x, ldx, w, b, NULL, out);
     mom_conv_silu_bwd_ref(B, L, D, K, NULL, x, ldx, w, b, g, dx, ldx, dw, db);
     float *xm = permute_rows(x, BL, ldx, rows), *gm = permute_rows(g, BL, D, rows), *outm = malloc(BL * D * 4);
     float *dxm = permute_rows(dx, BL, ldx, rows); /* columns past D keep their values */
     float *dwm = calloc((size_t)D * K, 4), *dbm = calloc((size_t)D, 4);
-    mom_conv_silu_fwd_ref(B, L, D, K, rows, xm, ldx, w, b, outm);
+    mom_conv_silu_fwd_ref(B, L, D, K, rows, xm, ldx, w, b, NULL, outm);
     mom_conv_silu_bwd_ref(B, L, D, K, rows, xm, ldx, w, b, gm, dxm, ldx, dwm, dbm);
     assert_moved(out, outm, BL, D, rows);
     assert_moved(dx, dxm, BL, ldx, rows);
@@ -244,7 +244,7 @@ typedef struct conv_case { int B, L, D, K, ldx; float *x, *w, *b, *out, *g; } co
 static double conv_loss(void *p)
 {
     conv_case *c = p;
-    mom_conv_silu_fwd_ref(c->B, c->L, c->D, c->K, NULL, c->x, c->ldx, c->w, c->b, c->out);
+    mom_conv_silu_fwd_ref(c->B, c->L, c->D, c->K, NULL, c->x, c->ldx, c->w, c->b, NULL, c->out);
     return dotd(c->out, c->g, (size_t)c->B * c->L * c->D);
 }
 

@@ -376,8 +376,8 @@ static void test_conv(void **state)
                 float *o1 = rnd(no, 0, 1, &s), *o2 = clone_floats(o1, no), *g = rnd(no, -1, 1, &s);
                 /* Half the cases find positions through a row map. */
                 int32_t *rows = bl >= 2 ? tu_permutation((size_t)B * L, &s) : NULL; /* {2, 130}: several tiles */
-                mom_conv_silu_fwd_ref(B, L, D, K, rows, x, ldx, w, b, o1);
-                k->conv_silu_fwd(B, L, D, K, rows, x, ldx, w, b, o2);
+                mom_conv_silu_fwd_ref(B, L, D, K, rows, x, ldx, w, b, NULL, o1);
+                k->conv_silu_fwd(B, L, D, K, rows, x, ldx, w, b, NULL, o2);
                 expect_below("conv_silu_fwd", elemwise(o2, o1, no, 1e-30), 4e-7, D);
                 float *dx1 = rnd(ndx, -1, 1, &s), *dx2 = clone_floats(dx1, ndx);
                 float *dw1 = rnd((size_t)D * K, -1, 1, &s), *dw2 = clone_floats(dw1, (size_t)D * K);
@@ -502,8 +502,8 @@ static void test_nan(void **state)
     float *cx = rnd((size_t)L * D, -2, 2, &s), *w = rnd((size_t)D * K, -1, 1, &s), *b = rnd(D, -1, 1, &s);
     float o1[L * D], o2[L * D];
     cx[2 * D + 5] = NAN;
-    mom_conv_silu_fwd_ref(1, L, D, K, NULL, cx, D, w, b, o1);
-    k->conv_silu_fwd(1, L, D, K, NULL, cx, D, w, b, o2);
+    mom_conv_silu_fwd_ref(1, L, D, K, NULL, cx, D, w, b, NULL, o1);
+    k->conv_silu_fwd(1, L, D, K, NULL, cx, D, w, b, NULL, o2);
     expect_same_nans("conv_silu_fwd", o2, o1, (size_t)L * D);
 
     float *l1 = rnd((size_t)T * V, -4, 4, &s), *l2 = clone_floats(l1, (size_t)T * V), loss1[T], loss2[T];

@@ -40,7 +40,7 @@ static scan_io make(int B, int L, int D, int chunk, uint64_t seed, int row_map)
     mom_scan_args a = {B, L, D, N, chunk, rnd(BL * D, -1, 1, &s), rnd(BL * D, 0.001f, 1.5f, &s),
                        rnd((size_t)D * N, -1.0f, 2.5f, &s), bc, bc + N, 2 * N, rnd((size_t)D, 0.5f, 1.5f, &s),
                        rnd(BL * D, -3, 3, &s), D,
-                       malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N), NULL};
+                       malloc(sizeof(float) * (size_t)B * mom_scan_n_chunks(L, chunk) * D * N), NULL, NULL};
     if (row_map) a.rows = tu_permutation(BL, &s);
     io.a = a;
     io.dy = rnd(BL * D, -1, 1, &s);

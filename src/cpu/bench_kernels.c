@@ -100,7 +100,7 @@ static void run_add_bias(const mom_kernels *k, const shapes *s, bufs *b) { k->ad
 static void run_bias_grad(const mom_kernels *k, const shapes *s, bufs *b) { k->bias_grad(s->BT, s->Di, b->ui, s->Di, b->dcb); }
 static void run_conv_fwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
-    k->conv_silu_fwd(s->B, s->T, s->Di, s->K, b->rows, b->u2, 2 * s->Di, b->cw, b->cb, b->ui);
+    k->conv_silu_fwd(s->B, s->T, s->Di, s->K, b->rows, b->u2, 2 * s->Di, b->cw, b->cb, NULL, b->ui);
 }
 static void run_conv_bwd(const mom_kernels *k, const shapes *s, bufs *b)
 {
@@ -120,7 +120,7 @@ static mom_scan_args scan_args_of(const shapes *s, bufs *b)
     /* The model's layout: B and C inside x_dbl rows [r B C], z the second
      * half of [u z] rows, chunks of MOM_SCAN_CHUNK. */
     mom_scan_args a = {s->B, s->T, s->Di, s->N, MOM_SCAN_CHUNK, b->ui, b->delta, b->A_log, b->bc + s->R,
-                       b->bc + s->R + s->N, s->X, b->Dsk, b->z + s->Di, 2 * s->Di, b->states, b->rows};
+                       b->bc + s->R + s->N, s->X, b->Dsk, b->z + s->Di, 2 * s->Di, b->states, b->rows, NULL};
     return a;
 }
 static void run_scan_fwd(const mom_kernels *k, const shapes *s, bufs *b)

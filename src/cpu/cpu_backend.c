@@ -19,6 +19,7 @@ struct be_buf {
     size_t n;
     float *data; /* 64-byte aligned (page aligned when mapped) */
     int mapped;  /* from mmap (large buffers), else posix_memalign */
+    int borrowed; /* the caller's memory (wrap): not freed here */
 };
 
 typedef struct cpu_backend {
@@ -76,12 +77,22 @@ static be_buf *cpu_alloc(backend *be, size_t n)
     b->data = p;
     return b;
 }
+static be_buf *cpu_wrap(backend *be, void *host, size_t n)
+{
+    (void)be;
+    be_buf *b = calloc(1, sizeof(be_buf));
+    if (!b) return NULL;
+    b->n = n;
+    b->data = host;
+    b->borrowed = 1;
+    return b;
+}
 static void cpu_release(backend *be, be_buf *b)
 {
     (void)be;
     if (!b) return;
     if (b->mapped) munmap(b->data, b->n * sizeof(float));
-    else free(b->data);
+    else if (!b->borrowed) free(b->data);
     free(b);
 }
 static void cpu_upload(backend *be, bv dst, const void *src, size_t n)
@@ -163,10 +174,15 @@ static void cpu_rmsnorm_bwd(backend *be, int T, int D, bv x, bv w, bv rstd, bv d
     (void)be;
     KN(be)->rmsnorm_bwd(T, D, F(x), F(w), F(rstd), F(dout), F(dx), F(dw));
 }
-static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b, bv out)
+static void cpu_conv_fwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b, bv hist,
+                         bv out)
 {
     (void)be;
-    KN(be)->conv_silu_fwd(B, L, D, K, I(rows), F(x), ldx, F(w), F(b), F(out));
+    KN(be)->conv_silu_fwd(B, L, D, K, I(rows), F(x), ldx, F(w), F(b), F(hist), F(out));
+}
+static void cpu_gather_rows(backend *be, int rows, int cols, bv idx, bv src, int ld_src, bv dst)
+{
+    KN(be)->gather_rows(rows, cols, I(idx), F(src), ld_src, F(dst));
 }
 static void cpu_conv_bwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b,
                          bv dout, bv dx, int lddx, bv dw, bv db)
@@ -193,7 +209,7 @@ static void cpu_add(backend *be, size_t n, bv x, bv y)
 static mom_scan_args scan_args(const be_scan *a)
 {
     mom_scan_args s = {a->B, a->L, a->D, a->N, a->chunk, F(a->u), F(a->delta), F(a->A_log),
-                       F(a->Bm), F(a->Cm), a->ld_bc, F(a->Dskip), F(a->z), a->ld_z, F(a->states), I(a->rows)};
+                       F(a->Bm), F(a->Cm), a->ld_bc, F(a->Dskip), F(a->z), a->ld_z, F(a->states), I(a->rows), F(a->carry)};
     return s;
 }
 static void cpu_scan_fwd(backend *be, const be_scan *a, bv y)
@@ -260,6 +276,7 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     backend *b = &cb->ops;
     b->name = "cpu";
     b->alloc = cpu_alloc;
+    b->wrap = cpu_wrap;
     b->release = cpu_release;
     b->upload = cpu_upload;
     b->download = cpu_download;
@@ -268,6 +285,7 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->mm_fwd = cpu_mm_fwd;
     b->mm_bwd_data = cpu_mm_bwd_data;
     b->mm_bwd_weight = cpu_mm_bwd_weight;
+    b->gather_rows = cpu_gather_rows;
     b->add_bias = cpu_add_bias;
     b->bias_grad = cpu_bias_grad;
     b->embed_fwd = cpu_embed_fwd;

@@ -1,0 +1,112 @@
+/* Inference over the training forward: a prompt or a step is a forward of
+ * (n_seq, T) positions that carries each layer's state in and out (the
+ * conv history and the scan state of src/state.c), then the LM head on
+ * just the positions whose logits are wanted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "state.h"
+
+static mom_status check_ids(mom_model *m, const char *what, size_t n, const int32_t *tokens, const uint8_t *modality)
+{
+    if (!tokens || !modality) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: tokens or modality is NULL", what);
+    const int V = m->cfg.vocab_size, M = m->cfg.n_modalities;
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return mom_fail(m->ctx, MOM_ERR_DATA, "%s: token %d at position %zu is not in [0, %d)", what, tokens[i], i, V);
+        if (modality[i] >= M)
+            return mom_fail(m->ctx, MOM_ERR_DATA, "%s: modality %d at position %zu is not in [0, %d)", what,
+                            modality[i], i, M);
+    }
+    return MOM_OK;
+}
+
+/* logits[i] for positions i stride + offset (i < n) of the batch the trunk
+ * just ran: their rows of x_final gathered (into dx, idle in a forward),
+ * normalised and put through the LM head, head_block rows at a time. */
+static mom_status head_logits(mom_model *m, int n, int stride, int offset, float *logits)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int Dm = m->cfg.d_model, V = m->cfg.vocab_size;
+    for (int r0 = 0; r0 < n; r0 += m->head_block) {
+        const int nb = n - r0 < m->head_block ? n - r0 : m->head_block;
+        for (int i = 0; i < nb; i++) pl->host_sel[i] = pl->host_rows[(size_t)(r0 + i) * stride + offset];
+        be->upload(be, pl->sel, pl->host_sel, (size_t)nb);
+        be->gather_rows(be, nb, Dm, pl->sel, pl->x_final, Dm, pl->dx);
+        be->rmsnorm_fwd(be, nb, Dm, pl->dx, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
+        if (be->mm_fwd(be, nb, V, Dm, pl->h_f, Dm, P(m, m->lm_head), pl->logits, V, 0))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
+        be->download(be, logits + (size_t)r0 * V, pl->logits, (size_t)nb * V);
+    }
+    return MOM_OK;
+}
+
+mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
+                            float *logits)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (B < 1 || T < 1 || (int64_t)B * T > (1 << 24))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "logits: B = %d, T = %d out of range (1 <= B*T <= 16M)", B, T);
+    if (!logits) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "logits: output is NULL");
+    mom_status s = check_ids(m, "logits", (size_t)B * T, tokens, modality);
+    if (!s) s = model_trunk(m, B, T, tokens, modality, NULL);
+    return s ? s : head_logits(m, B * T, 1, 0, logits);
+}
+
+mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const int32_t *tokens,
+                             const uint8_t *modality, float *logits)
+{
+    if (!st) return MOM_ERR_INVALID_ARG;
+    mom_model *m = st->m;
+    if (n_seq < 1 || seq0 < 0 || seq0 > st->n_seq - n_seq)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: sequences [%d, %d) are not within the state's %d", seq0,
+                        seq0 + n_seq, st->n_seq);
+    if (T < 1 || T > (1 << 24))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: T = %d is not in [1, 16M]", T);
+    mom_status s = check_ids(m, "prefill", (size_t)n_seq * T, tokens, modality);
+    if (s) return s;
+    for (int i = 0; i < n_seq; i++)
+        if (st->max_tokens && st->len[seq0 + i] + T > st->max_tokens)
+            return mom_fail(m->ctx, MOM_ERR_INVALID_ARG,
+                            "prefill: sequence %d holds %lld tokens; %d more pass its limit of %lld", seq0 + i,
+                            (long long)st->len[seq0 + i], T, (long long)st->max_tokens);
+
+    layer_carry carry[512]; /* config validation keeps n_layer <= 512 */
+    for (int l = 0; l < m->cfg.n_layer; l++) carry[l] = state_carry(st, l, seq0);
+    const int piece = m->prefill_rows / n_seq > 1 ? m->prefill_rows / n_seq : 1;
+    /* One piece (a step, a short prompt): the caller's arrays as they are. */
+    int32_t *tok = NULL;
+    uint8_t *mod = NULL;
+    if (T > piece) {
+        tok = malloc(sizeof(int32_t) * (size_t)n_seq * piece);
+        mod = malloc((size_t)n_seq * piece);
+        if (!tok || !mod) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "prefill: out of memory");
+    }
+    for (int t0 = 0; !s && t0 < T; t0 += piece) {
+        const int L = T - t0 < piece ? T - t0 : piece;
+        const int32_t *pt = tokens;
+        const uint8_t *pm = modality;
+        if (tok) {
+            for (int i = 0; i < n_seq; i++) {
+                memcpy(tok + (size_t)i * L, tokens + (size_t)i * T + t0, sizeof(int32_t) * (size_t)L);
+                memcpy(mod + (size_t)i * L, modality + (size_t)i * T + t0, (size_t)L);
+            }
+            pt = tok;
+            pm = mod;
+        }
+        s = model_trunk(m, n_seq, L, pt, pm, carry);
+        if (!s && logits && t0 + L == T) s = head_logits(m, n_seq, L, L - 1, logits);
+    }
+    free(tok);
+    free(mod);
+    if (!s)
+        for (int i = 0; i < n_seq; i++) st->len[seq0 + i] += T;
+    return s;
+}
+
+mom_status mom_state_step(mom_state *st, const int32_t *tokens, const uint8_t *modality, float *logits)
+{
+    return st ? mom_state_prefill(st, 0, st->n_seq, 1, tokens, modality, logits) : MOM_ERR_INVALID_ARG;
+}
