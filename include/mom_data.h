@@ -65,6 +65,13 @@ int mom_units_codes(const mom_units *u);
 /* The file's units, consecutive repeats collapsed; *units malloc'd. */
 mom_status mom_units_encode_file(mom_ctx *ctx, const mom_units *u, const char *path, int32_t **units,
                                  size_t *n_units);
+/* Speech from units: each unit's log-mel spectrum (the codebook,
+ * de-normalised) is held for frames_per_unit frames (0 = 2), mapped back to
+ * a linear spectrum and given a phase by Griffin-Lim, and written as 16 kHz
+ * mono 16-bit PCM WAV (crash-safe: a temporary file, fsynced, renamed).
+ * Every unit must be in [0, codes). */
+mom_status mom_units_write_wav(mom_ctx *ctx, const mom_units *u, const int32_t *units, size_t n_units,
+                               int frames_per_unit, const char *path);
 
 /* ---- building a dataset --------------------------------------------------
  * A manifest is JSON lines, one document a line:

@@ -32,71 +32,52 @@
 #if MOM_HAVE_AUDIO
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <fftw3.h>
 #include <samplerate.h>
 #include <sndfile.h>
 
-#include "kmeans.h"
+#include "audio_features.h"
 #include "codebook_file.h"
+#include "kmeans.h"
 #include "safetensors.h"
 
-enum { SR = 16000, WIN = 400, HOP = 320, NFFT = 512, NBIN = NFFT / 2 + 1, NB = MOM_MEL_BANDS, MAX_CODES = 65536 };
+enum { MAX_CODES = 65536 };
 
 /* The metadata of a units file: written as is, required as is on load. */
 static const char *const META[5][2] = {
     {"kind", "mom_units"}, {"sample_rate", "16000"}, {"hop", "320"}, {"window", "400"}, {"bands", "40"}};
 
-struct mom_units {
-    int codes;
-    float *C;                /* [codes, NB], in normalised units */
-    float mean[NB], std[NB]; /* of the training frames, per band */
-};
-
-/* FFTW's planner is not thread-safe, and contexts may run in threads of
- * their own: planning and destroying plans is serialised. */
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* What one call needs to turn samples into frames: made once per call. */
-typedef struct analyser {
-    fftwf_plan plan;
-    float *in;          /* [NFFT] the windowed frame, zero-padded */
-    fftwf_complex *out; /* [NBIN] */
-    float window[WIN];
-    float fb[NB][NBIN]; /* filter weights */
-    int k0[NB], k1[NB]; /* filter m is nonzero on bins k0[m] .. k1[m]-1 */
-} analyser;
+pthread_mutex_t audio_plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
 
-static void analyser_free(analyser *a)
+void audio_analyser_free(analyser *a)
 {
     if (!a) return;
-    pthread_mutex_lock(&plan_lock);
+    pthread_mutex_lock(&audio_plan_lock);
     if (a->plan) fftwf_destroy_plan(a->plan);
-    pthread_mutex_unlock(&plan_lock);
+    pthread_mutex_unlock(&audio_plan_lock);
     fftwf_free(a->in);
     fftwf_free(a->out);
     free(a);
 }
 
-static analyser *analyser_new(void)
+analyser *audio_analyser_new(void)
 {
     analyser *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->in = fftwf_malloc(sizeof(float) * NFFT);
     a->out = fftwf_malloc(sizeof(fftwf_complex) * NBIN);
     if (a->in && a->out) {
-        pthread_mutex_lock(&plan_lock);
+        pthread_mutex_lock(&audio_plan_lock);
         a->plan = fftwf_plan_dft_r2c_1d(NFFT, a->in, a->out, FFTW_ESTIMATE); /* no timing runs: the same plan every time */
-        pthread_mutex_unlock(&plan_lock);
+        pthread_mutex_unlock(&audio_plan_lock);
     }
     if (!a->plan) {
-        analyser_free(a);
+        audio_analyser_free(a);
         return NULL;
     }
     for (int i = 0; i < WIN; i++) a->window[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * i / (WIN - 1)));
@@ -212,10 +193,10 @@ mom_status mom_audio_logmel(mom_ctx *ctx, const char *path, float **frames, size
     *frames = NULL;
     *n_frames = 0;
     if (!path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "audio: path is NULL");
-    analyser *a = analyser_new();
+    analyser *a = audio_analyser_new();
     if (!a) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory for the FFT", path);
     mom_status s = file_logmel(ctx, a, path, frames, n_frames);
-    analyser_free(a);
+    audio_analyser_free(a);
     return s;
 }
 
@@ -246,7 +227,7 @@ mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_path
     if (codes < 2 || codes > MAX_CODES)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: codes %d is outside 2..%d", codes, MAX_CODES);
     if (iters < 0) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: iters %d is negative", iters);
-    analyser *a = analyser_new();
+    analyser *a = audio_analyser_new();
     if (!a) return mom_fail(ctx, MOM_ERR_NOMEM, "units: out of memory for the FFT");
     float *X = NULL, *F = NULL;
     size_t n = 0, nf = 0;
@@ -265,7 +246,7 @@ mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_path
             free(F);
         }
     }
-    analyser_free(a);
+    audio_analyser_free(a);
     mom_units *u = s ? NULL : units_new(codes);
     if (!s && !u) s = mom_fail(ctx, MOM_ERR_NOMEM, "units: out of memory for %d codes", codes);
     if (!s) {
