@@ -68,6 +68,40 @@ grep -q "speech" out.txt || { echo "FAIL: three output lacks speech: $(cat out.t
 check "info three" "$mom" info --model three/model.safetensors
 grep -q '"vocab_layout": {"special": 7, "text": 256, "image": 256, "speech": 128}' out.txt ||
     { echo "FAIL: info lacks the vocabulary layout: $(cat out.txt)"; fails=$((fails + 1)); }
+# Generation from the built-in model: reproducible text for a seed; an
+# image after --then image (a PNG, or its code list without image support);
+# speech units; --n samples; image and audio prompts; and bad input.
+gen=(--model three/model.safetensors --max-tokens 40)
+check "generate" "$mom" generate "${gen[@]}" --prompt "a handwritten" --seed 4
+cp out.txt gen1.txt
+grep -q '"decode_tokens_per_s"' err.txt || { echo "FAIL: generate prints no summary: $(cat err.txt)"; fails=$((fails + 1)); }
+check "generate again" "$mom" generate "${gen[@]}" --prompt "a handwritten" --seed 4
+cmp -s out.txt gen1.txt || { echo "FAIL: generate: same seed, other text"; fails=$((fails + 1)); }
+check "generate image" "$mom" generate "${gen[@]}" --prompt "a handwritten two" --then image --n 3 --out g
+[ "$(ls g | grep -c '^sample[0-2]_image0\.\(png\|codes\.txt\)$')" = 3 ] ||
+    { echo "FAIL: generate --then image --n 3 wrote: $(ls g)"; fails=$((fails + 1)); }
+check "generate image again" "$mom" generate "${gen[@]}" --prompt "a handwritten two" --then image --n 3 --out g2
+for f in g/*; do cmp -s "$f" "g2/${f#g/}" || { echo "FAIL: generate: $f differs between runs"; fails=$((fails + 1)); }; done
+check "generate speech" "$mom" generate "${gen[@]}" --then speech --out s --max-tokens 30
+[ -s s/sample0_speech0.units.txt ] || grep -q "recording was cut off" err.txt ||
+    { echo "FAIL: generate --then speech: $(ls s) $(cat err.txt)"; fails=$((fails + 1)); }
+if [ -e pngs/image-1.png ]; then
+    check "generate from an image" "$mom" generate "${gen[@]}" --image pngs/image-1.png --temperature 0
+    ls pngs/*.png > pngs.txt
+    check "vq of 16 codes" "$mom" data vq-train --list pngs.txt --out vq16.safetensors --codes 16
+    refuse "generate: codebook not the model's" "has 16 codes, but the model's vocabulary has 256" \
+        "$mom" generate "${gen[@]}" --vq vq16.safetensors --image pngs/image-1.png
+fi
+refuse "generate: long prompt" "more than --max-context 5" "$mom" generate "${gen[@]}" --prompt "a handwritten" --max-context 5
+refuse "generate: temperature" "temperature -1" "$mom" generate "${gen[@]}" --temperature -1
+refuse "generate: top-p" "top_p 0" "$mom" generate "${gen[@]}" --top-p 0
+refuse "generate: --then" "--then video" "$mom" generate "${gen[@]}" --then video
+refuse "generate: no layout" "no vocabulary layout" "$mom" generate --model m.safetensors
+refuse "generate: no model" "cannot open" "$mom" generate --model none.safetensors
+check "bench generate" "$mom" bench generate --config cfg.json --seq 24 --decode 4
+[ "$(grep -c '"speedup_vs_recompute"' out.txt)" = 2 ] && grep -q '"name": "prefill", "batch": 8' out.txt ||
+    { echo "FAIL: bench generate: $(cat out.txt)"; fails=$((fails + 1)); }
+
 refuse "bad setting" "--setting four" "$mom" train --setting four --out four
 refuse "empty run folder" "empty or too long" "$mom" train --steps 1 --out ""
 

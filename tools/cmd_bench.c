@@ -4,7 +4,9 @@
  *            matmul peak measured in the same run, their ratio (mfu), peak
  *            RSS; --dense also runs the one-modality model on the same shape
  *   memory   peak RSS growth per token per layer between two sequence
- *            lengths at batch 1, each run in its own child process */
+ *            lengths at batch 1, each run in its own child process
+ *   generate prefill and decode speed against recomputing the sequence
+ *            (tools/bench_generate.c) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "bench_generate.h"
 #include "common.h"
 #include "progress.h"
 
@@ -234,31 +237,35 @@ static int bench_memory(mom_ctx *ctx, const mom_config *cfg, int T1, int T2)
 int cmd_bench(int argc, char **argv)
 {
     const char *what = argc >= 3 ? argv[2] : "";
-    if (strcmp(what, "kernels") && strcmp(what, "train") && strcmp(what, "memory")) {
+    if (strcmp(what, "kernels") && strcmp(what, "train") && strcmp(what, "memory") && strcmp(what, "generate")) {
         FILE *f = !strcmp(what, "--help") || !strcmp(what, "-h") ? stdout : stderr;
-        fprintf(f, "usage: mom bench kernels|train|memory [options]   (mom bench train --help)\n");
+        fprintf(f, "usage: mom bench kernels|train|memory|generate [options]   (mom bench train --help)\n");
         return f == stdout ? 0 : 2;
     }
-    const char *config = NULL, *matmul = NULL;
-    int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096;
+    const char *config = NULL, *matmul = NULL, *model = NULL;
+    int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096, decode = 128;
     arg_opt o[] = {
         {"--config", ARG_STR, &config, "FILE.json", "model config (default: d_model 256, 4 layers, 3 modalities)", 0},
         {"--batch", ARG_INT, &B, "B", "rows (default 8)", 0},
-        {"--seq", ARG_INT, &T, "T", "positions per row (default 512)", 0},
+        {"--seq", ARG_INT, &T, "T", "positions per row; generate: the prompt (default 512)", 0},
         {"--steps", ARG_INT, &steps, "N", "timed training steps, median reported (train; default 7)", 0},
         {"--dense", ARG_FLAG, &dense, NULL, "also time the one-modality model (train)", 0},
         {"--from", ARG_INT, &T1, "T1", "shorter sequence of the memory case (default 1024)", 0},
         {"--to", ARG_INT, &T2, "T2", "longer sequence of the memory case (default 4096)", 0},
+        {"--decode", ARG_INT, &decode, "N", "decode steps timed, median reported (generate; default 128)", 0},
+        {"--model", ARG_STR, &model, "M", "time this model (generate; default: a new one of --config)", 0},
         {"--threads", ARG_INT, &threads, "N", "threads (default: all cores)", 0},
         {"--matmul", ARG_STR, &matmul, "fp32|bf16", "projection precision (default fp32)", 0},
     };
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "bench %s", what);
-    int r = args_parse(cmd, "Benchmarks: one JSON line per case on stdout.", o, 9, argc, argv, 3);
+    int r = args_parse(cmd, "Benchmarks: one JSON line per case on stdout.", o, (int)(sizeof(o) / sizeof(o[0])),
+                       argc, argv, 3);
     if (r) return r > 0 ? 0 : 2;
-    if (B < 1 || T < 1 || steps < 1 || T1 < 1 || T2 <= T1 || threads < 0) {
-        fprintf(stderr, "mom %s: out of range: --batch %d --seq %d --steps %d --from %d --to %d --threads %d\n", cmd, B,
-                T, steps, T1, T2, threads);
+    if (B < 1 || T < 1 || steps < 1 || T1 < 1 || T2 <= T1 || threads < 0 || decode < 1) {
+        fprintf(stderr,
+                "mom %s: out of range: --batch %d --seq %d --steps %d --from %d --to %d --threads %d --decode %d\n",
+                cmd, B, T, steps, T1, T2, threads, decode);
         return 2;
     }
     mom_ctx *ctx = tool_ctx(cmd, threads, matmul);
@@ -272,7 +279,12 @@ int cmd_bench(int argc, char **argv)
         s = mom_bench_kernels(ctx, &cfg, B, T, emit_line, NULL);
         rc = s ? tool_error(cmd, ctx, s) : 0;
     } else if (!strcmp(what, "train")) rc = bench_train(ctx, &cfg, B, T, steps, dense);
-    else rc = bench_memory(ctx, &cfg, T1, T2);
+    else if (!strcmp(what, "generate")) {
+        mom_model *m = NULL;
+        s = model ? mom_model_load(ctx, model, &m) : mom_model_create(ctx, &cfg, 1, &m);
+        rc = s ? tool_error(cmd, ctx, s) : bench_generate(ctx, m, T, decode);
+        mom_model_destroy(&m);
+    } else rc = bench_memory(ctx, &cfg, T1, T2);
     mom_ctx_destroy(&ctx);
     return rc;
 }

@@ -73,28 +73,6 @@ static uint64_t next_u64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* mkdir -p: the run folder's parents are made too. */
-static int make_dir(const char *p)
-{
-    char buf[4096];
-    const int len = snprintf(buf, sizeof(buf), "%s", p);
-    if (len <= 0 || (size_t)len >= sizeof(buf)) {
-        fprintf(stderr, "mom train: folder name '%s' is empty or too long\n", p);
-        return -1;
-    }
-    for (char *c = buf + (buf[0] == '/'); ; c++) {
-        const int end = *c == '\0';
-        if (*c != '/' && !end) continue;
-        *c = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST) {
-            fprintf(stderr, "mom train: cannot create folder %s: %s\n", buf, strerror(errno));
-            return -1;
-        }
-        if (end) return 0;
-        *c = '/';
-    }
-}
-
 /* Re-reads args.txt ("--flag value" per line) as if typed before the
  * command line's own flags. */
 static int load_run_args(const char *dir, arg_opt *o, int n)
@@ -200,7 +178,7 @@ static int setup(run *r, int resuming)
         snprintf(r->val_path, sizeof(r->val_path), "%s/val.bin", dd);
         struct stat st;
         if (stat(r->data_path, &st) != 0) {
-            if (make_dir(dd)) return 1;
+            if (make_dir("train", dd)) return 1;
             fprintf(stderr, "mom train: the built-in data (setting %s) goes to %s\n", o->setting, dd);
             if ((s = builtin_data_install(r->ctx, o->setting, dd))) return 1;
         }
@@ -421,10 +399,10 @@ int cmd_train(int argc, char **argv)
     if (resume) snprintf(r.dir, sizeof(r.dir), "%s", resume);
     else if (o->out) snprintf(r.dir, sizeof(r.dir), "%s", o->out);
     else {
-        if (make_dir("runs")) return 1;
+        if (make_dir("train", "runs")) return 1;
         default_run_dir(r.dir, sizeof(r.dir));
     }
-    if (!resume && make_dir(r.dir)) return 1;
+    if (!resume && make_dir("train", r.dir)) return 1;
     r.ctx = tool_ctx("train", o->threads, o->matmul);
     if (!r.ctx) return 1;
     int rc = setup(&r, resume != NULL);

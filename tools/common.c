@@ -1,8 +1,10 @@
 #include "common.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
 {
@@ -43,4 +45,26 @@ void print_losses(FILE *f, const mom_losses *l, int n_mod)
     fprintf(f, "], \"targets_by_modality\": [");
     for (int k = 0; k < n_mod; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)l->count[k]);
     fprintf(f, "]");
+}
+
+/* mkdir -p: the parents are made too. */
+int make_dir(const char *cmd, const char *p)
+{
+    char buf[4096];
+    const int len = snprintf(buf, sizeof(buf), "%s", p);
+    if (len <= 0 || (size_t)len >= sizeof(buf)) {
+        fprintf(stderr, "mom %s: folder name '%s' is empty or too long\n", cmd, p);
+        return -1;
+    }
+    for (char *c = buf + (buf[0] == '/'); ; c++) {
+        const int end = *c == '\0';
+        if (*c != '/' && !end) continue;
+        *c = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST) {
+            fprintf(stderr, "mom %s: cannot create folder %s: %s\n", cmd, buf, strerror(errno));
+            return -1;
+        }
+        if (end) return 0;
+        *c = '/';
+    }
 }

@@ -14,12 +14,15 @@ int cmd_grad(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 /* Prints "mom CMD: <ctx last error>" (or the status text) and returns 1. */
 int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s);
 /* Creates a context with n_threads (0 = default) and matmul "fp32" (or
  * NULL) or "bf16"; prints on failure. */
 mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul);
+/* mkdir -p; prints "mom CMD: ..." and returns -1 on failure. */
+int make_dir(const char *cmd, const char *p);
 /* "\"loss\": 1.23, \"loss_by_modality\": [..]" with null for empty modalities. */
 void print_losses(FILE *f, const mom_losses *l, int n_mod);
 

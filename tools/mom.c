@@ -11,6 +11,7 @@ static const struct {
     const char *what;
 } commands[] = {
     {"train", cmd_train, "train a model (no arguments: a small model on built-in data)"},
+    {"generate", cmd_generate, "sample text, images and speech from a model (prefill, then step)"},
     {"eval", cmd_eval, "held-out loss of a model on a dataset, total and per modality"},
     {"init", cmd_init, "write a freshly initialised model from a config"},
     {"grad", cmd_grad, "loss and gradients of a model on exactly one batch"},
@@ -23,7 +24,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mom COMMAND [options]   (mom COMMAND --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nenvironment: MOM_CPU=scalar forces the plain-C kernels and matmuls\n");
 }
 
