@@ -39,6 +39,14 @@ int mom_vq_image_size(const mom_vq *vq);
 int mom_vq_channels(const mom_vq *vq);
 /* pixels (size*size*channels) -> tokens_per_image codes. */
 mom_status mom_vq_encode(mom_ctx *ctx, const mom_vq *vq, const float *pixels, int32_t *codes);
+/* An image as a prompt segment of the unified vocabulary: BOI, its codes
+ * (offset past the special and text tokens), EOI: tokens_per_image + 2
+ * ids into tokens, their modalities into modality. The pixels must be the
+ * codebook's grid exactly (width = height = image_size, its channels),
+ * and the layout's image part the codebook's size; else an error naming
+ * both (mom_image_load resizes a file to the grid). */
+mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_layout *layout, const float *pixels,
+                               int width, int height, int channels, int32_t *tokens, uint8_t *modality);
 /* codes -> pixels; each code must be in [0, codes). */
 mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, float *pixels);
 /* Writes size x size pixels as a PNG (crash-safe). */

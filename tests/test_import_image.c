@@ -352,6 +352,28 @@ static void test_rgb_patches(void **state)
     assert_float_equal(back[0], 0.0f, 1e-6);
     assert_float_equal(back[1], 1.0f, 1e-6);
     assert_float_equal(back[(0 * 4 + 2) * 3 + 0], 1.0f, 1e-6);
+
+    /* As a prompt segment: BOI, the codes past the special and text
+     * tokens, EOI; an image off the grid, or a vocabulary of another
+     * size, is refused with both named. */
+    const mom_vocab_layout lay = {MOM_N_SPECIAL, 256, 4, 0}, other = {MOM_N_SPECIAL, 256, 8, 0};
+    int32_t tok[6];
+    uint8_t mod[6];
+    assert_int_equal(mom_vq_image_tokens(&f->ctx, vq, &lay, px, 4, 4, 3, tok, mod), MOM_OK);
+    assert_int_equal(tok[0], MOM_TOK_BOI);
+    assert_int_equal(tok[5], MOM_TOK_EOI);
+    assert_int_equal(mod[0], MOM_MOD_TEXT);
+    assert_int_equal(mod[5], MOM_MOD_TEXT);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(tok[1 + i], MOM_N_SPECIAL + 256 + codes[i]);
+        assert_int_equal(mod[1 + i], MOM_MOD_IMAGE);
+    }
+    assert_error(f, mom_vq_image_tokens(&f->ctx, vq, &lay, px, 5, 4, 3, tok, mod), MOM_ERR_DATA, NULL,
+                 "image of 5 x 4 x 3 does not fit the codebook's grid: 2 x 2 patches of 2 x 2");
+    assert_error(f, mom_vq_image_tokens(&f->ctx, vq, &lay, px, 4, 4, 1, tok, mod), MOM_ERR_DATA, NULL,
+                 "4 x 4 x 1 does not fit");
+    assert_error(f, mom_vq_image_tokens(&f->ctx, vq, &other, px, 4, 4, 3, tok, mod), MOM_ERR_DATA, NULL,
+                 "the codebook has 4 codes, but the vocabulary has 8 image tokens");
     mom_vq_free(&vq);
 }
 

@@ -131,16 +131,16 @@ static int build_prompt(gen *g, tok_buf *p)
             fprintf(stderr, "mom generate: --image %s needs an image codebook (--vq)\n", g->o.image);
             return -1;
         }
-        const int size = mom_vq_image_size(g->vq), ch = mom_vq_channels(g->vq), nt = mom_vq_tokens_per_image(g->vq);
+        const int size = mom_vq_image_size(g->vq), ch = mom_vq_channels(g->vq), nt = mom_vq_tokens_per_image(g->vq) + 2;
         float *px = malloc(sizeof(float) * (size_t)size * size * ch);
-        int32_t *codes = malloc(sizeof(int32_t) * (size_t)nt);
-        s = !px || !codes ? MOM_ERR_NOMEM : mom_image_load(g->ctx, g->o.image, size, ch, px);
-        if (!s) s = mom_vq_encode(g->ctx, g->vq, px, codes);
-        bad |= push(p, MOM_TOK_BOI, MOM_MOD_TEXT);
-        for (int i = 0; !s && i < nt; i++) bad |= push(p, v->n_special + v->n_text + codes[i], MOM_MOD_IMAGE);
-        bad |= push(p, MOM_TOK_EOI, MOM_MOD_TEXT);
+        int32_t *tok = malloc(sizeof(int32_t) * (size_t)nt);
+        uint8_t *mod = malloc((size_t)nt);
+        s = !px || !tok || !mod ? MOM_ERR_NOMEM : mom_image_load(g->ctx, g->o.image, size, ch, px);
+        if (!s) s = mom_vq_image_tokens(g->ctx, g->vq, v, px, size, size, ch, tok, mod);
+        for (int i = 0; !s && i < nt; i++) bad |= push(p, tok[i], mod[i]);
         free(px);
-        free(codes);
+        free(tok);
+        free(mod);
         if (s) return fail(g, s);
     }
     if (g->o.audio) {

@@ -238,6 +238,34 @@ mom_status mom_vq_encode(mom_ctx *ctx, const mom_vq *vq, const float *pixels, in
     return MOM_OK;
 }
 
+mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_layout *layout, const float *pixels,
+                               int width, int height, int channels, int32_t *tokens, uint8_t *modality)
+{
+    if (!vq || !layout || !pixels || !tokens || !modality)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_image_tokens: NULL argument");
+    const int grid = vq->size / vq->patch;
+    if (width != vq->size || height != vq->size || channels != vq->channels)
+        return mom_fail(ctx, MOM_ERR_DATA,
+                        "image of %d x %d x %d does not fit the codebook's grid: %d x %d patches of %d x %d, %d x %d "
+                        "x %d pixels (resize it)",
+                        width, height, channels, grid, grid, vq->patch, vq->patch, vq->size, vq->size, vq->channels);
+    if (layout->n_image != vq->codes)
+        return mom_fail(ctx, MOM_ERR_DATA, "the codebook has %d codes, but the vocabulary has %d image tokens", vq->codes,
+                        layout->n_image);
+    const int nt = mom_vq_tokens_per_image(vq);
+    mom_status s = mom_vq_encode(ctx, vq, pixels, tokens + 1);
+    if (s) return s;
+    tokens[0] = MOM_TOK_BOI;
+    modality[0] = MOM_MOD_TEXT;
+    for (int i = 1; i <= nt; i++) {
+        tokens[i] += layout->n_special + layout->n_text;
+        modality[i] = MOM_MOD_IMAGE;
+    }
+    tokens[nt + 1] = MOM_TOK_EOI;
+    modality[nt + 1] = MOM_MOD_TEXT;
+    return MOM_OK;
+}
+
 mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, float *pixels)
 {
     if (!vq || !pixels || !codes) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_decode: vq, codes or pixels is NULL");
@@ -341,6 +369,12 @@ mom_status mom_vq_encode(mom_ctx *ctx, const mom_vq *vq, const float *pixels, in
 {
     (void)vq; (void)pixels; (void)codes;
     return NO_IMAGES("mom_vq_encode");
+}
+mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_layout *layout, const float *pixels,
+                               int width, int height, int channels, int32_t *tokens, uint8_t *modality)
+{
+    (void)vq; (void)layout; (void)pixels; (void)width; (void)height; (void)channels; (void)tokens; (void)modality;
+    return NO_IMAGES("mom_vq_image_tokens");
 }
 mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, float *pixels)
 {

@@ -99,20 +99,18 @@ static mom_status push_text_file(mom_ctx *ctx, const char *path, doc_buf *d)
 static mom_status push_image(mom_ctx *ctx, const char *path, const mom_vq *vq, const mom_vocab_layout *lay,
                              doc_buf *d)
 {
-    const int size = mom_vq_image_size(vq), ch = mom_vq_channels(vq), nt = mom_vq_tokens_per_image(vq);
+    const int size = mom_vq_image_size(vq), ch = mom_vq_channels(vq), nt = mom_vq_tokens_per_image(vq) + 2;
     float *px = malloc(sizeof(float) * (size_t)size * size * ch);
-    int32_t *codes = malloc(sizeof(int32_t) * (size_t)nt);
-    mom_status s = !px || !codes ? mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path) : MOM_OK;
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)nt);
+    uint8_t *mod = malloc((size_t)nt);
+    mom_status s = !px || !tok || !mod ? mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path) : MOM_OK;
     if (!s) s = mom_image_load(ctx, path, size, ch, px);
-    if (!s) s = mom_vq_encode(ctx, vq, px, codes);
-    const int32_t base = lay->n_special + lay->n_text;
-    if (!s && push(d, MOM_TOK_BOI, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
+    if (!s) s = mom_vq_image_tokens(ctx, vq, lay, px, size, size, ch, tok, mod);
     for (int i = 0; !s && i < nt; i++)
-        if (push(d, base + codes[i], MOM_MOD_IMAGE)) s = MOM_ERR_NOMEM;
-    if (!s && push(d, MOM_TOK_EOI, MOM_MOD_TEXT)) s = MOM_ERR_NOMEM;
-    if (s == MOM_ERR_NOMEM) mom_fail(ctx, s, "%s: out of memory", path);
+        if (push(d, tok[i], mod[i])) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
     free(px);
-    free(codes);
+    free(tok);
+    free(mod);
     return s;
 }
 
