@@ -5,7 +5,8 @@
  *
  * Images use stb_image (PNG, PGM/PPM, JPEG, BMP) and audio libsndfile +
  * libsamplerate + FFTW; a build without them returns MOM_ERR_UNSUPPORTED
- * with a message naming the missing library. Every call reports a bad file
+ * with a message naming the missing library (for images only reading and
+ * writing image files: codebooks, encoding and decoding work without stb). Every call reports a bad file
  * with its path in mom_last_error(). */
 #ifndef MOM_DATA_H
 #define MOM_DATA_H

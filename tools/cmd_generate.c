@@ -176,25 +176,34 @@ typedef struct sample_out {
     int images, recordings, done;
 } sample_out;
 
-static int write_image(gen *g, int k, sample_out *so)
+/* The codes of an image as a list: without a codebook, or without PNG
+ * support in this build. */
+static int write_codes(gen *g, int k, int j, const sample_out *so, int32_t base)
 {
     char path[4300];
+    snprintf(path, sizeof(path), "%s/sample%d_image%d.codes.txt", g->o.out, k, j);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "mom generate: cannot write %s\n", path);
+        return -1;
+    }
+    for (size_t i = 0; i < so->seg.n; i++) fprintf(f, "%s%d", i ? " " : "", so->seg.tok[i] - base);
+    fprintf(f, "\n");
+    if (fclose(f)) {
+        fprintf(stderr, "mom generate: cannot write %s\n", path);
+        return -1;
+    }
+    fprintf(stderr, "mom generate: sample %d: image codes -> %s\n", k, path);
+    return 0;
+}
+
+static int write_image(gen *g, int k, sample_out *so)
+{
     const int j = so->images++;
     const int32_t base = g->lay.n_special + g->lay.n_text;
     if (ensure_out(g)) return -1;
-    if (!g->vq || so->seg.n != (size_t)mom_vq_tokens_per_image(g->vq)) {
-        snprintf(path, sizeof(path), "%s/sample%d_image%d.codes.txt", g->o.out, k, j);
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            fprintf(stderr, "mom generate: cannot write %s\n", path);
-            return -1;
-        }
-        for (size_t i = 0; i < so->seg.n; i++) fprintf(f, "%s%d", i ? " " : "", so->seg.tok[i] - base);
-        fprintf(f, "\n");
-        const int bad = fclose(f) != 0;
-        fprintf(stderr, "mom generate: sample %d: image codes -> %s\n", k, path);
-        return bad ? -1 : 0;
-    }
+    if (!g->vq || so->seg.n != (size_t)mom_vq_tokens_per_image(g->vq)) return write_codes(g, k, j, so, base);
+    char path[4300];
     const int size = mom_vq_image_size(g->vq), ch = mom_vq_channels(g->vq);
     float *px = malloc(sizeof(float) * (size_t)size * size * ch);
     int32_t *codes = malloc(sizeof(int32_t) * so->seg.n);
@@ -205,6 +214,7 @@ static int write_image(gen *g, int k, sample_out *so)
     if (!s) s = mom_image_write_png(g->ctx, path, size, ch, px);
     free(px);
     free(codes);
+    if (s == MOM_ERR_UNSUPPORTED) return write_codes(g, k, j, so, base);
     if (s) return fail(g, s);
     fprintf(stderr, "mom generate: sample %d: image -> %s\n", k, path);
     return 0;

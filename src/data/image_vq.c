@@ -28,7 +28,6 @@ int mom_vq_tokens_per_image(const mom_vq *vq) { return vq ? (vq->size / vq->patc
 int mom_vq_image_size(const mom_vq *vq) { return vq ? vq->size : 0; }
 int mom_vq_channels(const mom_vq *vq) { return vq ? vq->channels : 0; }
 
-#if MOM_HAVE_IMAGES
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,9 +36,15 @@ int mom_vq_channels(const mom_vq *vq) { return vq ? vq->channels : 0; }
 #include <string.h>
 #include <unistd.h>
 
+/* Only reading and writing image files needs stb: a codebook, encoding
+ * and decoding pixels are plain C, so a build without stb still loads a
+ * codebook and turns codes into pixels (mom generate does). */
+#if MOM_HAVE_IMAGES
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
+#endif
+#define NO_IMAGES(name) mom_fail(ctx, MOM_ERR_UNSUPPORTED, name ": this build has no image support (libstb-dev)")
 
 #include "kmeans.h"
 #include "file_util.h"
@@ -76,6 +81,7 @@ static void patch_put(const mom_vq *vq, float *pixels, int t, const float *v)
     for (int y = 0; y < vq->patch; y++) memcpy(pixels + patch_row(vq, t, y), v + y * row, sizeof(float) * row);
 }
 
+#if MOM_HAVE_IMAGES
 mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels)
 {
     if (!path || !pixels) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_image_load: %s is NULL", path ? "pixels" : "path");
@@ -104,6 +110,13 @@ mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels
     for (size_t i = 0; i < (size_t)size * size * channels; i++) pixels[i] = fminf(fmaxf(pixels[i], 0.0f), 1.0f);
     return MOM_OK;
 }
+#else
+mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels)
+{
+    (void)path; (void)size; (void)channels; (void)pixels;
+    return NO_IMAGES("mom_image_load");
+}
+#endif
 
 static mom_status vq_new(mom_ctx *ctx, const char *what, int size, int patch, int channels, int codes, mom_vq **out)
 {
@@ -278,6 +291,7 @@ mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, f
     return MOM_OK;
 }
 
+#if MOM_HAVE_IMAGES
 typedef struct png_buf {
     unsigned char *p;
     size_t n;
@@ -338,52 +352,11 @@ mom_status mom_image_write_png(mom_ctx *ctx, const char *path, int size, int cha
     return MOM_OK;
 }
 
-#else /* no stb in this build */
-
-#define NO_IMAGES(name) mom_fail(ctx, MOM_ERR_UNSUPPORTED, name ": this build has no image support (libstb-dev)")
-
-mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels)
-{
-    (void)path; (void)size; (void)channels; (void)pixels;
-    return NO_IMAGES("mom_image_load");
-}
-mom_status mom_vq_train(mom_ctx *ctx, const char *const *paths, size_t n_paths, int size, int patch,
-                        int channels, int codes, int iters, uint64_t seed, mom_vq **out)
-{
-    (void)paths; (void)n_paths; (void)size; (void)patch; (void)channels; (void)codes; (void)iters; (void)seed;
-    if (out) *out = NULL;
-    return NO_IMAGES("mom_vq_train");
-}
-mom_status mom_vq_save(mom_ctx *ctx, const mom_vq *vq, const char *path)
-{
-    (void)vq; (void)path;
-    return NO_IMAGES("mom_vq_save");
-}
-mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out)
-{
-    (void)path;
-    if (out) *out = NULL;
-    return NO_IMAGES("mom_vq_load");
-}
-mom_status mom_vq_encode(mom_ctx *ctx, const mom_vq *vq, const float *pixels, int32_t *codes)
-{
-    (void)vq; (void)pixels; (void)codes;
-    return NO_IMAGES("mom_vq_encode");
-}
-mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_layout *layout, const float *pixels,
-                               int width, int height, int channels, int32_t *tokens, uint8_t *modality)
-{
-    (void)vq; (void)layout; (void)pixels; (void)width; (void)height; (void)channels; (void)tokens; (void)modality;
-    return NO_IMAGES("mom_vq_image_tokens");
-}
-mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, float *pixels)
-{
-    (void)vq; (void)codes; (void)pixels;
-    return NO_IMAGES("mom_vq_decode");
-}
+#else
 mom_status mom_image_write_png(mom_ctx *ctx, const char *path, int size, int channels, const float *pixels)
 {
     (void)path; (void)size; (void)channels; (void)pixels;
     return NO_IMAGES("mom_image_write_png");
 }
 #endif
+
