@@ -56,19 +56,10 @@ static void make_tokens(int n, unsigned mask, uint64_t seed, int32_t *tok, uint8
     }
 }
 
-static double max_abs(const float *x, size_t n)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fabs(x[i]) > m ? fabs(x[i]) : m;
-    return m;
-}
-
 /* |got - want| / max |want| over n logits. */
 static double rel_err(const float *got, const float *want, size_t n)
 {
-    double e = 0.0;
-    for (size_t i = 0; i < n; i++) e = fabs((double)got[i] - want[i]) > e ? fabs((double)got[i] - want[i]) : e;
-    return e / max_abs(want, n);
+    return tu_max_diff(got, want, n) / tu_max_abs(want, n);
 }
 
 static mom_state *new_state(mom_model *m, int n_seq, int64_t max_tokens)

@@ -47,20 +47,6 @@ static int setup(void **st)
     return 0;
 }
 
-static float max_abs(const float *x, size_t n)
-{
-    float m = 0.0f;
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-    return m;
-}
-
-static float max_diff(const float *x, const float *y, size_t n)
-{
-    float m = 0.0f;
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i] - y[i]) > m ? fabsf(x[i] - y[i]) : m;
-    return m;
-}
-
 typedef struct scan_in {
     int D;
     float *u, *delta, *A_log, *bc, *Dsk, *z, *s0;
@@ -117,7 +103,7 @@ static void test_scan_in_pieces(void **st)
             assert_memory_equal(y_whole, y_pieces, ny * 4);
             assert_memory_equal(c_whole, c_pieces, ns * 4);
             /* And the initial state matters (the carry is read at all). */
-            assert_true(max_diff(y_whole, y_plain, ny) > 1e-3f);
+            assert_true(tu_max_diff(y_whole, y_plain, ny) > 1e-3);
             y_ref[p] = y_whole;
             s_ref[p] = c_whole;
             free(y_plain);
@@ -125,11 +111,11 @@ static void test_scan_in_pieces(void **st)
             free(c_pieces);
         }
         if (n_paths == 2) {
-            const float ey = max_diff(y_ref[1], y_ref[0], ny) / max_abs(y_ref[0], ny);
-            const float es = max_diff(s_ref[1], s_ref[0], ns) / max_abs(s_ref[0], ns);
+            const double ey = tu_max_diff(y_ref[1], y_ref[0], ny) / tu_max_abs(y_ref[0], ny);
+            const double es = tu_max_diff(s_ref[1], s_ref[0], ns) / tu_max_abs(s_ref[0], ns);
             fprintf(stderr, "scan with carry, D %d: avx512 vs scalar y %.2g, final state %.2g\n", D, ey, es);
-            assert_true(ey < 2e-5f);
-            assert_true(es < 2e-5f);
+            assert_true(ey < 2e-5);
+            assert_true(es < 2e-5);
         }
         for (int p = 0; p < 2; p++) {
             free(y_ref[p]);

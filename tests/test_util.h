@@ -46,6 +46,20 @@ static inline int32_t *tu_permutation(size_t n, uint64_t *s)
     return p;
 }
 
+/* The largest |x[i]|, and the largest |x[i] - y[i]|, over n floats. */
+static inline double tu_max_abs(const float *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fabs((double)x[i]) > m ? fabs((double)x[i]) : m;
+    return m;
+}
+static inline double tu_max_diff(const float *x, const float *y, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fabs((double)x[i] - y[i]) > m ? fabs((double)x[i] - y[i]) : m;
+    return m;
+}
+
 /* ---- configs and contexts --------------------------------------------- */
 
 /* The defaults (d_conv 4, expand 2, dt_rank auto, all decoupled, tied,

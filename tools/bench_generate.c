@@ -13,18 +13,6 @@
 #include "common.h"
 #include "progress.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Random tokens of the model's vocabulary, in modality runs of 64 as the
  * training benchmark has them (token ids and modalities need not agree
  * for timing). */

@@ -111,18 +111,6 @@ static void stepper_free(stepper *st)
     mom_model_destroy(&st->m);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The best of two measurements of the matmul peak, one before and one
  * after the timed steps: a peak is what the machine can do, and a shared
  * machine sometimes cannot for a moment. */
