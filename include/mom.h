@@ -239,14 +239,18 @@ mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *toke
  * with its own modality. Both give what one forward over the whole
  * sequence gives (mom_model_logits). A state belongs to its model: destroy
  * it first. Bad input (an id out of range, max_tokens passed) is refused
- * before anything runs, and the state is as it was. */
+ * before anything runs, and the state is as it was. A failure inside the
+ * backend part-way leaves the sequences half fed: the state then refuses
+ * to run (MOM_ERR_BACKEND) until mom_state_reset or a copy into it. */
 typedef struct mom_state mom_state;
 
 typedef struct mom_state_settings {
     int n_seq;          /* sequences, default 1 */
     int64_t max_tokens; /* tokens a sequence may hold, 0 (default) = no limit */
     void *memory;       /* NULL (default): allocated; else the caller's, 64-byte
-                           aligned, mom_state_bytes() long (CPU backend only) */
+                           aligned, mom_state_bytes() long (CPU backend only;
+                           the handle itself, under 100 bytes plus 8 a
+                           sequence, is still malloc'd) */
     size_t memory_bytes;
 } mom_state_settings;
 
@@ -281,13 +285,15 @@ mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, c
 /* ---- sampling -----------------------------------------------------------
  * Draws next tokens from logits. With a vocabulary layout it keeps the
  * modalities well formed: after BOI only image codes, image_tokens of them,
- * then EOI; after BOSP only speech units (or EOSP), at most speech_tokens,
- * then EOSP; outside those, text, BOI, BOSP and EOS (no stray codes). The
- * same seed gives the same tokens. */
+ * then EOI; after BOSP only speech units (and, after the first, EOSP), at
+ * most speech_tokens, then EOSP; outside those, text, BOI, BOSP and EOS
+ * (no stray codes). Each sequence has its own random stream: the same seed
+ * gives the same tokens, whatever else is in the batch. */
 typedef struct mom_sampling {
     float temperature; /* default 1; 0: greedy (the most likely token) */
     int top_k;         /* keep the k most likely; 0 (default): all */
-    float top_p;       /* keep the fewest most likely whose mass reaches p; 1 (default): all */
+    float top_p;       /* then keep the fewest most likely whose share of what
+                          top-k kept reaches p; 1 (default): all */
     uint64_t seed;     /* default 0 */
     int image_tokens;  /* codes per image (the codebook's); 0: EOI may come any time */
     int speech_tokens; /* most units per recording, default 500 */

@@ -65,6 +65,8 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
                         seq0 + n_seq, st->n_seq);
     if (T < 1 || T > (1 << 24))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: T = %d is not in [1, 16M]", T);
+    if (st->broken)
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "prefill: the state was left half fed by a backend failure; reset it");
     mom_status s = check_ids(m, "prefill", (size_t)n_seq * T, tokens, modality);
     if (s) return s;
     for (int i = 0; i < n_seq; i++)
@@ -84,6 +86,7 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
         mod = malloc((size_t)n_seq * piece);
         if (!tok || !mod) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "prefill: out of memory");
     }
+    int t_done = 0; /* positions whose pieces ran */
     for (int t0 = 0; !s && t0 < T; t0 += piece) {
         const int L = T - t0 < piece ? T - t0 : piece;
         const int32_t *pt = tokens;
@@ -97,12 +100,17 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
             pm = mod;
         }
         s = model_trunk(m, n_seq, L, pt, pm, carry);
+        if (!s) t_done += L;
         if (!s && logits && t0 + L == T) s = head_logits(m, n_seq, L, L - 1, logits);
     }
     free(tok);
     free(mod);
     if (!s)
         for (int i = 0; i < n_seq; i++) st->len[seq0 + i] += T;
+    /* Out of memory before the first piece ran (planning its activations)
+     * changes nothing; any later failure may have moved some layers. */
+    else if (s != MOM_ERR_NOMEM || t_done > 0)
+        st->broken = 1;
     return s;
 }
 

@@ -102,6 +102,9 @@ mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token)
     if (token < 0 || token >= sp->V)
         return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d is not in [0, %d)", token, sp->V);
     if (!sp->laid_out) return MOM_OK;
+    if ((token == MOM_TOK_BOI && !sp->lay.n_image) || (token == MOM_TOK_BOSP && !sp->lay.n_speech))
+        return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d opens %s, but the vocabulary has none", token,
+                        token == MOM_TOK_BOI ? "an image" : "a recording");
     seq_grammar *g = &sp->g[seq];
     if (token == MOM_TOK_BOI || token == MOM_TOK_BOSP) {
         g->segment = token == MOM_TOK_BOI ? IN_IMAGE : IN_SPEECH;
@@ -166,6 +169,7 @@ mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int
     if (s) return s;
     if (!logits || !token) return mom_fail(sp->ctx, MOM_ERR_INVALID_ARG, "sampler: logits or token is NULL");
     const int n = allowed(sp, &sp->g[seq]);
+    if (n == 0) return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: sequence %d allows no token here", seq);
     int32_t *c = sp->cand;
     int best = c[0];
     for (int i = 0; i < n; i++) {
@@ -173,7 +177,7 @@ mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int
             return mom_fail(sp->ctx, MOM_ERR_INVALID_ARG, "sampler: logit of token %d is %g", c[i], (double)logits[c[i]]);
         if (logits[c[i]] > logits[best]) best = c[i];
     }
-    if (sp->s.temperature == 0.0f || sp->s.top_k == 1 || n == 1) {
+    if (sp->s.temperature == 0.0f || n == 1) {
         *token = best;
         return MOM_OK;
     }
@@ -185,23 +189,25 @@ mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int
         sum += e;
     }
     for (int i = 0; i < n; i++) sp->p[c[i]] = (float)(sp->p[c[i]] / sum);
+    /* top-k first, then top-p over the top-k tokens renormalised. */
     int keep = n;
     if (sp->s.top_k > 0 || sp->s.top_p < 1.0f) {
         sort_by_p(c, n, sp->p);
         if (sp->s.top_k > 0 && sp->s.top_k < keep) keep = sp->s.top_k;
-        if (sp->s.top_p < 1.0f) {
-            double mass = 0.0;
-            for (int i = 0; i < keep; i++) {
-                mass += sp->p[c[i]];
-                if (mass >= sp->s.top_p) {
-                    keep = i + 1;
-                    break;
-                }
-            }
-        }
     }
     double kept = 0.0;
     for (int i = 0; i < keep; i++) kept += sp->p[c[i]];
+    if (sp->s.top_p < 1.0f) {
+        double mass = 0.0;
+        for (int i = 0; i < keep; i++) {
+            mass += sp->p[c[i]];
+            if (mass >= sp->s.top_p * kept) {
+                keep = i + 1;
+                kept = mass;
+                break;
+            }
+        }
+    }
     const double u = (double)rng_uniform(&sp->r[seq]) * kept;
     double acc = 0.0;
     *token = c[keep - 1];

@@ -125,6 +125,7 @@ mom_status mom_state_reset(mom_state *st, int seq)
         return mom_fail(st->m->ctx, MOM_ERR_INVALID_ARG, "state reset: seq %d is not in [0, %d)", seq, st->n_seq);
     if (seq < 0) move_seqs(st, 0, NULL, 0, st->n_seq);
     else move_seqs(st, seq, NULL, 0, 1);
+    if (seq < 0 || st->n_seq == 1) st->broken = 0;
     return MOM_OK;
 }
 
@@ -138,6 +139,7 @@ mom_status mom_state_copy(mom_state *dst, int dst_seq, const mom_state *src, int
         if (src->n_seq != dst->n_seq)
             return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state copy: %d sequences into %d", src->n_seq, dst->n_seq);
         if (src != dst) move_seqs(dst, 0, src, 0, src->n_seq);
+        dst->broken = src->broken;
         return MOM_OK;
     }
     if (dst_seq < 0 || dst_seq >= dst->n_seq || src_seq < 0 || src_seq >= src->n_seq)

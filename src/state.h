@@ -11,6 +11,7 @@ struct mom_state {
     mom_model *m;
     int n_seq;
     int64_t max_tokens; /* 0: no limit */
+    int broken;         /* a backend failure left it half fed: see mom.h */
     int64_t *len;       /* tokens fed to each sequence */
     be_buf *buf;        /* see state.c for the layout */
 };

@@ -470,24 +470,28 @@ static void test_sampling_distribution(void **st)
                 ids[j] = t;
             }
     const struct { float temp; int k; float p; } cases[] = {{1.0f, 0, 1.0f}, {0.5f, 0, 1.0f}, {1.0f, 5, 1.0f},
-                                                             {1.0f, 0, 0.6f}};
+                                                             {1.0f, 0, 0.6f}, {1.5f, 8, 0.7f}};
     enum { DRAWS = 40000 };
     for (size_t ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
-        /* The expected distribution. */
-        double p[V] = {0}, z = 0.0;
-        for (int i = 0; i < n; i++) z += exp((lg[ids[i]] - lg[ids[0]]) / cases[ci].temp);
+        /* The expected distribution: the softmax over the top k, then the
+         * fewest of those whose share of it reaches p, renormalised. */
+        double p[V] = {0}, w[V], z = 0.0;
         int keep = cases[ci].k ? cases[ci].k : n;
+        for (int i = 0; i < keep; i++) {
+            w[i] = exp((lg[ids[i]] - lg[ids[0]]) / cases[ci].temp);
+            z += w[i];
+        }
         double mass = 0.0;
         for (int i = 0; i < keep; i++) {
-            mass += exp((lg[ids[i]] - lg[ids[0]]) / cases[ci].temp) / z;
+            mass += w[i] / z;
             if (mass >= cases[ci].p) {
                 keep = i + 1;
                 break;
             }
         }
         double kept = 0.0;
-        for (int i = 0; i < keep; i++) kept += exp((lg[ids[i]] - lg[ids[0]]) / cases[ci].temp) / z;
-        for (int i = 0; i < keep; i++) p[ids[i]] = exp((lg[ids[i]] - lg[ids[0]]) / cases[ci].temp) / z / kept;
+        for (int i = 0; i < keep; i++) kept += w[i];
+        for (int i = 0; i < keep; i++) p[ids[i]] = w[i] / kept;
         mom_sampling sg;
         mom_sampling_default(&sg);
         sg.temperature = cases[ci].temp;
@@ -580,6 +584,23 @@ static void test_sampling_keeps_modalities(void **st)
     bad.temperature = -1.0f;
     assert_int_equal(mom_sampler_create(m, &bad, 1, &sp), MOM_ERR_INVALID_ARG);
     assert_null(sp);
+    mom_model_destroy(&m);
+
+    /* A vocabulary without speech: BOSP opens nothing, and is refused. */
+    mom_config c = tu_config(2, MOM_N_SPECIAL + 20 + 12, 24, 1, 16);
+    const mom_vocab_layout no_speech = {MOM_N_SPECIAL, 20, 12, 0};
+    c.vocab_layout = no_speech;
+    m = tu_new_model(ctx, &c, 1);
+    sp = new_sampler(m, &sg, 1);
+    assert_int_equal(mom_sampler_accept(sp, 0, MOM_TOK_BOSP), MOM_ERR_DATA);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "token 4 opens a recording"));
+    for (int i = 0; i < 50; i++) { /* nor is it ever drawn */
+        random_logits(lg, &s, 2.0f);
+        lg[MOM_TOK_BOSP] = 50.0f;
+        assert_int_equal(mom_sampler_sample(sp, 0, lg, &t), MOM_OK);
+        assert_int_not_equal(t, MOM_TOK_BOSP);
+    }
+    mom_sampler_destroy(&sp);
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
 }

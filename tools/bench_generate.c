@@ -2,7 +2,8 @@
  *   prefill    a prompt of P tokens fed to an empty state (n_seq rows at once)
  *   decode     S single-token steps after it: median latency per step
  *   recompute  what a generator without a state pays per token: the whole
- *              sequence so far run again (a fresh prefill of P + k tokens)
+ *              sequence so far run again (a fresh prefill of it), timed at
+ *              the middle of the decode's contexts, P + S/2
  * at batch 1 and batch 8, each a JSON line; decode's speedup_vs_recompute
  * is the ratio of the two per-token costs measured in the same run. */
 #include <stdio.h>
@@ -35,12 +36,15 @@ static int bench_batch(mom_ctx *ctx, mom_model *m, int B, int P, int S)
     int32_t *tok = malloc(sizeof(int32_t) * n), *row = malloc(sizeof(int32_t) * n);
     uint8_t *mod = malloc(n), *rmod = malloc(n);
     float *logits = malloc(sizeof(float) * (size_t)B * c->vocab_size);
+    int32_t *next = malloc(sizeof(int32_t) * (size_t)B);
+    uint8_t *next_mod = malloc((size_t)B);
     double *t = malloc(sizeof(double) * (size_t)(S > REPEATS ? S : REPEATS));
     mom_state *st = NULL;
     mom_state_settings ss;
     mom_state_default_settings(&ss);
     ss.n_seq = B;
-    mom_status s = !tok || !row || !mod || !rmod || !logits || !t ? MOM_ERR_NOMEM : mom_state_create(m, &ss, &st);
+    mom_status s = !tok || !row || !mod || !rmod || !logits || !t || !next || !next_mod ? MOM_ERR_NOMEM
+                                                                                      : mom_state_create(m, &ss, &st);
     const int L = P + S + RECOMPUTE_TOKENS; /* tokens per sequence: row b is tok[b L ..] */
     if (!s) fill_tokens(tok, mod, n, c, 7);
     /* The prompts as one (B, P) block. */
@@ -61,8 +65,6 @@ static int bench_batch(mom_ctx *ctx, mom_model *m, int B, int P, int S)
                B, P, prefill, B * P / prefill);
     }
     for (int k = 0; !s && k < S; k++) {
-        int32_t next[8];
-        uint8_t next_mod[8];
         for (int b = 0; b < B; b++) {
             next[b] = tok[(size_t)b * L + P + k];
             next_mod[b] = mod[(size_t)b * L + P + k];
@@ -73,10 +75,11 @@ static int bench_batch(mom_ctx *ctx, mom_model *m, int B, int P, int S)
     }
     double step = 0.0;
     if (!s) step = median(t, S);
-    /* Recompute: token k of the continuation costs a fresh run over the
-     * P + k tokens before it. */
+    /* Recompute: the token after position len - 1 costs a fresh run over
+     * the len tokens before it; the decode steps ran at contexts P to
+     * P + S - 1, so len is taken from their middle. */
     for (int k = 0; !s && k < RECOMPUTE_TOKENS; k++) {
-        const int len = P + S + k;
+        const int len = P + S / 2 + k;
         int32_t *rt = malloc(sizeof(int32_t) * (size_t)B * len);
         uint8_t *rm = malloc((size_t)B * len);
         if (!rt || !rm) s = MOM_ERR_NOMEM;
@@ -95,13 +98,13 @@ static int bench_batch(mom_ctx *ctx, mom_model *m, int B, int P, int S)
     if (s) rc = tool_error("bench generate", ctx, s);
     else {
         const double recompute = median(t, RECOMPUTE_TOKENS);
-        printf("{\"name\": \"decode\", \"batch\": %d, \"context\": %d, \"steps\": %d, \"seconds_per_step\": %.6g, "
-               "\"latency_ms\": %.4f, \"tokens_per_s\": %.1f, \"recompute_seconds_per_token\": %.6g, "
+        printf("{\"name\": \"decode\", \"batch\": %d, \"context\": [%d, %d], \"steps\": %d, \"seconds\": %.6g, "
+               "\"latency_ms\": %.4f, \"tokens_per_s\": %.1f, \"recompute_seconds\": %.6g, "
                "\"speedup_vs_recompute\": %.1f}\n",
-               B, P, S, step, step * 1e3, B / step, recompute, recompute / step);
-        printf("{\"name\": \"recompute\", \"batch\": %d, \"context\": %d, \"seconds_per_token\": %.6g, "
+               B, P, P + S - 1, S, step, step * 1e3, B / step, recompute, recompute / step);
+        printf("{\"name\": \"recompute\", \"batch\": %d, \"context\": %d, \"seconds\": %.6g, "
                "\"latency_ms\": %.4f, \"tokens_per_s\": %.1f}\n",
-               B, P + S, recompute, recompute * 1e3, B / recompute);
+               B, P + S / 2, recompute, recompute * 1e3, B / recompute);
     }
     fflush(stdout);
     mom_state_destroy(&st);
@@ -110,6 +113,8 @@ static int bench_batch(mom_ctx *ctx, mom_model *m, int B, int P, int S)
     free(mod);
     free(rmod);
     free(logits);
+    free(next);
+    free(next_mod);
     free(t);
     return rc;
 }

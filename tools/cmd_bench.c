@@ -234,7 +234,7 @@ int cmd_bench(int argc, char **argv)
     int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096, decode = 128;
     arg_opt o[] = {
         {"--config", ARG_STR, &config, "FILE.json", "model config (default: d_model 256, 4 layers, 3 modalities)", 0},
-        {"--batch", ARG_INT, &B, "B", "rows (default 8)", 0},
+        {"--batch", ARG_INT, &B, "B", "rows (default 8; generate always runs batch 1 and 8)", 0},
         {"--seq", ARG_INT, &T, "T", "positions per row; generate: the prompt (default 512)", 0},
         {"--steps", ARG_INT, &steps, "N", "timed training steps, median reported (train; default 7)", 0},
         {"--dense", ARG_FLAG, &dense, NULL, "also time the one-modality model (train)", 0},

@@ -128,7 +128,8 @@ static int build_prompt(gen *g, tok_buf *p)
     mom_status s;
     if (g->o.image) {
         if (!g->vq) {
-            fprintf(stderr, "mom generate: --image %s needs an image codebook (--vq)\n", g->o.image);
+            fprintf(stderr, "mom generate: --image %s needs an image codebook (--vq) and a build with image support\n",
+                    g->o.image);
             return -1;
         }
         const int size = mom_vq_image_size(g->vq), ch = mom_vq_channels(g->vq), nt = mom_vq_tokens_per_image(g->vq) + 2;
@@ -145,7 +146,9 @@ static int build_prompt(gen *g, tok_buf *p)
     }
     if (g->o.audio) {
         if (!g->units) {
-            fprintf(stderr, "mom generate: --audio %s needs a speech-unit codebook (--units)\n", g->o.audio);
+            fprintf(stderr, "mom generate: --audio %s needs a speech-unit codebook (--units) and a build with audio "
+                            "support\n",
+                    g->o.audio);
             return -1;
         }
         int32_t *u = NULL;
@@ -156,8 +159,14 @@ static int build_prompt(gen *g, tok_buf *p)
         bad |= push(p, MOM_TOK_EOSP, MOM_MOD_TEXT);
         free(u);
     }
-    for (const unsigned char *c = (const unsigned char *)(g->o.prompt ? g->o.prompt : ""); *c; c++)
+    for (const unsigned char *c = (const unsigned char *)(g->o.prompt ? g->o.prompt : ""); *c; c++) {
+        if (*c >= v->n_text) {
+            fprintf(stderr, "mom generate: --prompt byte %d at offset %d is not one of the model's %d text tokens\n",
+                    *c, (int)(c - (const unsigned char *)g->o.prompt), v->n_text);
+            return -1;
+        }
         bad |= push(p, v->n_special + *c, MOM_MOD_TEXT);
+    }
     if (g->o.then && !strcmp(g->o.then, "image")) bad |= push(p, MOM_TOK_BOI, MOM_MOD_TEXT);
     if (g->o.then && !strcmp(g->o.then, "speech")) bad |= push(p, MOM_TOK_BOSP, MOM_MOD_TEXT);
     if (bad) {
@@ -237,7 +246,10 @@ static int write_recording(gen *g, int k, sample_out *so)
         fprintf(f, "%s%d", i ? " " : "", so->seg.tok[i]);
     }
     fprintf(f, "\n");
-    if (fclose(f)) return -1;
+    if (fclose(f)) {
+        fprintf(stderr, "mom generate: cannot write %s\n", path);
+        return -1;
+    }
     fprintf(stderr, "mom generate: sample %d: speech units -> %s\n", k, path);
     if (!g->units || !so->seg.n) return 0;
     snprintf(path, sizeof(path), "%s/sample%d_speech%d.wav", g->o.out, k, j);
