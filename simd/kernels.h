@@ -105,15 +105,28 @@ typedef struct mom_scan_args {
     const float *Dskip;      /* (D) */
     const float *z;          /* (B, L, D) with row stride ld_z */
     int ld_z;
-    float *states;           /* (B, n_chunks, D, N): state entering each chunk */
+    float *states;           /* (B, n_chunks, D, N): state entering each chunk, for
+                                the backward; NULL: not kept (inference) */
     const int32_t *rows;     /* row of position (b, t) in every (B*L)-row matrix
                                 above and in the grads; NULL: b L + t */
-    float *carry;            /* (B, D, N): the state before t = 0, and on return
-                                the state after t = L-1 (inference); NULL:
-                                zeros, nothing returned (training) */
+    float *carry;            /* (B, D*N), laid out as mom_carry_index says: the
+                                state before t = 0, and on return the state
+                                after t = L-1 (inference); NULL: zeros,
+                                nothing returned (training) */
 } mom_scan_args;
 
 static inline int mom_scan_n_chunks(int L, int chunk) { return (L + chunk - 1) / chunk; }
+
+/* Where state (d, n) of one batch row sits in a carry: channels in groups
+ * of 16 (the last one w = D - 16 g wide), each group n-major, so the SIMD
+ * scan loads a state row of 16 channels with one load, not a gather (a
+ * decode step runs one position, so moving the state is much of its
+ * cost). */
+static inline size_t mom_carry_index(int D, int N, int d, int n)
+{
+    const int g = d / 16, w = D - 16 * g < 16 ? D - 16 * g : 16;
+    return (size_t)g * 16 * N + (size_t)n * w + (size_t)(d - 16 * g);
+}
 
 /* y (B, L, D) = (C.s + D u) * SiLU(z); fills a->states. */
 void mom_scan_fwd_ref(const mom_scan_args *a, float *y);

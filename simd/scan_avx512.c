@@ -96,23 +96,22 @@ static inline __m512 readout(const float *Ct, const __m512 *s, __m512 Du)
     return _mm512_add_ps(e, o);
 }
 
-static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
+/* Batch row b over the channel group at d0, whose decays A log2(e) are
+ * A2m (read from memory inside the loop, a folded load: the 16 states take
+ * 16 of the 32 registers, the decays need the rest). */
+static void scan_fwd_row(const mom_scan_args *a, int b, int d0, const float (*A2m)[16], float *y)
 {
-    const int L = a->L, D = a->D, nc = mom_scan_n_chunks(L, a->chunk), d0 = g * 16;
+    const int L = a->L, D = a->D, nc = mom_scan_n_chunks(L, a->chunk);
     const __mmask16 mk = mom_mask16(D - d0);
-    __m512 A[NS], A2[NS], s[NS];
-    load_A(a->A_log, d0, mk, A, A2);
-    /* A2 is read from memory inside the loop (a folded load, no register):
-     * the 16 states take 16 of the 32 registers, the decays need the rest. */
-    float A2m[NS][16] __attribute__((aligned(64)));
-    for (int n = 0; n < NS; n++) _mm512_store_ps(A2m[n], A2[n]);
-    float *carry = a->carry ? a->carry + ((size_t)b * D + d0) * NS : NULL;
-    if (carry) load_state(carry, mk, s);
-    else
-        for (int n = 0; n < NS; n++) s[n] = _mm512_setzero_ps();
+    __m512 s[NS];
+    /* The carry's group block (mom_carry_index): row n at n * w. */
+    float *carry = a->carry ? a->carry + (size_t)b * D * NS + (size_t)d0 * NS : NULL;
+    const int w = D - d0 < 16 ? D - d0 : 16;
+    for (int n = 0; n < NS; n++) s[n] = carry ? _mm512_maskz_loadu_ps(mk, carry + n * w) : _mm512_setzero_ps();
     const __m512 Dsk = _mm512_maskz_loadu_ps(mk, a->Dskip + d0);
     for (int t = 0; t < L; t++) {
-        if (t % a->chunk == 0) store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
+        if (a->states && t % a->chunk == 0)
+            store_state(a->states + (((size_t)b * nc + t / a->chunk) * D + d0) * NS, mk, s);
         __asm__ volatile("" ::: "memory"); /* keep A2m in memory, not hoisted into registers */
         const size_t r = mom_row(a->rows, b, L, t);
         if (t + PF_AHEAD < L) {
@@ -135,18 +134,40 @@ static void scan_fwd_item(const mom_scan_args *a, int b, int g, float *y)
         const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);
         _mm512_mask_storeu_ps(y + r * D + d0, mk, _mm512_mul_ps(readout(Ct, s, _mm512_mul_ps(Dsk, u)), silu_gate(z)));
     }
-    if (carry) store_state(carry, mk, s);
+    if (carry)
+        for (int n = 0; n < NS; n++) _mm512_mask_storeu_ps(carry + n * w, mk, s[n]);
 }
 
+/* Rows [b0, b1) over channel group g, its decays computed once. */
+static void scan_fwd_item(const mom_scan_args *a, int b0, int b1, int g, float *y)
+{
+    const int d0 = g * 16;
+    __m512 A[NS], A2[NS];
+    load_A(a->A_log, d0, mom_mask16(a->D - d0), A, A2);
+    float A2m[NS][16] __attribute__((aligned(64)));
+    for (int n = 0; n < NS; n++) _mm512_store_ps(A2m[n], A2[n]);
+    for (int b = b0; b < b1; b++) scan_fwd_row(a, b, d0, (const float(*)[16])A2m, y);
+}
+
+/* Items are (batch row, channel group). A few positions (a decode step is
+ * one) do not pay for the decays' 16 gathers and exps per row: then an
+ * item is a channel group over every batch row. */
+#define FEW_POSITIONS 16
 void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)
 {
     if (a->N != NS) {
         mom_scan_fwd_ref(a, y);
         return;
     }
-    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
+    const int G = (a->D + 15) / 16;
+    if (a->L < FEW_POSITIONS) {
 #pragma omp parallel for schedule(static)
-    for (long long it = 0; it < items; it++) scan_fwd_item(a, (int)(it / G), (int)(it % G), y);
+        for (int g = 0; g < G; g++) scan_fwd_item(a, 0, a->B, g, y);
+        return;
+    }
+    const long long items = (long long)a->B * G;
+#pragma omp parallel for schedule(static)
+    for (long long it = 0; it < items; it++) scan_fwd_item(a, (int)(it / G), (int)(it / G) + 1, (int)(it % G), y);
 }
 
 /* Per-thread scratch: one chunk of states S (chunk + 1 x 16 zmm, the first

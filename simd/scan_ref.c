@@ -20,13 +20,13 @@ void mom_scan_fwd_ref(const mom_scan_args *a, float *y)
     for (int b = 0; b < a->B; b++)
         for (int d = 0; d < D; d++) {
             float s[64], A[64]; /* N <= 64 is checked by config validation */
-            float *carry = a->carry ? a->carry + ((size_t)b * D + d) * N : NULL;
+            float *carry = a->carry ? a->carry + (size_t)b * D * N : NULL;
             for (int n = 0; n < N; n++) {
-                s[n] = carry ? carry[n] : 0.0f;
+                s[n] = carry ? carry[mom_carry_index(D, N, d, n)] : 0.0f;
                 A[n] = -expf(a->A_log[(size_t)d * N + n]);
             }
             for (int t = 0; t < L; t++) {
-                if (t % a->chunk == 0) {
+                if (a->states && t % a->chunk == 0) {
                     float *st = a->states + (((size_t)b * nc + t / a->chunk) * D + d) * N;
                     memcpy(st, s, sizeof(float) * (size_t)N);
                 }
@@ -41,7 +41,8 @@ void mom_scan_fwd_ref(const mom_scan_args *a, float *y)
                 const float zz = a->z[r * a->ld_z + d];
                 y[r * D + d] = (acc + a->Dskip[d] * u) * (zz * sigmoidf_(zz));
             }
-            if (carry) memcpy(carry, s, sizeof(float) * (size_t)N);
+            if (carry)
+                for (int n = 0; n < N; n++) carry[mom_carry_index(D, N, d, n)] = s[n];
         }
 }
 

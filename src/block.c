@@ -169,7 +169,8 @@ mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry
     conv_silu(m, L, a, c->conv);
     if ((s = proj_fwd(m, &p.x, pl->uc, Di, a->xdbl, X, 0))) return s;
     if ((s = dt_and_softplus(m, a, &p.dt))) return s;
-    const be_scan sc = scan_of(m, L, a, c->ssm);
+    be_scan sc = scan_of(m, L, a, c->ssm);
+    if (carry) sc.states.buf = NULL; /* inference has no backward to keep states for */
     be->scan_fwd(be, &sc, pl->y);
     return proj_fwd(m, &p.out, pl->y, Di, x, Dm, 1);
 }
