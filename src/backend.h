@@ -33,7 +33,8 @@ typedef struct be_scan {
     bv u, delta, A_log, Bm, Cm, Dskip, z, states;
     int ld_bc, ld_z;
     bv rows; /* int32 row of each position (b, t); buf NULL: b L + t */
-    bv carry; /* (B, D, N) state in and out (inference); buf NULL: zeros.
+    bv carry; /* (B, D x N) state in and out (inference), in the backend's
+                 own order within a row; buf NULL: zeros.
                  states buf NULL: chunk states not kept (no backward) */
 } be_scan;
 

@@ -43,7 +43,7 @@ typedef struct layer_acts {
 
 /* One layer's recurrent state for the B sequences of a forward (src/state.c):
  * the conv's last d_conv - 1 inputs (B, d_conv - 1, d_inner) and the SSM
- * state (B, d_inner, d_state). A forward with a carry starts from it and
+ * state (B, d_inner x d_state, ordered as the scan keeps it). A forward with a carry starts from it and
  * leaves the state after its last position there. */
 typedef struct layer_carry { bv conv, ssm; } layer_carry;
 

@@ -1,8 +1,10 @@
 /* The inference state: per layer, for each of n_seq sequences, the conv's
  * last d_conv - 1 inputs and the SSM state, in one backend buffer:
  *
- *   layer l: conv (n_seq, d_conv - 1, d_inner) | ssm (n_seq, d_inner, d_state)
+ *   layer l: conv (n_seq, d_conv - 1, d_inner) | ssm (n_seq, d_inner x d_state)
  *
+ * (an SSM state in the order of mom_carry_index, simd/kernels.h: the scan's
+ * own; nothing here looks inside one),
  * so the sequences seq0 .. seq0 + n - 1 of a layer are one contiguous view
  * of each part, which is what a forward over those sequences carries. */
 #include <stdlib.h>
