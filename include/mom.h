@@ -62,6 +62,19 @@ int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
 /* "text", "image", "speech" for the layout's modality ids; else "m<k>". */
 const char *mom_modality_name(const mom_vocab_layout *v, int modality);
 
+/* Continuous images (the Transfusion setting): an image is BOI, then one
+ * position per patch_size x patch_size patch of an image_size x image_size
+ * image of `channels` channels (raster order, pixels scaled to [-1, 1]),
+ * then EOI. Such a position has modality MOM_MOD_IMAGE, token id
+ * MOM_TOK_PAD (never embedded) and a patch vector of patch_size^2 x
+ * channels floats. All zero: no continuous images. */
+typedef struct mom_patch_geometry {
+    int patch_size, image_size, channels;
+} mom_patch_geometry;
+/* patch_size^2 x channels, and (image_size / patch_size)^2; 0 for none. */
+int mom_patch_dim(const mom_patch_geometry *g);
+int mom_patches_per_image(const mom_patch_geometry *g);
+
 typedef struct mom_config {
     int n_modalities;   /* 1..8 */
     int vocab_size;     /* >= 2 */
@@ -76,6 +89,13 @@ typedef struct mom_config {
     float norm_eps;     /* default 1e-5 */
     mom_vocab_layout vocab_layout; /* default all zero: none; else it must
                                       sum to vocab_size */
+    /* Continuous images (Transfusion): the image modality's positions carry
+     * patch vectors in, through a patch embedding plus a diffusion-timestep
+     * embedding, and predict the noise out, through a patch head (all
+     * three the image modality's own). Default all zero: none. */
+    mom_patch_geometry patches;
+    int time_dim;           /* sinusoidal timestep features, even, default 64 */
+    float diffusion_weight; /* lambda of loss = text CE + lambda image MSE, default 5 */
 } mom_config;
 
 /* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
@@ -149,8 +169,17 @@ typedef struct mom_batch {
     const uint8_t *modality;   /* [B*T] modality of each input token */
     const int32_t *targets;    /* [B*T] next token id, or -1 to ignore */
     const uint8_t *target_modality; /* [B*T] modality of each target token */
+    /* Continuous images only (config.patches set), else NULL / 0: */
+    const float *patches;      /* [B*T, patch_dim]: the clean patch x_0 of each
+                                  image position (other rows unread) */
+    uint64_t noise_seed;       /* draws each image's timestep and noise */
+    float low_t_fraction;      /* this share of images gets t < 500 */
 } mom_batch;
 
+/* With continuous images, the image positions are not next-token targets:
+ * each predicts the noise added to its own patch, and loss = the mean
+ * cross-entropy of the other targets + diffusion_weight x the mean squared
+ * error of the noise (by_modality[MOM_MOD_IMAGE], count: image positions). */
 typedef struct mom_losses {
     double loss;                            /* mean over all targets */
     double by_modality[MOM_MAX_MODALITIES]; /* mean over targets of that modality (NaN if none) */
@@ -189,6 +218,23 @@ int64_t mom_model_steps_done(const mom_model *m);
 /* Optimizer state (step, m, v, data RNG state) as a second safetensors file. */
 mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state);
 mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_state);
+
+/* ---- diffusion (continuous images) -------------------------------------
+ * DDPM with the cosine schedule of Nichol & Dhariwal (2021) over
+ * MOM_DIFFUSION_STEPS steps: beta_t = min(1 - f(t+1)/f(t), 0.999),
+ * f(t) = cos(((t / 1000) + 0.008) / 1.008 * pi/2)^2, alpha_bar_t =
+ * prod_{s <= t} (1 - beta_s). Training draws one t per image (uniform) and
+ * x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps; the model
+ * predicts eps. */
+#define MOM_DIFFUSION_STEPS 1000
+/* alpha_bar_t for t in [0, MOM_DIFFUSION_STEPS); 1 for t < 0 (clean). */
+double mom_diffusion_alpha_bar(int t);
+/* The timestep's sinusoidal features: out[i] = sin(t w_i), out[dim/2 + i] =
+ * cos(t w_i), w_i = 10000^(-i / (dim/2)), i < dim/2 (dim even). */
+void mom_diffusion_time_features(int t, int dim, float *out);
+/* One deterministic DDIM step (eta 0) of n values: x holds x_t and becomes
+ * x_t_prev, given the predicted noise eps; t_prev -1 gives x_0. */
+void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev);
 
 /* ---- datasets -------------------------------------------------------- */
 mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);

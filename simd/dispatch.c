@@ -28,6 +28,7 @@ const mom_kernels mom_kernels_scalar = {
     .scan_bwd = mom_scan_bwd_ref,
     .scan_bwd_work_floats = mom_scan_bwd_work_floats,
     .xent = mom_xent_ref,
+    .mse = mom_mse_ref,
     .adamw = mom_adamw_ref,
     .f32_to_bf16 = mom_f32_to_bf16_ref,
 };

@@ -79,3 +79,16 @@ void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst)
         else dst[i] = (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
     }
 }
+
+void mom_mse_ref(int rows, int cols, float *pred, const float *target, float scale, float *loss)
+{
+    for (int r = 0; r < rows; r++) {
+        float *p = pred + (size_t)r * cols;
+        const float *q = target + (size_t)r * cols;
+        double sum = 0.0;
+        for (int c = 0; c < cols; c++) sum += (double)(p[c] - q[c]) * (p[c] - q[c]);
+        loss[r] = (float)(sum / cols);
+        if (scale != 0.0f)
+            for (int c = 0; c < cols; c++) p[c] = scale * 2.0f * (p[c] - q[c]) / (float)cols;
+    }
+}

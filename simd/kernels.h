@@ -158,6 +158,12 @@ void mom_scan_bwd_ref(const mom_scan_args *a, const mom_scan_grads *g);
  * ignored rows, whose loss is 0). With scale == 0 the logits are left alone. */
 void mom_xent_ref(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
 
+/* ---- mean squared error (the diffusion loss) --------------------------- */
+/* loss[r] = mean over c of (pred[r,c] - target[r,c])^2; with scale != 0,
+ * pred becomes the gradient of scale * sum_r loss[r]: scale 2 (pred -
+ * target) / cols. (No SIMD version: a patch is a few floats.) */
+void mom_mse_ref(int rows, int cols, float *pred, const float *target, float scale, float *loss);
+
 /* ---- bf16 -------------------------------------------------------------- */
 /* dst = src rounded to bf16 (nearest even; NaN stays NaN), as raw uint16. */
 void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst);
@@ -196,6 +202,7 @@ typedef struct mom_kernels {
     void (*scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g);
     size_t (*scan_bwd_work_floats)(const mom_scan_args *a, int n_threads);
     void (*xent)(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
+    void (*mse)(int rows, int cols, float *pred, const float *target, float scale, float *loss);
     void (*adamw)(size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1,
                   float b2, float eps, float wd, int64_t step);
     void (*f32_to_bf16)(size_t n, const float *src, uint16_t *dst);

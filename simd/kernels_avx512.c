@@ -22,6 +22,7 @@ const mom_kernels mom_kernels_avx512 = {
     .scan_bwd = mom_scan_bwd_avx512,
     .scan_bwd_work_floats = mom_scan_bwd_work_floats_avx512,
     .xent = mom_xent_avx512,
+    .mse = mom_mse_ref,
     .adamw = mom_adamw_avx512,
     .f32_to_bf16 = mom_f32_to_bf16_avx512,
 };

@@ -97,6 +97,9 @@ struct backend {
     size_t (*scan_work_elems)(backend *be, const be_scan *a, int n_threads);
     /* loss[t] per row; logits become (softmax - onehot) * scale unless scale 0 */
     void (*xent)(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
+    /* loss[r] = mean (pred - target)^2 per row; pred becomes the gradient of
+     * scale * sum loss unless scale 0 (the diffusion loss) */
+    void (*mse)(backend *be, int rows, int cols, bv pred, bv target, float scale, bv loss);
 
     /* optimizer */
     double (*sumsq)(backend *be, size_t n, bv x);

@@ -23,6 +23,9 @@ void mom_config_default(mom_config *c)
     c->tie_embeddings = 1;
     c->norm_eps = 1e-5f;
     memset(&c->vocab_layout, 0, sizeof(c->vocab_layout));
+    memset(&c->patches, 0, sizeof(c->patches));
+    c->time_dim = 64;
+    c->diffusion_weight = 5.0f;
 }
 
 static mom_status range(mom_ctx *ctx, const char *field, long long v, long long lo, long long hi)
@@ -30,6 +33,35 @@ static mom_status range(mom_ctx *ctx, const char *field, long long v, long long 
     if (v < lo || v > hi)
         return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s = %lld is out of range [%lld, %lld]", field,
                         v, lo, hi);
+    return MOM_OK;
+}
+
+/* Continuous images: a geometry that tiles, an image modality to carry it,
+ * and no discrete image codes beside it. */
+static mom_status validate_patches(mom_ctx *ctx, const mom_config *c)
+{
+    const mom_patch_geometry *g = &c->patches;
+    if (!g->patch_size && !g->image_size && !g->channels) return MOM_OK;
+    mom_status s;
+    if ((s = range(ctx, "patches.patch_size", g->patch_size, 1, 64)) ||
+        (s = range(ctx, "patches.image_size", g->image_size, g->patch_size, 4096)) ||
+        (s = range(ctx, "patches.channels", g->channels, 1, 4)) ||
+        (s = range(ctx, "time_dim", c->time_dim, 2, 4096)))
+        return s;
+    if (g->image_size % g->patch_size)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: patches.image_size = %d is not a multiple of patch_size %d",
+                        g->image_size, g->patch_size);
+    if (c->time_dim % 2)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: time_dim = %d is odd (sine and cosine pairs)", c->time_dim);
+    if (c->n_modalities <= MOM_MOD_IMAGE)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: continuous images need the image modality: n_modalities = %d < 2",
+                        c->n_modalities);
+    if (c->vocab_layout.n_image)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: continuous images with %d discrete image codes in vocab_layout",
+                        c->vocab_layout.n_image);
+    if (!(c->diffusion_weight >= 0.0f) || !isfinite(c->diffusion_weight))
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: diffusion_weight = %g is not a finite number >= 0",
+                        (double)c->diffusion_weight);
     return MOM_OK;
 }
 
@@ -64,6 +96,7 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout needs %d modalities, n_modalities = %d",
                             mom_vocab_layout_n_modalities(v), c->n_modalities);
     }
+    if ((s = validate_patches(ctx, c))) return s;
     if (c->dt_rank == 0) c->dt_rank = (c->d_model + 15) / 16;
     /* The largest tensor must stay addressable with int dimensions. */
     const long long in_rows = 2 * d_inner * (long long)c->d_model;
@@ -110,6 +143,28 @@ static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layo
     return MOM_OK;
 }
 
+static const char *const patch_names[3] = {"patch_size", "image_size", "channels"};
+
+/* {"patch_size": 2, "image_size": 8, "channels": 1}; absent parts 0. */
+static mom_status patches_field(mom_ctx *ctx, const json_value *v, mom_patch_geometry *out)
+{
+    if (v->type != JSON_OBJECT)
+        return mom_fail(ctx, MOM_ERR_CONFIG,
+                        "config: patches must be an object such as {\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}");
+    int *dst[3] = {&out->patch_size, &out->image_size, &out->channels};
+    for (int j = 0; j < 3; j++) *dst[j] = 0;
+    for (size_t i = 0; i < v->n_keys; i++) {
+        int j = 0;
+        while (j < 3 && strcmp(v->keys[i], patch_names[j])) j++;
+        if (j == 3) return mom_fail(ctx, MOM_ERR_CONFIG, "config: patches has an unknown part \"%s\"", v->keys[i]);
+        char key[32];
+        snprintf(key, sizeof(key), "patches.%s", patch_names[j]);
+        mom_status s = int_field(ctx, &v->vals[i], key, dst[j]);
+        if (s) return s;
+    }
+    return MOM_OK;
+}
+
 /* Parses into a copy: on failure the caller's config is left as it was. */
 mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom_config *out)
 {
@@ -133,7 +188,7 @@ mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom
             {"d_model", &c->d_model},           {"n_layer", &c->n_layer},
             {"d_state", &c->d_state},           {"d_conv", &c->d_conv},
             {"expand", &c->expand},             {"dt_rank", &c->dt_rank},
-            {"tie_embeddings", &c->tie_embeddings},
+            {"tie_embeddings", &c->tie_embeddings}, {"time_dim", &c->time_dim},
         };
         int found = 0;
         for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]); j++)
@@ -142,9 +197,11 @@ mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom
                 found = 1;
             }
         if (found) continue;
-        if (!strcmp(k, "norm_eps")) {
-            if (v->type != JSON_NUMBER) s = mom_fail(ctx, MOM_ERR_CONFIG, "config: norm_eps must be a number");
-            else c->norm_eps = (float)v->number;
+        if (!strcmp(k, "norm_eps") || !strcmp(k, "diffusion_weight")) {
+            if (v->type != JSON_NUMBER) s = mom_fail(ctx, MOM_ERR_CONFIG, "config: %s must be a number", k);
+            else *(!strcmp(k, "norm_eps") ? &c->norm_eps : &c->diffusion_weight) = (float)v->number;
+        } else if (!strcmp(k, "patches")) {
+            s = patches_field(ctx, v, &c->patches);
         } else if (!strcmp(k, "decouple")) {
             if (v->type != JSON_ARRAY) {
                 s = mom_fail(ctx, MOM_ERR_CONFIG, "config: decouple must be a list such as [\"in\",\"x\",\"dt\",\"out\"]");
@@ -230,6 +287,16 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
         int m = snprintf(buf + n - 1, cap - (size_t)n + 1,
                          ", \"vocab_layout\": {\"special\": %d, \"text\": %d, \"image\": %d, \"speech\": %d}}",
                          v->n_special, v->n_text, v->n_image, v->n_speech);
+        if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
+        n += m - 1;
+    }
+    if (mom_patch_dim(&c->patches)) {
+        char w[32];
+        float_str(c->diffusion_weight, w, sizeof(w));
+        int m = snprintf(buf + n - 1, cap - (size_t)n + 1,
+                         ", \"patches\": {\"patch_size\": %d, \"image_size\": %d, \"channels\": %d}, \"time_dim\": %d, "
+                         "\"diffusion_weight\": %s}",
+                         c->patches.patch_size, c->patches.image_size, c->patches.channels, c->time_dim, w);
         if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
     }
     return MOM_OK;

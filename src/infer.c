@@ -51,7 +51,7 @@ mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, c
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "logits: B = %d, T = %d out of range (1 <= B*T <= 16M)", B, T);
     if (!logits) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "logits: output is NULL");
     mom_status s = check_ids(m, "logits", (size_t)B * T, tokens, modality);
-    if (!s) s = model_trunk(m, B, T, tokens, modality, NULL);
+    if (!s) s = model_trunk(m, B, T, tokens, modality, NULL, NULL);
     return s ? s : head_logits(m, B * T, 1, 0, logits);
 }
 
@@ -99,7 +99,7 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
             pt = tok;
             pm = mod;
         }
-        s = model_trunk(m, n_seq, L, pt, pm, carry);
+        s = model_trunk(m, n_seq, L, pt, pm, carry, NULL);
         if (!s) t_done += L;
         if (!s && logits && t0 + L == T) s = head_logits(m, n_seq, L, L - 1, logits);
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diffusion.h"
 #include "model.h"
 
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
@@ -180,6 +181,25 @@ mom_status mom_model_zero_grad(mom_model *m)
     return MOM_OK;
 }
 
+/* Continuous images: every image position's patch is there and finite. */
+static mom_status check_patches(mom_model *m, const mom_batch *b)
+{
+    const int n = b->B * b->T, pd = m->patch_dim;
+    if (!(b->low_t_fraction >= 0.0f && b->low_t_fraction <= 1.0f))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "batch: low_t_fraction = %g is not in [0, 1]",
+                        (double)b->low_t_fraction);
+    for (int i = 0; i < n; i++) {
+        if (b->modality[i] != MOM_MOD_IMAGE) continue;
+        if (!b->patches)
+            return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "batch: position %d is an image position but patches is NULL", i);
+        for (int j = 0; j < pd; j++)
+            if (!isfinite(b->patches[(size_t)i * pd + j]))
+                return mom_fail(m->ctx, MOM_ERR_DATA, "batch: patch of position %d: element %d is %g", i, j,
+                                (double)b->patches[(size_t)i * pd + j]);
+    }
+    return MOM_OK;
+}
+
 /* Every id of a batch is checked before anything runs: bad input changes nothing. */
 static mom_status check_batch(mom_model *m, const mom_batch *b)
 {
@@ -200,19 +220,31 @@ static mom_status check_batch(mom_model *m, const mom_batch *b)
             return mom_fail(ctx, MOM_ERR_DATA, "batch: target modality %d at position %d is not in [0, %d)",
                             b->target_modality[i], i, M);
     }
-    return MOM_OK;
+    return m->patch_dim ? check_patches(m, b) : MOM_OK;
 }
 
-/* row[r] is the loss of row r, and position p sits at row rows[p]; summed
- * in position order. */
+/* The next-token target of position p: with continuous images, neither an
+ * image position (it predicts its own noise) nor one whose next token is
+ * an image position (a patch, not a token) has one. */
+static int32_t token_target(const mom_model *m, const mom_batch *b, int p)
+{
+    if (m->patch_dim && (b->modality[p] == MOM_MOD_IMAGE ||
+                         (b->targets[p] >= 0 && b->target_modality[p] == MOM_MOD_IMAGE)))
+        return -1;
+    return b->targets[p];
+}
+
+/* row[r] is the cross-entropy of row r, and position p sits at row
+ * rows[p]; summed in position order. mse[i]: the noise error of image
+ * row i of n_img (continuous images). */
 static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32_t *rows, const float *row,
-                             mom_losses *out)
+                             const float *mse, int n_img, mom_losses *out)
 {
     double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
     memset(out, 0, sizeof(*out));
     const int n = b->B * b->T;
     for (int i = 0; i < n; i++) {
-        if (b->targets[i] < 0) continue;
+        if (token_target(m, b, i) < 0) continue;
         const float l = row[rows[i]];
         sum += l;
         by[b->target_modality[i]] += l;
@@ -220,24 +252,113 @@ static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32
         out->n_targets++;
     }
     out->loss = out->n_targets ? sum / (double)out->n_targets : NAN;
+    if (n_img) {
+        double e = 0.0;
+        for (int i = 0; i < n_img; i++) e += mse[i];
+        by[MOM_MOD_IMAGE] = e;
+        out->count[MOM_MOD_IMAGE] = n_img;
+        out->loss = (out->n_targets ? out->loss : 0.0) + m->cfg.diffusion_weight * e / n_img;
+    }
     for (int k = 0; k < MOM_MAX_MODALITIES; k++)
         out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
 }
 
+/* The LM head and the loss over rows [r0, r1), head_block rows at a time;
+ * in training (scale != 0) each block's dlogits go straight into dW_head
+ * and dh_f. */
+static mom_status lm_head(mom_model *m, int r0, int r1, float scale)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int Dm = m->cfg.d_model, V = m->cfg.vocab_size;
+    for (int r = r0; r < r1; r += m->head_block) {
+        const int n = r1 - r < m->head_block ? r1 - r : m->head_block;
+        const bv hf = bv_at(pl->h_f, (size_t)r * Dm);
+        if (be->mm_fwd(be, n, V, Dm, hf, Dm, P(m, m->lm_head), pl->logits, V, 0))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
+        be->xent(be, n, V, pl->logits, bv_at(pl->targets, (size_t)r), scale, bv_at(pl->row_loss, (size_t)r));
+        if (scale != 0.0f && (be->mm_bwd_weight(be, n, V, Dm, pl->logits, V, hf, Dm, G(m, m->lm_head)) ||
+                              be->mm_bwd_data(be, n, V, Dm, pl->logits, V, P(m, m->lm_head),
+                                              bv_at(pl->dh_f, (size_t)r * Dm), Dm, 0)))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
+    }
+    return MOM_OK;
+}
+
+/* The patch head on the image rows [i0, i0 + ni): predicted noise, its
+ * squared error per row; with scale != 0, dW, db and dh_f of those rows. */
+static mom_status patch_head(mom_model *m, int i0, int ni, float scale)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int Dm = m->cfg.d_model, pd = m->patch_dim;
+    const bv hf = bv_at(pl->h_f, (size_t)i0 * Dm);
+    if (be->mm_fwd(be, ni, pd, Dm, hf, Dm, P(m, m->patch_out_w), pl->pred, pd, 0))
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch head matmul failed");
+    be->add_bias(be, ni, pd, P(m, m->patch_out_b), pl->pred, pd);
+    be->mse(be, ni, pd, pl->pred, pl->pin_eps, scale, pl->patch_loss);
+    if (scale == 0.0f) return MOM_OK;
+    be->bias_grad(be, ni, pd, pl->pred, pd, G(m, m->patch_out_b));
+    if (be->mm_bwd_weight(be, ni, pd, Dm, pl->pred, pd, hf, Dm, G(m, m->patch_out_w)) ||
+        be->mm_bwd_data(be, ni, pd, Dm, pl->pred, pd, P(m, m->patch_out_w), bv_at(pl->dh_f, (size_t)i0 * Dm), Dm, 0))
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch head backward matmul failed");
+    return MOM_OK;
+}
+
+void model_image_rows(const mom_model *m, int *row0, int *n)
+{
+    *row0 = m->patch_dim ? m->rt.offset[MOM_MOD_IMAGE] : 0;
+    *n = m->patch_dim ? m->rt.offset[MOM_MOD_IMAGE + 1] - *row0 : 0;
+}
+
+/* The image slice's inputs, on the host in row order, then uploaded:
+ * x_t (and, when noising, the noise drawn), and the timestep features. */
+static void feed_patches(mom_model *m, int B, int T, const uint8_t *modality, const patch_feed *pf, int i0, int ni)
+{
+    act_plan *pl = &m->plan;
+    const int pd = m->patch_dim, td = m->cfg.time_dim;
+    if (pf->noise) {
+        const diffusion_batch db = {B, T, pd, td, modality, pf->x, pl->host_rows, i0, pf->seed, pf->low_t_fraction};
+        diffusion_noise_batch(&db, pl->host_xt, pl->host_eps, pl->host_tf, NULL);
+        m->be->upload(m->be, pl->pin_eps, pl->host_eps, (size_t)ni * pd);
+    } else {
+        for (int r = 0; r < ni; r++) {
+            memcpy(pl->host_xt + (size_t)r * pd, pf->x + (size_t)pl->host_perm[i0 + r] * pd, sizeof(float) * pd);
+            mom_diffusion_time_features(pf->t, td, pl->host_tf + (size_t)r * td);
+        }
+    }
+    m->be->upload(m->be, pl->pin_x, pl->host_xt, (size_t)ni * pd);
+    m->be->upload(m->be, pl->pin_t, pl->host_tf, (size_t)ni * td);
+}
+
 mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
-                       const layer_carry *carry)
+                       const layer_carry *carry, const patch_feed *pf)
 {
     m->be->threads(m->be, m->ctx->n_threads);
     mom_status s = plan_ensure(m, B, T);
     if (s) return s;
     backend *be = m->be;
     act_plan *pl = &m->plan;
-    const int BT = B * T;
+    const int BT = B * T, Dm = m->cfg.d_model;
     route_build(&m->rt, m->cfg.n_modalities, modality, BT, pl->host_perm, pl->host_rows);
+    int i0, ni;
+    model_image_rows(m, &i0, &ni);
+    if (ni && (!pf || !pf->x))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "batch: %d image positions but no patches (continuous images)", ni);
     for (int i = 0; i < BT; i++) pl->host_tokens[i] = tokens[pl->host_perm[i]];
     be->upload(be, pl->rows, pl->host_rows, (size_t)BT);
     be->upload(be, pl->tokens, pl->host_tokens, (size_t)BT);
-    be->embed_fwd(be, BT, m->cfg.d_model, pl->tokens, P(m, m->embedding), pl->x_final);
+    be->embed_fwd(be, BT, Dm, pl->tokens, P(m, m->embedding), pl->x_final);
+    if (ni) {
+        /* An image position's input: patch_in x_t + time_in features(t). */
+        feed_patches(m, B, T, modality, pf, i0, ni);
+        const bv xi = bv_at(pl->x_final, (size_t)i0 * Dm);
+        if (be->mm_fwd(be, ni, Dm, m->patch_dim, pl->pin_x, m->patch_dim, P(m, m->patch_in_w), xi, Dm, 0) ||
+            be->mm_fwd(be, ni, Dm, m->cfg.time_dim, pl->pin_t, m->cfg.time_dim, P(m, m->time_in_w), xi, Dm, 1))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch embedding matmul failed");
+        be->add_bias(be, ni, Dm, P(m, m->patch_in_b), xi, Dm);
+        be->add_bias(be, ni, Dm, P(m, m->time_in_b), xi, Dm);
+    }
     for (int l = 0; l < m->cfg.n_layer; l++)
         if ((s = block_forward(m, l, pl->x_final, carry ? &carry[l] : NULL))) return s;
     return MOM_OK;
@@ -252,42 +373,50 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
     if (backward && !isfinite(grad_scale))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "grad_scale = %g is not finite", (double)grad_scale);
-    if ((s = model_trunk(m, b->B, b->T, b->tokens, b->modality, NULL))) return s;
+    const patch_feed pf = {b->patches, 1, b->noise_seed, b->low_t_fraction, 0};
+    if ((s = model_trunk(m, b->B, b->T, b->tokens, b->modality, NULL, &pf))) return s;
     backend *be = m->be;
     act_plan *pl = &m->plan;
-    const int BT = b->B * b->T, Dm = m->cfg.d_model, V = m->cfg.vocab_size;
+    const int BT = b->B * b->T, Dm = m->cfg.d_model;
+    int i0, ni;
+    model_image_rows(m, &i0, &ni);
 
     int64_t n_targets = 0;
     for (int i = 0; i < BT; i++) {
-        n_targets += b->targets[i] >= 0;
-        pl->host_targets[i] = b->targets[pl->host_perm[i]];
+        pl->host_targets[i] = token_target(m, b, pl->host_perm[i]);
+        n_targets += pl->host_targets[i] >= 0;
     }
     be->upload(be, pl->targets, pl->host_targets, (size_t)BT);
     be->rmsnorm_fwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
-    const int do_bwd = backward && n_targets > 0 && grad_scale != 0.0f;
-    const float scale = do_bwd ? grad_scale / (float)n_targets : 0.0f;
-    /* The LM head and the loss, head_block rows at a time; in training each
-     * block's dlogits go straight into dW_head and dh_f. */
-    for (int r0 = 0; r0 < BT; r0 += m->head_block) {
-        const int n = BT - r0 < m->head_block ? BT - r0 : m->head_block;
-        const bv hf = bv_at(pl->h_f, (size_t)r0 * Dm);
-        if (be->mm_fwd(be, n, V, Dm, hf, Dm, P(m, m->lm_head), pl->logits, V, 0))
-            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
-        be->xent(be, n, V, pl->logits, bv_at(pl->targets, (size_t)r0), scale, bv_at(pl->row_loss, (size_t)r0));
-        if (do_bwd && (be->mm_bwd_weight(be, n, V, Dm, pl->logits, V, hf, Dm, G(m, m->lm_head)) ||
-                       be->mm_bwd_data(be, n, V, Dm, pl->logits, V, P(m, m->lm_head),
-                                       bv_at(pl->dh_f, (size_t)r0 * Dm), Dm, 0)))
-            return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head backward matmul failed");
-    }
+    const int do_bwd = backward && (n_targets > 0 || ni > 0) && grad_scale != 0.0f;
+    const float scale = do_bwd && n_targets ? grad_scale / (float)n_targets : 0.0f;
+    /* Image rows take the patch head instead of the LM head. */
+    if ((s = lm_head(m, 0, i0, scale)) || (s = lm_head(m, i0 + ni, BT, scale))) return s;
+    if (ni && (s = patch_head(m, i0, ni, do_bwd ? grad_scale * m->cfg.diffusion_weight / (float)ni : 0.0f)))
+        return s;
     be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
-    losses_from_rows(m, b, pl->host_rows, pl->host_loss, out);
+    if (ni) be->download(be, pl->host_mse, pl->patch_loss, (size_t)ni);
+    losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
     if (!do_bwd) return MOM_OK;
 
     be->zero(be, pl->dx, (size_t)BT * Dm);
     be->rmsnorm_bwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), pl->rstd_f, pl->dh_f, pl->dx, G(m, m->norm_f));
     for (int l = m->cfg.n_layer - 1; l >= 0; l--)
         if ((s = block_backward(m, l, pl->dx))) return s;
-    be->embed_bwd(be, BT, Dm, pl->tokens, pl->dx, G(m, m->embedding));
+    /* Token rows into the embedding; image rows into the patch and time
+     * embeddings. */
+    be->embed_bwd(be, i0, Dm, pl->tokens, pl->dx, G(m, m->embedding));
+    be->embed_bwd(be, BT - i0 - ni, Dm, bv_at(pl->tokens, (size_t)(i0 + ni)), bv_at(pl->dx, (size_t)(i0 + ni) * Dm),
+                  G(m, m->embedding));
+    if (ni) {
+        const bv dxi = bv_at(pl->dx, (size_t)i0 * Dm);
+        const int pd = m->patch_dim, td = m->cfg.time_dim;
+        if (be->mm_bwd_weight(be, ni, Dm, pd, dxi, Dm, pl->pin_x, pd, G(m, m->patch_in_w)) ||
+            be->mm_bwd_weight(be, ni, Dm, td, dxi, Dm, pl->pin_t, td, G(m, m->time_in_w)))
+            return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch embedding backward matmul failed");
+        be->bias_grad(be, ni, Dm, dxi, Dm, G(m, m->patch_in_b));
+        be->bias_grad(be, ni, Dm, dxi, Dm, G(m, m->time_in_b));
+    }
     return MOM_OK;
 }
 
@@ -357,7 +486,7 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
             break;
         }
         for (size_t i = (size_t)rows * T; i < BT; i++) tgt[i] = -1;
-        mom_batch b = {B, T, tok, mod, tgt, tmod};
+        mom_batch b = {B, T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
         mom_losses l;
         if ((s = mom_model_forward(m, &b, &l))) break;
         for (int k = 0; k < m->cfg.n_modalities; k++)

@@ -72,6 +72,10 @@ typedef struct act_plan {
     float *host_loss; /* (BT), row order */
     int32_t *host_perm, *host_rows, *host_tokens, *host_targets; /* (BT) each, see route_build */
     int32_t *host_sel;                                           /* (BT) */
+    /* Continuous images (patch_dim > 0; else empty): the image slice's
+     * x_t, noise and timestep features, its predicted noise and loss. */
+    bv pin_x, pin_eps, pin_t, pred, patch_loss;
+    float *host_xt, *host_eps, *host_tf, *host_mse; /* (BT, patch_dim), (BT, patch_dim), (BT, time_dim), (BT) */
     /* A smaller shape is laid out again in the memory there is, not
      * reallocated (inference alternates prompt pieces and single steps). */
     size_t cap_elems, cap_bt;
@@ -96,6 +100,11 @@ struct mom_model {
     size_t n_tensors, n_params;
     layer_params *layers;
     size_t embedding, norm_f, lm_head; /* lm_head == embedding when tied */
+    /* Continuous images (patch_dim > 0): patch_in [d_model, patch_dim] and
+     * time_in [d_model, time_dim] embed an image position, patch_out
+     * [patch_dim, d_model] predicts its noise; each with a bias. */
+    int patch_dim;
+    size_t patch_in_w, patch_in_b, time_in_w, time_in_b, patch_out_w, patch_out_b;
 
     be_buf *params, *grads, *adam_m, *adam_v;
     int64_t step; /* optimizer steps done */
@@ -109,12 +118,28 @@ static inline bv G(const mom_model *m, size_t off) { bv v = {m->grads, off}; ret
 
 /* model.c: a model with its buffers allocated, parameters zero. */
 mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out);
+/* What continuous-image positions take in (patch_dim > 0). x [B*T,
+ * patch_dim] in position order: with noise, the clean x_0, noised with one
+ * drawn timestep per image (training); without, x_t itself at timestep t
+ * (sampling). */
+typedef struct patch_feed {
+    const float *x;
+    int noise;
+    uint64_t seed;
+    float low_t_fraction;
+    int t;
+} patch_feed;
+
 /* Plans (B, T), routes the batch by modality, embeds it and runs every
  * layer: x_final holds the last residual stream, position p at row
  * plan.host_rows[p]. Ids must be checked already. carry: n_layer states
- * (inference) or NULL. */
+ * (inference) or NULL. pf: the patches, when the batch has image positions
+ * of a model with continuous images (else unread). */
 mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
-                       const layer_carry *carry);
+                       const layer_carry *carry, const patch_feed *pf);
+/* The image slice of the batch the trunk ran: its first row and count
+ * (0 without continuous images). */
+void model_image_rows(const mom_model *m, int *row0, int *n);
 
 /* params.c */
 mom_status params_build_table(mom_model *m);

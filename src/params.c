@@ -50,7 +50,7 @@ mom_status params_build_table(mom_model *m)
 {
     const mom_config *c = &m->cfg;
     const int M = c->n_modalities, Di = m->d_inner, R = m->dt_rank;
-    const int cap = 3 + c->n_layer * (6 + 5 * M);
+    const int cap = 9 + c->n_layer * (6 + 5 * M);
     m->tensors = calloc((size_t)cap, sizeof(tensor_entry));
     m->layers = calloc((size_t)c->n_layer, sizeof(layer_params));
     if (!m->tensors || !m->layers) return MOM_ERR_NOMEM;
@@ -80,6 +80,15 @@ mom_status params_build_table(mom_model *m)
     m->norm_f = add(m, cap, 0, 1, c->d_model, 0, 0, "norm_f.weight");
     m->lm_head = c->tie_embeddings ? m->embedding
                                    : add(m, cap, 1, 2, c->vocab_size, c->d_model, 0, "lm_head.weight");
+    m->patch_dim = mom_patch_dim(&c->patches);
+    if (m->patch_dim) {
+        m->patch_in_w = add(m, cap, 1, 2, c->d_model, m->patch_dim, 0, "patch_in.weight");
+        m->patch_in_b = add(m, cap, 0, 1, c->d_model, 0, 0, "patch_in.bias");
+        m->time_in_w = add(m, cap, 1, 2, c->d_model, c->time_dim, 0, "time_in.weight");
+        m->time_in_b = add(m, cap, 0, 1, c->d_model, 0, 0, "time_in.bias");
+        m->patch_out_w = add(m, cap, 1, 2, m->patch_dim, c->d_model, 0, "patch_out.weight");
+        m->patch_out_b = add(m, cap, 0, 1, m->patch_dim, 0, 0, "patch_out.bias");
+    }
     return MOM_OK;
 }
 
@@ -100,7 +109,8 @@ static void fill_uniform(rng *r, float *p, size_t n, float bound)
  * U(+-dt_rank^-1/2); dt bias = inverse softplus of a log-uniform sample in
  * [1e-3, 1e-1] floored at 1e-4; A_log = log(1..d_state); D = 1; conv1d
  * U(+-1/sqrt(d_conv)); embedding N(0, 0.02); out_proj scaled by
- * 1/sqrt(n_layer); norms 1. `host` holds n_params floats. */
+ * 1/sqrt(n_layer); norms 1. The continuous-image layers are Linear too:
+ * weights U(+-1/sqrt(fan_in)), biases 0. `host` holds n_params floats. */
 void params_init(mom_model *m, uint64_t seed, float *host)
 {
     rng r;
@@ -130,6 +140,8 @@ void params_init(mom_model *m, uint64_t seed, float *host)
             }
         } else if (strstr(nm, "dt_proj")) {
             fill_uniform(&r, p, t->n, 1.0f / sqrtf((float)m->dt_rank));
+        } else if (t->ndim == 1) { /* patch_in, time_in, patch_out biases */
+            for (size_t j = 0; j < t->n; j++) p[j] = 0.0f;
         } else { /* in_proj, x_proj, out_proj weights: [out, in] */
             float bound = 1.0f / sqrtf((float)t->shape[1]);
             fill_uniform(&r, p, t->n, bound);

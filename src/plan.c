@@ -43,6 +43,12 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->targets = take(c, BT);
     p->rows = take(c, BT);
     p->sel = take(c, BT);
+    const size_t PD = (size_t)m->patch_dim, TD = PD ? (size_t)m->cfg.time_dim : 0;
+    p->pin_x = take(c, BT * PD);
+    p->pin_eps = take(c, BT * PD);
+    p->pin_t = take(c, BT * TD);
+    p->pred = take(c, BT * PD);
+    p->patch_loss = take(c, PD ? BT : 0);
     /* Buffers whose lives do not overlap share memory (see block.c):
      * h and uc (h is spent before the conv writes uc, and recomputed after
      * the last read of uc); y, dy and dh (the scan's backward reads dy[t]
@@ -68,7 +74,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
 static void bind(act_plan *p, int n_layer)
 {
     bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->tokens, &p->targets,
-                 &p->rows, &p->sel, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
+                 &p->rows, &p->sel, &p->pin_x, &p->pin_eps, &p->pin_t, &p->pred, &p->patch_loss, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
                  &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
     for (int l = 0; l < n_layer; l++) {
@@ -89,15 +95,25 @@ void plan_free(mom_model *m)
     free(p->host_tokens);
     free(p->host_targets);
     free(p->host_sel);
+    free(p->host_xt);
+    free(p->host_eps);
+    free(p->host_tf);
+    free(p->host_mse);
     memset(p, 0, sizeof(*p));
 }
 
-static mom_status host_arrays(act_plan *p, size_t BT)
+static mom_status host_arrays(const mom_model *m, act_plan *p, size_t BT)
 {
     int32_t **ints[] = {&p->host_perm, &p->host_rows, &p->host_tokens, &p->host_targets, &p->host_sel};
-    free(p->host_loss);
-    p->host_loss = malloc(sizeof(float) * BT);
-    int ok = p->host_loss != NULL;
+    const size_t PD = (size_t)m->patch_dim, TD = PD ? (size_t)m->cfg.time_dim : 0;
+    struct { float **p; size_t n; } floats[] = {{&p->host_loss, BT}, {&p->host_xt, BT * PD}, {&p->host_eps, BT * PD},
+                                                {&p->host_tf, BT * TD}, {&p->host_mse, PD ? BT : 0}};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
+        free(*floats[i].p);
+        *floats[i].p = malloc(sizeof(float) * (floats[i].n ? floats[i].n : 1));
+        ok = ok && *floats[i].p;
+    }
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         free(*ints[i]);
         *ints[i] = malloc(sizeof(int32_t) * BT);
@@ -122,7 +138,7 @@ mom_status plan_ensure(mom_model *m, int B, int T)
         if (p->buf) m->be->release(m->be, p->buf);
         p->buf = NULL;
         p->cap_elems = 0;
-        if (p->layers && host_arrays(p, BT) == MOM_OK) p->buf = m->be->alloc(m->be, c.off);
+        if (p->layers && host_arrays(m, p, BT) == MOM_OK) p->buf = m->be->alloc(m->be, c.off);
         if (!p->buf) {
             plan_free(m);
             return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate activations for batch %d x seq %d (%zu MiB)",

@@ -40,3 +40,15 @@ const char *mom_modality_name(const mom_vocab_layout *v, int modality)
     if (mom_vocab_layout_is_set(v) && modality < 3) return names[modality];
     return generic[modality];
 }
+
+int mom_patch_dim(const mom_patch_geometry *g)
+{
+    return g && g->patch_size > 0 && g->channels > 0 ? g->patch_size * g->patch_size * g->channels : 0;
+}
+
+int mom_patches_per_image(const mom_patch_geometry *g)
+{
+    if (!g || g->patch_size <= 0 || g->image_size <= 0) return 0;
+    const int side = g->image_size / g->patch_size;
+    return side * side;
+}

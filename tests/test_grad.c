@@ -150,6 +150,66 @@ static void test_scalar_path(void **st)
     run_config("scalar", MOM_DECOUPLE_ALL, 0, 0x5, "plain C, all decoupled, untied");
 }
 
+/* Continuous images (Transfusion): the patch and timestep embeddings, the
+ * patch head and the noise MSE beside the text cross-entropy, on the
+ * default and the plain-C path. Image positions carry random patches; the
+ * noise seed is fixed, so every forward of the difference draws the same
+ * timesteps and noise. */
+static void run_transfusion(const char *cpu, const char *label)
+{
+    mom_ctx *ctx = ctx_for(cpu);
+    mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
+    const mom_patch_geometry g = {2, 4, 1}; /* patches of 4 floats, 4 per image */
+    c.patches = g;
+    c.time_dim = 8;
+    c.diffusion_weight = 2.0f;
+    mom_model *m = tu_new_model(ctx, &c, 7);
+    m->chunk = 8;
+    m->proj_tile = 5;
+    m->head_block = 7;
+    randomize(m, 23);
+    tu_batch b = tu_make_batch(2, 21, c.vocab_size, 0x7, 5);
+    float *patches = malloc(sizeof(float) * 2 * 21 * 4);
+    uint64_t s = 3;
+    for (int i = 0; i < 2 * 21 * 4; i++) patches[i] = 2.0f * tu_uniform(&s) - 1.0f;
+    b.b.patches = patches;
+    b.b.noise_seed = 77;
+    b.b.low_t_fraction = 0.5f;
+    mom_losses l;
+    assert_int_equal(mom_model_forward(m, &b.b, &l), MOM_OK);
+    assert_true(l.count[MOM_MOD_IMAGE] > 0 && isfinite(l.by_modality[MOM_MOD_IMAGE]));
+    double worst = check_model(m, &b.b, label);
+    fprintf(stderr, "%-34s worst relative error %.2e (image MSE %.4f over %lld positions)\n", label, worst,
+            l.by_modality[MOM_MOD_IMAGE], (long long)l.count[MOM_MOD_IMAGE]);
+    /* The new layers got gradients at all. */
+    const char *names[] = {"patch_in.weight", "patch_in.bias", "time_in.weight", "time_in.bias", "patch_out.weight",
+                           "patch_out.bias"};
+    for (int i = 0; i < 6; i++) {
+        size_t n;
+        float *gr = tu_get_tensor(m, names[i], 1, &n);
+        double sum = 0;
+        for (size_t j = 0; j < n; j++) sum += fabs(gr[j]);
+        assert_true(sum > 0);
+        free(gr);
+    }
+    free(patches);
+    tu_free_batch(&b);
+    mom_model_destroy(&m);
+    mom_ctx_destroy(&ctx);
+}
+
+static void test_transfusion(void **st)
+{
+    (void)st;
+    run_transfusion(NULL, "transfusion");
+}
+
+static void test_transfusion_scalar(void **st)
+{
+    (void)st;
+    run_transfusion("scalar", "transfusion, plain C");
+}
+
 /* A modality copy that no token of the batch uses gets exactly zero
  * gradient; its embedding rows likewise when the head is untied. */
 static void test_absent_modality_zero_grad(void **st)
@@ -198,6 +258,8 @@ int main(void)
         cmocka_unit_test(test_dense_untied),
         cmocka_unit_test(test_scalar_path),
         cmocka_unit_test(test_absent_modality_zero_grad),
+        cmocka_unit_test(test_transfusion),
+        cmocka_unit_test(test_transfusion_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

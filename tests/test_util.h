@@ -162,7 +162,7 @@ static inline tu_batch tu_make_batch(int B, int T, int vocab, unsigned mod_mask,
             t.tmod[i - 1] = (uint8_t)cur;
         }
     }
-    mom_batch b = {B, T, t.tok, t.mod, t.tgt, t.tmod};
+    mom_batch b = {B, T, t.tok, t.mod, t.tgt, t.tmod, NULL, 0, 0.0f};
     t.b = b;
     return t;
 }
@@ -196,7 +196,7 @@ static inline void tu_make_small_batch(tu_small_batch *bb, uint64_t seed)
         bb->tgt[i] = i % 5 == 2 ? -1 : (int32_t)(tu_next(&s) % TU_SMALL_VOCAB);
         bb->tmod[i] = (uint8_t)cur;
     }
-    mom_batch b = {TU_SMALL_B, TU_SMALL_T, bb->tok, bb->mod, bb->tgt, bb->tmod};
+    mom_batch b = {TU_SMALL_B, TU_SMALL_T, bb->tok, bb->mod, bb->tgt, bb->tmod, NULL, 0, 0.0f};
     bb->b = b;
 }
 

@@ -64,7 +64,7 @@ static int make_batch(bench_batch *bb, int B, int T, int vocab, int n_mod)
             bb->tmod[i - 1] = m;
         }
     }
-    mom_batch b = {B, T, bb->tok, bb->mod, bb->tgt, bb->tmod};
+    mom_batch b = {B, T, bb->tok, bb->mod, bb->tgt, bb->tmod, NULL, 0, 0.0f};
     bb->b = b;
     return 0;
 }

@@ -51,7 +51,7 @@ int cmd_grad(int argc, char **argv)
     if (!s) s = mom_dataset_fill_batch(d, B, T, starts, tok, mod, tgt, tmod);
     mom_losses l;
     if (!s) {
-        mom_batch batch = {B, T, tok, mod, tgt, tmod};
+        mom_batch batch = {B, T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
         s = mom_model_zero_grad(m);
         if (!s) s = mom_model_backward(m, &batch, 1.0f, &l);
     }

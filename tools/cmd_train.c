@@ -297,7 +297,7 @@ static int train_loop(run *r)
         for (int a = 0; a < o->accum && !s; a++) {
             for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
             s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
-            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod};
+            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
             mom_losses l;
             if (!s) s = mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
             if (s) break;

@@ -250,6 +250,10 @@ static void cpu_xent(backend *be, int T, int V, bv logits, bv targets, float sca
     (void)be;
     KN(be)->xent(T, V, F(logits), I(targets), scale, F(loss));
 }
+static void cpu_mse(backend *be, int rows, int cols, bv pred, bv target, float scale, bv loss)
+{
+    KN(be)->mse(rows, cols, F(pred), F(target), scale, F(loss));
+}
 static double cpu_sumsq(backend *be, size_t n, bv x)
 {
     (void)be;
@@ -302,6 +306,7 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->scan_work_elems = cpu_scan_work;
     b->threads = cpu_threads;
     b->xent = cpu_xent;
+    b->mse = cpu_mse;
     b->sumsq = cpu_sumsq;
     b->adamw = cpu_adamw;
     b->destroy = cpu_destroy;
