@@ -323,6 +323,19 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
 /* One token for each of the state's sequences ([n_seq] each); logits
  * [n_seq, vocab_size]. */
 mom_status mom_state_step(mom_state *st, const int32_t *tokens, const uint8_t *modality, float *logits);
+/* Continuous images: feeds sequence seq n image positions whose patches
+ * are x_t [n, patch_dim] at diffusion timestep t (0..999), and returns the
+ * noise the model predicts for each, eps [n, patch_dim]. The state moves
+ * on as prefill's does: to denoise, snapshot the state after BOI and
+ * restore it before each step (mom_generate does). */
+mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float *x_t, int t, float *eps);
+/* Continuous images: draws an image for sequence seq, which has just been
+ * fed BOI: Gaussian noise (from seed) through `steps` DDIM steps (eta 0)
+ * from t = 999 down to 0, each fed from a snapshot of the state at BOI, so
+ * the prompt is not run again. Then the state holds the prompt, BOI and
+ * the image (fed clean, t = 0), ready for EOI. pixels: image_size^2 x
+ * channels in [0, 1]. */
+mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t seed, float *pixels);
 /* The logits after every position of B rows of T tokens, each row from an
  * empty state: [B, T, vocab_size]. One forward, as in training. */
 mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
@@ -333,7 +346,8 @@ mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, c
  * modalities well formed: after BOI only image codes, image_tokens of them,
  * then EOI; after BOSP only speech units (and, after the first, EOSP), at
  * most speech_tokens, then EOSP; outside those, text, BOI, BOSP and EOS
- * (no stray codes). Each sequence has its own random stream: the same seed
+ * (no stray codes). With continuous images the caller makes an image's
+ * patches (by diffusion) and the sampler offers only EOI inside one. Each sequence has its own random stream: the same seed
  * gives the same tokens, whatever else is in the batch. */
 typedef struct mom_sampling {
     float temperature; /* default 1; 0: greedy (the most likely token) */

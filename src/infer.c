@@ -2,6 +2,7 @@
  * (n_seq, T) positions that carries each layer's state in and out (the
  * conv history and the scan state of src/state.c), then the LM head on
  * just the positions whose logits are wanted. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,56 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
      * changes nothing; any later failure may have moved some layers. */
     else if (s != MOM_ERR_NOMEM || t_done > 0)
         st->broken = 1;
+    return s;
+}
+
+mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float *x_t, int t, float *eps)
+{
+    if (!st) return MOM_ERR_INVALID_ARG;
+    mom_model *m = st->m;
+    const int pd = m->patch_dim;
+    if (!pd) return mom_fail(m->ctx, MOM_ERR_UNSUPPORTED, "prefill_patches: the model has no continuous images");
+    if (seq < 0 || seq >= st->n_seq || n < 1 || n > m->prefill_rows || t < 0 || t >= MOM_DIFFUSION_STEPS)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG,
+                        "prefill_patches: seq %d of %d, n %d of at most %d, t %d of [0, %d): out of range", seq,
+                        st->n_seq, n, m->prefill_rows, t, MOM_DIFFUSION_STEPS);
+    if (!x_t || !eps) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill_patches: x_t or eps is NULL");
+    if (st->broken)
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "prefill_patches: the state was left half fed by a backend failure");
+    for (size_t i = 0; i < (size_t)n * pd; i++)
+        if (!isfinite(x_t[i]))
+            return mom_fail(m->ctx, MOM_ERR_DATA, "prefill_patches: x_t[%zu] is %g", i, (double)x_t[i]);
+    if (st->max_tokens && st->len[seq] + n > st->max_tokens)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill_patches: sequence %d holds %lld tokens; %d more pass its "
+                        "limit of %lld", seq, (long long)st->len[seq], n, (long long)st->max_tokens);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)n);
+    uint8_t *mod = malloc((size_t)n);
+    if (!tok || !mod) {
+        free(tok);
+        free(mod);
+        return mom_fail(m->ctx, MOM_ERR_NOMEM, "prefill_patches: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        tok[i] = MOM_TOK_PAD;
+        mod[i] = MOM_MOD_IMAGE;
+    }
+    layer_carry carry[512];
+    for (int l = 0; l < m->cfg.n_layer; l++) carry[l] = state_carry(st, l, seq);
+    const patch_feed pf = {x_t, 0, 0, 0.0f, t};
+    mom_status s = model_trunk(m, 1, n, tok, mod, carry, &pf);
+    free(tok);
+    free(mod);
+    if (!s) {
+        /* Every position is an image position: the slice is the batch, in
+         * position order. */
+        act_plan *pl = &m->plan;
+        m->be->rmsnorm_fwd(m->be, n, m->cfg.d_model, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f,
+                           pl->rstd_f);
+        s = model_patch_pred(m, 0, n);
+        if (!s) m->be->download(m->be, eps, pl->pred, (size_t)n * pd);
+    }
+    if (s) st->broken = 1;
+    else st->len[seq] += n;
     return s;
 }
 

@@ -285,6 +285,17 @@ static mom_status lm_head(mom_model *m, int r0, int r1, float scale)
     return MOM_OK;
 }
 
+mom_status model_patch_pred(mom_model *m, int i0, int ni)
+{
+    backend *be = m->be;
+    act_plan *pl = &m->plan;
+    const int Dm = m->cfg.d_model, pd = m->patch_dim;
+    if (be->mm_fwd(be, ni, pd, Dm, bv_at(pl->h_f, (size_t)i0 * Dm), Dm, P(m, m->patch_out_w), pl->pred, pd, 0))
+        return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch head matmul failed");
+    be->add_bias(be, ni, pd, P(m, m->patch_out_b), pl->pred, pd);
+    return MOM_OK;
+}
+
 /* The patch head on the image rows [i0, i0 + ni): predicted noise, its
  * squared error per row; with scale != 0, dW, db and dh_f of those rows. */
 static mom_status patch_head(mom_model *m, int i0, int ni, float scale)
@@ -293,9 +304,8 @@ static mom_status patch_head(mom_model *m, int i0, int ni, float scale)
     act_plan *pl = &m->plan;
     const int Dm = m->cfg.d_model, pd = m->patch_dim;
     const bv hf = bv_at(pl->h_f, (size_t)i0 * Dm);
-    if (be->mm_fwd(be, ni, pd, Dm, hf, Dm, P(m, m->patch_out_w), pl->pred, pd, 0))
-        return mom_fail(m->ctx, MOM_ERR_BACKEND, "patch head matmul failed");
-    be->add_bias(be, ni, pd, P(m, m->patch_out_b), pl->pred, pd);
+    mom_status s = model_patch_pred(m, i0, ni);
+    if (s) return s;
     be->mse(be, ni, pd, pl->pred, pl->pin_eps, scale, pl->patch_loss);
     if (scale == 0.0f) return MOM_OK;
     be->bias_grad(be, ni, pd, pl->pred, pd, G(m, m->patch_out_b));

@@ -140,6 +140,9 @@ mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const 
 /* The image slice of the batch the trunk ran: its first row and count
  * (0 without continuous images). */
 void model_image_rows(const mom_model *m, int *row0, int *n);
+/* plan.pred = the patch head on h_f's image rows [i0, i0 + ni) (the final
+ * norm must have run). */
+mom_status model_patch_pred(mom_model *m, int i0, int ni);
 
 /* params.c */
 mom_status params_build_table(mom_model *m);

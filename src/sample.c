@@ -21,6 +21,7 @@ struct mom_sampler {
     mom_sampling s;
     mom_vocab_layout lay;
     int laid_out, V, n_seq;
+    int continuous; /* images are patches (diffusion), not codes */
     seq_grammar *g;
     rng *r;
     int32_t *cand; /* [V]: the tokens allowed now */
@@ -68,6 +69,7 @@ mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_s
     sp->s = *s;
     sp->lay = m->cfg.vocab_layout;
     sp->laid_out = mom_vocab_layout_is_set(&sp->lay);
+    sp->continuous = mom_patch_dim(&m->cfg.patches) > 0;
     sp->V = V;
     sp->n_seq = n_seq;
     for (int i = 0; i < n_seq; i++) rng_seed(&sp->r[i], s->seed + 0x9E3779B97F4A7C15ull * (uint64_t)i);
@@ -102,7 +104,7 @@ mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token)
     if (token < 0 || token >= sp->V)
         return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d is not in [0, %d)", token, sp->V);
     if (!sp->laid_out) return MOM_OK;
-    if ((token == MOM_TOK_BOI && !sp->lay.n_image) || (token == MOM_TOK_BOSP && !sp->lay.n_speech))
+    if ((token == MOM_TOK_BOI && !sp->lay.n_image && !sp->continuous) || (token == MOM_TOK_BOSP && !sp->lay.n_speech))
         return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d opens %s, but the vocabulary has none", token,
                         token == MOM_TOK_BOI ? "an image" : "a recording");
     seq_grammar *g = &sp->g[seq];
@@ -127,7 +129,9 @@ static int allowed(const mom_sampler *sp, const seq_grammar *g)
     }
     const mom_vocab_layout *v = &sp->lay;
     const int text0 = v->n_special, image0 = text0 + v->n_text, speech0 = image0 + v->n_image;
-    if (g->segment == IN_IMAGE) {
+    if (g->segment == IN_IMAGE && sp->continuous) {
+        sp->cand[n++] = MOM_TOK_EOI; /* the patches come from diffusion, not from here */
+    } else if (g->segment == IN_IMAGE) {
         const int must_end = sp->s.image_tokens > 0 && g->count >= sp->s.image_tokens;
         const int may_end = sp->s.image_tokens == 0 || must_end;
         if (may_end) sp->cand[n++] = MOM_TOK_EOI;
@@ -140,7 +144,7 @@ static int allowed(const mom_sampler *sp, const seq_grammar *g)
             for (int t = speech0; t < speech0 + v->n_speech; t++) sp->cand[n++] = t;
     } else {
         sp->cand[n++] = MOM_TOK_EOS;
-        if (v->n_image) sp->cand[n++] = MOM_TOK_BOI;
+        if (v->n_image || sp->continuous) sp->cand[n++] = MOM_TOK_BOI;
         if (v->n_speech) sp->cand[n++] = MOM_TOK_BOSP;
         for (int t = text0; t < image0; t++) sp->cand[n++] = t;
     }

@@ -382,6 +382,80 @@ static void test_bad_input_leaves_state(void **s)
     mom_ctx_destroy(&ctx);
 }
 
+/* ---- continuous images ------------------------------------------------------ */
+
+/* Text and images as patches: layout without image codes, 2 x 2 patches
+ * of a 4 x 4 gray image (4 positions of 4 floats). */
+static mom_model *new_patch_model(mom_ctx *ctx)
+{
+    const mom_vocab_layout lay = {MOM_N_SPECIAL, 20, 0, 0};
+    mom_config c = tu_config(2, MOM_N_SPECIAL + 20, 24, 2, 16);
+    c.vocab_layout = lay;
+    const mom_patch_geometry g = {2, 4, 1};
+    c.patches = g;
+    c.time_dim = 8;
+    mom_model *m = tu_new_model(ctx, &c, 4);
+    m->chunk = 3;
+    return m;
+}
+
+/* Patches fed in two calls give the noise predictions of one call; an
+ * image drawn by DDIM is the same for a seed, in [0, 1], and leaves the
+ * state holding prompt + image; bad input is refused. */
+static void test_continuous_images(void **st)
+{
+    (void)st;
+    mom_ctx *ctx;
+    assert_int_equal(tu_ctx_create(&ctx, 0, NULL), MOM_OK);
+    mom_model *m = new_patch_model(ctx);
+    const int32_t prompt[5] = {MOM_TOK_BOS, MOM_N_SPECIAL + 3, MOM_N_SPECIAL + 9, MOM_N_SPECIAL + 1, MOM_TOK_BOI};
+    const uint8_t pmod[5] = {0, 0, 0, 0, 0};
+    mom_state *a = new_state(m, 1, 0), *b = new_state(m, 1, 0);
+    assert_int_equal(mom_state_prefill(a, 0, 1, 5, prompt, pmod, NULL), MOM_OK);
+    assert_int_equal(mom_state_copy(b, -1, a, -1), MOM_OK);
+    float x[16], e1[16], e2[16];
+    uint64_t s = 8;
+    for (int i = 0; i < 16; i++) x[i] = 2.0f * tu_uniform(&s) - 1.0f;
+    assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 300, e1), MOM_OK);
+    assert_int_equal(mom_state_prefill_patches(b, 0, 1, x, 300, e2), MOM_OK);
+    assert_int_equal(mom_state_prefill_patches(b, 0, 3, x + 4, 300, e2 + 4), MOM_OK);
+    assert_true(rel_err(e2, e1, 16) <= TOL);
+    /* The timestep matters. */
+    assert_int_equal(mom_state_reset(b, -1), MOM_OK);
+    assert_int_equal(mom_state_prefill(b, 0, 1, 5, prompt, pmod, NULL), MOM_OK);
+    assert_int_equal(mom_state_prefill_patches(b, 0, 4, x, 900, e2), MOM_OK);
+    assert_true(tu_max_diff(e1, e2, 16) > 1e-4);
+
+    float px1[16], px2[16], px3[16];
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(mom_state_reset(a, -1), MOM_OK);
+        assert_int_equal(mom_state_prefill(a, 0, 1, 5, prompt, pmod, NULL), MOM_OK);
+        assert_int_equal(mom_state_generate_image(a, 0, 10, k == 2 ? 2 : 1, k == 0 ? px1 : k == 1 ? px2 : px3), MOM_OK);
+        assert_int_equal(mom_state_length(a, 0), 5 + 4);
+    }
+    assert_memory_equal(px1, px2, sizeof(px1));
+    assert_memory_not_equal(px1, px3, sizeof(px1));
+    for (int i = 0; i < 16; i++) assert_true(px1[i] >= 0.0f && px1[i] <= 1.0f);
+
+    x[5] = NAN;
+    assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 300, e1), MOM_ERR_DATA);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "x_t[5] is nan"));
+    x[5] = 0.0f;
+    assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 1000, e1), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_state_length(a, 0), 9);
+    mom_state_destroy(&a);
+    mom_state_destroy(&b);
+    mom_model_destroy(&m);
+    /* A model of discrete tokens has no patches to feed. */
+    m = new_model(ctx);
+    a = new_state(m, 1, 0);
+    assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 300, e1), MOM_ERR_UNSUPPORTED);
+    assert_int_equal(mom_state_generate_image(a, 0, 10, 1, px1), MOM_ERR_UNSUPPORTED);
+    mom_state_destroy(&a);
+    mom_model_destroy(&m);
+    mom_ctx_destroy(&ctx);
+}
+
 /* ---- sampling ------------------------------------------------------------- */
 
 static mom_sampler *new_sampler(mom_model *m, const mom_sampling *s, int n_seq)
@@ -615,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_restore),
         cmocka_unit_test(test_caller_memory),
         cmocka_unit_test(test_bad_input_leaves_state),
+        cmocka_unit_test(test_continuous_images),
         cmocka_unit_test(test_sampling_seed_greedy_topk),
         cmocka_unit_test(test_sampling_distribution),
         cmocka_unit_test(test_sampling_keeps_modalities),

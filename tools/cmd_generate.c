@@ -19,7 +19,7 @@
 typedef struct gen_opts {
     const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out;
     float temperature, top_p;
-    int top_k, max_tokens, max_context, n, threads;
+    int top_k, max_tokens, max_context, n, threads, ddim_steps;
     int64_t seed;
 } gen_opts;
 
@@ -81,7 +81,8 @@ typedef struct gen {
     mom_vq *vq;
     mom_units *units;
     int V;
-    int out_made; /* --out exists */
+    int out_made;   /* --out exists */
+    int continuous; /* images are patches drawn by diffusion (Transfusion) */
 } gen;
 
 static int fail(gen *g, mom_status s) { return tool_error("generate", g->ctx, s); }
@@ -106,7 +107,7 @@ static int codebook_fits(const char *what, const char *path, int codes, int in_l
 static int load_codebooks(gen *g)
 {
     char vb[4200], ub[4200];
-    const char *vp = g->lay.n_image ? find_codebook(g->o.vq_path, g->o.model, "vq.safetensors", vb, sizeof(vb)) : NULL;
+    const char *vp = g->lay.n_image && !g->continuous ? find_codebook(g->o.vq_path, g->o.model, "vq.safetensors", vb, sizeof(vb)) : NULL;
     const char *up =
         g->lay.n_speech ? find_codebook(g->o.units_path, g->o.model, "units.safetensors", ub, sizeof(ub)) : NULL;
     /* A build without image or audio support still generates: codes and
@@ -126,6 +127,11 @@ static int build_prompt(gen *g, tok_buf *p)
     const mom_vocab_layout *v = &g->lay;
     int bad = push(p, MOM_TOK_BOS, MOM_MOD_TEXT);
     mom_status s;
+    if (g->o.image && g->continuous) {
+        fprintf(stderr, "mom generate: --image %s: image prompts for a continuous-image model are not supported yet\n",
+                g->o.image);
+        return -1;
+    }
     if (g->o.image) {
         if (!g->vq) {
             fprintf(stderr, "mom generate: --image %s needs an image codebook (--vq) and a build with image support\n",
@@ -260,6 +266,30 @@ static int write_recording(gen *g, int k, sample_out *so)
     return 0;
 }
 
+/* Continuous images: sequence k has just been fed BOI; draws the image by
+ * DDIM and writes it (--out FILE.png names the first image of one sample). */
+static int draw_image(gen *g, mom_state *st, int k, sample_out *so)
+{
+    const mom_patch_geometry *pg = &mom_model_config(g->m)->patches;
+    const size_t np = (size_t)pg->image_size * pg->image_size * pg->channels;
+    float *px = malloc(sizeof(float) * np);
+    if (!px) return -1;
+    const int j = so->images++;
+    char path[4300];
+    const size_t ol = strlen(g->o.out);
+    const int one_file = g->o.n == 1 && j == 0 && ol > 4 && !strcmp(g->o.out + ol - 4, ".png");
+    if (one_file) snprintf(path, sizeof(path), "%s", g->o.out);
+    else snprintf(path, sizeof(path), "%s/sample%d_image%d.png", g->o.out, k, j);
+    mom_status s = one_file || !ensure_out(g) ? MOM_OK : MOM_ERR_IO;
+    if (!s) s = mom_state_generate_image(st, k, g->o.ddim_steps, (uint64_t)g->o.seed * 7919u + (uint64_t)k * 104729u + (uint64_t)j, px);
+    if (!s) s = mom_image_write_png(g->ctx, path, pg->image_size, pg->channels, px);
+    free(px);
+    so->in_seg = 0;
+    if (s) return fail(g, s);
+    fprintf(stderr, "mom generate: sample %d: image -> %s\n", k, path);
+    return 0;
+}
+
 /* Takes sequence k's next token into its output. */
 static int take(gen *g, int k, sample_out *so, int32_t t, int stream)
 {
@@ -309,7 +339,8 @@ static int run(gen *g)
     mom_state_settings ss;
     mom_state_default_settings(&ss);
     ss.n_seq = n;
-    ss.max_tokens = o->max_context ? o->max_context : (int64_t)prompt.n + o->max_tokens;
+    /* (An image of patches holds more positions than its one step.) */
+    ss.max_tokens = o->max_context ? o->max_context : g->continuous ? 0 : (int64_t)prompt.n + o->max_tokens;
     mom_sampling sg;
     mom_sampling_default(&sg);
     sg.temperature = o->temperature;
@@ -339,13 +370,23 @@ static int run(gen *g)
     }
     const double t1 = now_seconds();
     int made = 0;
-    double files_s = 0.0; /* writing images and speech: not decoding */
+    double files_s = 0.0, image_s = 0.0; /* writing files, drawing images by diffusion: not decoding */
     for (int step = 0; !rc && step < o->max_tokens; step++) {
         int live = 0;
         for (int k = 0; !rc && k < n; k++) {
             next[k] = MOM_TOK_PAD;
             next_mod[k] = MOM_MOD_TEXT;
             if (out[k].done) continue;
+            if (g->continuous && out[k].in_seg == MOM_TOK_BOI) {
+                /* The image after BOI comes from diffusion; then EOI closes it. */
+                const double ti = now_seconds();
+                if (draw_image(g, st, k, &out[k])) rc = -1;
+                image_s += now_seconds() - ti;
+                next[k] = MOM_TOK_EOI;
+                if (!rc && (s = mom_sampler_accept(sp, k, next[k]))) rc = fail(g, s);
+                live++;
+                continue;
+            }
             if ((s = mom_sampler_sample(sp, k, logits + (size_t)k * V, &next[k])) ||
                 (s = mom_sampler_accept(sp, k, next[k]))) {
                 rc = fail(g, s);
@@ -359,11 +400,12 @@ static int run(gen *g)
             live += !out[k].done;
         }
         made++;
-        if (rc || !live || step + 1 == o->max_tokens || (int64_t)prompt.n + made >= ss.max_tokens) break;
+        if (rc || !live || step + 1 == o->max_tokens || (ss.max_tokens && (int64_t)prompt.n + made >= ss.max_tokens))
+            break;
         /* Finished samples are fed PAD so the batch keeps its shape. */
         if ((s = mom_state_step(st, next, next_mod, logits))) rc = fail(g, s);
     }
-    const double t2 = now_seconds() - files_s;
+    const double t2 = now_seconds() - files_s - image_s;
     if (!rc) {
         for (int k = 0; k < n; k++)
             if (out[k].in_seg)
@@ -375,8 +417,8 @@ static int run(gen *g)
             for (int k = 0; k < n; k++) printf("[%d] %.*s\n", k, (int)out[k].n_text, out[k].text ? out[k].text : "");
         fprintf(stderr,
                 "{\"prompt_tokens\": %zu, \"samples\": %d, \"steps\": %d, \"prefill_s\": %.4f, \"decode_s\": %.4f, "
-                "\"decode_tokens_per_s\": %.1f}\n",
-                prompt.n, n, made, t1 - t0, t2 - t1, t2 > t1 ? made * n / (t2 - t1) : 0.0);
+                "\"decode_tokens_per_s\": %.1f, \"diffusion_s\": %.4f}\n",
+                prompt.n, n, made, t1 - t0, t2 - t1, t2 > t1 ? made * n / (t2 - t1) : 0.0, image_s);
     }
     for (int k = 0; out && k < n; k++) {
         free(out[k].text);
@@ -401,6 +443,7 @@ int cmd_generate(int argc, char **argv)
     o->top_p = 1.0f;
     o->max_tokens = 256;
     o->n = 1;
+    o->ddim_steps = 50;
     o->out = "generated";
     arg_opt opts[] = {
         {"--model", ARG_STR, &o->model, "MODEL.safetensors", "the model (required)", 0},
@@ -416,7 +459,8 @@ int cmd_generate(int argc, char **argv)
         {"--max-context", ARG_INT, &o->max_context, "N",
          "most tokens a sample may hold, prompt included; a longer prompt is refused (default: no limit)", 0},
         {"--n", ARG_INT, &o->n, "N", "samples, stepped together as one batch (default 1)", 0},
-        {"--out", ARG_STR, &o->out, "DIR", "where images and speech go (default generated)", 0},
+        {"--out", ARG_STR, &o->out, "DIR", "where images and speech go (default generated); a FILE.png for the one image of one sample", 0},
+        {"--steps", ARG_INT, &o->ddim_steps, "N", "DDIM steps per image of a continuous-image model (default 50)", 0},
         {"--vq", ARG_STR, &o->vq_path, "VQ", "image codebook (default: the one beside the model)", 0},
         {"--units", ARG_STR, &o->units_path, "UNITS", "speech-unit codebook (default: beside the model)", 0},
         {"--threads", ARG_INT, &o->threads, "N", "threads (default: all cores)", 0},
@@ -444,6 +488,10 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "mom generate: --max-context %d is negative\n", o->max_context);
         return 2;
     }
+    if (o->ddim_steps < 1 || o->ddim_steps > MOM_DIFFUSION_STEPS) {
+        fprintf(stderr, "mom generate: --steps %d is not in [1, %d]\n", o->ddim_steps, MOM_DIFFUSION_STEPS);
+        return 2;
+    }
     if (o->n < 1 || o->n > 4096) {
         fprintf(stderr, "mom generate: --n %d is not in [1, 4096]\n", o->n);
         return 2;
@@ -453,6 +501,7 @@ int cmd_generate(int argc, char **argv)
     int rc = s ? fail(&g, s) : 0;
     if (!rc) {
         g.lay = mom_model_config(g.m)->vocab_layout;
+        g.continuous = mom_patch_dim(&mom_model_config(g.m)->patches) > 0;
         g.V = mom_model_config(g.m)->vocab_size;
         if (!mom_vocab_layout_is_set(&g.lay)) {
             fprintf(stderr, "mom generate: %s has no vocabulary layout (text bytes, image codes, speech units), "
@@ -461,7 +510,7 @@ int cmd_generate(int argc, char **argv)
             rc = 1;
         }
     }
-    if (!rc && o->then && !strcmp(o->then, "image") && !g.lay.n_image) {
+    if (!rc && o->then && !strcmp(o->then, "image") && !g.lay.n_image && !g.continuous) {
         fprintf(stderr, "mom generate: --then image: the model has no image tokens\n");
         rc = 1;
     }

@@ -1,0 +1,64 @@
+/* Drawing a continuous image: DDIM from Gaussian noise, every step fed
+ * from a snapshot of the state taken at BOI, so the prompt before the
+ * image is run once, however many steps there are. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "rng.h"
+#include "state.h"
+
+/* The timestep of step k of n, from MOM_DIFFUSION_STEPS - 1 down to 0. */
+static int ddim_t(int k, int n)
+{
+    return n == 1 ? MOM_DIFFUSION_STEPS - 1 : (int)((long long)(n - 1 - k) * (MOM_DIFFUSION_STEPS - 1) / (n - 1));
+}
+
+/* Patches in raster order, each p x p x c row-major, back to pixels in
+ * [0, 1]. */
+static void patches_to_pixels(const mom_patch_geometry *g, const float *x, float *pixels)
+{
+    const int p = g->patch_size, c = g->channels, S = g->image_size, side = S / p;
+    for (int y = 0; y < S; y++)
+        for (int xx = 0; xx < S; xx++)
+            for (int ch = 0; ch < c; ch++) {
+                const float v = x[(size_t)((y / p) * side + xx / p) * p * p * c + ((y % p) * p + xx % p) * c + ch];
+                const float u = 0.5f * (v + 1.0f);
+                pixels[((size_t)y * S + xx) * c + ch] = u < 0.0f ? 0.0f : u > 1.0f ? 1.0f : u;
+            }
+}
+
+mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t seed, float *pixels)
+{
+    if (!st) return MOM_ERR_INVALID_ARG;
+    mom_model *m = st->m;
+    const mom_patch_geometry *g = &m->cfg.patches;
+    const int pd = m->patch_dim, n = mom_patches_per_image(g);
+    if (!pd) return mom_fail(m->ctx, MOM_ERR_UNSUPPORTED, "generate_image: the model has no continuous images");
+    if (seq < 0 || seq >= st->n_seq || steps < 1 || steps > MOM_DIFFUSION_STEPS || !pixels)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "generate_image: seq %d of %d, steps %d (1..%d) or no pixels", seq,
+                        st->n_seq, steps, MOM_DIFFUSION_STEPS);
+    mom_state *snap = NULL;
+    mom_state_settings ss;
+    mom_state_default_settings(&ss);
+    mom_status s = mom_state_create(m, &ss, &snap);
+    float *x = malloc(sizeof(float) * (size_t)n * pd), *eps = malloc(sizeof(float) * (size_t)n * pd);
+    if (!s && (!x || !eps)) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "generate_image: out of memory");
+    if (!s) s = mom_state_copy(snap, 0, st, seq);
+    rng r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; !s && i < (size_t)n * pd; i++) x[i] = rng_normal(&r);
+    for (int k = 0; !s && k < steps; k++) {
+        const int t = ddim_t(k, steps), t_prev = k + 1 < steps ? ddim_t(k + 1, steps) : -1;
+        if ((s = mom_state_copy(st, seq, snap, 0)) || (s = mom_state_prefill_patches(st, seq, n, x, t, eps))) break;
+        mom_ddim_step((size_t)n * pd, x, eps, t, t_prev);
+    }
+    /* The image as later text sees it: clean, at t = 0. */
+    if (!s && !(s = mom_state_copy(st, seq, snap, 0))) s = mom_state_prefill_patches(st, seq, n, x, 0, eps);
+    if (!s) patches_to_pixels(g, x, pixels);
+    free(x);
+    free(eps);
+    mom_state_destroy(&snap);
+    return s;
+}
