@@ -233,8 +233,11 @@ double mom_diffusion_alpha_bar(int t);
  * cos(t w_i), w_i = 10000^(-i / (dim/2)), i < dim/2 (dim even). */
 void mom_diffusion_time_features(int t, int dim, float *out);
 /* One deterministic DDIM step (eta 0) of n values: x holds x_t and becomes
- * x_t_prev, given the predicted noise eps; t_prev -1 gives x_0. */
-void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev);
+ * x_t_prev, given the predicted noise eps; t_prev -1 gives x_0. clip > 0:
+ * the predicted x_0 is clamped to [-clip, clip] and the noise re-derived
+ * from it (images live in [-1, 1]; at t near 999 dividing by
+ * sqrt(alpha_bar) ~ 0.001 would blow any error up). */
+void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
 
 /* ---- datasets -------------------------------------------------------- */
 mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
@@ -245,6 +248,11 @@ int64_t mom_dataset_vocab_size(const mom_dataset *d);
 int64_t mom_dataset_n_docs(const mom_dataset *d);
 /* The vocabulary layout recorded in the file (all zero when none). */
 void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
+/* The patch geometry recorded in the file (all zero: no continuous
+ * images), and its number of patch positions (each has one row of
+ * mom_patch_dim floats). */
+void mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out);
+int64_t mom_dataset_n_patches(const mom_dataset *d);
 const int32_t *mom_dataset_tokens(const mom_dataset *d);
 const uint8_t *mom_dataset_modalities(const mom_dataset *d);
 /* Checks that the dataset fits the model (vocab, modalities). */
@@ -256,6 +264,13 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d);
 mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts,
                                   int32_t *tokens, uint8_t *modality, int32_t *targets,
                                   uint8_t *target_modality);
+/* The patch vectors of the same windows' inputs: patches [B*T, patch_dim],
+ * row b*T + t the patch of input position starts[b] + t, zeros where that
+ * position is not a patch (a window that cuts an image holds the patches
+ * of the part inside it). MOM_ERR_INVALID_ARG for a file without patches
+ * or a window fill_batch refuses. O(B*T) a call: open builds an index of
+ * n_tokens / 8 bytes. */
+mom_status mom_dataset_fill_patches(const mom_dataset *d, int B, int T, const int64_t *starts, float *patches);
 
 /* Held-out loss over the whole dataset in consecutive (B, T) windows. */
 mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
@@ -264,17 +279,28 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
 /* Builds a dataset file from JSON lines, one document a line:
  * {"segments": [{"modality": 0, "tokens": [5, 17]}, ...]}, concatenated in
  * file order. vocab_size / n_modalities 0: the smallest that hold the data.
+ * With a patch geometry (NULL or all zero: none), a segment may be
+ * {"modality": 1, "patches": [[...], ...]}: each patch (patch_dim finite
+ * numbers) one patch position; BOI and EOI around an image are the user's
+ * own token segments, and the image rule of mom_dataset_write holds.
  * Written to a temporary file, fsynced, renamed. */
 mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path,
-                                    int vocab_size, int n_modalities);
+                                    int vocab_size, int n_modalities, const mom_patch_geometry *geom);
 /* Writes a dataset file from arrays. doc_starts: n_docs + 1 ascending
  * offsets, the first 0 and the last n_tokens (NULL with n_docs <= 1: one
  * document); mods NULL: every token modality 0. layout NULL: none; else
  * it must sum to vocab_size and every token's modality must be its
- * range's. */
+ * range's (but a patch position's). geom NULL (or all zero): no patches,
+ * and patches must be NULL; else every position with token MOM_TOK_PAD
+ * and modality MOM_MOD_IMAGE is a patch position, patches holds one row of
+ * mom_patch_dim(geom) floats for each, in token order, every value finite,
+ * and each maximal run of them is one image: BOI before it, EOI after it
+ * in the same document, mom_patches_per_image(geom) long. A broken rule is
+ * an error naming the token offset; nothing is written. */
 mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
-                             int vocab_size, int n_modalities, const mom_vocab_layout *layout);
+                             int vocab_size, int n_modalities, const mom_vocab_layout *layout,
+                             const float *patches, const mom_patch_geometry *geom);
 
 /* ---- inference --------------------------------------------------------
  * A Mamba layer's state has one size however long the sequence: per layer

@@ -53,6 +53,15 @@ mom_status mom_vq_decode(mom_ctx *ctx, const mom_vq *vq, const int32_t *codes, f
 /* Writes size x size pixels as a PNG (crash-safe). */
 mom_status mom_image_write_png(mom_ctx *ctx, const char *path, int size, int channels, const float *pixels);
 
+/* ---- images: continuous patches (the Transfusion setting) ---------------
+ * The same p x p patches in the same order as the codebook's, but kept as
+ * vectors: pixels (image_size, image_size, channels) in [0, 1] ->
+ * patches [(image_size/p)^2, p*p*channels], each value 2x - 1, in
+ * [-1, 1]. from_patches is the inverse, (x + 1) / 2 clamped to [0, 1]
+ * (NaN: 0), for writing a sampled image. */
+mom_status mom_image_to_patches(mom_ctx *ctx, const mom_patch_geometry *g, const float *pixels, float *patches);
+mom_status mom_image_from_patches(mom_ctx *ctx, const mom_patch_geometry *g, const float *patches, float *pixels);
+
 /* ---- audio: log-mel frames quantised to discrete speech units ----------
  * Any file libsndfile reads (WAV among them), mixed to mono, resampled to
  * 16 kHz; frames of 25 ms every 20 ms, 40 log-mel bands; each frame
@@ -91,10 +100,16 @@ mom_status mom_units_write_wav(mom_ctx *ctx, const mom_units *u, const int32_t *
  * tokens (UTF-8 checked), vq's codes (if given), units' codes (if given).
  * A document is BOS, its segments, EOS; an image is BOI codes EOI and a
  * recording BOSP units EOSP. An image or audio segment needs its codebook.
+ * With a patch geometry instead of vq (patches not NULL or all zero; both
+ * is an error), an image is continuous: resized to image_size x
+ * image_size with its channels (1 or 3), it becomes BOI, one patch
+ * position (MOM_TOK_PAD, image modality) per patch, EOI, and the file
+ * holds the patch vectors (mom_image_to_patches); the layout then has no
+ * image codes but the file 2 modalities (3 with speech).
  * Nothing is written unless every document imports. */
 #define MOM_TEXT_BYTES 256
 mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, const char *out_path,
-                                       const mom_vq *vq, const mom_units *units);
+                                       const mom_vq *vq, const mom_units *units, const mom_patch_geometry *patches);
 /* The layout such a file gets. */
 void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "mom_data.h"
 #include "rng.h"
 #include "state.h"
 
@@ -13,20 +14,6 @@
 static int ddim_t(int k, int n)
 {
     return n == 1 ? MOM_DIFFUSION_STEPS - 1 : (int)((long long)(n - 1 - k) * (MOM_DIFFUSION_STEPS - 1) / (n - 1));
-}
-
-/* Patches in raster order, each p x p x c row-major, back to pixels in
- * [0, 1]. */
-static void patches_to_pixels(const mom_patch_geometry *g, const float *x, float *pixels)
-{
-    const int p = g->patch_size, c = g->channels, S = g->image_size, side = S / p;
-    for (int y = 0; y < S; y++)
-        for (int xx = 0; xx < S; xx++)
-            for (int ch = 0; ch < c; ch++) {
-                const float v = x[(size_t)((y / p) * side + xx / p) * p * p * c + ((y % p) * p + xx % p) * c + ch];
-                const float u = 0.5f * (v + 1.0f);
-                pixels[((size_t)y * S + xx) * c + ch] = u < 0.0f ? 0.0f : u > 1.0f ? 1.0f : u;
-            }
 }
 
 mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t seed, float *pixels)
@@ -52,11 +39,11 @@ mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t 
     for (int k = 0; !s && k < steps; k++) {
         const int t = ddim_t(k, steps), t_prev = k + 1 < steps ? ddim_t(k + 1, steps) : -1;
         if ((s = mom_state_copy(st, seq, snap, 0)) || (s = mom_state_prefill_patches(st, seq, n, x, t, eps))) break;
-        mom_ddim_step((size_t)n * pd, x, eps, t, t_prev);
+        mom_ddim_step((size_t)n * pd, x, eps, t, t_prev, 1.0f); /* patches live in [-1, 1] */
     }
     /* The image as later text sees it: clean, at t = 0. */
     if (!s && !(s = mom_state_copy(st, seq, snap, 0))) s = mom_state_prefill_patches(st, seq, n, x, 0, eps);
-    if (!s) patches_to_pixels(g, x, pixels);
+    if (!s) s = mom_image_from_patches(m->ctx, g, x, pixels);
     free(x);
     free(eps);
     mom_state_destroy(&snap);

@@ -37,13 +37,17 @@ void mom_diffusion_time_features(int t, int dim, float *out)
     }
 }
 
-void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev)
+void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip)
 {
     const double ab = mom_diffusion_alpha_bar(t), ap = mom_diffusion_alpha_bar(t_prev);
     const double sa = sqrt(ab), s1 = sqrt(1.0 - ab), sp = sqrt(ap), sp1 = sqrt(1.0 - ap);
     for (size_t i = 0; i < n; i++) {
-        const double x0 = (x[i] - s1 * eps[i]) / sa;
-        x[i] = (float)(sp * x0 + sp1 * eps[i]);
+        double x0 = (x[i] - s1 * eps[i]) / sa, e = eps[i];
+        if (clip > 0.0f && fabs(x0) > clip) {
+            x0 = x0 > 0 ? clip : -clip;
+            e = (x[i] - sa * x0) / s1;
+        }
+        x[i] = (float)(sp * x0 + sp1 * e);
     }
 }
 

@@ -481,9 +481,11 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
     int32_t *tok = malloc(BT * 4), *tgt = malloc(BT * 4);
     uint8_t *mod = malloc(BT), *tmod = malloc(BT);
     int64_t *starts = malloc(sizeof(int64_t) * (size_t)B);
+    float *patches = m->patch_dim ? malloc(sizeof(float) * BT * (size_t)m->patch_dim) : NULL;
     double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
     memset(out, 0, sizeof(*out));
-    if (!tok || !tgt || !mod || !tmod || !starts) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
+    if (!tok || !tgt || !mod || !tmod || !starts || (m->patch_dim && !patches))
+        s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
     int64_t batches = 0;
     for (int64_t w = 0; !s && w < n_windows && (max_batches <= 0 || batches < max_batches); w += B, batches++) {
         /* A last, short batch is padded with window 0 and no targets, so
@@ -495,8 +497,14 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
             s = mom_fail(m->ctx, s, "evaluate: cannot read window %lld", (long long)w);
             break;
         }
-        for (size_t i = (size_t)rows * T; i < BT; i++) tgt[i] = -1;
-        mom_batch b = {B, T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
+        if (m->patch_dim && (s = mom_dataset_fill_patches(d, B, T, starts, patches))) break;
+        for (size_t i = (size_t)rows * T; i < BT; i++) {
+            tgt[i] = -1;
+            if (mod[i] == MOM_MOD_IMAGE && m->patch_dim) mod[i] = MOM_MOD_TEXT; /* no noise loss from padding */
+        }
+        /* The noise of a window is fixed by its index: every evaluation of
+         * a run sees the same timesteps and noise. */
+        mom_batch b = {B, T, tok, mod, tgt, tmod, patches, (uint64_t)w * 0x9E3779B97F4A7C15ull + 1, 0.0f};
         mom_losses l;
         if ((s = mom_model_forward(m, &b, &l))) break;
         for (int k = 0; k < m->cfg.n_modalities; k++)
@@ -517,5 +525,6 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
     free(mod);
     free(tmod);
     free(starts);
+    free(patches);
     return s;
 }

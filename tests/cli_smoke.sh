@@ -105,6 +105,17 @@ check "bench generate" "$mom" bench generate --config cfg.json --seq 24 --decode
 [ "$(grep -c '"speedup_vs_recompute"' out.txt)" = 2 ] && grep -q '"name": "prefill", "batch": 8' out.txt ||
     { echo "FAIL: bench generate: $(cat out.txt)"; fails=$((fails + 1)); }
 
+# Transfusion: images as patches with a diffusion loss; both losses
+# reported, and an image drawn by DDIM from a caption.
+check "train transfusion" "$mom" train --setting transfusion --steps 3 --batch 2 --seq 64 --eval-batches 1 --out tf
+grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: transfusion losses: $(cat out.txt)"; fails=$((fails + 1)); }
+grep -q '"patches": {"patch_size": 2, "image_size": 8, "channels": 1}' tf/config.json ||
+    { echo "FAIL: transfusion config: $(cat tf/config.json)"; fails=$((fails + 1)); }
+check "generate transfusion" "$mom" generate --model tf/model.safetensors --prompt "a handwritten seven" --then image \
+    --steps 5 --max-tokens 4 --out seven.png
+[ -s seven.png ] || [ -s seven.pgm ] || { echo "FAIL: no image from transfusion: $(cat err.txt)"; fails=$((fails + 1)); }
+refuse "generate: --steps" "--steps 0" "$mom" generate --model tf/model.safetensors --steps 0
+
 refuse "bad setting" "--setting four" "$mom" train --setting four --out four
 refuse "empty run folder" "empty or too long" "$mom" train --steps 1 --out ""
 
@@ -136,6 +147,36 @@ refuse "non-UTF-8 text" "latin1.txt: not UTF-8 at byte 3" "$mom" data import --t
 printf 'hello\n' > hello.txt
 check "text import" "$mom" data import --text hello.txt --out t.bin
 grep -q '"tokens": 8' out.txt || { echo "FAIL: text import: $(cat out.txt)"; fails=$((fails + 1)); }
+# Continuous images (--patch): an image is BOI, its patch positions, EOI,
+# with the pixels as patch vectors; JSON lines carry patches themselves.
+printf 'P5 8 8 255\n' > digit.pgm
+head -c 64 /dev/zero | tr '\0' '\200' >> digit.pgm
+echo '{"segments": [{"text": "a seven"}, {"image": "digit.pgm"}]}' > pm.jsonl
+if "$mom" data import --manifest pm.jsonl --patch 2 --size 8 --out pm.bin > out.txt 2> err.txt; then
+    grep -qF '"patches": {"patch": 2, "size": 8, "channels": 1, "positions": 16, "images": 1}' out.txt ||
+        { echo "FAIL: patch import: $(cat out.txt)"; fails=$((fails + 1)); }
+    check "patch import, one image" "$mom" data import --image digit.pgm --patch 4 --size 8 --out pi.bin
+    grep -qF '"positions": 4' out.txt || { echo "FAIL: patch import --image: $(cat out.txt)"; fails=$((fails + 1)); }
+    mkdir -p ppng
+    check "decode patches" "$mom" data decode-images --data pm.bin --out ppng
+    [ -s ppng/image-0.png ] || { echo "FAIL: decode-images wrote no PNG from patches"; fails=$((fails + 1)); }
+elif ! grep -q "no image support" err.txt; then
+    echo "FAIL: patch import: $(cat err.txt)"; fails=$((fails + 1))
+fi
+refuse "--vq with --patch" "exclude each other" "$mom" data import --manifest pm.jsonl --patch 2 --size 8 --vq vq.st --out pv.bin
+refuse "--patch without --size" "needs --size" "$mom" data import --manifest pm.jsonl --patch 2 --out pv.bin
+[ ! -e pv.bin ] || { echo "FAIL: pv.bin written"; fails=$((fails + 1)); }
+z='[0, 0.5, -1, 1]'
+echo "{\"segments\": [{\"modality\": 0, \"tokens\": [2]}, {\"modality\": 1, \"patches\": [$z, $z, $z, $z]}, {\"modality\": 0, \"tokens\": [3]}]}" > pj.jsonl
+check "jsonl patch import" "$mom" data import --jsonl pj.jsonl --patch 2 --size 4 --out pj.bin
+grep -qF '"positions": 4' out.txt || { echo "FAIL: jsonl patch import: $(cat out.txt)"; fails=$((fails + 1)); }
+echo "{\"segments\": [{\"modality\": 0, \"tokens\": [2]}, {\"modality\": 1, \"patches\": [$z, $z, $z, [0, 0, 0]]}, {\"modality\": 0, \"tokens\": [3]}]}" > pj2.jsonl
+refuse "patch of the wrong length" "pj2.jsonl: line 1: segment 1: patch 3 has 3 values, patch_dim is 4" \
+    "$mom" data import --jsonl pj2.jsonl --patch 2 --size 4 --out pj2.bin
+echo "{\"segments\": [{\"modality\": 0, \"tokens\": [2]}, {\"modality\": 1, \"patches\": [$z, $z, $z, $z]}]}" > pj3.jsonl
+refuse "image without its end" "image span at token 1 has no end token" \
+    "$mom" data import --jsonl pj3.jsonl --patch 2 --size 4 --out pj2.bin
+[ ! -e pj2.bin ] || { echo "FAIL: pj2.bin written"; fails=$((fails + 1)); }
 
 if [ "$fails" -eq 0 ]; then echo "cli smoke: all passed"; exit 0; fi
 echo "cli smoke: $fails failed"

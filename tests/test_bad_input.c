@@ -380,6 +380,11 @@ static void test_dataset_functions(void **state)
     assert_int_equal(mom_dataset_n_docs(NULL), 0);
     assert_null(mom_dataset_tokens(NULL));
     assert_null(mom_dataset_modalities(NULL));
+    assert_int_equal(mom_dataset_n_patches(NULL), 0);
+    mom_patch_geometry g = {2, 8, 1};
+    mom_dataset_patch_geometry(NULL, &g);
+    assert_int_equal(g.patch_size + g.image_size + g.channels, 0);
+    mom_dataset_patch_geometry(NULL, NULL);
     assert_int_equal(mom_dataset_check(NULL, NULL), MOM_ERR_INVALID_ARG);
     expect_err(f->ctx, mom_dataset_check(m, NULL), MOM_ERR_INVALID_ARG, "check NULL dataset", "NULL", NULL);
 
@@ -389,22 +394,22 @@ static void test_dataset_functions(void **state)
         tok[i] = (i * 5) % V;
         mod[i] = (uint8_t)(i / 8 % NMOD);
     }
-    expect_err(f->ctx, mom_dataset_write(f->ctx, NULL, tok, mod, 64, NULL, 1, V, NMOD, NULL), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_write(f->ctx, NULL, tok, mod, 64, NULL, 1, V, NMOD, NULL, NULL, NULL), MOM_ERR_INVALID_ARG,
                "write NULL path", NULL);
-    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, NULL, mod, 64, NULL, 1, V, NMOD, NULL), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, NULL, mod, 64, NULL, 1, V, NMOD, NULL, NULL, NULL), MOM_ERR_INVALID_ARG,
                "write NULL tokens", "NULL", NULL);
-    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 0, NULL, 1, V, NMOD, NULL), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 0, NULL, 1, V, NMOD, NULL, NULL, NULL), MOM_ERR_INVALID_ARG,
                "write 0 tokens", "n_tokens", NULL);
-    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, 9, NULL), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, 9, NULL, NULL, NULL), MOM_ERR_INVALID_ARG,
                "write 9 modalities", "9", NULL);
-    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, NULL, dpath, V, NMOD), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, NULL, dpath, V, NMOD, NULL), MOM_ERR_INVALID_ARG,
                "import NULL", "NULL", NULL);
-    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, dpath, NULL, V, NMOD), MOM_ERR_INVALID_ARG,
+    expect_err(f->ctx, mom_dataset_import_jsonl(f->ctx, dpath, NULL, V, NMOD, NULL), MOM_ERR_INVALID_ARG,
                "import NULL out", "NULL", NULL);
     assert_int_equal(tu_count_entries(f->dir, NULL), 0);
 
     /* a real dataset, then out-of-range uses of it */
-    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD, NULL, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     assert_int_equal(mom_dataset_n_tokens(d), 64);
     assert_int_equal(mom_dataset_check(m, d), MOM_OK);
@@ -425,6 +430,9 @@ static void test_dataset_functions(void **state)
     assert_int_equal(mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
     bad_starts[1] = -1;
     assert_int_equal(mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG);
+    float patches[BB * TT * 4];
+    assert_int_equal(mom_dataset_fill_patches(d, BB, TT, starts, patches), MOM_ERR_INVALID_ARG); /* no patches */
+    assert_int_equal(mom_dataset_fill_patches(NULL, BB, TT, starts, patches), MOM_ERR_INVALID_ARG);
 
     state_snap before = take(m);
     mom_losses l;
@@ -441,12 +449,12 @@ static void test_dataset_functions(void **state)
     assert_null(d);
 
     /* a dataset with a larger vocabulary / more modalities does not fit */
-    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V + 3, NMOD, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V + 3, NMOD, NULL, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset vocab", "20", NULL);
     expect_err(f->ctx, mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_ERR_DATA, "eval vocab", "20", NULL);
     mom_dataset_close(&d);
-    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD + 2, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD + 2, NULL, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset modalities", "5", NULL);
     mom_dataset_close(&d);

@@ -130,13 +130,29 @@ static void test_ddim_step(void **st)
         const int t = pairs[k][0], tp = pairs[k][1];
         const double ab = mom_diffusion_alpha_bar(t), ap = mom_diffusion_alpha_bar(tp);
         for (int i = 0; i < N; i++) x[i] = (float)(sqrt(ab) * x0[i] + sqrt(1 - ab) * e[i]);
-        mom_ddim_step(N, x, e, t, tp);
+        mom_ddim_step(N, x, e, t, tp, 0.0f);
         for (int i = 0; i < N; i++) {
             const double want = sqrt(ap) * x0[i] + sqrt(1 - ap) * e[i];
             /* dividing by sqrt(alpha_bar_999) ~ 1e-3 amplifies x_t's rounding */
             assert_true(fabs(x[i] - want) < (t == 999 ? 2e-3 : 1e-5));
         }
     }
+}
+
+/* Clipping: a prediction of x_0 outside [-1, 1] is clamped, and the step
+ * goes on from the clamped one with the noise that explains x_t. */
+static void test_ddim_clip(void **st)
+{
+    (void)st;
+    const int t = 600, tp = 400;
+    const double ab = mom_diffusion_alpha_bar(t), ap = mom_diffusion_alpha_bar(tp);
+    float x[2] = {(float)(sqrt(ab) * 3.0 + sqrt(1 - ab) * 0.5), (float)(sqrt(ab) * 0.25 + sqrt(1 - ab) * -0.5)};
+    const float e[2] = {0.5f, -0.5f};
+    const float x1 = x[0];
+    mom_ddim_step(2, x, e, t, tp, 1.0f);
+    const double e0 = (x1 - sqrt(ab) * 1.0) / sqrt(1 - ab);
+    assert_true(fabs(x[0] - (sqrt(ap) * 1.0 + sqrt(1 - ap) * e0)) < 1e-5);
+    assert_true(fabs(x[1] - (sqrt(ap) * 0.25 + sqrt(1 - ap) * -0.5)) < 1e-5); /* inside: untouched */
 }
 
 int main(void)
@@ -146,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_time_features),
         cmocka_unit_test(test_noise_batch),
         cmocka_unit_test(test_ddim_step),
+        cmocka_unit_test(test_ddim_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

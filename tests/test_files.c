@@ -602,7 +602,7 @@ static const int64_t ds_docs[4] = {0, 3, 6, NT};
 
 static void write_small_dataset(fixture *f, const char *name)
 {
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, name), ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, name), ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_OK);
 }
 
 static void test_ds_roundtrip(void **state)
@@ -669,14 +669,14 @@ static void test_ds_roundtrip(void **state)
     free(b);
 
     /* Without doc_starts there is one document; without mods all are 0. */
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "one.bin"), ds_tok, NULL, NT, NULL, 0, 1024, 1, NULL), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "one.bin"), ds_tok, NULL, NT, NULL, 0, 1024, 1, NULL, NULL, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "one.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_n_docs(d), 1);
     assert_int_equal(mom_dataset_n_modalities(d), 1);
     for (int i = 0; i < NT; i++) assert_int_equal(mom_dataset_modalities(d)[i], 0);
     mom_dataset_close(&d);
     /* A single token is the smallest dataset. */
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "tiny.bin"), ds_tok, ds_mod, 1, NULL, 1, 6, 1, NULL), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "tiny.bin"), ds_tok, ds_mod, 1, NULL, 1, 6, 1, NULL, NULL, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "tiny.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_tokens(d)[0], 5);
     assert_int_equal(mom_dataset_fill_batch(d, 1, 1, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
@@ -691,7 +691,7 @@ static void test_ds_version_1(void **state)
     fixture *f = *state;
     const mom_vocab_layout lay = {MOM_N_SPECIAL, 1017, 0, 0};
     int32_t tok[4] = {MOM_TOK_BOS, 9, 10, MOM_TOK_EOS};
-    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "v2.bin"), tok, NULL, 4, NULL, 1, 1024, 1, &lay), MOM_OK);
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "v2.bin"), tok, NULL, 4, NULL, 1, 1024, 1, &lay, NULL, NULL), MOM_OK);
     size_t n;
     uint8_t *b = tu_read_file(in_dir(f, "v2.bin"), &n);
     assert_int_equal(le64(b + 8) & 0xffffffffu, 2);
@@ -831,7 +831,9 @@ static void test_ds_lying_header(void **state)
     const lie lies[] = {
         {0, 1, 'X', MOM_ERR_FORMAT, "bad magic"},
         {7, 1, '!', MOM_ERR_FORMAT, "bad magic"},
-        {8, 4, 3, MOM_ERR_FORMAT, "unsupported version: 3"},
+        {8, 4, 4, MOM_ERR_FORMAT, "unsupported version: 4"},
+        {8, 4, 0, MOM_ERR_FORMAT, "unsupported version: 0"},
+        {88, 1, 2, MOM_ERR_FORMAT, "reserved header byte 88 is not zero: 2"}, /* no patches before version 3 */
         {72, 4, 5, MOM_ERR_FORMAT, "does not sum to vocab_size 1024"},
         {12, 4, 0, MOM_ERR_FORMAT, "n_modalities out of range [1, 8]: 0"},
         {12, 4, 9, MOM_ERR_FORMAT, "n_modalities out of range [1, 8]: 9"},
@@ -901,60 +903,443 @@ static void test_ds_write_rejects(void **state)
     int32_t tok[NT];
     memcpy(tok, ds_tok, sizeof tok);
     tok[3] = 70000;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, path);
     assert_contains(ctx->err, "token 70000 >= vocab 1024 at index 3");
     tok[3] = -5;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "token -5 < 0 at index 3");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1023, 3, NULL), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1023, 3, NULL, NULL, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "token 1023 >= vocab 1023 at index 9");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 2, NULL), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 2, NULL, NULL, NULL), MOM_ERR_DATA);
     assert_contains(ctx->err, "modality 2 >= n_modalities 2 at index 3");
     const int64_t docs_unsorted[4] = {0, 6, 3, NT}, docs_nonzero[4] = {1, 3, 6, NT}, docs_short[4] = {0, 3, 6, 9},
                   docs_empty[4] = {0, 3, 3, NT};
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_unsorted, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_unsorted, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "not ascending");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_nonzero, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_short, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_nonzero, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_short, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "last document end 9 != n_tokens 10");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_empty, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, NULL, 3, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 0, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 0, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 9, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, docs_empty, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 0, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, NULL, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 0, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 0, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 9, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(ctx->err, "n_modalities out of range [1, 8]: 9");
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, 0, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, path, NULL, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(ctx, NULL, ds_tok, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_write(NULL, path, tok, ds_mod, NT, NULL, 0, 1024, 3, NULL), MOM_ERR_DATA); /* NULL ctx */
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, 0, NULL, 0, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, path, NULL, ds_mod, NT, NULL, 0, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(ctx, NULL, ds_tok, ds_mod, NT, NULL, 0, 1024, 3, NULL, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_write(NULL, path, tok, ds_mod, NT, NULL, 0, 1024, 3, NULL, NULL, NULL), MOM_ERR_DATA); /* NULL ctx */
     assert_int_equal(tu_count_entries(f->dir, NULL), 0); /* nothing was created */
 
     /* A directory that does not exist; a target that is a directory. */
     char nodir[256];
     snprintf(nodir, sizeof nodir, "%s/no/such/train.bin", f->dir);
-    assert_int_equal(mom_dataset_write(ctx, nodir, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_IO);
+    assert_int_equal(mom_dataset_write(ctx, nodir, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_IO);
     assert_contains(ctx->err, nodir);
     assert_int_equal(tu_count_entries(f->dir, NULL), 0);
     assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_IO);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_IO);
     assert_contains(ctx->err, "rename");
     assert_false(tu_has_tmp_file(f->dir, 0));
     assert_int_equal(rmdir(path), 0);
 
     /* A failed write leaves an existing file as it was. */
-    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_OK);
+    assert_int_equal(mom_dataset_write(ctx, path, ds_tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_OK);
     size_t n0, n1;
     uint8_t *before = tu_read_file(path, &n0);
     tok[3] = 5000;
-    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, ds_mod, NT, ds_docs, 3, 1024, 3, NULL, NULL, NULL), MOM_ERR_DATA);
     uint8_t *after = tu_read_file(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
     assert_int_equal(tu_count_entries(f->dir, NULL), 1);
     free(before);
     free(after);
+}
+
+/* ---- continuous image patches ---------------------------------------------- */
+
+/* 4 x 4 gray images in 2 x 2 patches: 4 positions of 4 values each. */
+static const mom_patch_geometry pgeom = {2, 4, 1};
+static const mom_vocab_layout play = {MOM_N_SPECIAL, 1024 - MOM_N_SPECIAL, 0, 0};
+enum { PDIM = 4, PPI = 4, PNT = 25, PROWS = 12 };
+#define PP MOM_TOK_PAD
+/* Three documents: text then an image, an image first, an image last. */
+static const int32_t pt_tok[PNT] = {MOM_TOK_BOS, 9, MOM_TOK_BOI, PP, PP, PP, PP, MOM_TOK_EOI, 10, MOM_TOK_EOS,
+                                    MOM_TOK_BOI, PP, PP, PP, PP, MOM_TOK_EOI, 11,
+                                    12, 13, MOM_TOK_BOI, PP, PP, PP, PP, MOM_TOK_EOI};
+static const int64_t pt_docs[4] = {0, 10, 17, PNT};
+
+/* The image modality at every pad token, text elsewhere. */
+static void patch_mods(const int32_t *tok, uint8_t *mod, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) mod[i] = tok[i] == PP ? MOM_MOD_IMAGE : MOM_MOD_TEXT;
+}
+
+/* Row r value k: distinct, in [-1, 1). */
+static void patch_rows(float *rows, int64_t n_rows)
+{
+    for (int64_t i = 0; i < n_rows * PDIM; i++) rows[i] = (float)(i % 250) / 125.0f - 1.0f;
+}
+
+static mom_status write_patch_file(fixture *f, const char *name, const int32_t *tok, const uint8_t *mod, int64_t n,
+                                   const int64_t *docs, int64_t n_docs, const float *rows)
+{
+    return mom_dataset_write(&f->ctx, in_dir(f, name), tok, mod, n, docs, n_docs, 1024, 2, &play, rows, &pgeom);
+}
+
+static void write_small_patch_dataset(fixture *f, const char *name)
+{
+    uint8_t mod[PNT];
+    float rows[PROWS * PDIM];
+    patch_mods(pt_tok, mod, PNT);
+    patch_rows(rows, PROWS);
+    if (write_patch_file(f, name, pt_tok, mod, PNT, pt_docs, 3, rows)) fail_msg("%s", f->ctx.err);
+}
+
+/* Every window of T positions against a count from the start. */
+static void check_every_window(const mom_dataset *d, const int32_t *tok, const uint8_t *mod, const float *rows,
+                               int64_t n, int T)
+{
+    float *got = malloc(sizeof(float) * (size_t)T * PDIM);
+    assert_non_null(got);
+    for (int64_t s = 0; s + T + 1 <= n; s++) {
+        memset(got, 0x55, sizeof(float) * (size_t)T * PDIM);
+        if (mom_dataset_fill_patches(d, 1, T, &s, got)) fail_msg("window %lld of %d refused", (long long)s, T);
+        int64_t rank = 0;
+        for (int64_t i = 0; i < s; i++) rank += tok[i] == PP && mod[i] == MOM_MOD_IMAGE;
+        for (int t = 0; t < T; t++) {
+            const float *row = got + (size_t)t * PDIM;
+            if (tok[s + t] == PP && mod[s + t] == MOM_MOD_IMAGE) {
+                if (memcmp(row, rows + rank * PDIM, sizeof(float) * PDIM))
+                    fail_msg("window %lld of %d: position %d is not patch row %lld", (long long)s, T, t, (long long)rank);
+                rank++;
+            } else {
+                for (int k = 0; k < PDIM; k++)
+                    if (row[k] != 0.0f) fail_msg("window %lld of %d: position %d is not a patch, not zero", (long long)s, T, t);
+            }
+        }
+    }
+    free(got);
+}
+
+static void test_ds_patches_roundtrip(void **state)
+{
+    fixture *f = *state;
+    write_small_patch_dataset(f, "p.bin");
+    uint8_t mod[PNT];
+    float rows[PROWS * PDIM];
+    patch_mods(pt_tok, mod, PNT);
+    patch_rows(rows, PROWS);
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(&f->ctx, in_dir(f, "p.bin"), &d)) fail_msg("%s", f->ctx.err);
+    mom_patch_geometry g;
+    mom_dataset_patch_geometry(d, &g);
+    assert_memory_equal(&g, &pgeom, sizeof g);
+    assert_int_equal(mom_dataset_n_patches(d), PROWS);
+    assert_int_equal(mom_dataset_n_modalities(d), 2);
+    mom_vocab_layout lay;
+    mom_dataset_vocab_layout(d, &lay);
+    assert_memory_equal(&lay, &play, sizeof lay);
+    assert_memory_equal(mom_dataset_tokens(d), pt_tok, sizeof pt_tok);
+    assert_memory_equal(mom_dataset_modalities(d), mod, sizeof mod);
+    /* Every window, cut images included; non-patch rows are zero. */
+    for (int T = 1; T < PNT; T += 2) check_every_window(d, pt_tok, mod, rows, PNT, T);
+    /* B rows at once are the rows one at a time. */
+    int64_t starts[3] = {0, 9, PNT - 8};
+    float got[3 * 7 * PDIM], one[7 * PDIM];
+    assert_int_equal(mom_dataset_fill_patches(d, 3, 7, starts, got), MOM_OK);
+    for (int b = 0; b < 3; b++) {
+        assert_int_equal(mom_dataset_fill_patches(d, 1, 7, starts + b, one), MOM_OK);
+        assert_memory_equal(got + b * 7 * PDIM, one, sizeof one);
+    }
+    /* The windows of mom_dataset_fill_batch, no others; NULLs. */
+    int64_t past[1] = {PNT - 7}, neg[1] = {-1};
+    memset(one, 0x55, sizeof one);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 7, past, one), MOM_ERR_INVALID_ARG);
+    uint32_t first;
+    memcpy(&first, one, sizeof first);
+    assert_int_equal(first, 0x55555555u); /* nothing written */
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 7, neg, one), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, PNT, starts, one), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(d, 0, 7, starts, one), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 0, starts, one), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 7, NULL, one), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 7, starts, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_fill_patches(NULL, 1, 7, starts, one), MOM_ERR_INVALID_ARG);
+    mom_dataset_close(&d);
+    assert_int_equal(mom_dataset_n_patches(NULL), 0);
+    mom_dataset_patch_geometry(NULL, &g);
+    assert_int_equal(mom_patch_dim(&g), 0);
+
+    /* The on-disk layout: version 3, flag 0, geometry, a 64-byte aligned
+     * patches section last, reserved bytes zero, the documented checksum. */
+    size_t n;
+    uint8_t *b = tu_read_file(in_dir(f, "p.bin"), &n);
+    assert_int_equal(le64(b + 8) & 0xffffffffu, 3);
+    assert_int_equal(le64(b + 16) >> 32, 1); /* flags */
+    assert_int_equal(le64(b + 88) & 0xffffffffu, 2);
+    assert_int_equal(le64(b + 88) >> 32, 4);
+    assert_int_equal(le64(b + 96), 1); /* channels, then 4 reserved bytes */
+    const uint64_t patch_off = le64(b + 104);
+    assert_int_equal(patch_off % 64, 0);
+    assert_true(patch_off >= le64(b + 56) + 3 * 8);
+    assert_int_equal(le64(b + 112), PROWS);
+    assert_int_equal(le64(b + 120), 0);
+    assert_int_equal(n, patch_off + sizeof rows);
+    assert_memory_equal(b + patch_off, rows, sizeof rows);
+    uint64_t stored = le64(b + 64);
+    fix_checksum(b, n);
+    assert_int_equal(le64(b + 64), stored);
+    free(b);
+
+    /* A file without patches cannot fill them, and is still version 2. */
+    write_small_dataset(f, "plain.bin");
+    assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "plain.bin"), &d), MOM_OK);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 2, starts, one), MOM_ERR_INVALID_ARG);
+    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(g.patch_size + g.image_size + g.channels, 0);
+    mom_dataset_close(&d);
+    b = tu_read_file(in_dir(f, "plain.bin"), &n);
+    assert_int_equal(le64(b + 8) & 0xffffffffu, 2);
+    /* The same as version 3 without the flag opens too. */
+    b[8] = 3;
+    fix_checksum(b, n);
+    tu_write_file(in_dir(f, "plain3.bin"), b, n);
+    if (mom_dataset_open(&f->ctx, f->path, &d)) fail_msg("%s", f->ctx.err);
+    assert_int_equal(mom_dataset_n_patches(d), 0);
+    mom_dataset_close(&d);
+    free(b);
+
+    /* A geometry without a single image: the flag, no rows. */
+    assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "none.bin"), pt_tok, NULL, 2, NULL, 1, 1024, 2, &play, NULL,
+                                       &pgeom), MOM_OK);
+    if (mom_dataset_open(&f->ctx, f->path, &d)) fail_msg("%s", f->ctx.err);
+    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_patch_dim(&g), PDIM);
+    assert_int_equal(mom_dataset_n_patches(d), 0);
+    mom_dataset_close(&d);
+    assert_false(tu_has_tmp_file(f->dir, 0));
+}
+
+/* Hundreds of tokens, so windows start in every block of the index. */
+static void test_ds_patches_long(void **state)
+{
+    fixture *f = *state;
+    enum { NDOC = 48, CAP = NDOC * 32 };
+    int32_t tok[CAP];
+    uint8_t mod[CAP];
+    int64_t docs[NDOC + 1];
+    int64_t n = 0;
+    for (int i = 0; i < NDOC; i++) {
+        docs[i] = n;
+        const int text = (i * 7) % 13, image_first = i % 3 == 0;
+        if (!image_first) tok[n++] = MOM_TOK_BOS;
+        for (int k = 0; k < text && !image_first; k++) tok[n++] = 20 + k;
+        tok[n++] = MOM_TOK_BOI;
+        for (int k = 0; k < PPI; k++) tok[n++] = PP;
+        tok[n++] = MOM_TOK_EOI;
+        for (int k = 0; k < i % 4; k++) tok[n++] = 40 + k;
+        if (i % 5 == 0) { /* a second image */
+            tok[n++] = MOM_TOK_BOI;
+            for (int k = 0; k < PPI; k++) tok[n++] = PP;
+            tok[n++] = MOM_TOK_EOI;
+        }
+        if (i % 2) tok[n++] = MOM_TOK_EOS;
+    }
+    docs[NDOC] = n;
+    assert_true(n > 8 * 64 && n <= CAP);
+    patch_mods(tok, mod, n);
+    int64_t n_rows = 0;
+    for (int64_t i = 0; i < n; i++) n_rows += tok[i] == PP;
+    float *rows = malloc(sizeof(float) * (size_t)n_rows * PDIM);
+    assert_non_null(rows);
+    patch_rows(rows, n_rows);
+    if (write_patch_file(f, "long.bin", tok, mod, n, docs, NDOC, rows)) fail_msg("%s", f->ctx.err);
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(&f->ctx, in_dir(f, "long.bin"), &d)) fail_msg("%s", f->ctx.err);
+    assert_int_equal(mom_dataset_n_patches(d), n_rows);
+    const int Ts[] = {1, 5, 63, 64, 65, 130};
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) check_every_window(d, tok, mod, rows, n, Ts[i]);
+    mom_dataset_close(&d);
+    free(rows);
+}
+
+static void test_ds_patches_corrupted(void **state)
+{
+    fixture *f = *state;
+    write_small_patch_dataset(f, "good.bin");
+    size_t n;
+    uint8_t *b = tu_read_file(in_dir(f, "good.bin"), &n);
+    char path[256];
+    snprintf(path, sizeof path, "%s/bad.bin", f->dir);
+    /* Every truncation, every flipped bit (0 and 7 of each byte). */
+    for (size_t len = 0; len < n; len++) {
+        tu_write_file(path, b, len);
+        mom_dataset *d = (mom_dataset *)(uintptr_t)1;
+        mom_status st = mom_dataset_open(&f->ctx, path, &d);
+        if (st != MOM_ERR_FORMAT) fail_msg("truncation to %zu of %zu bytes: status %d (%s)", len, n, st, f->ctx.err);
+        assert_null(d);
+    }
+    for (size_t pos = 0; pos < n; pos++)
+        for (int bit = 0; bit < 8; bit += 7) {
+            b[pos] ^= (uint8_t)(1u << bit);
+            tu_write_file(path, b, n);
+            b[pos] ^= (uint8_t)(1u << bit);
+            mom_dataset *d = NULL;
+            if (mom_dataset_open(&f->ctx, path, &d) == MOM_OK) fail_msg("bit %d of byte %zu flipped was accepted", bit, pos);
+            assert_null(d);
+            if (pos >= 128) assert_contains(f->ctx.err, "checksum mismatch");
+        }
+    /* Lies and broken images with the checksum fixed. */
+    const uint64_t patch_off = le64(b + 104), tok_off = le64(b + 40), mod_off = le64(b + 48), doc_off = le64(b + 56);
+    const uint32_t nan_bits = 0x7fc00000u, inf_bits = 0x7f800000u;
+    const lie lies[] = {
+        {20, 4, 3, MOM_ERR_UNSUPPORTED, "unsupported flags: 0x3"},
+        {20, 4, 0, MOM_ERR_FORMAT, "reserved header byte 88 is not zero: 2"},
+        {8, 4, 2, MOM_ERR_UNSUPPORTED, "unsupported flags: 0x1"}, /* patches need version 3 */
+        {88, 4, 3, MOM_ERR_FORMAT, "patch geometry: patch 3, image 4, channels 1"},
+        {88, 4, 0, MOM_ERR_FORMAT, "patch geometry: patch 0, image 4"},
+        {92, 4, 32768, MOM_ERR_FORMAT, "patch geometry: patch 2, image 32768"},
+        {96, 4, 0, MOM_ERR_FORMAT, "channels 0"},
+        {96, 4, 20000, MOM_ERR_FORMAT, "channels 20000"},
+        {100, 1, 1, MOM_ERR_FORMAT, "reserved header byte 100 is not zero: 1"},
+        {127, 1, 9, MOM_ERR_FORMAT, "reserved header byte 127 is not zero: 9"},
+        {104, 8, patch_off + 2, MOM_ERR_FORMAT, "patches_offset inside the header or misaligned"},
+        {104, 8, 64, MOM_ERR_FORMAT, "patches_offset inside the header or misaligned: 64"},
+        {104, 8, doc_off, MOM_ERR_FORMAT, "doc_starts_offset and patches_offset sections overlap"},
+        {104, 8, n, MOM_ERR_FORMAT, "patches_offset section runs past the end"},
+        {104, 8, UINT64_MAX - 3, MOM_ERR_FORMAT, "patches_offset section runs past the end"},
+        {112, 8, PROWS + 1, MOM_ERR_FORMAT, "patches_offset section runs past the end"},
+        {112, 8, PROWS - 1, MOM_ERR_FORMAT, "file size does not match"},
+        {112, 8, 1ull << 62, MOM_ERR_FORMAT, "n_patches out of range [0, n_tokens 25]"},
+        {112, 8, PNT, MOM_ERR_FORMAT, "patches_offset section runs past the end"},
+        {tok_off + 4 * 7, 4, 11, MOM_ERR_DATA, "image span at token 3 has no end token (end-image) after its patches (4 of them, an image has 4)"},
+        {tok_off + 4 * 2, 4, 11, MOM_ERR_DATA, "image span at token 3 has no begin-image token before it"},
+        {tok_off + 4 * 10, 4, 11, MOM_ERR_DATA, "image span at token 11 has no begin-image token before it"},
+        {mod_off + 5, 1, 0, MOM_ERR_DATA, "image span at token 3 has no end token (end-image) after its patches (2 of"},
+        {mod_off + 1, 1, 1, MOM_ERR_FORMAT, "token 9 at position 1 has modality 1, its range's is 0"},
+        {doc_off + 8, 8, 5, MOM_ERR_DATA, "image span at token 3 has no end token"}, /* a document cuts the image */
+        {patch_off + 4 * 17, 4, nan_bits, MOM_ERR_DATA, "the patch at token 11 is not finite: value 1 is nan"},
+        {patch_off + 4 * 47, 4, inf_bits, MOM_ERR_DATA, "the patch at token 23 is not finite: value 3 is inf"},
+        {patch_off, 4, inf_bits | 0x80000000u, MOM_ERR_DATA, "the patch at token 3 is not finite: value 0 is -inf"},
+    };
+    uint8_t *c = malloc(n);
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        memcpy(c, b, n);
+        for (int k = 0; k < lies[i].width; k++) c[lies[i].off + (size_t)k] = (uint8_t)(lies[i].value >> (8 * k));
+        fix_checksum(c, n);
+        tu_write_file(path, c, n);
+        mom_dataset *d = NULL;
+        mom_status st = mom_dataset_open(&f->ctx, path, &d);
+        if (st != lies[i].status || !strstr(f->ctx.err, lies[i].what) || !strstr(f->ctx.err, path))
+            fail_msg("lie #%zu: status %d, message \"%s\", wanted \"%s\"", i, st, f->ctx.err, lies[i].what);
+        assert_null(d);
+    }
+    /* The header's row count and the file agree, but not the tokens. */
+    uint8_t *e = calloc(1, n + 4 * PDIM);
+    assert_non_null(e);
+    memcpy(e, b, n);
+    put_le64(e + 112, PROWS - 1);
+    fix_checksum(e, n - 4 * PDIM);
+    tu_write_file(path, e, n - 4 * PDIM);
+    mom_dataset *dd = NULL;
+    assert_int_equal(mom_dataset_open(&f->ctx, path, &dd), MOM_ERR_FORMAT);
+    assert_contains(f->ctx.err, "more patch positions than the 11 patch rows, at token 20");
+    put_le64(e + 112, PROWS + 1);
+    fix_checksum(e, n + 4 * PDIM);
+    tu_write_file(path, e, n + 4 * PDIM);
+    assert_int_equal(mom_dataset_open(&f->ctx, path, &dd), MOM_ERR_FORMAT);
+    assert_contains(f->ctx.err, "n_patches 13 in the header, but the tokens have 12 patch positions");
+    assert_null(dd);
+    free(e);
+    /* An image one patch short: the next position is text. */
+    memcpy(c, b, n);
+    put_le32(c + tok_off + 4 * 6, 11);
+    c[mod_off + 6] = 0;
+    fix_checksum(c, n);
+    tu_write_file(path, c, n);
+    mom_dataset *d = NULL;
+    assert_int_equal(mom_dataset_open(&f->ctx, path, &d), MOM_ERR_DATA);
+    assert_contains(f->ctx.err, "image span at token 3 has no end token (end-image) after its patches (3 of them");
+    free(c);
+    free(b);
+}
+
+static void test_ds_patches_write_rejects(void **state)
+{
+    fixture *f = *state;
+    mom_ctx *ctx = &f->ctx;
+    int32_t tok[PNT];
+    uint8_t mod[PNT];
+    float rows[PROWS * PDIM];
+    memcpy(tok, pt_tok, sizeof tok);
+    patch_mods(tok, mod, PNT);
+    patch_rows(rows, PROWS);
+    /* Not finite: NaN, inf; the message names the token and the value. */
+    rows[5 * PDIM + 2] = NAN;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "w.bin: the patch at token 12 is not finite: value 2 is nan");
+    rows[5 * PDIM + 2] = -INFINITY;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "value 2 is -inf");
+    patch_rows(rows, PROWS);
+    /* The last document ends inside its image: no end token. */
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT - 1, (const int64_t[]){0, 10, 17, PNT - 1}, 3, rows),
+                     MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 20 has no end token");
+    /* A document boundary inside an image. */
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, (const int64_t[]){0, 5, 17, PNT}, 3, rows),
+                     MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 3 has no end token");
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, (const int64_t[]){0, 12, 17, PNT}, 3, rows),
+                     MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 11 has no end token (end-image) after its patches (1 of them");
+    tok[10] = 11; /* no begin-image */
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "w.bin: image span at token 11 has no begin-image token before it");
+    tok[10] = MOM_TOK_BOI;
+    /* One patch too many, one too few. */
+    tok[15] = PP;
+    mod[15] = MOM_MOD_IMAGE;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 11 has no end token");
+    tok[16] = MOM_TOK_EOI;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 11 has 5 patches, not the 4 of a 4 x 4 image in 2 x 2 patches");
+    memcpy(tok, pt_tok, sizeof tok);
+    patch_mods(tok, mod, PNT);
+    tok[14] = MOM_TOK_EOI;
+    mod[14] = MOM_MOD_TEXT;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "image span at token 11 has 3 patches, not the 4");
+    memcpy(tok, pt_tok, sizeof tok);
+    patch_mods(tok, mod, PNT);
+    /* The layout still holds elsewhere; without patches a pad token is text. */
+    mod[1] = MOM_MOD_IMAGE;
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, rows), MOM_ERR_DATA);
+    assert_contains(ctx->err, "token 9 at position 1 has modality 1, its range's is 0");
+    mod[1] = MOM_MOD_TEXT;
+    assert_int_equal(mom_dataset_write(ctx, in_dir(f, "w.bin"), tok, mod, PNT, pt_docs, 3, 1024, 2, &play, NULL, NULL),
+                     MOM_ERR_DATA);
+    assert_contains(ctx->err, "token 6 at position 3 has modality 1, its range's is 0");
+    /* Arguments: rows without a geometry, positions without rows, a bad
+     * geometry. */
+    assert_int_equal(mom_dataset_write(ctx, in_dir(f, "w.bin"), tok, mod, PNT, pt_docs, 3, 1024, 2, &play, rows, NULL),
+                     MOM_ERR_INVALID_ARG);
+    assert_contains(ctx->err, "patches given without a patch geometry");
+    assert_int_equal(write_patch_file(f, "w.bin", tok, mod, PNT, pt_docs, 3, NULL), MOM_ERR_INVALID_ARG);
+    assert_contains(ctx->err, "12 patch positions, but patches is NULL");
+    const mom_patch_geometry bad[] = {{3, 4, 1}, {0, 4, 1}, {2, 4, 0}, {2, 0, 1}, {2, 20000, 1}, {64, 128, 17}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(mom_dataset_write(ctx, in_dir(f, "w.bin"), tok, mod, PNT, pt_docs, 3, 1024, 2, &play, rows,
+                                           &bad[i]), MOM_ERR_INVALID_ARG);
+        assert_contains(ctx->err, "patch geometry");
+    }
+    assert_int_equal(tu_count_entries(f->dir, NULL), 0); /* nothing was written */
 }
 
 /* ---- JSONL import --------------------------------------------------------- */
@@ -973,7 +1358,7 @@ static void test_jsonl_import_good(void **state)
                    "{\"id\": \"doc-2\", \"segments\": [{\"tokens\": [9, 8, 7], \"modality\": 2}]}\r\n"
                    "{\"segments\":[{\"modality\":0,\"tokens\":[1]},{\"modality\":0,\"tokens\":[]},"
                    "{\"modality\":1,\"tokens\":[2,3]},{\"modality\":2,\"tokens\":[1023]}]}"); /* no final newline */
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_OK);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3, NULL), MOM_OK);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, out, &d), MOM_OK);
     assert_int_equal(mom_dataset_n_tokens(d), NT);
@@ -998,7 +1383,7 @@ static void test_jsonl_import_good(void **state)
     for (int i = 0; i < 100000; i++) fprintf(fp, "%s%d", i ? ", " : "", i % 50000);
     fputs("]}]}\n", fp);
     assert_int_equal(fclose(fp), 0);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 50000, 2), MOM_OK);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 50000, 2, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, out, &d), MOM_OK);
     assert_int_equal(mom_dataset_n_tokens(d), 100000);
     assert_int_equal(mom_dataset_tokens(d)[99999], 49999);
@@ -1053,7 +1438,7 @@ static void test_jsonl_import_bad(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_text(in, cases[i].text);
         f->ctx.err[0] = '\0';
-        mom_status st = mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3);
+        mom_status st = mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3, NULL);
         if (st != cases[i].status) fail_msg("case %zu: status %d, wanted %d (%s)", i, st, cases[i].status, f->ctx.err);
         assert_contains(f->ctx.err, in);
         for (int k = 0; k < 3; k++) assert_contains(f->ctx.err, cases[i].what[k]);
@@ -1063,21 +1448,21 @@ static void test_jsonl_import_bad(void **state)
     /* A NUL byte inside a line is a malformed line, not the end of it. */
     static const char nul_line[] = "{\"segments\": [{\"modality\": 0, \"tokens\": [1,\0 2]}]}\n";
     tu_write_file(in, nul_line, sizeof nul_line - 1);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_ERR_FORMAT);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3, NULL), MOM_ERR_FORMAT);
     assert_contains(f->ctx.err, "line 1");
     assert_false(file_exists(out));
 
     /* Arguments: negative sizes and more than 8 modalities are refused; the
      * input must exist. */
     write_text(in, good2);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, -1, 3), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, -1, 3, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(f->ctx.err, "vocab_size");
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, -1), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 9), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, -1, NULL), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 9, NULL), MOM_ERR_INVALID_ARG);
     assert_contains(f->ctx.err, "n_modalities");
     assert_false(file_exists(out));
     /* 0 asks for the smallest sizes that hold the data. */
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 0, 0), MOM_OK);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 0, 0, NULL), MOM_OK);
     {
         mom_dataset *d = NULL;
         assert_int_equal(mom_dataset_open(&f->ctx, out, &d), MOM_OK);
@@ -1094,22 +1479,121 @@ static void test_jsonl_import_bad(void **state)
         unlink(out);
     }
     snprintf(buf, sizeof buf, "%s/missing.jsonl", f->dir);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, buf, out, 1024, 3), MOM_ERR_IO);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, buf, out, 1024, 3, NULL), MOM_ERR_IO);
     assert_contains(f->ctx.err, "missing.jsonl");
     assert_false(file_exists(out));
 
     /* A failed import leaves an earlier output as it was. */
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_OK);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3, NULL), MOM_OK);
     size_t n0, n1;
     uint8_t *before = tu_read_file(out, &n0);
     write_text(in, cases[0].text);
-    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 3, NULL), MOM_ERR_DATA);
     uint8_t *after = tu_read_file(out, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
     assert_int_equal(tu_count_entries(f->dir, NULL), 2);
     free(before);
     free(after);
+}
+
+/* JSON lines with continuous images: BOI and EOI are the user's token
+ * segments, each patch one position. */
+static void test_jsonl_import_patches(void **state)
+{
+    fixture *f = *state;
+    char in[256], out[256];
+    snprintf(in, sizeof in, "%s/docs.jsonl", f->dir);
+    snprintf(out, sizeof out, "%s/train.bin", f->dir);
+    write_text(in, "{\"segments\": [{\"modality\": 0, \"tokens\": [0, 9, 2]}, {\"modality\": 1, \"patches\": "
+                   "[[-1, 0, 0.5, 1], [0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [1, 1, 1, -0.125]]}, "
+                   "{\"modality\": 0, \"tokens\": [3, 1]}]}\n"
+                   "{\"segments\": [{\"modality\": 0, \"tokens\": [2]}, {\"modality\": 1, \"patches\": "
+                   "[[1, 2, 3, 4], [5, 6, 7, 8]]}, {\"modality\": 1, \"patches\": [[9, 10, 11, 12], [13, 14, 15, 16]]}, "
+                   "{\"modality\": 0, \"tokens\": [3, 10]}]}\n");
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 0, 0, &pgeom), MOM_OK);
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(&f->ctx, out, &d)) fail_msg("%s", f->ctx.err);
+    static const int32_t want_tok[16] = {0, 9, 2, PP, PP, PP, PP, 3, 1, 2, PP, PP, PP, PP, 3, 10};
+    uint8_t want_mod[16];
+    patch_mods(want_tok, want_mod, 16);
+    assert_int_equal(mom_dataset_n_tokens(d), 16);
+    assert_int_equal(mom_dataset_n_docs(d), 2);
+    assert_int_equal(mom_dataset_vocab_size(d), 11);
+    assert_int_equal(mom_dataset_n_modalities(d), 2);
+    assert_memory_equal(mom_dataset_tokens(d), want_tok, sizeof want_tok);
+    assert_memory_equal(mom_dataset_modalities(d), want_mod, sizeof want_mod);
+    assert_int_equal(mom_dataset_n_patches(d), 8);
+    float got[15 * PDIM];
+    int64_t start = 0;
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 15, &start, got), MOM_OK);
+    static const float want_first[4 * PDIM] = {-1, 0, 0.5f, 1, 0, 0, 0, 0, 0.25f, 0.25f, 0.25f, 0.25f, 1, 1, 1, -0.125f};
+    assert_memory_equal(got + 3 * PDIM, want_first, sizeof want_first);
+    for (int k = 0; k < 4 * PDIM; k++) assert_true(got[10 * PDIM + k] == (float)(k + 1)); /* two segments, one image */
+    for (int k = 0; k < 3 * PDIM; k++) assert_true(got[k] == 0.0f);
+    mom_dataset_close(&d);
+}
+
+static void test_jsonl_import_patches_bad(void **state)
+{
+    fixture *f = *state;
+    char in[256], out[256];
+    snprintf(in, sizeof in, "%s/docs.jsonl", f->dir);
+    snprintf(out, sizeof out, "%s/train.bin", f->dir);
+#define BOI_SEG "{\"modality\": 0, \"tokens\": [2]}, "
+#define EOI_SEG ", {\"modality\": 0, \"tokens\": [3]}"
+#define FOUR "[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]"
+#define GOOD_LINE "{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": " FOUR "}" EOI_SEG "]}\n"
+    const bad_jsonl cases[] = {
+        {GOOD_LINE "{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [[0, 0, 0, 0], [0, 0, 0]]}" EOI_SEG "]}\n",
+         MOM_ERR_DATA, {"line 2", "segment 1: patch 1 has 3 values, patch_dim is 4", "2 x 2 pixels x 1 channels"}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [[0, 0, 1e39, 0]]}" EOI_SEG "]}\n", MOM_ERR_DATA,
+         {"line 1", "patch 0: value 2 (1e+39) is not a finite float32", ""}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [[0, NaN, 0, 0]]}" EOI_SEG "]}\n", MOM_ERR_FORMAT,
+         {"line 1", "offset", ""}},
+        {GOOD_LINE GOOD_LINE "{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": " FOUR "}]}\n", MOM_ERR_DATA,
+         {"line 3", "image span at token 1 has no end token (end-image)", "4 of them"}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]}" EOI_SEG
+         "]}\n", MOM_ERR_DATA, {"line 1", "image span at token 1 has 3 patches, not the 4 of a 4 x 4 image", ""}},
+        {"{\"segments\": [{\"modality\": 0, \"tokens\": [9]}, {\"modality\": 1, \"patches\": " FOUR "}" EOI_SEG "]}\n",
+         MOM_ERR_DATA, {"line 1", "image span at token 1 has no begin-image token", ""}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 0, \"patches\": " FOUR "}" EOI_SEG "]}\n", MOM_ERR_DATA,
+         {"line 1", "segment 1", "patches have modality 1 (image), not 0"}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [1]}" EOI_SEG "]}\n", MOM_ERR_FORMAT,
+         {"line 1", "patch 0 is not an array", ""}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"patches\": [[0, \"x\", 0, 0]]}" EOI_SEG "]}\n", MOM_ERR_FORMAT,
+         {"line 1", "patch 0: value 1 is not a number", ""}},
+        {"{\"segments\": [" BOI_SEG "{\"modality\": 1, \"tokens\": [6, 6, 6, 6]}" EOI_SEG "]}\n", MOM_ERR_DATA,
+         {"line 1", "token 6 with modality 1 at index 0 is a patch position", "\"patches\""}},
+        {"{\"segments\": [{\"modality\": 1, \"tokens\": [2], \"patches\": " FOUR "}]}\n", MOM_ERR_FORMAT,
+         {"line 1", "segment 0", "either a \"tokens\" or a \"patches\" array"}},
+        {"{\"segments\": [{\"modality\": 1, \"patches\": {}}]}\n", MOM_ERR_FORMAT, {"line 1", "segment 0", "patches"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_text(in, cases[i].text);
+        f->ctx.err[0] = '\0';
+        mom_status st = mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 2, &pgeom);
+        if (st != cases[i].status) fail_msg("case %zu: status %d, wanted %d (%s)", i, st, cases[i].status, f->ctx.err);
+        assert_contains(f->ctx.err, in);
+        for (int k = 0; k < 3; k++) assert_contains(f->ctx.err, cases[i].what[k]);
+        assert_false(file_exists(out));
+    }
+    /* No geometry, too small a vocabulary, a bad geometry. */
+    write_text(in, GOOD_LINE);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 2, NULL), MOM_ERR_INVALID_ARG);
+    assert_contains(f->ctx.err, "line 1: segment 1: patches need a patch geometry (mom data import --patch P --size S");
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 5, 2, &pgeom), MOM_ERR_DATA);
+    assert_contains(f->ctx.err, "patches need vocab_size > 6");
+    const mom_patch_geometry odd = {3, 4, 1};
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 2, &odd), MOM_ERR_INVALID_ARG);
+    assert_contains(f->ctx.err, "patch geometry: patch 3, image 4");
+    assert_false(file_exists(out));
+    assert_int_equal(tu_count_entries(f->dir, NULL), 1);
+    assert_int_equal(mom_dataset_import_jsonl(&f->ctx, in, out, 1024, 2, &pgeom), MOM_OK);
+#undef BOI_SEG
+#undef EOI_SEG
+#undef FOUR
+#undef GOOD_LINE
 }
 
 int main(void)
@@ -1130,8 +1614,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ds_corrupted_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_lying_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ds_write_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ds_patches_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ds_patches_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ds_patches_corrupted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ds_patches_write_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_import_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jsonl_import_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jsonl_import_patches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jsonl_import_patches_bad, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

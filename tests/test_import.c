@@ -53,7 +53,7 @@ static void test_text_manifest(void **state)
     write_text(in_dir(f, "note.txt"), "h\xc3\xa9");
     write_text(in_dir(f, "docs.jsonl"), "{\"segments\": [{\"text\": \"ab\"}]}\n\n"
                                         "{\"segments\": [{\"text_file\": \"note.txt\"}, {\"text\": \"!\"}]}\n");
-    if (mom_dataset_import_manifest(f->ctx, in_dir(f, "docs.jsonl"), in_dir(f, "out.bin"), NULL, NULL))
+    if (mom_dataset_import_manifest(f->ctx, in_dir(f, "docs.jsonl"), in_dir(f, "out.bin"), NULL, NULL, NULL))
         fail_msg("%s", mom_ctx_last_error(f->ctx));
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "out.bin"), &d), MOM_OK);
@@ -91,13 +91,13 @@ static void test_bad_manifests(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_text(in_dir(f, "bad.jsonl"), cases[i].body);
-        mom_status st = mom_dataset_import_manifest(f->ctx, in_dir(f, "bad.jsonl"), in_dir(f, "bad.bin"), NULL, NULL);
+        mom_status st = mom_dataset_import_manifest(f->ctx, in_dir(f, "bad.jsonl"), in_dir(f, "bad.bin"), NULL, NULL, NULL);
         const char *err = mom_ctx_last_error(f->ctx);
         if (st != cases[i].st || !strstr(err, cases[i].what))
             fail_msg("case %zu: status %d, \"%s\", wanted \"%s\"", i, st, err, cases[i].what);
         assert_true(access(in_dir(f, "bad.bin"), F_OK) != 0);
     }
-    assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "nope.jsonl"), in_dir(f, "bad.bin"), NULL, NULL),
+    assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "nope.jsonl"), in_dir(f, "bad.bin"), NULL, NULL, NULL),
                      MOM_ERR_IO);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "nope.jsonl"));
 }
@@ -112,7 +112,7 @@ static void test_utf8(void **state)
     const char *good[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         write_text(in_dir(f, "u.txt"), good[i]);
-        if (mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "u.bin"), NULL, NULL))
+        if (mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "u.bin"), NULL, NULL, NULL))
             fail_msg("good #%zu: %s", i, mom_ctx_last_error(f->ctx));
         mom_dataset *d = NULL;
         assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "u.bin"), &d), MOM_OK);
@@ -129,7 +129,7 @@ static void test_utf8(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         write_text(in_dir(f, "u.txt"), bad[i].text);
-        assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "v.bin"), NULL, NULL),
+        assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "u.jsonl"), in_dir(f, "v.bin"), NULL, NULL, NULL),
                          MOM_ERR_DATA);
         if (!strstr(mom_ctx_last_error(f->ctx), bad[i].what))
             fail_msg("bad #%zu: \"%s\", wanted \"%s\"", i, mom_ctx_last_error(f->ctx), bad[i].what);
@@ -145,7 +145,7 @@ static void test_layout_modalities(void **state)
     int32_t tok[6] = {MOM_TOK_BOS, 8, MOM_TOK_BOI, 12, 15, MOM_TOK_EOS};
     uint8_t mod[6] = {0, 0, 0, 1, 2, 0};
     const char *p = in_dir(f, "lay.bin");
-    if (mom_dataset_write(f->ctx, p, tok, mod, 6, NULL, 1, 16, 3, &lay)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    if (mom_dataset_write(f->ctx, p, tok, mod, 6, NULL, 1, 16, 3, &lay, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, p, &d), MOM_OK);
     mom_vocab_layout got;
@@ -156,14 +156,14 @@ static void test_layout_modalities(void **state)
         assert_int_equal(mom_vocab_layout_modality(&lay, i), i < 11 ? 0 : i < 14 ? 1 : 2);
     assert_int_equal(mom_vocab_layout_modality(&lay, 16), -1);
     mod[3] = 0; /* an image code marked text */
-    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 16, 3, &lay), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 16, 3, &lay, NULL, NULL), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "token 12 at position 3 has modality 0, its range's is 1"));
     mod[3] = 1;
-    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 17, 3, &lay), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 17, 3, &lay, NULL, NULL), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "does not sum to vocab_size 17"));
     tok[4] = 9; /* no speech token: the ids fit 2 modalities, the layout does not */
     mod[4] = 0;
-    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 16, 2, &lay), MOM_ERR_DATA);
+    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "lay2.bin"), tok, mod, 6, NULL, 1, 16, 2, &lay, NULL, NULL), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "needs 3 modalities"));
     assert_true(access(in_dir(f, "lay2.bin"), F_OK) != 0);
 }
@@ -196,7 +196,7 @@ static void test_layout_config_and_model(void **state)
     mom_model *m = tu_new_model(f->ctx, &c, 1);
     const mom_vocab_layout other = {MOM_N_SPECIAL, 5, 2, 2};
     int32_t tok[3] = {MOM_TOK_BOS, 8, MOM_TOK_EOS};
-    if (mom_dataset_write(f->ctx, in_dir(f, "o.bin"), tok, NULL, 3, NULL, 1, 16, 3, &other))
+    if (mom_dataset_write(f->ctx, in_dir(f, "o.bin"), tok, NULL, 3, NULL, 1, 16, 3, &other, NULL, NULL))
         fail_msg("%s", mom_ctx_last_error(f->ctx));
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "o.bin"), &d), MOM_OK);

@@ -377,6 +377,172 @@ static void test_rgb_patches(void **state)
     mom_vq_free(&vq);
 }
 
+/* ---- continuous patches (the Transfusion setting) ----------------------- */
+
+/* The patches are the codebook's patches, scaled to [-1, 1]; from_patches
+ * undoes it, clamped. */
+static void test_image_to_patches(void **state)
+{
+    fixture *f = *state;
+    char paths[6][256];
+    float px[6][64];
+    write_digits(f, paths, px);
+    const char *p[6] = {paths[0], paths[1], paths[2], paths[3], paths[4], paths[5]};
+    mom_vq *vq = NULL; /* 5 distinct 4 x 4 patches, 5 codes: exact */
+    assert_int_equal(mom_vq_train(&f->ctx, p, 6, 8, 4, 1, 5, 20, 42, &vq), MOM_OK);
+    float book[16 * 16];
+    read_book(f, vq, book);
+    const mom_patch_geometry g = {4, 8, 1};
+    assert_int_equal(mom_patch_dim(&g), 16);
+    assert_int_equal(mom_patches_per_image(&g), 4);
+    for (int k = 0; k < 6; k++) {
+        float patches[4 * 16], back[64];
+        int32_t codes[4];
+        assert_int_equal(mom_image_to_patches(&f->ctx, &g, px[k], patches), MOM_OK);
+        assert_int_equal(mom_vq_encode(&f->ctx, vq, px[k], codes), MOM_OK);
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < 16; i++) assert_float_equal(patches[t * 16 + i], 2.0f * book[codes[t] * 16 + i] - 1.0f, 1e-6);
+        assert_int_equal(mom_image_from_patches(&f->ctx, &g, patches, back), MOM_OK);
+        for (int i = 0; i < 64; i++) assert_float_equal(back[i], px[k][i], 1e-7);
+    }
+    mom_vq_free(&vq);
+    /* RGB: channels interleaved, the rows of a patch one after another. */
+    const mom_patch_geometry rgb = {2, 6, 3};
+    float img[6 * 6 * 3], pt[9 * 12], back[6 * 6 * 3];
+    uint64_t seed = 5;
+    for (int i = 0; i < 6 * 6 * 3; i++) img[i] = tu_uniform(&seed);
+    assert_int_equal(mom_image_to_patches(&f->ctx, &rgb, img, pt), MOM_OK);
+    for (int t = 0; t < 9; t++)
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++)
+                for (int c = 0; c < 3; c++) {
+                    const float v = img[(((t / 3) * 2 + y) * 6 + (t % 3) * 2 + x) * 3 + c];
+                    assert_true(pt[t * 12 + (y * 2 + x) * 3 + c] == 2.0f * v - 1.0f);
+                }
+    /* Back: clamped to [0, 1], NaN to 0. */
+    pt[0] = 1.5f;
+    pt[1] = -3.0f;
+    pt[2] = NAN;
+    assert_int_equal(mom_image_from_patches(&f->ctx, &rgb, pt, back), MOM_OK);
+    assert_true(back[0] == 1.0f && back[1] == 0.0f && back[2] == 0.0f);
+    for (int i = 3; i < 6 * 6 * 3; i++) assert_float_equal(back[i], img[i], 1e-7);
+    const mom_patch_geometry odd = {4, 6, 1}, none = {0, 0, 0};
+    assert_error(f, mom_image_to_patches(&f->ctx, &odd, img, pt), MOM_ERR_INVALID_ARG, NULL, "patch 4, image 6");
+    assert_error(f, mom_image_from_patches(&f->ctx, &none, pt, back), MOM_ERR_INVALID_ARG, NULL, "patch geometry");
+    assert_error(f, mom_image_to_patches(&f->ctx, NULL, img, pt), MOM_ERR_INVALID_ARG, NULL, "patch geometry");
+    assert_error(f, mom_image_to_patches(&f->ctx, &rgb, NULL, pt), MOM_ERR_INVALID_ARG, NULL, "NULL");
+    assert_error(f, mom_image_from_patches(&f->ctx, &rgb, pt, NULL), MOM_ERR_INVALID_ARG, NULL, "NULL");
+}
+
+/* A manifest with --patch: every image becomes BOI, its patch positions,
+ * EOI, and the file holds the pixels scaled to [-1, 1]. */
+static void test_manifest_patches(void **state)
+{
+    fixture *f = *state;
+    char paths[6][256], manifest[256], out[256];
+    float px[6][64];
+    write_digits(f, paths, px);
+    snprintf(manifest, sizeof manifest, "%s/docs.jsonl", f->dir);
+    snprintf(out, sizeof out, "%s/p.bin", f->dir);
+    FILE *fp = fopen(manifest, "w");
+    assert_non_null(fp);
+    fprintf(fp, "{\"segments\": [{\"text\": \"ab\"}, {\"image\": \"digit3.png\"}]}\n"
+                "{\"segments\": [{\"image\": \"digit5.png\"}, {\"text\": \"c\"}, {\"image\": \"digit0.png\"}]}\n");
+    assert_int_equal(fclose(fp), 0);
+    const mom_patch_geometry g = {2, 8, 1};
+    if (mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, &g)) fail_msg("%s", f->ctx.err);
+    mom_dataset *d = NULL;
+    if (mom_dataset_open(&f->ctx, out, &d)) fail_msg("%s", f->ctx.err);
+    mom_vocab_layout lay;
+    mom_dataset_vocab_layout(d, &lay);
+    const mom_vocab_layout want_lay = {MOM_N_SPECIAL, 256, 0, 0};
+    assert_memory_equal(&lay, &want_lay, sizeof lay);
+    assert_int_equal(mom_dataset_vocab_size(d), MOM_N_SPECIAL + 256);
+    assert_int_equal(mom_dataset_n_modalities(d), 2);
+    mom_patch_geometry got;
+    mom_dataset_patch_geometry(d, &got);
+    assert_memory_equal(&got, &g, sizeof got);
+    assert_int_equal(mom_dataset_n_patches(d), 3 * 16);
+    /* BOS a b BOI 16 x PAD EOI EOS | BOS BOI 16 EOI c BOI 16 EOI EOS */
+    const int64_t n = mom_dataset_n_tokens(d);
+    assert_int_equal(n, 22 + 39);
+    const int32_t *tok = mom_dataset_tokens(d);
+    const uint8_t *mod = mom_dataset_modalities(d);
+    const int64_t boi[3] = {3, 23, 42};
+    const int img_of[3] = {3, 5, 0};
+    assert_int_equal(tok[0], MOM_TOK_BOS);
+    assert_int_equal(tok[1], MOM_N_SPECIAL + 'a');
+    assert_int_equal(tok[41], MOM_N_SPECIAL + 'c');
+    assert_int_equal(tok[n - 1], MOM_TOK_EOS);
+    float *rows = malloc(sizeof(float) * (size_t)(n - 1) * 4);
+    assert_non_null(rows);
+    int64_t zero = 0;
+    assert_int_equal(mom_dataset_fill_patches(d, 1, (int)(n - 1), &zero, rows), MOM_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tok[boi[i]], MOM_TOK_BOI);
+        assert_int_equal(mod[boi[i]], MOM_MOD_TEXT);
+        assert_int_equal(tok[boi[i] + 17], MOM_TOK_EOI);
+        assert_int_equal(mod[boi[i] + 17], MOM_MOD_TEXT);
+        for (int t = 0; t < 16; t++) {
+            assert_int_equal(tok[boi[i] + 1 + t], MOM_TOK_PAD);
+            assert_int_equal(mod[boi[i] + 1 + t], MOM_MOD_IMAGE);
+            /* Patch t of the 4 x 4 grid: the PNG's pixels, scaled. */
+            for (int k = 0; k < 4; k++) {
+                const float v = rows[(boi[i] + 1 + t) * 4 + k];
+                const int y = (t / 4) * 2 + k / 2, x = (t % 4) * 2 + k % 2;
+                assert_true(v >= -1.0f && v <= 1.0f);
+                assert_float_equal(v, 2.0f * lrintf(px[img_of[i]][y * 8 + x] * 255.0f) / 255.0f - 1.0f, 1e-6);
+            }
+        }
+    }
+    mom_dataset_close(&d);
+    free(rows);
+
+    /* RGB, resized 8 -> 4: the patches of what mom_image_load gives. */
+    const mom_patch_geometry g3 = {2, 4, 3};
+    if (mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, &g3)) fail_msg("%s", f->ctx.err);
+    if (mom_dataset_open(&f->ctx, out, &d)) fail_msg("%s", f->ctx.err);
+    assert_int_equal(mom_dataset_n_patches(d), 3 * 4);
+    float img[4 * 4 * 3], want[4 * 12], have[6 * 12];
+    assert_int_equal(mom_image_load(&f->ctx, paths[5], 4, 3, img), MOM_OK);
+    assert_int_equal(mom_image_to_patches(&f->ctx, &g3, img, want), MOM_OK);
+    const int64_t start = 11; /* BOS a b BOI 4 x PAD EOI EOS | BOS BOI: the second image */
+    assert_int_equal(mom_dataset_tokens(d)[start], MOM_TOK_BOI);
+    assert_int_equal(mom_dataset_fill_patches(d, 1, 6, &start, have), MOM_OK);
+    assert_memory_equal(have + 12, want, sizeof want);
+    for (int k = 0; k < 12; k++) assert_true(have[k] == 0.0f && have[5 * 12 + k] == 0.0f);
+    mom_dataset_close(&d);
+}
+
+static void test_manifest_patches_bad(void **state)
+{
+    fixture *f = *state;
+    char paths[6][256], manifest[256], out[256];
+    float px[6][64];
+    write_digits(f, paths, px);
+    snprintf(manifest, sizeof manifest, "%s/docs.jsonl", f->dir);
+    snprintf(out, sizeof out, "%s/p.bin", f->dir);
+    tu_write_file(manifest, "{\"segments\": [{\"image\": \"digit1.png\"}]}\n{\"segments\": [{\"image\": \"nope.png\"}]}\n",
+                  strlen("{\"segments\": [{\"image\": \"digit1.png\"}]}\n{\"segments\": [{\"image\": \"nope.png\"}]}\n"));
+    const char *p[1] = {paths[0]};
+    mom_vq *vq = NULL;
+    assert_int_equal(mom_vq_train(&f->ctx, p, 1, 8, 2, 1, 4, 5, 1, &vq), MOM_OK);
+    const mom_patch_geometry g = {2, 8, 1}, odd = {3, 8, 1}, two = {2, 8, 2};
+    assert_error(f, mom_dataset_import_manifest(&f->ctx, manifest, out, vq, NULL, &g), MOM_ERR_INVALID_ARG, manifest,
+                 "images as codes (a codebook, --vq) or as patches (--patch 2), not both");
+    assert_error(f, mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, &odd), MOM_ERR_INVALID_ARG, manifest,
+                 "patch 3, size 8, channels 1");
+    assert_error(f, mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, &two), MOM_ERR_INVALID_ARG, manifest,
+                 "channels 2");
+    assert_error(f, mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, &g), MOM_ERR_IO, "nope.png",
+                 "cannot open");
+    assert_error(f, mom_dataset_import_manifest(&f->ctx, manifest, out, NULL, NULL, NULL), MOM_ERR_INVALID_ARG, manifest,
+                 "needs an image codebook (--vq) or a patch size (--patch, --size)");
+    assert_int_equal(access(out, F_OK), -1); /* nothing written */
+    assert_int_equal(tu_count_entries(f->dir, ".tmp."), 7); /* the digits and the manifest */
+    mom_vq_free(&vq);
+}
+
 /* ---- codebook files ----------------------------------------------------- */
 
 static void test_save_load(void **state)
@@ -543,6 +709,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_train_encode_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rgb_patches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_to_patches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_patches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_patches_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_codebook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_png_round_trip, setup, teardown),

@@ -11,13 +11,16 @@
 
 #ifdef MOM_BUILTIN_DATA
 extern const unsigned char three_train_gz[], three_val_gz[], chameleon_train_gz[], chameleon_val_gz[];
-extern const unsigned char vq_st[], units_st[];
+extern const unsigned char transfusion_train_gz[], transfusion_val_gz[], vq_st[], units_st[];
 extern const size_t three_train_gz_len, three_val_gz_len, chameleon_train_gz_len, chameleon_val_gz_len;
-extern const size_t vq_st_len, units_st_len;
+extern const size_t transfusion_train_gz_len, transfusion_val_gz_len, vq_st_len, units_st_len;
 
 #endif
 
-int builtin_setting_known(const char *s) { return s && (!strcmp(s, "three") || !strcmp(s, "chameleon")); }
+int builtin_setting_known(const char *s)
+{
+    return s && (!strcmp(s, "three") || !strcmp(s, "chameleon") || !strcmp(s, "transfusion"));
+}
 
 #ifdef MOM_BUILTIN_DATA
 /* Writes bytes (gunzipped when gz) to path through a temporary file. */
@@ -65,16 +68,21 @@ mom_status builtin_data_install(mom_ctx *ctx, const char *setting, const char *d
                     "tools/scripts/build_default_data.py, then rebuild (or give --data)\n");
     return MOM_ERR_UNSUPPORTED;
 #else
-    const int three = !strcmp(setting, "three");
+    const int three = !strcmp(setting, "three"), transfusion = !strcmp(setting, "transfusion");
+    const unsigned char *train = three ? three_train_gz : transfusion ? transfusion_train_gz : chameleon_train_gz;
+    const unsigned char *val = three ? three_val_gz : transfusion ? transfusion_val_gz : chameleon_val_gz;
+    const size_t train_len = three ? three_train_gz_len : transfusion ? transfusion_train_gz_len : chameleon_train_gz_len;
+    const size_t val_len = three ? three_val_gz_len : transfusion ? transfusion_val_gz_len : chameleon_val_gz_len;
     /* train.bin last: mom train takes its presence for a complete unpack. */
     struct { const char *name; const unsigned char *data; size_t len; int gz; } f[4] = {
-        {"val.bin", three ? three_val_gz : chameleon_val_gz, three ? three_val_gz_len : chameleon_val_gz_len, 1},
+        {"val.bin", val, val_len, 1},
         {"vq.safetensors", vq_st, vq_st_len, 0},
         {"units.safetensors", units_st, units_st_len, 0},
-        {"train.bin", three ? three_train_gz : chameleon_train_gz, three ? three_train_gz_len : chameleon_train_gz_len, 1},
+        {"train.bin", train, train_len, 1},
     };
     for (int i = 0; i < 4; i++) {
-        if (!three && i == 2) continue; /* no speech in chameleon */
+        if (transfusion && i == 1) continue; /* continuous images: no codebook */
+        if (!three && i == 2) continue;       /* speech only in three */
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s", dir, f[i].name);
         errno = 0;

@@ -6,10 +6,12 @@
 
 #include "mom.h"
 
-/* "three" (text, image, speech; the default) or "chameleon" (text, image). */
+/* "three" (text, image, speech; the default), "chameleon" (text, image
+ * codes) or "transfusion" (text, continuous image patches). */
 int builtin_setting_known(const char *setting);
 /* Writes DIR/train.bin, DIR/val.bin and the codebooks DIR/vq.safetensors
- * (and DIR/units.safetensors for "three"), each through a temporary file
+ * (not for "transfusion": its images are patches) and
+ * DIR/units.safetensors (for "three" only), each through a temporary file
  * and a rename; train.bin last. */
 mom_status builtin_data_install(mom_ctx *ctx, const char *setting, const char *dir);
 

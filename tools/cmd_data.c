@@ -3,7 +3,7 @@
  *              file of each kind, or from JSON lines of pre-tokenized segments
  *   vq-train   the image codebook (k-means over p x p patches)
  *   units-train the speech-unit codebook (k-means over log-mel frames)
- *   decode-images  a dataset's image tokens back to PNG files             */
+ *   decode-images  a dataset's images (codes or patches) back to PNG files */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,12 +13,12 @@
 #include "mom_data.h"
 
 static const char *usage =
-    "usage: mom data import --manifest DOCS.jsonl --out OUT.bin [--vq VQ] [--units UNITS]\n"
-    "       mom data import --text FILE | --image FILE --vq VQ | --audio FILE --units UNITS  --out OUT.bin\n"
-    "       mom data import --jsonl TOKENS.jsonl --out OUT.bin [--vocab V] [--modalities M]\n"
+    "usage: mom data import --manifest DOCS.jsonl --out OUT.bin [--vq VQ | --patch P --size S [--channels C]] [--units UNITS]\n"
+    "       mom data import --text FILE | --image FILE (--vq VQ | --patch P --size S) | --audio FILE --units UNITS  --out OUT.bin\n"
+    "       mom data import --jsonl TOKENS.jsonl --out OUT.bin [--vocab V] [--modalities M] [--patch P --size S [--channels C]]\n"
     "       mom data vq-train --list IMAGES.txt --out VQ.safetensors [--size 8 --patch 2 --codes 256]\n"
     "       mom data units-train --list AUDIO.txt --out UNITS.safetensors [--codes 128]\n"
-    "       mom data decode-images --data D.bin --vq VQ --out DIR [--max 16]\n";
+    "       mom data decode-images --data D.bin [--vq VQ] --out DIR [--max 16]\n";
 
 static void free_list(char **v, size_t n)
 {
@@ -90,6 +90,12 @@ static void print_dataset(mom_ctx *ctx, const char *out)
     if (mom_vocab_layout_is_set(&l))
         printf(", \"vocab_layout\": {\"special\": %d, \"text\": %d, \"image\": %d, \"speech\": %d}", l.n_special,
                l.n_text, l.n_image, l.n_speech);
+    mom_patch_geometry g;
+    mom_dataset_patch_geometry(d, &g);
+    if (mom_patch_dim(&g))
+        printf(", \"patches\": {\"patch\": %d, \"size\": %d, \"channels\": %d, \"positions\": %lld, \"images\": %lld}",
+               g.patch_size, g.image_size, g.channels, (long long)mom_dataset_n_patches(d),
+               (long long)(mom_dataset_n_patches(d) / mom_patches_per_image(&g)));
     printf("}\n");
     mom_dataset_close(&d);
 }
@@ -129,18 +135,24 @@ static int data_import(int argc, char **argv)
 {
     const char *jsonl = NULL, *manifest = NULL, *text = NULL, *image = NULL, *audio = NULL, *out = NULL;
     const char *vq_path = NULL, *units_path = NULL;
-    int vocab = 0, n_mod = 0;
+    int vocab = 0, n_mod = 0, patch = 0, size = 0, channels = 0;
     arg_opt o[] = {
         {"--manifest", ARG_STR, &manifest, "DOCS.jsonl",
          "one document a line: {\"segments\": [{\"text\": \"...\"}, {\"image\": \"a.png\"}, {\"audio\": \"a.wav\"}, "
          "{\"text_file\": \"a.txt\"}]}", 0},
         {"--text", ARG_STR, &text, "FILE", "one UTF-8 text file as one document (byte-level tokens)", 0},
-        {"--image", ARG_STR, &image, "FILE", "one image (PNG, PGM/PPM, ...) as one document (needs --vq)", 0},
+        {"--image", ARG_STR, &image, "FILE", "one image (PNG, PGM/PPM, ...) as one document (needs --vq or --patch)", 0},
         {"--audio", ARG_STR, &audio, "FILE", "one recording (WAV, ...) as one document (needs --units)", 0},
         {"--vq", ARG_STR, &vq_path, "VQ", "image codebook from mom data vq-train", 0},
         {"--units", ARG_STR, &units_path, "UNITS", "speech-unit codebook from mom data units-train", 0},
+        {"--patch", ARG_INT, &patch, "P",
+         "continuous images instead of codes: P x P patches, one position each, pixels scaled to [-1, 1] (not with --vq)",
+         0},
+        {"--size", ARG_INT, &size, "S", "with --patch: images resized to S x S (a multiple of P)", 0},
+        {"--channels", ARG_INT, &channels, "C", "with --patch: 1 gray (default) or 3 RGB (with --jsonl: any)", 0},
         {"--jsonl", ARG_STR, &jsonl, "TOKENS.jsonl",
-         "pre-tokenized: {\"segments\": [{\"modality\": 0, \"tokens\": [5, 17]}, ...]} a line", 0},
+         "pre-tokenized: {\"segments\": [{\"modality\": 0, \"tokens\": [5, 17]}, ...]} a line; with --patch also "
+         "{\"modality\": 1, \"patches\": [[P*P*C numbers], ...]} between BOI (2) and EOI (3) token segments", 0},
         {"--vocab", ARG_INT, &vocab, "V", "with --jsonl: vocabulary size (default: largest token + 1)", 0},
         {"--modalities", ARG_INT, &n_mod, "M", "with --jsonl: modalities (default: largest id + 1)", 0},
         {"--out", ARG_STR, &out, "OUT.bin", "the dataset file to write", 0},
@@ -154,6 +166,38 @@ static int data_import(int argc, char **argv)
         fprintf(stderr, "mom data import: give --out and exactly one of --manifest, --text, --image, --audio, --jsonl\n");
         return 2;
     }
+    const int with_patches = args_seen(o, n_o, "--patch");
+    if (with_patches && vq_path) {
+        fprintf(stderr, "mom data import: --vq (images as codes) and --patch %d (images as patches) exclude each other\n",
+                patch);
+        return 2;
+    }
+    if (!with_patches && (args_seen(o, n_o, "--size") || args_seen(o, n_o, "--channels"))) {
+        fprintf(stderr, "mom data import: --size and --channels go with --patch\n");
+        return 2;
+    }
+    if (with_patches && (text || audio)) {
+        fprintf(stderr, "mom data import: --patch goes with --manifest, --image or --jsonl\n");
+        return 2;
+    }
+    if (with_patches && !args_seen(o, n_o, "--size")) {
+        fprintf(stderr, "mom data import: --patch %d needs --size S (the images' side, a multiple of %d)\n", patch, patch);
+        return 2;
+    }
+    if (with_patches && (patch < 1 || size < 1 || size % patch)) {
+        fprintf(stderr, "mom data import: --size %d is not a positive multiple of --patch %d\n", size, patch);
+        return 2;
+    }
+    if (image && !vq_path && !with_patches) {
+        fprintf(stderr, "mom data import: --image needs --vq VQ (codes) or --patch P --size S (patches)\n");
+        return 2;
+    }
+    if (with_patches && channels == 0) channels = 1;
+    if (with_patches && (channels < 1 || (!jsonl && channels != 1 && channels != 3))) {
+        fprintf(stderr, "mom data import: --channels %d (images: 1 gray or 3 RGB)\n", channels);
+        return 2;
+    }
+    const mom_patch_geometry geom = {with_patches ? patch : 0, with_patches ? size : 0, with_patches ? channels : 0};
     mom_ctx *ctx = tool_ctx("data", 0, NULL);
     if (!ctx) return 1;
     mom_vq *vq = NULL;
@@ -162,15 +206,15 @@ static int data_import(int argc, char **argv)
     if (vq_path) s = mom_vq_load(ctx, vq_path, &vq);
     if (!s && units_path) s = mom_units_load(ctx, units_path, &units);
     char tmp[4200] = "";
-    if (!s && jsonl) s = mom_dataset_import_jsonl(ctx, jsonl, out, vocab, n_mod);
-    else if (!s && manifest) s = mom_dataset_import_manifest(ctx, manifest, out, vq, units);
+    if (!s && jsonl) s = mom_dataset_import_jsonl(ctx, jsonl, out, vocab, n_mod, &geom);
+    else if (!s && manifest) s = mom_dataset_import_manifest(ctx, manifest, out, vq, units, &geom);
     else if (!s) {
         const char *kind = text ? "text_file" : image ? "image" : "audio", *file = text ? text : image ? image : audio;
         if (single_file_manifest(out, kind, file, tmp, sizeof(tmp))) {
             fprintf(stderr, "mom data import: cannot write %s\n", tmp);
             s = MOM_ERR_IO;
         } else {
-            s = mom_dataset_import_manifest(ctx, tmp, out, vq, units);
+            s = mom_dataset_import_manifest(ctx, tmp, out, vq, units, &geom);
         }
         remove(tmp);
     }
@@ -236,22 +280,52 @@ static int data_train_codebook(int argc, char **argv, int images)
     return rc;
 }
 
+/* The continuous images of a file with patches as DIR/image-N.png. */
+static mom_status decode_patch_images(mom_ctx *ctx, const mom_dataset *d, const char *out, int max, int *written)
+{
+    mom_patch_geometry g;
+    mom_dataset_patch_geometry(d, &g);
+    const int per = mom_patches_per_image(&g), dim = mom_patch_dim(&g);
+    float *rows = malloc(sizeof(float) * (size_t)per * (size_t)dim);
+    float *px = malloc(sizeof(float) * (size_t)g.image_size * (size_t)g.image_size * (size_t)g.channels);
+    mom_status s = rows && px ? MOM_OK : MOM_ERR_NOMEM;
+    const int32_t *tok = mom_dataset_tokens(d);
+    const int64_t n = mom_dataset_n_tokens(d);
+    /* Open checked that a patch run is one whole image between BOI and EOI. */
+    for (int64_t i = 0; !s && i + per + 1 < n && *written < max; i++) {
+        if (tok[i] != MOM_TOK_BOI || tok[i + 1] != MOM_TOK_PAD || mom_dataset_modalities(d)[i + 1] != MOM_MOD_IMAGE)
+            continue;
+        const int64_t start = i + 1;
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/image-%d.png", out, *written);
+        if (!(s = mom_dataset_fill_patches(d, 1, per, &start, rows)) && !(s = mom_image_from_patches(ctx, &g, rows, px)) &&
+            !(s = mom_image_write_png(ctx, path, g.image_size, g.channels, px))) {
+            printf("%s (tokens %lld..%lld)\n", path, (long long)start, (long long)(start + per - 1));
+            (*written)++;
+        }
+    }
+    free(rows);
+    free(px);
+    return s;
+}
+
 /* Every begin-image ... end-image run of a dataset, decoded through the
- * codebook and written as DIR/image-N.png (the first --max of them). */
+ * codebook (or, in a file with patches, from its patch vectors) and
+ * written as DIR/image-N.png (the first --max of them). */
 static int data_decode_images(int argc, char **argv)
 {
     const char *data = NULL, *vq_path = NULL, *out = NULL;
     int max = 16;
     arg_opt o[] = {
         {"--data", ARG_STR, &data, "D.bin", "a dataset file with a vocabulary layout", 0},
-        {"--vq", ARG_STR, &vq_path, "VQ", "the image codebook the data was made with", 0},
+        {"--vq", ARG_STR, &vq_path, "VQ", "the image codebook the data was made with (not for a file with patches)", 0},
         {"--out", ARG_STR, &out, "DIR", "an existing folder for the PNG files", 0},
         {"--max", ARG_INT, &max, "N", "images to write at most (default 16)", 0},
     };
     int r = args_parse("data decode-images", "Turns image tokens back into pixels.", o, 4, argc, argv, 3);
     if (r) return r > 0 ? 0 : 2;
-    if (!data || !vq_path || !out || max < 1) {
-        fprintf(stderr, "mom data decode-images: --data, --vq and --out are required, --max >= 1\n");
+    if (!data || !out || max < 1) {
+        fprintf(stderr, "mom data decode-images: --data and --out are required, --max >= 1\n");
         return 2;
     }
     mom_ctx *ctx = tool_ctx("data", 0, NULL);
@@ -259,6 +333,22 @@ static int data_decode_images(int argc, char **argv)
     mom_dataset *d = NULL;
     mom_vq *vq = NULL;
     mom_status s = mom_dataset_open(ctx, data, &d);
+    if (!s && !vq_path) {
+        int written = 0;
+        mom_patch_geometry g;
+        mom_dataset_patch_geometry(d, &g);
+        if (!mom_patch_dim(&g)) {
+            fprintf(stderr, "mom data decode-images: %s has no patches: give its codebook (--vq)\n", data);
+            s = MOM_ERR_INVALID_ARG;
+        } else {
+            s = decode_patch_images(ctx, d, out, max, &written);
+        }
+        int rc = s ? (s == MOM_ERR_INVALID_ARG ? 2 : tool_error("data decode-images", ctx, s)) : 0;
+        if (!rc && !written) fprintf(stderr, "mom data decode-images: %s has no images\n", data);
+        mom_dataset_close(&d);
+        mom_ctx_destroy(&ctx);
+        return rc ? rc : written ? 0 : 1;
+    }
     if (!s) s = mom_vq_load(ctx, vq_path, &vq);
     mom_vocab_layout l;
     mom_dataset_vocab_layout(d, &l);

@@ -266,6 +266,19 @@ static int write_recording(gen *g, int k, sample_out *so)
     return 0;
 }
 
+/* A build without PNG support writes the image as a netpbm file (PGM or
+ * PPM), which needs no library; the name gets .pgm / .ppm. */
+static int write_netpbm(char *path, size_t cap, int size, int channels, const float *px)
+{
+    char *dot = strrchr(path, '.');
+    if (dot && (size_t)(dot - path) + 5 <= cap) strcpy(dot, channels == 1 ? ".pgm" : ".ppm");
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    fprintf(f, "P%d\n%d %d\n255\n", channels == 1 ? 5 : 6, size, size);
+    for (size_t i = 0; i < (size_t)size * size * channels; i++) fputc((int)(px[i] * 255.0f + 0.5f), f);
+    return fclose(f) ? -1 : 0;
+}
+
 /* Continuous images: sequence k has just been fed BOI; draws the image by
  * DDIM and writes it (--out FILE.png names the first image of one sample). */
 static int draw_image(gen *g, mom_state *st, int k, sample_out *so)
@@ -283,6 +296,7 @@ static int draw_image(gen *g, mom_state *st, int k, sample_out *so)
     mom_status s = one_file || !ensure_out(g) ? MOM_OK : MOM_ERR_IO;
     if (!s) s = mom_state_generate_image(st, k, g->o.ddim_steps, (uint64_t)g->o.seed * 7919u + (uint64_t)k * 104729u + (uint64_t)j, px);
     if (!s) s = mom_image_write_png(g->ctx, path, pg->image_size, pg->channels, px);
+    if (s == MOM_ERR_UNSUPPORTED) s = write_netpbm(path, sizeof(path), pg->image_size, pg->channels, px) ? MOM_ERR_IO : MOM_OK;
     free(px);
     so->in_seg = 0;
     if (s) return fail(g, s);

@@ -23,16 +23,19 @@ typedef struct train_opts {
     const char *data, *val, *config, *model, *resume, *out, *matmul, *setting;
     int B, T, accum, warmup, threads, save_every, eval_batches, eval_every;
     int64_t steps, seed;
-    float lr, wd, clip;
+    float lr, wd, clip, low_t;
 } train_opts;
 
-#define N_OPTS 21
+#define N_OPTS 22
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
         {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in digits, captions and speech)", 0},
-        {"--setting", ARG_STR, &t->setting, "three|chameleon",
-         "built-in data: text + image + speech (three, the default) or text + image (chameleon)", 0},
+        {"--setting", ARG_STR, &t->setting, "three|chameleon|transfusion",
+         "built-in data: text + image + speech (three, the default), text + image (chameleon), or text + images "
+         "as patches with a diffusion loss (transfusion)", 0},
+        {"--low-t-fraction", ARG_FLOAT, &t->low_t, "F",
+         "continuous images: this share of images gets a timestep below 500 (default 0)", 0},
         {"--val", ARG_STR, &t->val, "FILE.bin", "held-out data evaluated at the end (built-in data: its own split)", 0},
         {"--config", ARG_STR, &t->config, "FILE.json", "model config for a new model", 0},
         {"--model", ARG_STR, &t->model, "CKPT", "start from these weights instead of a new model", 0},
@@ -209,6 +212,7 @@ static int setup(run *r, int resuming)
             cfg.vocab_size = (int)mom_dataset_vocab_size(r->train);
             cfg.n_modalities = mom_dataset_n_modalities(r->train);
             mom_dataset_vocab_layout(r->train, &cfg.vocab_layout);
+            mom_dataset_patch_geometry(r->train, &cfg.patches);
             if (r->builtin) {
                 cfg.d_model = 128;
                 cfg.n_layer = 2;
@@ -267,9 +271,12 @@ static int train_loop(run *r)
     int32_t *tok = malloc(n * 4), *tgt = malloc(n * 4);
     uint8_t *mod = malloc(n), *tmod = malloc(n);
     int64_t *starts = malloc(sizeof(int64_t) * (size_t)o->B);
-    if (!tok || !tgt || !mod || !tmod || !starts) {
+    /* Continuous images: each batch's patches too. */
+    const int pd = mom_patch_dim(&mom_model_config(r->m)->patches);
+    float *patches = pd ? malloc(sizeof(float) * n * pd) : NULL;
+    if (!tok || !tgt || !mod || !tmod || !starts || (pd && !patches)) {
         fprintf(stderr, "mom train: out of memory for batch %d x %d\n", o->B, o->T);
-        free(tok); free(tgt); free(mod); free(tmod); free(starts);
+        free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
         return 1;
     }
     mom_optim_settings os;
@@ -297,7 +304,11 @@ static int train_loop(run *r)
         for (int a = 0; a < o->accum && !s; a++) {
             for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
             s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
-            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
+            if (!s && pd) s = mom_dataset_fill_patches(r->train, o->B, o->T, starts, patches);
+            /* The noise of a step is a function of the step, so a resumed
+             * run draws what an uninterrupted one does. */
+            const uint64_t noise_seed = (uint64_t)o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)step * 1000003u + (uint64_t)a;
+            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, patches, noise_seed, o->low_t};
             mom_losses l;
             if (!s) s = mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
             if (s) break;
@@ -353,7 +364,7 @@ static int train_loop(run *r)
     }
     if (!rc) printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
                     r->dir, r->dir, r->dir);
-    free(tok); free(tgt); free(mod); free(tmod); free(starts);
+    free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
     return rc;
 }
 
@@ -385,7 +396,7 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     if (!builtin_setting_known(o->setting)) {
-        fprintf(stderr, "mom train: --setting %s is not one of three, chameleon\n", o->setting);
+        fprintf(stderr, "mom train: --setting %s is not one of three, chameleon, transfusion\n", o->setting);
         return 2;
     }
     if (o->data && args_seen(opts, N_OPTS, "--setting")) {

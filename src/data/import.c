@@ -1,7 +1,8 @@
 /* Builds a dataset file from a manifest of documents whose segments are
  * text, text files, images and recordings (see mom_data.h): each segment
- * is tokenized into the unified vocabulary and the documents are written
- * with their layout. */
+ * is tokenized into the unified vocabulary (an image into VQ codes, or
+ * into continuous patch positions with their vectors) and the documents
+ * are written with their layout. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@ typedef struct doc_buf {
     size_t n, cap;
     int64_t *starts;
     size_t n_docs, cap_docs;
+    float *patches; /* [n_rows, patch_dim]: one row per patch position */
+    size_t n_rows, cap_rows;
 } doc_buf;
 
 static int push(doc_buf *d, int32_t token, int modality)
@@ -114,6 +117,33 @@ static mom_status push_image(mom_ctx *ctx, const char *path, const mom_vq *vq, c
     return s;
 }
 
+/* A continuous image: BOI, one (pad, image) position per patch, EOI, and
+ * the patches' rows. */
+static mom_status push_image_patches(mom_ctx *ctx, const char *path, const mom_patch_geometry *g, doc_buf *d)
+{
+    const size_t n = (size_t)mom_patches_per_image(g), dim = (size_t)mom_patch_dim(g);
+    if (d->n_rows + n > d->cap_rows) {
+        size_t nc = d->cap_rows ? 2 * d->cap_rows : 4096;
+        while (nc < d->n_rows + n) nc *= 2;
+        float *p = nc <= SIZE_MAX / sizeof(float) / dim ? realloc(d->patches, nc * dim * sizeof(float)) : NULL;
+        if (!p) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+        d->patches = p;
+        d->cap_rows = nc;
+    }
+    float *px = malloc(sizeof(float) * (size_t)g->image_size * (size_t)g->image_size * (size_t)g->channels);
+    mom_status s = px ? mom_image_load(ctx, path, g->image_size, g->channels, px)
+                      : mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    if (!s) s = mom_image_to_patches(ctx, g, px, d->patches + d->n_rows * dim);
+    free(px);
+    if (s) return s;
+    d->n_rows += n;
+    if (push(d, MOM_TOK_BOI, MOM_MOD_TEXT)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++)
+        if (push(d, MOM_TOK_PAD, MOM_MOD_IMAGE)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    if (push(d, MOM_TOK_EOI, MOM_MOD_TEXT)) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    return MOM_OK;
+}
+
 static mom_status push_audio(mom_ctx *ctx, const char *path, const mom_units *u, const mom_vocab_layout *lay,
                              doc_buf *d)
 {
@@ -139,7 +169,7 @@ static int resolve(char *out, size_t cap, const char *dir, const char *rel)
 
 static mom_status import_line(mom_ctx *ctx, const char *manifest, long long line, const char *dir,
                               const json_value *root, const mom_vq *vq, const mom_units *units,
-                              const mom_vocab_layout *lay, doc_buf *d)
+                              const mom_patch_geometry *geom, const mom_vocab_layout *lay, doc_buf *d)
 {
     const json_value *segs = json_get(root, "segments");
     if (!root || root->type != JSON_OBJECT || !segs || segs->type != JSON_ARRAY || !segs->n_items)
@@ -172,9 +202,11 @@ static mom_status import_line(mom_ctx *ctx, const char *manifest, long long line
         } else if (kind == 1) {
             s = push_text_file(ctx, path, d);
         } else if (kind == 2) {
-            s = vq ? push_image(ctx, path, vq, lay, d)
-                   : mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: an image segment needs an image codebook (--vq)",
-                              manifest, line);
+            s = vq     ? push_image(ctx, path, vq, lay, d)
+                : geom ? push_image_patches(ctx, path, geom, d)
+                       : mom_fail(ctx, MOM_ERR_INVALID_ARG,
+                                  "%s: line %lld: an image segment needs an image codebook (--vq) or a patch size "
+                                  "(--patch, --size)", manifest, line);
         } else {
             s = units ? push_audio(ctx, path, units, lay, d)
                       : mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: line %lld: an audio segment needs a units codebook (--units)",
@@ -200,10 +232,21 @@ static int push_start(doc_buf *d, int64_t start)
 }
 
 mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, const char *out_path,
-                                       const mom_vq *vq, const mom_units *units)
+                                       const mom_vq *vq, const mom_units *units, const mom_patch_geometry *patches)
 {
     if (!manifest_path || !out_path)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_manifest: path is NULL");
+    const mom_patch_geometry *geom = patches && (patches->patch_size || patches->image_size || patches->channels)
+                                         ? patches : NULL;
+    if (geom && vq)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG,
+                        "%s: images as codes (a codebook, --vq) or as patches (--patch %d), not both", manifest_path,
+                        geom->patch_size);
+    if (geom && (geom->patch_size < 1 || geom->image_size < geom->patch_size || geom->image_size % geom->patch_size ||
+                 (geom->channels != 1 && geom->channels != 3)))
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG,
+                        "%s: patch %d, size %d, channels %d: the size must be a multiple of the patch, channels 1 or 3",
+                        manifest_path, geom->patch_size, geom->image_size, geom->channels);
     FILE *f = fopen(manifest_path, "rb");
     if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", manifest_path, strerror(errno));
     char dir[4096];
@@ -235,7 +278,7 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
             break;
         }
         if (push_start(&d, (int64_t)d.n)) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest_path);
-        if (!s) s = import_line(ctx, manifest_path, ln, dir, root, vq, units, &lay, &d);
+        if (!s) s = import_line(ctx, manifest_path, ln, dir, root, vq, units, geom, &lay, &d);
         json_free(root);
     }
     free(line);
@@ -243,11 +286,15 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
     fclose(f);
     if (!s && d.n_docs == 0) s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: no documents", manifest_path);
     if (!s && push_start(&d, (int64_t)d.n)) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", manifest_path);
+    /* Continuous images have no codes in the layout, but modality 1. */
+    int n_mod = mom_vocab_layout_n_modalities(&lay);
+    if (geom && n_mod < 2) n_mod = 2;
     if (!s)
         s = mom_dataset_write(ctx, out_path, d.tok, d.mod, (int64_t)d.n, d.starts, (int64_t)d.n_docs - 1,
-                              mom_vocab_layout_size(&lay), mom_vocab_layout_n_modalities(&lay), &lay);
+                              mom_vocab_layout_size(&lay), n_mod, &lay, d.patches, geom);
     free(d.tok);
     free(d.mod);
     free(d.starts);
+    free(d.patches);
     return s;
 }

@@ -8,13 +8,15 @@ bytes every time:
 
 Documents come in five orders: caption then image, image then caption,
 speech then caption, caption then speech, image then speech (the
-chameleon setting keeps the first two, without speech). Every digit is in
-two documents of different orders. The last 10% of the digits are the
-held-out split, so no image is in both.
+chameleon setting keeps the first two, without speech; the transfusion
+setting is chameleon's documents with each image as 16 continuous 2x2
+patches instead of 16 codes). Every digit is in two documents of
+different orders. The last 10% of the digits are the held-out split, so
+no image is in both.
 
     /usr/bin/python3 tools/scripts/build_default_data.py --mom build/tools/mom [--out data/default]
 
-needs python3-sklearn and espeak-ng; writes {three,chameleon}.{train,val}.bin.gz,
+needs python3-sklearn and espeak-ng; writes {three,chameleon,transfusion}.{train,val}.bin.gz,
 vq.safetensors (the image codebook) and units.safetensors (the speech units)."""
 import argparse, gzip, os, shutil, subprocess, sys, tempfile
 
@@ -24,6 +26,7 @@ VOICES = [("140", "40"), ("175", "40"), ("140", "65"), ("175", "65")]  # espeak-
 ORDERS = {
     "three": [("text", "image"), ("image", "text"), ("audio", "text"), ("text", "audio"), ("image", "audio")],
     "chameleon": [("text", "image"), ("image", "text")],
+    "transfusion": [("text", "image"), ("image", "text")],
 }
 
 
@@ -81,7 +84,11 @@ def main():
                             first, second = orders[(i + k * 3) % len(orders)]
                             f.write('{"segments": [%s, %s]}\n' % (seg[first], seg[second]))
                 binpath = os.path.join(work, f"{setting}.{split}.bin")
-                cmd = [mom, "data", "import", "--manifest", manifest, "--out", binpath, "--vq", vq]
+                cmd = [mom, "data", "import", "--manifest", manifest, "--out", binpath]
+                if setting == "transfusion":  # continuous patches: no codebook
+                    cmd += ["--patch", "2", "--size", "8", "--channels", "1"]
+                else:
+                    cmd += ["--vq", vq]
                 if setting == "three":
                     cmd += ["--units", units]
                 print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
