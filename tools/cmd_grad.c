@@ -49,9 +49,14 @@ int cmd_grad(int argc, char **argv)
     }
     for (int b = 0; !s && b < B; b++) starts[b] = (int64_t)b * (T + 1);
     if (!s) s = mom_dataset_fill_batch(d, B, T, starts, tok, mod, tgt, tmod);
+    /* Continuous images: the batch's patches, and a fixed noise (seed 1). */
+    const int pd = s ? 0 : mom_patch_dim(&mom_model_config(m)->patches);
+    float *patches = pd ? malloc(sizeof(float) * n * pd) : NULL;
+    if (pd && !patches) s = MOM_ERR_NOMEM;
+    if (!s && pd) s = mom_dataset_fill_patches(d, B, T, starts, patches);
     mom_losses l;
     if (!s) {
-        mom_batch batch = {B, T, tok, mod, tgt, tmod, NULL, 0, 0.0f};
+        mom_batch batch = {B, T, tok, mod, tgt, tmod, patches, 1, 0.0f};
         s = mom_model_zero_grad(m);
         if (!s) s = mom_model_backward(m, &batch, 1.0f, &l);
     }
@@ -63,6 +68,7 @@ int cmd_grad(int argc, char **argv)
     } else {
         tool_error("grad", ctx, s);
     }
+    free(patches);
 done:
     free(tok); free(tgt); free(mod); free(tmod); free(starts);
     mom_dataset_close(&d);
