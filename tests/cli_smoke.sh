@@ -111,10 +111,11 @@ check "train transfusion" "$mom" train --setting transfusion --steps 3 --batch 2
 grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: transfusion losses: $(cat out.txt)"; fails=$((fails + 1)); }
 grep -q '"patches": {"patch_size": 2, "image_size": 8, "channels": 1}' tf/config.json ||
     { echo "FAIL: transfusion config: $(cat tf/config.json)"; fails=$((fails + 1)); }
-check "generate transfusion" "$mom" generate --model tf/model.safetensors --prompt "a handwritten seven" --then image \
-    --steps 5 --max-tokens 4 --out seven.png
+check "generate transfusion" "$mom" generate --model tf/model.safetensors --setting transfusion \
+    --prompt "a handwritten seven" --steps 5 --max-tokens 4 --out seven.png
 [ -s seven.png ] || [ -s seven.pgm ] || { echo "FAIL: no image from transfusion: $(cat err.txt)"; fails=$((fails + 1)); }
 refuse "generate: --steps" "--steps 0" "$mom" generate --model tf/model.safetensors --steps 0
+refuse "generate: not transfusion" "has no continuous images" "$mom" generate --model three/model.safetensors --setting transfusion
 
 refuse "bad setting" "--setting four" "$mom" train --setting four --out four
 refuse "empty run folder" "empty or too long" "$mom" train --steps 1 --out ""

@@ -17,7 +17,7 @@
 #include "progress.h"
 
 typedef struct gen_opts {
-    const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out;
+    const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting;
     float temperature, top_p;
     int top_k, max_tokens, max_context, n, threads, ddim_steps;
     int64_t seed;
@@ -465,6 +465,8 @@ int cmd_generate(int argc, char **argv)
         {"--image", ARG_STR, &o->image, "IMAGE", "an image before the text (captioning)", 0},
         {"--audio", ARG_STR, &o->audio, "WAV", "a recording before the text (transcription)", 0},
         {"--then", ARG_STR, &o->then, "text|image|speech", "open an image or a recording after the prompt", 0},
+        {"--setting", ARG_STR, &o->setting, "transfusion",
+         "the model is a transfusion one: check it, and draw an image after the prompt unless --then says else", 0},
         {"--temperature", ARG_FLOAT, &o->temperature, "T", "softmax temperature, 0 = greedy (default 1)", 0},
         {"--top-k", ARG_INT, &o->top_k, "K", "keep the K most likely tokens, 0 = all (default 0)", 0},
         {"--top-p", ARG_FLOAT, &o->top_p, "P", "keep the most likely tokens up to mass P (default 1)", 0},
@@ -522,6 +524,18 @@ int cmd_generate(int argc, char **argv)
                             "so its tokens cannot be read as text; train it on data from `mom data import`\n",
                     o->model);
             rc = 1;
+        }
+    }
+    if (!rc && o->setting) {
+        if (strcmp(o->setting, "transfusion")) {
+            fprintf(stderr, "mom generate: --setting %s: only transfusion changes what generate does\n", o->setting);
+            rc = 1;
+        } else if (!g.continuous) {
+            fprintf(stderr, "mom generate: --setting transfusion: %s has no continuous images (config.patches)\n",
+                    o->model);
+            rc = 1;
+        } else if (!o->then) {
+            o->then = "image";
         }
     }
     if (!rc && o->then && !strcmp(o->then, "image") && !g.lay.n_image && !g.continuous) {
