@@ -121,48 +121,42 @@ static mom_status int_field(mom_ctx *ctx, const json_value *v, const char *key, 
     return MOM_OK;
 }
 
-static const char *const layout_names[4] = {"special", "text", "image", "speech"};
-
-/* {"special": 7, "text": 256, "image": 256, "speech": 128}; absent parts 0. */
-static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layout *out)
+/* An object of named integer parts, absent parts 0: the vocabulary
+ * layout and the patch geometry. `example` shows the form in the error. */
+static mom_status int_parts(mom_ctx *ctx, const json_value *v, const char *what, const char *example,
+                            const char *const *names, int n, int *const *dst)
 {
     if (v->type != JSON_OBJECT)
-        return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout must be an object such as "
-                                             "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}");
-    int *dst[4] = {&out->n_special, &out->n_text, &out->n_image, &out->n_speech};
-    for (int j = 0; j < 4; j++) *dst[j] = 0;
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s must be an object such as %s", what, example);
+    for (int j = 0; j < n; j++) *dst[j] = 0;
     for (size_t i = 0; i < v->n_keys; i++) {
         int j = 0;
-        while (j < 4 && strcmp(v->keys[i], layout_names[j])) j++;
-        if (j == 4) return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout has an unknown part \"%s\"", v->keys[i]);
-        char key[32];
-        snprintf(key, sizeof(key), "vocab_layout.%s", layout_names[j]);
+        while (j < n && strcmp(v->keys[i], names[j])) j++;
+        if (j == n) return mom_fail(ctx, MOM_ERR_CONFIG, "config: %s has an unknown part \"%s\"", what, v->keys[i]);
+        char key[64];
+        snprintf(key, sizeof(key), "%s.%s", what, names[j]);
         mom_status s = int_field(ctx, &v->vals[i], key, dst[j]);
         if (s) return s;
     }
     return MOM_OK;
 }
 
+static const char *const layout_names[4] = {"special", "text", "image", "speech"};
+
+static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layout *out)
+{
+    int *const dst[4] = {&out->n_special, &out->n_text, &out->n_image, &out->n_speech};
+    return int_parts(ctx, v, "vocab_layout", "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}",
+                     layout_names, 4, dst);
+}
+
 static const char *const patch_names[3] = {"patch_size", "image_size", "channels"};
 
-/* {"patch_size": 2, "image_size": 8, "channels": 1}; absent parts 0. */
 static mom_status patches_field(mom_ctx *ctx, const json_value *v, mom_patch_geometry *out)
 {
-    if (v->type != JSON_OBJECT)
-        return mom_fail(ctx, MOM_ERR_CONFIG,
-                        "config: patches must be an object such as {\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}");
-    int *dst[3] = {&out->patch_size, &out->image_size, &out->channels};
-    for (int j = 0; j < 3; j++) *dst[j] = 0;
-    for (size_t i = 0; i < v->n_keys; i++) {
-        int j = 0;
-        while (j < 3 && strcmp(v->keys[i], patch_names[j])) j++;
-        if (j == 3) return mom_fail(ctx, MOM_ERR_CONFIG, "config: patches has an unknown part \"%s\"", v->keys[i]);
-        char key[32];
-        snprintf(key, sizeof(key), "patches.%s", patch_names[j]);
-        mom_status s = int_field(ctx, &v->vals[i], key, dst[j]);
-        if (s) return s;
-    }
-    return MOM_OK;
+    int *const dst[3] = {&out->patch_size, &out->image_size, &out->channels};
+    return int_parts(ctx, v, "patches", "{\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}", patch_names, 3,
+                     dst);
 }
 
 /* Parses into a copy: on failure the caller's config is left as it was. */
