@@ -460,6 +460,15 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
                         "model's (special %d, text %d, image %d, speech %d)",
                         dl.n_special, dl.n_text, dl.n_image, dl.n_speech, ml->n_special, ml->n_text, ml->n_image,
                         ml->n_speech);
+    /* Continuous images: the same patch geometry, or none on both sides. */
+    mom_patch_geometry dg;
+    const mom_patch_geometry *mg = &m->cfg.patches;
+    mom_dataset_patch_geometry(d, &dg);
+    if (mom_patch_dim(&dg) != m->patch_dim || (m->patch_dim && memcmp(&dg, mg, sizeof(dg))))
+        return mom_fail(m->ctx, MOM_ERR_DATA,
+                        "dataset patches (patch %d, image %d, channels %d) differ from the model's (patch %d, image "
+                        "%d, channels %d; all 0: discrete images)",
+                        dg.patch_size, dg.image_size, dg.channels, mg->patch_size, mg->image_size, mg->channels);
     return MOM_OK;
 }
 

@@ -206,6 +206,55 @@ static void test_layout_config_and_model(void **state)
     mom_model_destroy(&m);
 }
 
+/* A continuous-image config: its JSON round trip, its checks, and a model
+ * refusing data of another patch geometry. */
+static void test_patch_config(void **state)
+{
+    fixture *f = *state;
+    const char *ok = "{\"n_modalities\": 2, \"vocab_size\": 263, \"d_model\": 16, \"n_layer\": 1, "
+                     "\"vocab_layout\": {\"special\": 7, \"text\": 256}, "
+                     "\"patches\": {\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}, \"time_dim\": 16, "
+                     "\"diffusion_weight\": 2.5}";
+    mom_config c, back;
+    if (mom_config_parse_json(f->ctx, ok, strlen(ok), &c)) fail_msg("%s", mom_ctx_last_error(f->ctx));
+    assert_int_equal(mom_patch_dim(&c.patches), 4);
+    assert_int_equal(mom_patches_per_image(&c.patches), 16);
+    char buf[1024];
+    assert_int_equal(mom_config_to_json(&c, buf, sizeof(buf)), MOM_OK);
+    if (mom_config_parse_json(f->ctx, buf, strlen(buf), &back)) fail_msg("%s: %s", buf, mom_ctx_last_error(f->ctx));
+    assert_memory_equal(&back.patches, &c.patches, sizeof(c.patches));
+    assert_int_equal(back.time_dim, 16);
+    assert_true(back.diffusion_weight == 2.5f);
+    const struct { const char *json, *msg; } bad[] = {
+        {"{\"n_modalities\": 2, \"patches\": {\"patch_size\": 3, \"image_size\": 8, \"channels\": 1}}",
+         "image_size = 8 is not a multiple of patch_size 3"},
+        {"{\"n_modalities\": 1, \"patches\": {\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}}",
+         "n_modalities = 1 < 2"},
+        {"{\"n_modalities\": 2, \"time_dim\": 7, \"patches\": {\"patch_size\": 2, \"image_size\": 8, \"channels\": 1}}",
+         "time_dim = 7 is odd"},
+        {"{\"n_modalities\": 2, \"diffusion_weight\": -1, \"patches\": {\"patch_size\": 2, \"image_size\": 8, "
+         "\"channels\": 1}}",
+         "diffusion_weight = -1"},
+        {"{\"n_modalities\": 2, \"patches\": {\"patch\": 2}}", "patches has an unknown part \"patch\""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mom_config_parse_json(f->ctx, bad[i].json, strlen(bad[i].json), &back), MOM_ERR_CONFIG);
+        if (!strstr(mom_ctx_last_error(f->ctx), bad[i].msg)) fail_msg("%s: %s", bad[i].msg, mom_ctx_last_error(f->ctx));
+    }
+    /* A text-only file has no patches: a continuous-image model refuses it. */
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
+    const mom_vocab_layout lay = {MOM_N_SPECIAL, 256, 0, 0};
+    int32_t tok[3] = {MOM_TOK_BOS, 8, MOM_TOK_EOS};
+    if (mom_dataset_write(f->ctx, in_dir(f, "t.bin"), tok, NULL, 3, NULL, 1, 263, 2, &lay, NULL, NULL))
+        fail_msg("%s", mom_ctx_last_error(f->ctx));
+    mom_dataset *d = NULL;
+    assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "t.bin"), &d), MOM_OK);
+    assert_int_equal(mom_dataset_check(m, d), MOM_ERR_DATA);
+    assert_non_null(strstr(mom_ctx_last_error(f->ctx), "differ from the model's (patch 2, image 8"));
+    mom_dataset_close(&d);
+    mom_model_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +262,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_manifests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_modalities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_config_and_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
