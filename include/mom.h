@@ -71,6 +71,8 @@ const char *mom_modality_name(const mom_vocab_layout *v, int modality);
 typedef struct mom_patch_geometry {
     int patch_size, image_size, channels;
 } mom_patch_geometry;
+/* Most patches an image of a model may have: one prompt piece (src/infer.c). */
+#define MOM_MAX_IMAGE_PATCHES 2048
 /* patch_size^2 x channels, and (image_size / patch_size)^2; 0 for none. */
 int mom_patch_dim(const mom_patch_geometry *g);
 int mom_patches_per_image(const mom_patch_geometry *g);
@@ -186,6 +188,12 @@ typedef struct mom_losses {
     int64_t count[MOM_MAX_MODALITIES];      /* targets of each modality */
     int64_t n_targets;
 } mom_losses;
+
+/* Adds the losses of one more batch into acc (zeroed to start): each
+ * modality's mean weighted by its count, and acc->loss recomputed as the
+ * model defines it (with continuous images: the text mean + diffusion_weight
+ * x the image MSE, not a mean of the batches' totals). */
+void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add);
 
 /* Forward only. */
 mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out);

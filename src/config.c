@@ -51,6 +51,9 @@ static mom_status validate_patches(mom_ctx *ctx, const mom_config *c)
     if (g->image_size % g->patch_size)
         return mom_fail(ctx, MOM_ERR_CONFIG, "config: patches.image_size = %d is not a multiple of patch_size %d",
                         g->image_size, g->patch_size);
+    if (mom_patches_per_image(g) > MOM_MAX_IMAGE_PATCHES)
+        return mom_fail(ctx, MOM_ERR_CONFIG, "config: an image of %d patches is more than %d (take larger patches)",
+                        mom_patches_per_image(g), MOM_MAX_IMAGE_PATCHES);
     if (c->time_dim % 2)
         return mom_fail(ctx, MOM_ERR_CONFIG, "config: time_dim = %d is odd (sine and cosine pairs)", c->time_dim);
     if (c->n_modalities <= MOM_MOD_IMAGE)

@@ -26,6 +26,7 @@ mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t 
     if (seq < 0 || seq >= st->n_seq || steps < 1 || steps > MOM_DIFFUSION_STEPS || !pixels)
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "generate_image: seq %d of %d, steps %d (1..%d) or no pixels", seq,
                         st->n_seq, steps, MOM_DIFFUSION_STEPS);
+    const int broken_before = st->broken; /* only seq is fed here */
     mom_state *snap = NULL;
     mom_state_settings ss;
     mom_state_default_settings(&ss);
@@ -33,6 +34,7 @@ mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t 
     float *x = malloc(sizeof(float) * (size_t)n * pd), *eps = malloc(sizeof(float) * (size_t)n * pd);
     if (!s && (!x || !eps)) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "generate_image: out of memory");
     if (!s) s = mom_state_copy(snap, 0, st, seq);
+    const int have_snap = !s;
     rng r;
     rng_seed(&r, seed);
     for (size_t i = 0; !s && i < (size_t)n * pd; i++) x[i] = rng_normal(&r);
@@ -44,6 +46,9 @@ mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t 
     /* The image as later text sees it: clean, at t = 0. */
     if (!s && !(s = mom_state_copy(st, seq, snap, 0))) s = mom_state_prefill_patches(st, seq, n, x, 0, eps);
     if (!s) s = mom_image_from_patches(m->ctx, g, x, pixels);
+    /* A failure part-way: the sequence back as it was at BOI, and the
+     * state's mark as it was before. */
+    if (s && have_snap) st->broken = mom_state_copy(st, seq, snap, 0) ? 1 : broken_before;
     free(x);
     free(eps);
     mom_state_destroy(&snap);

@@ -14,6 +14,11 @@ static mom_status check_ids(mom_model *m, const char *what, size_t n, const int3
     if (!tokens || !modality) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: tokens or modality is NULL", what);
     const int V = m->cfg.vocab_size, M = m->cfg.n_modalities;
     for (size_t i = 0; i < n; i++) {
+        if (m->patch_dim && modality[i] == MOM_MOD_IMAGE)
+            return mom_fail(m->ctx, MOM_ERR_DATA,
+                            "%s: position %zu is an image position; a continuous image is fed by "
+                            "mom_state_prefill_patches",
+                            what, i);
         if (tokens[i] < 0 || tokens[i] >= V)
             return mom_fail(m->ctx, MOM_ERR_DATA, "%s: token %d at position %zu is not in [0, %d)", what, tokens[i], i, V);
         if (modality[i] >= M)

@@ -263,6 +263,28 @@ static void losses_from_rows(const mom_model *m, const mom_batch *b, const int32
         out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
 }
 
+void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add)
+{
+    if (!m || !acc || !add) return;
+    const int n_mod = m->cfg.n_modalities, img = m->patch_dim ? MOM_MOD_IMAGE : -1;
+    double ce = 0.0;
+    for (int k = 0; k < MOM_MAX_MODALITIES; k++) {
+        if (k < n_mod && add->count[k]) {
+            const double s = (acc->count[k] ? acc->by_modality[k] * (double)acc->count[k] : 0.0) +
+                             add->by_modality[k] * (double)add->count[k];
+            acc->count[k] += add->count[k];
+            acc->by_modality[k] = s / (double)acc->count[k];
+        } else if (!acc->count[k]) {
+            acc->by_modality[k] = NAN;
+        }
+        if (k != img && acc->count[k]) ce += acc->by_modality[k] * (double)acc->count[k];
+    }
+    acc->n_targets += add->n_targets;
+    const int has_img = img >= 0 && acc->count[img];
+    acc->loss = acc->n_targets ? ce / (double)acc->n_targets : has_img ? 0.0 : NAN;
+    if (has_img) acc->loss += m->cfg.diffusion_weight * acc->by_modality[img];
+}
+
 /* The LM head and the loss over rows [r0, r1), head_block rows at a time;
  * in training (scale != 0) each block's dlogits go straight into dW_head
  * and dh_f. */
@@ -398,16 +420,24 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     }
     be->upload(be, pl->targets, pl->host_targets, (size_t)BT);
     be->rmsnorm_fwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
-    const int do_bwd = backward && (n_targets > 0 || ni > 0) && grad_scale != 0.0f;
+    const float patch_scale = ni ? grad_scale * m->cfg.diffusion_weight / (float)ni : 0.0f;
+    const int do_bwd = backward && grad_scale != 0.0f && (n_targets > 0 || patch_scale != 0.0f);
     const float scale = do_bwd && n_targets ? grad_scale / (float)n_targets : 0.0f;
     /* Image rows take the patch head instead of the LM head. */
     if ((s = lm_head(m, 0, i0, scale)) || (s = lm_head(m, i0 + ni, BT, scale))) return s;
-    if (ni && (s = patch_head(m, i0, ni, do_bwd ? grad_scale * m->cfg.diffusion_weight / (float)ni : 0.0f)))
-        return s;
+    if (ni && (s = patch_head(m, i0, ni, do_bwd ? patch_scale : 0.0f))) return s;
     be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
     if (ni) be->download(be, pl->host_mse, pl->patch_loss, (size_t)ni);
     losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
     if (!do_bwd) return MOM_OK;
+    /* dh_f shares h_f's memory: a head that ran without a gradient (no text
+     * targets, or a zero diffusion weight) left h_f in its rows, which must
+     * read as zero gradient. */
+    if (!scale) {
+        be->zero(be, pl->dh_f, (size_t)i0 * Dm);
+        be->zero(be, bv_at(pl->dh_f, (size_t)(i0 + ni) * Dm), (size_t)(BT - i0 - ni) * Dm);
+    }
+    if (ni && !patch_scale) be->zero(be, bv_at(pl->dh_f, (size_t)i0 * Dm), (size_t)ni * Dm);
 
     be->zero(be, pl->dx, (size_t)BT * Dm);
     be->rmsnorm_bwd(be, BT, Dm, pl->x_final, P(m, m->norm_f), pl->rstd_f, pl->dh_f, pl->dx, G(m, m->norm_f));
@@ -491,7 +521,6 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
     uint8_t *mod = malloc(BT), *tmod = malloc(BT);
     int64_t *starts = malloc(sizeof(int64_t) * (size_t)B);
     float *patches = m->patch_dim ? malloc(sizeof(float) * BT * (size_t)m->patch_dim) : NULL;
-    double sum = 0.0, by[MOM_MAX_MODALITIES] = {0};
     memset(out, 0, sizeof(*out));
     if (!tok || !tgt || !mod || !tmod || !starts || (m->patch_dim && !patches))
         s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
@@ -516,18 +545,7 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
         mom_batch b = {B, T, tok, mod, tgt, tmod, patches, (uint64_t)w * 0x9E3779B97F4A7C15ull + 1, 0.0f};
         mom_losses l;
         if ((s = mom_model_forward(m, &b, &l))) break;
-        for (int k = 0; k < m->cfg.n_modalities; k++)
-            if (l.count[k]) {
-                by[k] += l.by_modality[k] * (double)l.count[k];
-                out->count[k] += l.count[k];
-            }
-        sum += l.loss * (double)l.n_targets;
-        out->n_targets += l.n_targets;
-    }
-    if (!s) {
-        out->loss = out->n_targets ? sum / (double)out->n_targets : NAN;
-        for (int k = 0; k < MOM_MAX_MODALITIES; k++)
-            out->by_modality[k] = k < m->cfg.n_modalities && out->count[k] ? by[k] / (double)out->count[k] : NAN;
+        mom_losses_accumulate(m, out, &l);
     }
     free(tok);
     free(tgt);

@@ -155,14 +155,14 @@ static void test_scalar_path(void **st)
  * default and the plain-C path. Image positions carry random patches; the
  * noise seed is fixed, so every forward of the difference draws the same
  * timesteps and noise. */
-static void run_transfusion(const char *cpu, const char *label)
+static void run_transfusion_case(const char *cpu, const char *label, float weight, int no_text)
 {
     mom_ctx *ctx = ctx_for(cpu);
     mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
     const mom_patch_geometry g = {2, 4, 1}; /* patches of 4 floats, 4 per image */
     c.patches = g;
     c.time_dim = 8;
-    c.diffusion_weight = 2.0f;
+    c.diffusion_weight = weight;
     mom_model *m = tu_new_model(ctx, &c, 7);
     m->chunk = 8;
     m->proj_tile = 5;
@@ -175,16 +175,18 @@ static void run_transfusion(const char *cpu, const char *label)
     b.b.patches = patches;
     b.b.noise_seed = 77;
     b.b.low_t_fraction = 0.5f;
+    if (no_text) /* the noise MSE alone */
+        for (int i = 0; i < 2 * 21; i++) b.tgt[i] = -1;
     mom_losses l;
     assert_int_equal(mom_model_forward(m, &b.b, &l), MOM_OK);
     assert_true(l.count[MOM_MOD_IMAGE] > 0 && isfinite(l.by_modality[MOM_MOD_IMAGE]));
     double worst = check_model(m, &b.b, label);
     fprintf(stderr, "%-34s worst relative error %.2e (image MSE %.4f over %lld positions)\n", label, worst,
             l.by_modality[MOM_MOD_IMAGE], (long long)l.count[MOM_MOD_IMAGE]);
-    /* The new layers got gradients at all. */
+    /* The new layers got gradients at all (with a weight on their loss). */
     const char *names[] = {"patch_in.weight", "patch_in.bias", "time_in.weight", "time_in.bias", "patch_out.weight",
                            "patch_out.bias"};
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < (weight != 0.0f ? 6 : 0); i++) {
         size_t n;
         float *gr = tu_get_tensor(m, names[i], 1, &n);
         double sum = 0;
@@ -201,13 +203,23 @@ static void run_transfusion(const char *cpu, const char *label)
 static void test_transfusion(void **st)
 {
     (void)st;
-    run_transfusion(NULL, "transfusion");
+    run_transfusion_case(NULL, "transfusion", 2.0f, 0);
 }
 
 static void test_transfusion_scalar(void **st)
 {
     (void)st;
-    run_transfusion("scalar", "transfusion, plain C");
+    run_transfusion_case("scalar", "transfusion, plain C", 2.0f, 0);
+}
+
+/* One term alone: no text targets (the MSE only), and a zero diffusion
+ * weight (the cross-entropy only). The head without a gradient must not
+ * leave its rows' activations behind as one. */
+static void test_transfusion_one_term(void **st)
+{
+    (void)st;
+    run_transfusion_case(NULL, "transfusion, MSE only", 2.0f, 1);
+    run_transfusion_case(NULL, "transfusion, weight 0", 0.0f, 0);
 }
 
 /* A modality copy that no token of the batch uses gets exactly zero
@@ -260,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_absent_modality_zero_grad),
         cmocka_unit_test(test_transfusion),
         cmocka_unit_test(test_transfusion_scalar),
+        cmocka_unit_test(test_transfusion_one_term),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

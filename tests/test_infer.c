@@ -437,12 +437,34 @@ static void test_continuous_images(void **st)
     assert_memory_not_equal(px1, px3, sizeof(px1));
     for (int i = 0; i < 16; i++) assert_true(px1[i] >= 0.0f && px1[i] <= 1.0f);
 
+    /* Image positions come through prefill_patches only: refused, the
+     * state unharmed. */
+    const int32_t pad = MOM_TOK_PAD;
+    const uint8_t img = MOM_MOD_IMAGE, txt = 0;
+    assert_int_equal(mom_state_prefill(a, 0, 1, 1, &pad, &img, NULL), MOM_ERR_DATA);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "position 0 is an image position"));
+    assert_int_equal(mom_state_prefill(a, 0, 1, 1, &pad, &txt, NULL), MOM_OK);
+    assert_int_equal(mom_state_length(a, 0), 10);
     x[5] = NAN;
     assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 300, e1), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(ctx), "x_t[5] is nan"));
     x[5] = 0.0f;
     assert_int_equal(mom_state_prefill_patches(a, 0, 4, x, 1000, e1), MOM_ERR_INVALID_ARG);
-    assert_int_equal(mom_state_length(a, 0), 9);
+    assert_int_equal(mom_state_length(a, 0), 10);
+
+    /* Losses of two batches: each modality's mean by count, the total the
+     * text mean + weight x the image MSE (not a mean of batch totals). */
+    mom_losses acc, l1, l2;
+    memset(&acc, 0, sizeof(acc));
+    memset(&l1, 0, sizeof(l1));
+    memset(&l2, 0, sizeof(l2));
+    l1.by_modality[0] = 2.0; l1.count[0] = 10; l1.by_modality[1] = 0.5; l1.count[1] = 4; l1.n_targets = 10;
+    l2.by_modality[0] = NAN; l2.count[0] = 0;  l2.by_modality[1] = 0.2; l2.count[1] = 16; l2.n_targets = 0;
+    mom_losses_accumulate(m, &acc, &l1);
+    mom_losses_accumulate(m, &acc, &l2);
+    assert_int_equal(acc.count[1], 20);
+    assert_true(fabs(acc.by_modality[1] - (0.5 * 4 + 0.2 * 16) / 20) < 1e-12);
+    assert_true(fabs(acc.loss - (2.0 + m->cfg.diffusion_weight * acc.by_modality[1])) < 1e-12);
     mom_state_destroy(&a);
     mom_state_destroy(&b);
     mom_model_destroy(&m);

@@ -290,10 +290,13 @@ static int draw_image(gen *g, mom_state *st, int k, sample_out *so)
     const int j = so->images++;
     char path[4300];
     const size_t ol = strlen(g->o.out);
-    const int one_file = g->o.n == 1 && j == 0 && ol > 4 && !strcmp(g->o.out + ol - 4, ".png");
-    if (one_file) snprintf(path, sizeof(path), "%s", g->o.out);
+    /* --out FILE.png: the first image there, any others beside it as
+     * FILE_K_J.png; else images go into the folder --out. */
+    const int file_mode = ol > 4 && !strcmp(g->o.out + ol - 4, ".png");
+    if (file_mode && k == 0 && j == 0) snprintf(path, sizeof(path), "%s", g->o.out);
+    else if (file_mode) snprintf(path, sizeof(path), "%.*s_%d_%d.png", (int)(ol - 4), g->o.out, k, j);
     else snprintf(path, sizeof(path), "%s/sample%d_image%d.png", g->o.out, k, j);
-    mom_status s = one_file || !ensure_out(g) ? MOM_OK : MOM_ERR_IO;
+    mom_status s = file_mode || !ensure_out(g) ? MOM_OK : MOM_ERR_IO;
     if (!s) s = mom_state_generate_image(st, k, g->o.ddim_steps, (uint64_t)g->o.seed * 7919u + (uint64_t)k * 104729u + (uint64_t)j, px);
     if (!s) s = mom_image_write_png(g->ctx, path, pg->image_size, pg->channels, px);
     if (s == MOM_ERR_UNSUPPORTED) s = write_netpbm(path, sizeof(path), pg->image_size, pg->channels, px) ? MOM_ERR_IO : MOM_OK;
@@ -475,7 +478,8 @@ int cmd_generate(int argc, char **argv)
         {"--max-context", ARG_INT, &o->max_context, "N",
          "most tokens a sample may hold, prompt included; a longer prompt is refused (default: no limit)", 0},
         {"--n", ARG_INT, &o->n, "N", "samples, stepped together as one batch (default 1)", 0},
-        {"--out", ARG_STR, &o->out, "DIR", "where images and speech go (default generated); a FILE.png for the one image of one sample", 0},
+        {"--out", ARG_STR, &o->out, "DIR", "where images and speech go (default generated); with a continuous-image "
+         "model FILE.png takes the first image (others: FILE_K_J.png)", 0},
         {"--steps", ARG_INT, &o->ddim_steps, "N", "DDIM steps per image of a continuous-image model (default 50)", 0},
         {"--vq", ARG_STR, &o->vq_path, "VQ", "image codebook (default: the one beside the model)", 0},
         {"--units", ARG_STR, &o->units_path, "UNITS", "speech-unit codebook (default: beside the model)", 0},

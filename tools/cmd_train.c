@@ -300,7 +300,6 @@ static int train_loop(run *r)
     for (int64_t step = step0; step < o->steps && !rc; step++) {
         mom_status s = mom_model_zero_grad(r->m);
         mom_losses acc = {0};
-        double sum = 0, by[MOM_MAX_MODALITIES] = {0};
         for (int a = 0; a < o->accum && !s; a++) {
             for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
             s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
@@ -312,13 +311,7 @@ static int train_loop(run *r)
             mom_losses l;
             if (!s) s = mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
             if (s) break;
-            sum += l.loss * (double)l.n_targets;
-            acc.n_targets += l.n_targets;
-            for (int k = 0; k < n_mod; k++)
-                if (l.count[k]) {
-                    by[k] += l.by_modality[k] * (double)l.count[k];
-                    acc.count[k] += l.count[k];
-                }
+            mom_losses_accumulate(r->m, &acc, &l);
         }
         float gnorm = 0;
         const float lr = mom_optim_lr_at(&os, step);
@@ -327,9 +320,6 @@ static int train_loop(run *r)
             rc = tool_error("train", r->ctx, s);
             break;
         }
-        acc.loss = acc.n_targets ? sum / (double)acc.n_targets : NAN;
-        for (int k = 0; k < MOM_MAX_MODALITIES; k++)
-            acc.by_modality[k] = k < n_mod && acc.count[k] ? by[k] / (double)acc.count[k] : NAN;
         last = acc;
         const double t = now_seconds(), tps = (double)n * o->accum / (t - t_prev);
         t_prev = t;
@@ -393,6 +383,10 @@ int cmd_train(int argc, char **argv)
                         "--lr %g --weight-decay %g --clip %g --threads %d (see mom train --help)\n",
                 o->B, o->T, (long long)o->steps, o->accum, o->warmup, (double)o->lr, (double)o->wd,
                 (double)o->clip, o->threads);
+        return 2;
+    }
+    if (!(o->low_t >= 0.0f && o->low_t <= 1.0f)) {
+        fprintf(stderr, "mom train: --low-t-fraction %g is not in [0, 1]\n", (double)o->low_t);
         return 2;
     }
     if (!builtin_setting_known(o->setting)) {
