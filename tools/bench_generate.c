@@ -16,14 +16,17 @@
 
 /* Random tokens of the model's vocabulary, in modality runs of 64 as the
  * training benchmark has them (token ids and modalities need not agree
- * for timing). */
+ * for timing). A continuous-image model's image positions take patches,
+ * not tokens: there the image runs are text (the token path is timed). */
 static void fill_tokens(int32_t *tok, uint8_t *mod, size_t n, const mom_config *c, uint64_t seed)
 {
     uint64_t s = seed;
+    const int patches = mom_patch_dim(&c->patches) > 0;
     for (size_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         tok[i] = (int32_t)((s >> 33) % (uint64_t)c->vocab_size);
         mod[i] = (uint8_t)(((i / 64) * 2654435761u >> 7) % (uint64_t)c->n_modalities);
+        if (patches && mod[i] == MOM_MOD_IMAGE) mod[i] = MOM_MOD_TEXT;
     }
 }
 
