@@ -35,21 +35,25 @@ static long peak_rss_kib(void)
 }
 
 /* Random tokens; modalities in spans of 64 positions (the benchmark shape of
- * the issue), targets the next token. */
+ * the issue), targets the next token. A continuous-image config gets
+ * random patches in [-1, 1] at its image positions. */
 typedef struct bench_batch {
     int32_t *tok, *tgt;
     uint8_t *mod, *tmod;
+    float *patches;
     mom_batch b;
 } bench_batch;
 
-static int make_batch(bench_batch *bb, int B, int T, int vocab, int n_mod)
+static int make_batch(bench_batch *bb, int B, int T, int vocab, int n_mod, int patch_dim)
 {
     const size_t n = (size_t)B * T;
     bb->tok = malloc(n * 4);
     bb->tgt = malloc(n * 4);
     bb->mod = malloc(n);
     bb->tmod = malloc(n);
-    if (!bb->tok || !bb->tgt || !bb->mod || !bb->tmod) return -1;
+    bb->patches = patch_dim ? malloc(sizeof(float) * n * patch_dim) : NULL;
+    if (!bb->tok || !bb->tgt || !bb->mod || !bb->tmod || (patch_dim && !bb->patches)) return -1;
+    for (size_t i = 0; i < n * (size_t)patch_dim; i++) bb->patches[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
     uint64_t s = 12345;
     for (size_t i = 0; i <= n; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -64,7 +68,7 @@ static int make_batch(bench_batch *bb, int B, int T, int vocab, int n_mod)
             bb->tmod[i - 1] = m;
         }
     }
-    mom_batch b = {B, T, bb->tok, bb->mod, bb->tgt, bb->tmod, NULL, 0, 0.0f};
+    mom_batch b = {B, T, bb->tok, bb->mod, bb->tgt, bb->tmod, bb->patches, 1, 0.0f};
     bb->b = b;
     return 0;
 }
@@ -75,6 +79,7 @@ static void free_batch(bench_batch *bb)
     free(bb->tgt);
     free(bb->mod);
     free(bb->tmod);
+    free(bb->patches);
 }
 
 /* A model and its batch, ready for timed training steps. */
@@ -90,7 +95,8 @@ static mom_status stepper_init(stepper *st, mom_ctx *ctx, const mom_config *cfg,
     memset(st, 0, sizeof(*st));
     mom_optim_default_settings(&st->os);
     mom_status s = mom_model_create(ctx, cfg, 1, &st->m);
-    if (!s && make_batch(&st->bb, B, T, cfg->vocab_size, cfg->n_modalities)) s = MOM_ERR_NOMEM;
+    if (!s && make_batch(&st->bb, B, T, cfg->vocab_size, cfg->n_modalities, mom_patch_dim(&cfg->patches)))
+        s = MOM_ERR_NOMEM;
     return s;
 }
 
@@ -134,7 +140,10 @@ static int bench_train(mom_ctx *ctx, const mom_config *cfg_in, int B, int T, int
     mom_config cfg = *cfg_in, dc;
     mom_status s = mom_config_validate(ctx, &cfg);
     dc = cfg;
-    dc.n_modalities = 1;
+    /* The dense model: one modality, or (continuous images need theirs)
+     * every projection shared. */
+    if (mom_patch_dim(&cfg.patches)) dc.decouple = 0;
+    else dc.n_modalities = 1;
     double peak = 0, dt;
     char peak_shape[64] = "";
     stepper mom, den;
