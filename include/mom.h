@@ -116,10 +116,17 @@ typedef struct mom_ctx_settings {
     const char *cpu; /* NULL = from MOM_CPU or auto; "scalar" forces plain C */
     int matmul_bf16; /* 1: projections in bf16 (fp32 accumulate, fp32 master
                         weights, fp32 scan) through oneDNN; needs oneDNN */
+    const char *backend; /* NULL = from MOM_BACKEND, else "cpu"; "cpu", "vulkan",
+                            or "auto": Vulkan when a usable device exists,
+                            else the CPU (mom_ctx_last_error then says why) */
+    int allow_software;  /* Vulkan: software devices (lavapipe) count too;
+                            also MOM_VK_ALLOW_SOFTWARE=1 */
 } mom_ctx_settings;
 
 void mom_ctx_default_settings(mom_ctx_settings *s);
 mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s);
+/* Why the last mom_ctx_create of this thread failed ("" when it did not). */
+const char *mom_ctx_create_error(void);
 void mom_ctx_destroy(mom_ctx **ctx);
 /* The message of the last failure on this context ("" when none). */
 const char *mom_ctx_last_error(const mom_ctx *ctx);

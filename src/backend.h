@@ -121,4 +121,9 @@ struct mom_kernels;
 backend *mom_cpu_backend_create(int use_dnnl, int bf16, const struct mom_kernels *kernels, char *name,
                                 size_t name_cap);
 
+/* The Vulkan backend (built when MOM_HAVE_VULKAN). allow_software: CPU-type
+ * devices (lavapipe) may be used; MOM_VK_DEVICE=index picks a device.
+ * NULL with a one-line reason in err when there is no usable device. */
+backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_cap, char *err, size_t err_cap);
+
 #endif

@@ -50,33 +50,90 @@ void mom_ctx_default_settings(mom_ctx_settings *s)
     s->n_threads = 0;
     s->cpu = NULL;
     s->matmul_bf16 = 0;
+    s->backend = NULL;
+    s->allow_software = 0;
+}
+
+/* mom_ctx_create has no context to keep its reason in when it fails. */
+static _Thread_local char create_err[512];
+const char *mom_ctx_create_error(void) { return create_err; }
+
+static mom_status create_fail(mom_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static mom_status create_fail(mom_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(create_err, sizeof(create_err), fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* The Vulkan backend, or NULL with the reason in why. */
+static backend *vulkan_or_why(const mom_ctx_settings *s, char *name, size_t name_cap, char *why, size_t why_cap)
+{
+#if MOM_HAVE_VULKAN
+    const char *env = getenv("MOM_VK_ALLOW_SOFTWARE");
+    const int soft = s->allow_software || (env && !strcmp(env, "1"));
+    return mom_vulkan_backend_create(soft, name, name_cap, why, why_cap);
+#else
+    (void)s;
+    (void)name;
+    (void)name_cap;
+    snprintf(why, why_cap, "this build has no Vulkan backend (it needs libvulkan-dev and glslc at build time)");
+    return NULL;
+#endif
 }
 
 mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
 {
-    if (!out) return MOM_ERR_INVALID_ARG;
+    create_err[0] = '\0';
+    if (!out) return create_fail(MOM_ERR_INVALID_ARG, "mom_ctx_create: out is NULL");
     *out = NULL;
     mom_ctx_settings def;
     if (!s) {
         mom_ctx_default_settings(&def);
         s = &def;
     }
-    if (s->n_threads < 0 || s->n_threads > 4096) return MOM_ERR_INVALID_ARG;
+    if (s->n_threads < 0 || s->n_threads > 4096)
+        return create_fail(MOM_ERR_INVALID_ARG, "n_threads = %d is not in [0, 4096]", s->n_threads);
+    const char *bk = s->backend ? s->backend : getenv("MOM_BACKEND");
+    if (!bk || !*bk) bk = "cpu";
+    if (strcmp(bk, "cpu") && strcmp(bk, "vulkan") && strcmp(bk, "auto"))
+        return create_fail(MOM_ERR_INVALID_ARG, "backend \"%s\" is not cpu, vulkan or auto", bk);
     const char *cpu = s->cpu ? s->cpu : getenv("MOM_CPU");
     /* "scalar" means every op in plain C, the matmuls included. */
     const int use_dnnl = !(cpu && !strcmp(cpu, "scalar"));
     const mom_kernels *k = mom_kernels_select(cpu);
-    if (!k) return cpu && !strcmp(cpu, "avx512") ? MOM_ERR_UNSUPPORTED : MOM_ERR_INVALID_ARG;
-    if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1) return MOM_ERR_INVALID_ARG;
-    if (s->matmul_bf16 && (!use_dnnl || !MOM_HAVE_DNNL)) return MOM_ERR_UNSUPPORTED;
+    if (!k)
+        return cpu && !strcmp(cpu, "avx512")
+                   ? create_fail(MOM_ERR_UNSUPPORTED, "MOM_CPU=avx512: this CPU or build cannot run AVX-512")
+                   : create_fail(MOM_ERR_INVALID_ARG, "MOM_CPU=%s is not scalar, avx2, avx512 or auto", cpu);
+    if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1)
+        return create_fail(MOM_ERR_INVALID_ARG, "matmul_bf16 = %d is not 0 or 1", s->matmul_bf16);
+    if (s->matmul_bf16 && (!use_dnnl || !MOM_HAVE_DNNL))
+        return create_fail(MOM_ERR_UNSUPPORTED, "bf16 matmuls need oneDNN (and not MOM_CPU=scalar)");
     mom_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) return MOM_ERR_NOMEM;
+    if (!ctx) return create_fail(MOM_ERR_NOMEM, "out of memory for a context");
     ctx->n_threads = s->n_threads;
     ctx->kernels = k;
-    ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
+    if (strcmp(bk, "cpu")) {
+        char why[512] = "";
+        if (s->matmul_bf16) {
+            snprintf(why, sizeof(why), "bf16 matmuls are the CPU backend's (oneDNN)");
+        } else {
+            ctx->be = vulkan_or_why(s, ctx->backend_name, sizeof(ctx->backend_name), why, sizeof(why));
+        }
+        if (!ctx->be && !strcmp(bk, "vulkan")) {
+            free(ctx);
+            return create_fail(MOM_ERR_UNSUPPORTED, "backend vulkan: %s", why);
+        }
+        if (!ctx->be) mom_fail(ctx, MOM_OK, "backend auto: %s; running on the CPU", why);
+    }
+    if (!ctx->be)
+        ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
         free(ctx);
-        return MOM_ERR_NOMEM;
+        return create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
     }
     *out = ctx;
     return MOM_OK;

@@ -17,7 +17,7 @@
 #include "progress.h"
 
 typedef struct gen_opts {
-    const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting;
+    const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting, *backend;
     float temperature, top_p;
     int top_k, max_tokens, max_context, n, threads, ddim_steps;
     int64_t seed;
@@ -484,6 +484,7 @@ int cmd_generate(int argc, char **argv)
         {"--vq", ARG_STR, &o->vq_path, "VQ", "image codebook (default: the one beside the model)", 0},
         {"--units", ARG_STR, &o->units_path, "UNITS", "speech-unit codebook (default: beside the model)", 0},
         {"--threads", ARG_INT, &o->threads, "N", "threads (default: all cores)", 0},
+        {"--backend", ARG_STR, &o->backend, "cpu|vulkan|auto", "where it runs (default cpu, or MOM_BACKEND)", 0},
     };
     const int n_opts = (int)(sizeof(opts) / sizeof(opts[0]));
     int r = args_parse("generate",
@@ -516,7 +517,7 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "mom generate: --n %d is not in [1, 4096]\n", o->n);
         return 2;
     }
-    if (!(g.ctx = tool_ctx("generate", o->threads, NULL))) return 1;
+    if (!(g.ctx = tool_ctx_on("generate", o->threads, NULL, o->backend))) return 1;
     mom_status s = mom_model_load(g.ctx, o->model, &g.m);
     int rc = s ? fail(&g, s) : 0;
     if (!rc) {

@@ -20,13 +20,13 @@
 #include "progress.h"
 
 typedef struct train_opts {
-    const char *data, *val, *config, *model, *resume, *out, *matmul, *setting;
+    const char *data, *val, *config, *model, *resume, *out, *matmul, *setting, *backend;
     int B, T, accum, warmup, threads, save_every, eval_batches, eval_every;
     int64_t steps, seed;
     float lr, wd, clip, low_t;
 } train_opts;
 
-#define N_OPTS 22
+#define N_OPTS 23
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
@@ -49,6 +49,8 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--clip", ARG_FLOAT, &t->clip, "NORM", "global gradient-norm clip, 0 = off (default 1.0)", 0},
         {"--seed", ARG_I64, &t->seed, "S", "seed of the init and of the batch order (default 0)", 0},
         {"--threads", ARG_INT, &t->threads, "N", "threads (default: all cores)", 0},
+        {"--backend", ARG_STR, &t->backend, "cpu|vulkan|auto",
+         "where the step runs (default cpu, or MOM_BACKEND); Vulkan software devices need MOM_VK_ALLOW_SOFTWARE=1", 0},
         {"--matmul", ARG_STR, &t->matmul, "fp32|bf16", "projection precision: bf16 uses AMX/AVX512-BF16 via oneDNN, "
                                                        "fp32 master weights and scan (default fp32)", 0},
         {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
@@ -408,7 +410,7 @@ int cmd_train(int argc, char **argv)
         default_run_dir(r.dir, sizeof(r.dir));
     }
     if (!resume && make_dir("train", r.dir)) return 1;
-    r.ctx = tool_ctx("train", o->threads, o->matmul);
+    r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend);
     if (!r.ctx) return 1;
     int rc = setup(&r, resume != NULL);
     if (!rc && !resume && save_run_args(r.dir, opts, N_OPTS)) {

@@ -13,11 +13,12 @@ int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
     return 1;
 }
 
-mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul)
+mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend)
 {
     mom_ctx_settings s;
     mom_ctx_default_settings(&s);
     s.n_threads = n_threads;
+    s.backend = backend;
     if (matmul && strcmp(matmul, "fp32") && strcmp(matmul, "bf16")) {
         fprintf(stderr, "mom %s: --matmul %s: expected fp32 or bf16\n", cmd, matmul);
         return NULL;
@@ -26,13 +27,18 @@ mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul)
     mom_ctx *ctx = NULL;
     mom_status st = mom_ctx_create(&ctx, &s);
     if (st) {
-        const char *cpu = getenv("MOM_CPU");
-        fprintf(stderr, "mom %s: cannot start (%s): --threads %d, --matmul %s, MOM_CPU=%s (expected scalar, avx2, "
-                        "avx512 or auto; bf16 needs oneDNN and not MOM_CPU=scalar)\n",
-                cmd, mom_status_str(st), n_threads, matmul ? matmul : "fp32", cpu ? cpu : "(unset)");
+        fprintf(stderr, "mom %s: cannot start: %s\n", cmd, mom_ctx_create_error());
         return NULL;
     }
+    /* --backend auto that fell back to the CPU says so, once. */
+    const char *note = mom_ctx_last_error(ctx);
+    if (note && *note) fprintf(stderr, "mom %s: %s\n", cmd, note);
     return ctx;
+}
+
+mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul)
+{
+    return tool_ctx_on(cmd, n_threads, matmul, NULL);
 }
 
 void print_losses(FILE *f, const mom_losses *l, int n_mod)

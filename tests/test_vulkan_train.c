@@ -1,0 +1,140 @@
+/* Whole models on Vulkan against the CPU: 20 training steps from the same
+ * initialisation and batches (losses at every step within 1e-3, the
+ * gradients after step 1 within 1e-3), and inference: prefill + step on
+ * Vulkan against the full forward on Vulkan, and against the CPU. Skipped
+ * (exit 77) where no Vulkan device can be made. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "model.h"
+#include "test_util.h"
+
+static mom_ctx *ctx_on(const char *backend)
+{
+    mom_ctx_settings s;
+    mom_ctx_default_settings(&s);
+    s.backend = backend;
+    s.allow_software = 1;
+    s.cpu = "scalar";
+    mom_ctx *ctx = NULL;
+    return mom_ctx_create(&ctx, &s) == MOM_OK ? ctx : NULL;
+}
+
+static mom_config small(void)
+{
+    mom_config c = tu_config(3, 29, 24, 2, 16); /* d_inner 48: 3 channel groups */
+    return c;
+}
+
+/* max |a - b| / max |b| over one tensor. */
+static double tensor_err(const float *a, const float *b, size_t n)
+{
+    return tu_max_diff(a, b, n) / (tu_max_abs(b, n) + 1e-12);
+}
+
+static void test_training_matches_cpu(void **st)
+{
+    (void)st;
+    mom_ctx *cc = ctx_on("cpu"), *vc = ctx_on("vulkan");
+    assert_non_null(cc);
+    assert_non_null(vc);
+    mom_config c = small();
+    mom_model *cm = tu_new_model(cc, &c, 5), *vm = tu_new_model(vc, &c, 5);
+    cm->chunk = vm->chunk = 8; /* T 21: chunks of 8, 8, 5 */
+    mom_optim_settings os;
+    mom_optim_default_settings(&os);
+    os.lr = 3e-3f;
+    os.warmup_steps = 2;
+    os.total_steps = 20;
+    double worst_loss = 0.0, worst_grad = 0.0;
+    for (int step = 0; step < 20; step++) {
+        tu_batch b = tu_make_batch(2, 21, c.vocab_size, 0x7, 100 + (uint64_t)step);
+        mom_losses lc, lv;
+        assert_int_equal(mom_model_zero_grad(cm), MOM_OK);
+        assert_int_equal(mom_model_zero_grad(vm), MOM_OK);
+        assert_int_equal(mom_model_backward(cm, &b.b, 1.0f, &lc), MOM_OK);
+        assert_int_equal(mom_model_backward(vm, &b.b, 1.0f, &lv), MOM_OK);
+        const double e = fabs(lv.loss - lc.loss) / fabs(lc.loss);
+        worst_loss = e > worst_loss ? e : worst_loss;
+        if (e > 1e-3) fprintf(stderr, "step %d: loss cpu %.7f vulkan %.7f\n", step + 1, lc.loss, lv.loss);
+        assert_true(e <= 1e-3);
+        if (step == 0)
+            for (size_t i = 0; i < mom_model_n_tensors(cm); i++) {
+                const char *name = mom_model_tensor_name(cm, i);
+                size_t n;
+                float *gc = tu_get_tensor(cm, name, 1, &n), *gv = tu_get_tensor(vm, name, 1, &n);
+                const double ge = tensor_err(gv, gc, n);
+                worst_grad = ge > worst_grad ? ge : worst_grad;
+                if (ge > 1e-3) fprintf(stderr, "gradient of %s: relative error %.3g\n", name, ge);
+                assert_true(ge <= 1e-3);
+                free(gc);
+                free(gv);
+            }
+        assert_int_equal(mom_model_step(cm, &os, NULL), MOM_OK);
+        assert_int_equal(mom_model_step(vm, &os, NULL), MOM_OK);
+        tu_free_batch(&b);
+    }
+    fprintf(stderr, "20 steps on Vulkan vs CPU: worst loss error %.2e, worst gradient error after step 1 %.2e\n",
+            worst_loss, worst_grad);
+    mom_model_destroy(&cm);
+    mom_model_destroy(&vm);
+    mom_ctx_destroy(&cc);
+    mom_ctx_destroy(&vc);
+}
+
+static void test_inference_on_vulkan(void **st)
+{
+    (void)st;
+    mom_ctx *cc = ctx_on("cpu"), *vc = ctx_on("vulkan");
+    mom_config c = small();
+    mom_model *cm = tu_new_model(cc, &c, 9), *vm = tu_new_model(vc, &c, 9);
+    cm->chunk = vm->chunk = 8;
+    enum { T = 19, P = 7 };
+    tu_batch b = tu_make_batch(1, T, c.vocab_size, 0x7, 3);
+    const int V = c.vocab_size;
+    float *full_v = malloc(sizeof(float) * T * V), *full_c = malloc(sizeof(float) * T * V), lg[64];
+    assert_int_equal(mom_model_logits(vm, 1, T, b.tok, b.mod, full_v), MOM_OK);
+    assert_int_equal(mom_model_logits(cm, 1, T, b.tok, b.mod, full_c), MOM_OK);
+    const double cross = tensor_err(full_v, full_c, (size_t)T * V);
+    assert_true(cross <= 1e-3);
+    mom_state_settings ss;
+    mom_state_default_settings(&ss);
+    mom_state *s = NULL;
+    assert_int_equal(mom_state_create(vm, &ss, &s), MOM_OK);
+    assert_int_equal(mom_state_prefill(s, 0, 1, P, b.tok, b.mod, lg), MOM_OK);
+    double worst = tensor_err(lg, full_v + (size_t)(P - 1) * V, (size_t)V);
+    for (int t = P; t < T; t++) {
+        assert_int_equal(mom_state_step(s, b.tok + t, b.mod + t, lg), MOM_OK);
+        const double e = tensor_err(lg, full_v + (size_t)t * V, (size_t)V);
+        worst = e > worst ? e : worst;
+    }
+    fprintf(stderr, "Vulkan: prefill + step vs full forward %.2e; full forward vs CPU %.2e\n", worst, cross);
+    assert_true(worst <= 1e-5);
+    mom_state_destroy(&s);
+    free(full_v);
+    free(full_c);
+    tu_free_batch(&b);
+    mom_model_destroy(&cm);
+    mom_model_destroy(&vm);
+    mom_ctx_destroy(&cc);
+    mom_ctx_destroy(&vc);
+}
+
+int main(void)
+{
+    mom_ctx *probe = ctx_on("vulkan");
+    if (!probe) {
+        fprintf(stderr, "no Vulkan device: %s\n", mom_ctx_create_error());
+        return 77;
+    }
+    mom_ctx_destroy(&probe);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_training_matches_cpu),
+        cmocka_unit_test(test_inference_on_vulkan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,194 @@
+/* The Vulkan backend's op table: buffers, transfers, and the ops of
+ * ops_elementwise.c (and of ops_matmul.c and ops_time.c when built). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mom_build_config.h"
+#include "vk_internal.h"
+#include "vk_ops.h"
+
+static be_buf *vkb_alloc(backend *be, size_t n)
+{
+    return vk_buf_create(vk_of(be), n);
+}
+
+/* The host's memory is not the device's (in general): no wrapping. */
+static be_buf *vkb_wrap(backend *be, void *host, size_t n)
+{
+    (void)be;
+    (void)host;
+    (void)n;
+    return NULL;
+}
+
+static void vkb_release(backend *be, be_buf *b)
+{
+    if (!b) return;
+    vk_backend *vk = vk_of(be);
+    vk_flush(vk); /* recorded work may still use it */
+    vk_buf_destroy(vk, b);
+}
+
+/* The host touches mapped memory only with the device idle: uploads are
+ * then ordered after every op recorded before them. */
+static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
+{
+    vk_backend *vk = vk_of(be);
+    vk_flush(vk);
+    if (n) memcpy((float *)dst.buf->map + dst.off, src, n * sizeof(float));
+}
+
+static void vkb_download(backend *be, void *dst, bv src, size_t n)
+{
+    vk_backend *vk = vk_of(be);
+    vk_flush(vk);
+    if (n) memcpy(dst, (const float *)src.buf->map + src.off, n * sizeof(float));
+}
+
+static void vkb_zero(backend *be, bv dst, size_t n)
+{
+    vk_backend *vk = vk_of(be);
+    if (!n) return;
+    VkCommandBuffer cb = vk_cmd(vk);
+    if (!cb) return;
+    vkCmdFillBuffer(cb, dst.buf->buffer, (VkDeviceSize)dst.off * 4, (VkDeviceSize)n * 4, 0);
+    vk_barrier(vk);
+}
+
+static void vkb_copy(backend *be, bv dst, bv src, size_t n)
+{
+    vk_backend *vk = vk_of(be);
+    if (!n) return;
+    VkCommandBuffer cb = vk_cmd(vk);
+    if (!cb) return;
+    VkBufferCopy region = {.srcOffset = (VkDeviceSize)src.off * 4, .dstOffset = (VkDeviceSize)dst.off * 4,
+                           .size = (VkDeviceSize)n * 4};
+    vkCmdCopyBuffer(cb, src.buf->buffer, dst.buf->buffer, 1, &region);
+    vk_barrier(vk);
+}
+
+/* The device runs each op over all its lanes: there is no thread count. */
+static int vkb_threads(backend *be, int n)
+{
+    (void)be;
+    (void)n;
+    return 1;
+}
+
+static void vkb_destroy(backend *be)
+{
+    if (!be) return;
+    vk_backend *vk = vk_of(be);
+    if (vk->d.dev) {
+        if (vk->cmd_pool) vk_flush(vk);
+        vkDeviceWaitIdle(vk->d.dev);
+        while (vk->bufs) vk_buf_destroy(vk, vk->bufs); /* the dummy, the scratch, and any the caller left */
+        vk_pipelines_destroy(vk);
+        if (vk->cache) vkDestroyPipelineCache(vk->d.dev, vk->cache, NULL);
+        if (vk->desc_pool) vkDestroyDescriptorPool(vk->d.dev, vk->desc_pool, NULL);
+        if (vk->fence) vkDestroyFence(vk->d.dev, vk->fence, NULL);
+        if (vk->cmd_pool) vkDestroyCommandPool(vk->d.dev, vk->cmd_pool, NULL); /* frees cmd */
+    }
+    vk_device_close(&vk->d);
+    free(vk);
+}
+
+static int vkb_init(vk_backend *vk)
+{
+    VkDevice dev = vk->d.dev;
+    VkCommandPoolCreateInfo cpci = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
+        .queueFamilyIndex = vk->d.queue_family,
+    };
+    VkResult r = vkCreateCommandPool(dev, &cpci, NULL, &vk->cmd_pool);
+    if (r != VK_SUCCESS) return vk_fail(vk, "vkCreateCommandPool failed (VkResult %d)", (int)r);
+    VkCommandBufferAllocateInfo cbai = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = vk->cmd_pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    r = vkAllocateCommandBuffers(dev, &cbai, &vk->cmd);
+    if (r != VK_SUCCESS) return vk_fail(vk, "vkAllocateCommandBuffers failed (VkResult %d)", (int)r);
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    r = vkCreateFence(dev, &fci, NULL, &vk->fence);
+    if (r != VK_SUCCESS) return vk_fail(vk, "vkCreateFence failed (VkResult %d)", (int)r);
+    VkPipelineCacheCreateInfo pcci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    r = vkCreatePipelineCache(dev, &pcci, NULL, &vk->cache);
+    if (r != VK_SUCCESS) return vk_fail(vk, "vkCreatePipelineCache failed (VkResult %d)", (int)r);
+    if (vk_descriptor_pool_create(vk)) return -1;
+    vk->dummy = vk_buf_create(vk, 4);
+    vk->reduce = vk_buf_create(vk, VK_REDUCE_ELEMS);
+    return vk->dummy && vk->reduce ? 0 : -1;
+}
+
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
+backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_cap, char *err, size_t err_cap)
+{
+    char scratch[8];
+    if (!err || !err_cap) err = scratch, err_cap = sizeof(scratch);
+    err[0] = 0;
+    vk_backend *vk = calloc(1, sizeof(*vk));
+    if (!vk) {
+        snprintf(err, err_cap, "out of host memory");
+        return NULL;
+    }
+    if (vk_device_open(&vk->d, allow_software || env_flag("MOM_VK_ALLOW_SOFTWARE"), err, err_cap)) {
+        free(vk);
+        return NULL;
+    }
+    if (vkb_init(vk)) {
+        snprintf(err, err_cap, "%s: %s", vk->d.props.deviceName, vk->err);
+        vkb_destroy(&vk->ops);
+        return NULL;
+    }
+    backend *b = &vk->ops;
+    b->name = "vulkan";
+    b->alloc = vkb_alloc;
+    b->wrap = vkb_wrap;
+    b->release = vkb_release;
+    b->upload = vkb_upload;
+    b->download = vkb_download;
+    b->zero = vkb_zero;
+    b->copy = vkb_copy;
+    b->threads = vkb_threads;
+    b->destroy = vkb_destroy;
+    b->gather_rows = vk_gather_rows;
+    b->add_bias = vk_add_bias;
+    b->bias_grad = vk_bias_grad;
+    b->embed_fwd = vk_embed_fwd;
+    b->embed_bwd = vk_embed_bwd;
+    b->rmsnorm_fwd = vk_rmsnorm_fwd;
+    b->rmsnorm_bwd = vk_rmsnorm_bwd;
+    b->softplus_fwd = vk_softplus_fwd;
+    b->softplus_bwd = vk_softplus_bwd;
+    b->add = vk_add;
+    b->xent = vk_xent;
+    b->mse = vk_mse;
+    b->sumsq = vk_sumsq;
+    b->adamw = vk_adamw;
+#if MOM_VK_HAVE_TIME_OPS
+    /* ops_matmul.c, ops_time.c */
+    b->mm_fwd = vk_mm_fwd;
+    b->mm_bwd_data = vk_mm_bwd_data;
+    b->mm_bwd_weight = vk_mm_bwd_weight;
+    b->conv_silu_fwd = vk_conv_silu_fwd;
+    b->conv_silu_bwd = vk_conv_silu_bwd;
+    b->scan_fwd = vk_scan_fwd;
+    b->scan_bwd = vk_scan_bwd;
+    b->scan_work_elems = vk_scan_work_elems;
+#endif
+    if (name && name_cap)
+        snprintf(name, name_cap, "vulkan (%s, %s, Vulkan %u.%u, subgroup %u, workgroup %u%s%s)", vk->d.props.deviceName,
+                 vk_device_type_name(&vk->d), VK_API_VERSION_MAJOR(vk->d.props.apiVersion),
+                 VK_API_VERSION_MINOR(vk->d.props.apiVersion), vk->d.subgroup, vk->d.wg,
+                 vk->d.unified ? ", unified memory" : ", host-visible memory", vk->d.validation ? ", validation" : "");
+    return b;
+}
