@@ -134,6 +134,10 @@ const char *mom_ctx_last_error(const mom_ctx *ctx);
 const char *mom_ctx_backend_name(const mom_ctx *ctx);
 /* The CPU features found (cpuid and OS support), one line into buf. */
 void mom_cpu_features_string(char *buf, size_t cap);
+/* The Vulkan devices found, "0: NAME (TYPE, Vulkan X.Y); 1: ..." ("" when
+ * none, or in a build without the Vulkan backend); MOM_VK_DEVICE picks by
+ * this index. */
+void mom_vulkan_devices_string(char *buf, size_t cap);
 
 /* ---- config files ---------------------------------------------------- */
 /* Parses a JSON object with the field names of mom_config; "decouple" is a

@@ -151,6 +151,15 @@ const char *mom_ctx_last_error(const mom_ctx *ctx) { return ctx ? ctx->err : "no
 
 const char *mom_ctx_backend_name(const mom_ctx *ctx) { return ctx ? ctx->backend_name : ""; }
 
+void mom_vulkan_devices_string(char *buf, size_t cap)
+{
+    if (!buf || !cap) return;
+    buf[0] = '\0';
+#if MOM_HAVE_VULKAN
+    mom_vulkan_list_devices(buf, cap);
+#endif
+}
+
 void mom_cpu_features_string(char *buf, size_t cap)
 {
     if (!buf || !cap) return;

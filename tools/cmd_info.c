@@ -29,16 +29,17 @@ int cmd_info(int argc, char **argv)
         mom_ctx_destroy(&ctx);
         return rc;
     }
-    char cj[1024], cpu[256];
+    char cj[1024], cpu[256], vk[1024];
     mom_config_to_json(mom_model_config(m), cj, sizeof(cj));
     mom_cpu_features_string(cpu, sizeof(cpu));
+    mom_vulkan_devices_string(vk, sizeof(vk));
     mom_model_info info;
     mom_model_get_info(m, &info);
     printf("{\"config\": %s,\n \"n_params\": %lld, \"n_params_active_per_token\": %lld, \"d_inner\": %d, "
            "\"dt_rank\": %d,\n \"train_flops_per_token\": %.6g,\n \"backend\": \"%s\",\n \"cpu_features\": \"%s\",\n"
-           " \"version\": \"%s\"}\n",
+           " \"vulkan_devices\": \"%s\",\n \"version\": \"%s\"}\n",
            cj, (long long)info.n_params, (long long)info.n_params_active, info.d_inner, info.dt_rank,
-           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu, mom_version());
+           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu, vk, mom_version());
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
     return 0;

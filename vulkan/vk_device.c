@@ -417,3 +417,30 @@ be_buf *vk_scratch(vk_backend *vk, size_t n)
     vk->scratch = b;
     return b;
 }
+
+void mom_vulkan_list_devices(char *buf, size_t cap)
+{
+    if (!buf || !cap) return;
+    buf[0] = '\0';
+    const VkApplicationInfo ai = {VK_STRUCTURE_TYPE_APPLICATION_INFO, NULL, "libmom", 1, "libmom", 1, VK_API_VERSION_1_2};
+    const VkInstanceCreateInfo ici = {VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, NULL, 0, &ai, 0, NULL, 0, NULL};
+    VkInstance inst;
+    if (vkCreateInstance(&ici, NULL, &inst) != VK_SUCCESS) return;
+    uint32_t n = 0;
+    VkPhysicalDevice pds[16];
+    if (vkEnumeratePhysicalDevices(inst, &n, NULL) == VK_SUCCESS && n) {
+        if (n > 16) n = 16;
+        vkEnumeratePhysicalDevices(inst, &n, pds);
+        size_t used = 0;
+        for (uint32_t i = 0; i < n && used < cap; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(pds[i], &p);
+            const int w = snprintf(buf + used, cap - used, "%s%u: %s (%s, Vulkan %u.%u)", i ? "; " : "", i,
+                                   p.deviceName, type_name(p.deviceType), VK_API_VERSION_MAJOR(p.apiVersion),
+                                   VK_API_VERSION_MINOR(p.apiVersion));
+            if (w < 0) break;
+            used += (size_t)w;
+        }
+    }
+    vkDestroyInstance(inst, NULL);
+}
