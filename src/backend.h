@@ -125,6 +125,8 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const struct mom_kernels
  * devices (lavapipe) may be used; MOM_VK_DEVICE=index picks a device.
  * NULL with a one-line reason in err when there is no usable device. */
 backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_cap, char *err, size_t err_cap);
+/* Command buffers a Vulkan backend has submitted (tests count them). */
+uint64_t mom_vulkan_submissions(backend *be);
 /* "0: NAME (TYPE, Vulkan X.Y); 1: ..." for every device the loader lists. */
 void mom_vulkan_list_devices(char *buf, size_t cap);
 

@@ -396,6 +396,16 @@ mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const 
     return MOM_OK;
 }
 
+/* The per-row losses of the step the model ran, into out. */
+static mom_status read_losses(mom_model *m, const mom_batch *b, int ni, mom_losses *out)
+{
+    act_plan *pl = &m->plan;
+    m->be->download(m->be, pl->host_loss, pl->row_loss, (size_t)b->B * b->T);
+    if (ni) m->be->download(m->be, pl->host_mse, pl->patch_loss, (size_t)ni);
+    losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
+    return MOM_OK;
+}
+
 /* Runs the forward; with backward, adds grad_scale * d(mean loss). */
 static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float grad_scale, mom_losses *out)
 {
@@ -426,10 +436,7 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     /* Image rows take the patch head instead of the LM head. */
     if ((s = lm_head(m, 0, i0, scale)) || (s = lm_head(m, i0 + ni, BT, scale))) return s;
     if (ni && (s = patch_head(m, i0, ni, do_bwd ? patch_scale : 0.0f))) return s;
-    be->download(be, pl->host_loss, pl->row_loss, (size_t)BT);
-    if (ni) be->download(be, pl->host_mse, pl->patch_loss, (size_t)ni);
-    losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
-    if (!do_bwd) return MOM_OK;
+    if (!do_bwd) return read_losses(m, b, ni, out);
     /* dh_f shares h_f's memory: a head that ran without a gradient (no text
      * targets, or a zero diffusion weight) left h_f in its rows, which must
      * read as zero gradient. */
@@ -457,7 +464,9 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
         be->bias_grad(be, ni, Dm, dxi, Dm, G(m, m->patch_in_b));
         be->bias_grad(be, ni, Dm, dxi, Dm, G(m, m->time_in_b));
     }
-    return MOM_OK;
+    /* The losses are read back last: on a device backend the whole
+     * forward and backward is then one submission. */
+    return read_losses(m, b, ni, out);
 }
 
 mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out)

@@ -57,9 +57,9 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
     if (st) return st;
     backend *be = m->be;
     be->threads(be, m->ctx->n_threads);
-    /* The norm sums tensor by tensor in table order: a fixed partition. */
-    double ss = 0.0;
-    for (size_t i = 0; i < m->n_tensors; i++) ss += be->sumsq(be, m->tensors[i].n, G(m, m->tensors[i].off));
+    /* The tensors lie end to end in one buffer: one sum over all of it (a
+     * fixed partition inside the kernel), one read-back on a device. */
+    const double ss = be->sumsq(be, m->n_params, G(m, 0));
     const float norm = (float)sqrt(ss);
     if (grad_norm) *grad_norm = norm;
     if (!isfinite(norm))

@@ -30,14 +30,29 @@ static void vkb_release(backend *be, be_buf *b)
     vk_buf_destroy(vk, b);
 }
 
-/* The host touches mapped memory only with the device idle: uploads are
- * then ordered after every op recorded before them. */
+/* An upload is ordered with the ops recorded around it. A small one (a
+ * batch's tokens, rows and targets: 64 KiB at most, Vulkan's limit) is
+ * recorded into the command buffer itself (vkCmdUpdateBuffer), so a
+ * training step does not submit for its inputs; a larger one (parameters,
+ * patches) waits for the device to be idle and writes the mapped memory. */
+#define VK_INLINE_UPLOAD_BYTES 65536
 static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
 {
     vk_backend *vk = vk_of(be);
+    if (!n) return;
+    if (n * sizeof(float) <= VK_INLINE_UPLOAD_BYTES) {
+        VkCommandBuffer cb = vk_cmd(vk);
+        if (cb) {
+            vkCmdUpdateBuffer(cb, dst.buf->buffer, (VkDeviceSize)dst.off * 4, (VkDeviceSize)n * 4, src);
+            vk_barrier(vk);
+            return;
+        }
+    }
     vk_flush(vk);
-    if (n) memcpy((float *)dst.buf->map + dst.off, src, n * sizeof(float));
+    memcpy((float *)dst.buf->map + dst.off, src, n * sizeof(float));
 }
+
+uint64_t mom_vulkan_submissions(backend *be) { return be ? vk_of(be)->submits : 0; }
 
 static void vkb_download(backend *be, void *dst, bv src, size_t n)
 {

@@ -91,6 +91,7 @@ struct vk_backend {
     be_buf *dummy;              /* bound for views with buf NULL */
     be_buf *reduce;             /* VK_REDUCE_ELEMS floats of scratch for read-back reductions (sumsq) */
     be_buf *scratch;            /* vk_scratch's buffer (NULL until asked) */
+    uint64_t submits;           /* command buffers submitted so far */
     char err[512];
 };
 

@@ -192,6 +192,7 @@ int vk_flush(vk_backend *vk)
     VkResult r = vkEndCommandBuffer(vk->cmd);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &vk->cmd};
     if (r == VK_SUCCESS) r = vkQueueSubmit(vk->d.queue, 1, &si, vk->fence);
+    vk->submits++;
     if (r == VK_SUCCESS) {
         r = vkWaitForFences(vk->d.dev, 1, &vk->fence, VK_TRUE, UINT64_MAX);
         vkResetFences(vk->d.dev, 1, &vk->fence);
