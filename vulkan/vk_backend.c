@@ -36,6 +36,21 @@ static void vkb_release(backend *be, be_buf *b)
  * training step does not submit for its inputs; a larger one (parameters,
  * patches) waits for the device to be idle and writes the mapped memory. */
 #define VK_INLINE_UPLOAD_BYTES 65536
+/* Device-local buffers (a discrete GPU) move through the staging buffer
+ * in pieces of VK_STAGING_ELEMS, each copy submitted before the piece is
+ * reused. */
+#define VK_STAGING_ELEMS ((size_t)1 << 22)
+
+static void copy_record(vk_backend *vk, VkBuffer from, size_t from_off, VkBuffer to, size_t to_off, size_t n)
+{
+    VkCommandBuffer cb = vk_cmd(vk);
+    if (!cb) return;
+    VkBufferCopy region = {.srcOffset = (VkDeviceSize)from_off * 4, .dstOffset = (VkDeviceSize)to_off * 4,
+                           .size = (VkDeviceSize)n * 4};
+    vkCmdCopyBuffer(cb, from, to, 1, &region);
+    vk_barrier(vk);
+}
+
 static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
 {
     vk_backend *vk = vk_of(be);
@@ -49,7 +64,16 @@ static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
         }
     }
     vk_flush(vk);
-    memcpy((float *)dst.buf->map + dst.off, src, n * sizeof(float));
+    if (dst.buf->map) {
+        memcpy((float *)dst.buf->map + dst.off, src, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i += VK_STAGING_ELEMS) {
+        const size_t k = n - i < VK_STAGING_ELEMS ? n - i : VK_STAGING_ELEMS;
+        memcpy(vk->staging->map, (const float *)src + i, k * sizeof(float));
+        copy_record(vk, vk->staging->buffer, 0, dst.buf->buffer, dst.off + i, k);
+        vk_flush(vk);
+    }
 }
 
 uint64_t mom_vulkan_submissions(backend *be) { return be ? vk_of(be)->submits : 0; }
@@ -57,8 +81,17 @@ uint64_t mom_vulkan_submissions(backend *be) { return be ? vk_of(be)->submits : 
 static void vkb_download(backend *be, void *dst, bv src, size_t n)
 {
     vk_backend *vk = vk_of(be);
-    vk_flush(vk);
-    if (n) memcpy(dst, (const float *)src.buf->map + src.off, n * sizeof(float));
+    if (src.buf->map) {
+        vk_flush(vk);
+        if (n) memcpy(dst, (const float *)src.buf->map + src.off, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i += VK_STAGING_ELEMS) {
+        const size_t k = n - i < VK_STAGING_ELEMS ? n - i : VK_STAGING_ELEMS;
+        copy_record(vk, src.buf->buffer, src.off + i, vk->staging->buffer, 0, k);
+        vk_flush(vk);
+        memcpy((float *)dst + i, vk->staging->map, k * sizeof(float));
+    }
 }
 
 static void vkb_zero(backend *be, bv dst, size_t n)
@@ -135,8 +168,9 @@ static int vkb_init(vk_backend *vk)
     if (r != VK_SUCCESS) return vk_fail(vk, "vkCreatePipelineCache failed (VkResult %d)", (int)r);
     if (vk_descriptor_pool_create(vk)) return -1;
     vk->dummy = vk_buf_create(vk, 4);
-    vk->reduce = vk_buf_create(vk, VK_REDUCE_ELEMS);
-    return vk->dummy && vk->reduce ? 0 : -1;
+    vk->reduce = vk_buf_create_host(vk, VK_REDUCE_ELEMS); /* read on the host after a flush */
+    vk->staging = vk->d.staged ? vk_buf_create_host(vk, VK_STAGING_ELEMS) : NULL;
+    return vk->dummy && vk->reduce && (vk->staging || !vk->d.staged) ? 0 : -1;
 }
 
 static int env_flag(const char *name)
@@ -204,6 +238,6 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
         snprintf(name, name_cap, "vulkan (%s, %s, Vulkan %u.%u, subgroup %u, workgroup %u%s%s)", vk->d.props.deviceName,
                  vk_device_type_name(&vk->d), VK_API_VERSION_MAJOR(vk->d.props.apiVersion),
                  VK_API_VERSION_MINOR(vk->d.props.apiVersion), vk->d.subgroup, vk->d.wg,
-                 vk->d.unified ? ", unified memory" : ", host-visible memory", vk->d.validation ? ", validation" : "");
+                 vk->d.staged ? ", device-local memory, staged" : vk->d.unified ? ", unified memory" : ", host-visible memory", vk->d.validation ? ", validation" : "");
     return b;
 }

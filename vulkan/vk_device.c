@@ -279,6 +279,19 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
         return -1;
     }
     d->mem_type = (uint32_t)found;
+    /* A discrete GPU without a large host-visible device-local type: buffers
+     * go in its device-local memory, and the host reaches them through a
+     * staging buffer (vk_backend.c). */
+    d->dev_type = d->mem_type;
+    if (!d->unified)
+        for (uint32_t i = 0; i < d->mem.memoryTypeCount; i++)
+            if ((d->mem.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) &&
+                d->mem.memoryHeaps[d->mem.memoryTypes[i].heapIndex].size >= largest_local) {
+                d->dev_type = i;
+                d->staged = 1;
+                break;
+            }
+    if (env_flag("MOM_VK_STAGING")) d->staged = 1; /* the staging path on any device */
 
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci = {
@@ -328,7 +341,8 @@ int vk_fail(vk_backend *vk, const char *fmt, ...)
 
 const char *vk_last_error(const vk_backend *vk) { return vk->err; }
 
-be_buf *vk_buf_create(vk_backend *vk, size_t n)
+/* A buffer in memory type `type`, mapped when `mapped`. */
+static be_buf *buf_create(vk_backend *vk, size_t n, uint32_t type, int mapped)
 {
     const vk_device *d = &vk->d;
     const VkDeviceSize bytes = (VkDeviceSize)(n ? n : 1) * sizeof(float);
@@ -359,8 +373,8 @@ be_buf *vk_buf_create(vk_backend *vk, size_t n)
     }
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(d->dev, b->buffer, &req);
-    if (!(req.memoryTypeBits & (1u << d->mem_type))) {
-        vk_fail(vk, "buffer of %zu floats cannot live in memory type %u", n, d->mem_type);
+    if (!(req.memoryTypeBits & (1u << type))) {
+        vk_fail(vk, "buffer of %zu floats cannot live in memory type %u", n, type);
         vkDestroyBuffer(d->dev, b->buffer, NULL);
         free(b);
         return NULL;
@@ -368,11 +382,11 @@ be_buf *vk_buf_create(vk_backend *vk, size_t n)
     VkMemoryAllocateInfo mai = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
         .allocationSize = req.size,
-        .memoryTypeIndex = d->mem_type,
+        .memoryTypeIndex = type,
     };
     r = vkAllocateMemory(d->dev, &mai, NULL, &b->memory);
     if (r == VK_SUCCESS) r = vkBindBufferMemory(d->dev, b->buffer, b->memory, 0);
-    if (r == VK_SUCCESS) r = vkMapMemory(d->dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->map);
+    if (r == VK_SUCCESS && mapped) r = vkMapMemory(d->dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->map);
     if (r != VK_SUCCESS) {
         vk_fail(vk, "device memory for %zu floats: VkResult %d", n, (int)r);
         if (b->memory) vkFreeMemory(d->dev, b->memory, NULL);
@@ -380,8 +394,17 @@ be_buf *vk_buf_create(vk_backend *vk, size_t n)
         free(b);
         return NULL;
     }
-    /* New memory is not referenced by recorded work: zero it from the host. */
-    memset(b->map, 0, (size_t)bytes);
+    /* New memory is not referenced by recorded work: zero it from the host,
+     * or (unmapped) by a fill recorded before any use. */
+    if (b->map) {
+        memset(b->map, 0, (size_t)bytes);
+    } else {
+        VkCommandBuffer cb = vk_cmd(vk);
+        if (cb) {
+            vkCmdFillBuffer(cb, b->buffer, 0, VK_WHOLE_SIZE, 0);
+            vk_barrier(vk);
+        }
+    }
     b->bytes = req.size;
     atomic_fetch_add(&live_buffers, 1);
     atomic_fetch_add(&live_bytes, (unsigned long)b->bytes);
@@ -391,13 +414,20 @@ be_buf *vk_buf_create(vk_backend *vk, size_t n)
     return b;
 }
 
+be_buf *vk_buf_create(vk_backend *vk, size_t n)
+{
+    return vk->d.staged ? buf_create(vk, n, vk->d.dev_type, 0) : buf_create(vk, n, vk->d.mem_type, 1);
+}
+
+be_buf *vk_buf_create_host(vk_backend *vk, size_t n) { return buf_create(vk, n, vk->d.mem_type, 1); }
+
 void vk_buf_destroy(vk_backend *vk, be_buf *b)
 {
     if (!b) return;
     if (b->prev) b->prev->next = b->next;
     else vk->bufs = b->next;
     if (b->next) b->next->prev = b->prev;
-    vkUnmapMemory(vk->d.dev, b->memory);
+    if (b->map) vkUnmapMemory(vk->d.dev, b->memory);
     vkDestroyBuffer(vk->d.dev, b->buffer, NULL);
     vkFreeMemory(vk->d.dev, b->memory, NULL);
     atomic_fetch_sub(&live_buffers, 1);

@@ -59,14 +59,19 @@ typedef struct vk_device {
     VkDevice dev;
     VkQueue queue;
     uint32_t queue_family;
-    uint32_t mem_type;    /* the memory type of every buffer (host visible) */
+    uint32_t mem_type;    /* host-visible coherent memory: mapped buffers */
     int unified;          /* that type is also device local (lavapipe, iGPUs) */
+    int staged;           /* buffers live in dev_type, unmapped, and move
+                             through a staging buffer (discrete GPUs;
+                             MOM_VK_STAGING=1 forces it, for tests) */
+    uint32_t dev_type;    /* device-local memory (staged), else mem_type */
     uint32_t wg;          /* workgroup size: specialization constant 0 */
     uint32_t subgroup;    /* the device's subgroup size (informative only) */
     int validation;       /* VK_LAYER_KHRONOS_validation is on */
 } vk_device;
 
-/* One buffer: a VkBuffer on its own memory, mapped for the backend's life. */
+/* One buffer: a VkBuffer on its own memory, mapped for the backend's life
+ * (map NULL: device-local memory the host reaches only by staging). */
 struct be_buf {
     VkBuffer buffer;
     VkDeviceMemory memory;
@@ -92,6 +97,7 @@ struct vk_backend {
     be_buf *reduce;             /* VK_REDUCE_ELEMS floats of scratch for read-back reductions (sumsq) */
     be_buf *scratch;            /* vk_scratch's buffer (NULL until asked) */
     uint64_t submits;           /* command buffers submitted so far */
+    be_buf *staging;            /* host-visible, VK_STAGING_ELEMS: moves data to and from unmapped buffers */
     char err[512];
 };
 
@@ -159,6 +165,9 @@ void vk_device_close(vk_device *d);
 const char *vk_device_type_name(const vk_device *d);
 /* Buffers of n elements (zeroed), on vk's memory type; NULL (error set) on failure. */
 be_buf *vk_buf_create(vk_backend *vk, size_t n);
+/* A buffer in host-visible memory, mapped, whatever vk->d.staged says
+ * (the staging buffer; read-back scratch). */
+be_buf *vk_buf_create_host(vk_backend *vk, size_t n);
 void vk_buf_destroy(vk_backend *vk, be_buf *b);
 /* The backend's scratch buffer, at least n floats, for an op's
  * intermediate results (partial sums between two dispatches): what one op
