@@ -426,6 +426,14 @@ typedef void (*mom_bench_emit)(const char *json, void *user);
  * scalar output relative to the largest scalar magnitude. */
 mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg, int B, int T, mom_bench_emit emit, void *user);
 
+/* Device backends: time every op on the device (GPU timestamps) from now
+ * on, totals cleared (enable 1), or stop (0). MOM_ERR_UNSUPPORTED on the
+ * CPU backend (whose kernels mom_bench_kernels times). */
+mom_status mom_ctx_profile(mom_ctx *ctx, int enable);
+/* One JSON line per shader timed since profiling began: name "device_op",
+ * shader, calls, seconds (total) and seconds_per_call. */
+mom_status mom_ctx_profile_emit(mom_ctx *ctx, mom_bench_emit emit, void *user);
+
 /* The best fp32 GFLOP/s the context's matmul reaches on the forward
  * projection shapes of cfg with M = tokens rows (the peak an MFU is
  * measured against). shape gets e.g. "M 4096 N 1024 K 256". */

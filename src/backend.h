@@ -111,6 +111,13 @@ struct backend {
      * in one process do not change each other's results. */
     int (*threads)(backend *be, int n);
 
+    /* Device timing (NULL where the backend has none): profile(1) starts
+     * timing every op on the device and clears the totals, profile(0)
+     * stops; profile_read gives entry i of the totals by shader (0 past
+     * the last). */
+    int (*profile)(backend *be, int enable);
+    int (*profile_read)(backend *be, int i, const char **name, double *seconds, long *calls);
+
     void (*destroy)(backend *be);
 };
 

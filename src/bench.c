@@ -63,3 +63,33 @@ mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg_in, int tok
         snprintf(shape, shape_cap, "M %d N %d K %d", tokens, nk[best_i][0], nk[best_i][1]);
     return MOM_OK;
 }
+
+mom_status mom_ctx_profile(mom_ctx *ctx, int enable)
+{
+    if (!ctx) return MOM_ERR_INVALID_ARG;
+    backend *be = ctx->be;
+    if (!be->profile)
+        return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "profile: the %s backend has no device timers", be->name);
+    if (be->profile(be, enable != 0)) return mom_fail(ctx, MOM_ERR_BACKEND, "profile: the device refused timestamps");
+    return MOM_OK;
+}
+
+mom_status mom_ctx_profile_emit(mom_ctx *ctx, mom_bench_emit emit, void *user)
+{
+    if (!ctx) return MOM_ERR_INVALID_ARG;
+    backend *be = ctx->be;
+    if (!emit) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "profile: emit is NULL");
+    if (!be->profile_read)
+        return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "profile: the %s backend has no device timers", be->name);
+    const char *name;
+    double sec;
+    long calls;
+    for (int i = 0; be->profile_read(be, i, &name, &sec, &calls); i++) {
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "{\"name\": \"device_op\", \"shader\": \"%s\", \"calls\": %ld, \"seconds\": %.6g, \"seconds_per_call\": %.6g}",
+                 name, calls, sec, calls ? sec / (double)calls : 0.0);
+        emit(line, user);
+    }
+    return MOM_OK;
+}

@@ -153,10 +153,15 @@ static int bench_train(mom_ctx *ctx, const mom_config *cfg_in, int B, int T, int
     if (!s) s = peak_gflops(ctx, &cfg, B * T, &peak, peak_shape, sizeof(peak_shape));
     if (!s && !(s = stepper_init(&mom, ctx, &cfg, B, T))) have_mom = 1;
     if (!s && dense && !(s = stepper_init(&den, ctx, &dc, B, T))) have_den = 1;
+    /* A device backend also times each op on the device, over the timed
+     * steps (both models' with --dense). */
+    int profiling = 0;
     for (int i = 0; !s && i < steps + 2; i++) { /* the first two are not timed */
+        if (i == 2) profiling = mom_ctx_profile(ctx, 1) == MOM_OK;
         if (!(s = stepper_step(&mom, &dt)) && i >= 2) tm[i - 2] = dt;
         if (!s && dense && !(s = stepper_step(&den, &dt)) && i >= 2) td[i - 2] = dt;
     }
+    if (profiling) mom_ctx_profile(ctx, 0); /* the totals stay; the peak below is not a step */
     if (!s) s = peak_gflops(ctx, &cfg, B * T, &peak, peak_shape, sizeof(peak_shape));
     int rc = 0;
     if (s) rc = tool_error("bench train", ctx, s);
@@ -185,6 +190,7 @@ static int bench_train(mom_ctx *ctx, const mom_config *cfg_in, int B, int T, int
                    dsec, (double)B * T / dsec, sec / dsec);
         }
         printf(", \"peak_rss_mib\": %.1f}\n", peak_rss_kib() / 1024.0);
+        if (profiling) mom_ctx_profile_emit(ctx, emit_line, NULL);
     }
     if (have_mom) stepper_free(&mom);
     if (have_den) stepper_free(&den);

@@ -124,6 +124,35 @@ static int vkb_threads(backend *be, int n)
     return 1;
 }
 
+static int vkb_profile(backend *be, int enable)
+{
+    vk_backend *vk = vk_of(be);
+    if (vk_flush(vk)) return -1;
+    if (enable && !vk->qpool) {
+        if (!vk->d.props.limits.timestampComputeAndGraphics)
+            return vk_fail(vk, "%s has no timestamps on compute queues", vk->d.props.deviceName);
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                    .queryCount = VK_PROF_QUERIES};
+        VkResult r = vkCreateQueryPool(vk->d.dev, &qi, NULL, &vk->qpool);
+        if (r != VK_SUCCESS) return vk_fail(vk, "vkCreateQueryPool failed (VkResult %d)", (int)r);
+    }
+    if (enable) vk->n_prof = 0;
+    vk->profiling = enable;
+    return 0;
+}
+
+static int vkb_profile_read(backend *be, int i, const char **name, double *seconds, long *calls)
+{
+    vk_backend *vk = vk_of(be);
+    vk_flush(vk);
+    if (i < 0 || i >= vk->n_prof) return 0;
+    *name = vk->prof[i].name;
+    *seconds = vk->prof[i].seconds;
+    *calls = vk->prof[i].calls;
+    return 1;
+}
+
 static void vkb_destroy(backend *be)
 {
     if (!be) return;
@@ -136,6 +165,7 @@ static void vkb_destroy(backend *be)
         if (vk->cache) vkDestroyPipelineCache(vk->d.dev, vk->cache, NULL);
         if (vk->desc_pool) vkDestroyDescriptorPool(vk->d.dev, vk->desc_pool, NULL);
         if (vk->fence) vkDestroyFence(vk->d.dev, vk->fence, NULL);
+        if (vk->qpool) vkDestroyQueryPool(vk->d.dev, vk->qpool, NULL);
         if (vk->cmd_pool) vkDestroyCommandPool(vk->d.dev, vk->cmd_pool, NULL); /* frees cmd */
     }
     vk_device_close(&vk->d);
@@ -208,6 +238,8 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->zero = vkb_zero;
     b->copy = vkb_copy;
     b->threads = vkb_threads;
+    b->profile = vkb_profile;
+    b->profile_read = vkb_profile_read;
     b->destroy = vkb_destroy;
     b->gather_rows = vk_gather_rows;
     b->add_bias = vk_add_bias;

@@ -40,6 +40,9 @@ typedef struct vk_spirv {
 const vk_spirv *vk_shader(const char *name);
 
 typedef struct vk_pipeline vk_pipeline;
+
+#define VK_PROF_QUERIES 4096 /* timestamps per command buffer while profiling */
+#define VK_PROF_SHADERS 64
 typedef struct vk_backend vk_backend;
 
 /* Partial sums a read-back reduction leaves for the host (vk_backend.reduce). */
@@ -98,6 +101,15 @@ struct vk_backend {
     be_buf *scratch;            /* vk_scratch's buffer (NULL until asked) */
     uint64_t submits;           /* command buffers submitted so far */
     be_buf *staging;            /* host-visible, VK_STAGING_ELEMS: moves data to and from unmapped buffers */
+    /* GPU timestamps around each dispatch while profiling (bench): the
+     * shader names of the open command buffer's pairs of queries, and the
+     * totals per shader read back at each flush. */
+    int profiling;
+    VkQueryPool qpool;
+    uint32_t q_used;
+    const char *q_name[VK_PROF_QUERIES / 2];
+    struct { char name[64]; double seconds; long calls; } prof[VK_PROF_SHADERS];
+    int n_prof;
     char err[512];
 };
 

@@ -161,7 +161,33 @@ VkCommandBuffer vk_cmd(vk_backend *vk)
         return VK_NULL_HANDLE;
     }
     vk->recording = 1;
+    if (vk->profiling) {
+        vkCmdResetQueryPool(vk->cmd, vk->qpool, 0, VK_PROF_QUERIES);
+        vk->q_used = 0;
+    }
     return vk->cmd;
+}
+
+/* The timestamps of the command buffer just finished, added up by shader. */
+static void read_profile(vk_backend *vk)
+{
+    if (!vk->profiling || !vk->q_used) return;
+    uint64_t ts[VK_PROF_QUERIES];
+    if (vkGetQueryPoolResults(vk->d.dev, vk->qpool, 0, vk->q_used, sizeof(ts), ts, sizeof(uint64_t),
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS)
+        return;
+    for (uint32_t q = 0; q + 1 < vk->q_used; q += 2) {
+        const char *name = vk->q_name[q / 2];
+        int i = 0;
+        while (i < vk->n_prof && strcmp(vk->prof[i].name, name)) i++;
+        if (i == vk->n_prof) {
+            if (vk->n_prof == VK_PROF_SHADERS) continue;
+            snprintf(vk->prof[vk->n_prof++].name, sizeof(vk->prof[0].name), "%s", name);
+        }
+        vk->prof[i].seconds += (double)(ts[q + 1] - ts[q]) * vk->d.props.limits.timestampPeriod * 1e-9;
+        vk->prof[i].calls++;
+    }
+    vk->q_used = 0;
 }
 
 void vk_barrier(vk_backend *vk)
@@ -197,6 +223,7 @@ int vk_flush(vk_backend *vk)
         r = vkWaitForFences(vk->d.dev, 1, &vk->fence, VK_TRUE, UINT64_MAX);
         vkResetFences(vk->d.dev, 1, &vk->fence);
     }
+    if (r == VK_SUCCESS) read_profile(vk);
     vkResetCommandPool(vk->d.dev, vk->cmd_pool, 0);
     vkResetDescriptorPool(vk->d.dev, vk->desc_pool, 0);
     vk->sets_used = vk->descs_used = 0;
@@ -230,7 +257,8 @@ int vk_dispatch(vk_backend *vk, vk_pipeline *p, const bv *views, int n, const vo
         return vk_fail(vk, "shader %s: %u x %u x %u workgroups (the device allows %u x %u x %u)", p->name, groups_x,
                        groups_y, groups_z, lim[0], lim[1], lim[2]);
     if (!groups_x || !groups_y || !groups_z) return 0; /* nothing to do */
-    if (vk->sets_used + 1 > VK_POOL_SETS || vk->descs_used + (uint32_t)n > VK_POOL_DESCRIPTORS)
+    if (vk->sets_used + 1 > VK_POOL_SETS || vk->descs_used + (uint32_t)n > VK_POOL_DESCRIPTORS ||
+        (vk->profiling && vk->q_used + 2 > VK_PROF_QUERIES))
         if (vk_flush(vk)) return -1;
     VkCommandBuffer cb = vk_cmd(vk);
     if (!cb) return -1;
@@ -267,7 +295,15 @@ int vk_dispatch(vk_backend *vk, vk_pipeline *p, const bv *views, int n, const vo
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     if (n) vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
     vkCmdPushConstants(cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, VK_PUSH_BYTES, pc);
+    /* Profiling: a timestamp when everything before has finished its
+     * compute work, and one when this dispatch has (the barriers between
+     * dispatches make the difference this one's time). */
+    if (vk->profiling) {
+        vk->q_name[vk->q_used / 2] = p->name;
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk->qpool, vk->q_used++);
+    }
     vkCmdDispatch(cb, groups_x, groups_y, groups_z);
+    if (vk->profiling) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, vk->qpool, vk->q_used++);
     vk_barrier(vk);
     return 0;
 }
