@@ -233,6 +233,13 @@ float mom_optim_lr_at(const mom_optim_settings *s, int64_t step);
 /* Clips and applies one AdamW step with the model's gradients, then counts
  * the step. grad_norm (may be NULL) gets the norm before clipping. */
 mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm);
+/* zero_grad, backward of b (grad_scale 1) and step in one: on a device
+ * backend the norm, its clipping and AdamW run on the device and the whole
+ * step is one submission, the host reading back only the losses and the
+ * norm. The same result as the three calls; a non-finite norm leaves the
+ * model unchanged (MOM_ERR_DATA). */
+mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
+                                float *grad_norm);
 int64_t mom_model_steps_done(const mom_model *m);
 /* Optimizer state (step, m, v, data RNG state) as a second safetensors file. */
 mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state);

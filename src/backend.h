@@ -105,6 +105,13 @@ struct backend {
     double (*sumsq)(backend *be, size_t n, bv x);
     void (*adamw)(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
                   float b1, float b2, float eps, float wd, int64_t step);
+    /* A step with no read-back: out[0..3) = the norm of g[0..n), its
+     * clipping scale (clip / (norm + 1e-6) when below 1, clip > 0) and 1
+     * if the norm is finite; adamw_scaled takes the scale from there and
+     * changes nothing when the norm is not finite. */
+    void (*clip_scale)(backend *be, size_t n, bv g, float clip, bv out);
+    void (*adamw_scaled)(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1,
+                         float b2, float eps, float wd, int64_t step);
 
     /* threads: how many the next ops may use (0 = the default); the count
      * they will use. Contexts set theirs at every entry, so two contexts

@@ -396,18 +396,25 @@ mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const 
     return MOM_OK;
 }
 
-/* The per-row losses of the step the model ran, into out. */
-static mom_status read_losses(mom_model *m, const mom_batch *b, int ni, mom_losses *out)
+/* The per-row losses of the step the model ran, into out; with clip, also
+ * the fused step's 3 values that follow them (one read-back). */
+static mom_status read_losses(mom_model *m, const mom_batch *b, int ni, mom_losses *out, float *clip)
 {
     act_plan *pl = &m->plan;
-    m->be->download(m->be, pl->host_loss, pl->row_loss, (size_t)b->B * b->T);
+    const size_t BT = (size_t)b->B * b->T, span = pl->step_clip.off - pl->row_loss.off;
+    m->be->download(m->be, pl->host_loss, pl->row_loss, clip ? span + 3 : BT);
+    if (clip) memcpy(clip, pl->host_loss + span, 3 * sizeof(float));
     if (ni) m->be->download(m->be, pl->host_mse, pl->patch_loss, (size_t)ni);
     losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
     return MOM_OK;
 }
 
 /* Runs the forward; with backward, adds grad_scale * d(mean loss). */
-static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float grad_scale, mom_losses *out)
+/* defer_ni not NULL: the losses are not read back here but left for the
+ * caller (read_losses with the image-row count put in *defer_ni), so a
+ * fused training step can record its optimizer first. */
+static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float grad_scale, mom_losses *out,
+                           int *defer_ni)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_status s = check_batch(m, b);
@@ -436,7 +443,8 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     /* Image rows take the patch head instead of the LM head. */
     if ((s = lm_head(m, 0, i0, scale)) || (s = lm_head(m, i0 + ni, BT, scale))) return s;
     if (ni && (s = patch_head(m, i0, ni, do_bwd ? patch_scale : 0.0f))) return s;
-    if (!do_bwd) return read_losses(m, b, ni, out);
+    if (defer_ni) *defer_ni = ni;
+    if (!do_bwd) return defer_ni ? MOM_OK : read_losses(m, b, ni, out, NULL);
     /* dh_f shares h_f's memory: a head that ran without a gradient (no text
      * targets, or a zero diffusion weight) left h_f in its rows, which must
      * read as zero gradient. */
@@ -466,17 +474,39 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     }
     /* The losses are read back last: on a device backend the whole
      * forward and backward is then one submission. */
-    return read_losses(m, b, ni, out);
+    return defer_ni ? MOM_OK : read_losses(m, b, ni, out, NULL);
 }
 
 mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out)
 {
-    return run_step(m, b, 0, 0.0f, out);
+    return run_step(m, b, 0, 0.0f, out, NULL);
 }
 
 mom_status mom_model_backward(mom_model *m, const mom_batch *b, float grad_scale, mom_losses *out)
 {
-    return run_step(m, b, 1, grad_scale, out);
+    return run_step(m, b, 1, grad_scale, out, NULL);
+}
+
+mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
+                                float *grad_norm)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    mom_status st = optim_check(m->ctx, s);
+    if (!st && !out) st = mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
+    if (st) return st;
+    /* Bad input is refused before anything changes: the batch is checked
+     * here, before the gradients are zeroed. */
+    if ((st = check_batch(m, b))) return st;
+    int ni = 0;
+    if ((st = mom_model_zero_grad(m)) || (st = run_step(m, b, 1, 1.0f, out, &ni))) return st;
+    optim_record(m, s, m->plan.step_clip);
+    float scale[3];
+    if ((st = read_losses(m, b, ni, out, scale))) return st;
+    if (grad_norm) *grad_norm = scale[0];
+    if (scale[2] == 0.0f)
+        return mom_fail(m->ctx, MOM_ERR_DATA, "gradient norm is %g: step skipped, model unchanged", (double)scale[0]);
+    m->step++;
+    return MOM_OK;
 }
 
 mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)

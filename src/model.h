@@ -62,6 +62,7 @@ typedef struct act_plan {
     be_buf *buf;
     layer_acts *layers;
     bv x_final, rstd_f, h_f, dh_f, logits, row_loss; /* logits: (head_block, vocab) */
+    bv step_clip;             /* 3 floats after row_loss: see mom_model_train_step */
     bv tokens, targets, rows; /* int32; tokens and targets in row order */
     bv sel;                   /* int32: rows whose logits inference returns */
     /* one layer's recomputed activations, shared by all layers */
@@ -163,6 +164,11 @@ void route_build(route *r, int n_mod, const uint8_t *modality, int n, int32_t *p
 mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry);
 /* dx: dL/dx out of the layer, on return dL/dx into it. */
 mom_status block_backward(mom_model *m, int layer, bv dx);
+
+/* optim.c: the optimizer settings' checks; the fused step's optimizer
+ * (see mom_model_train_step). */
+mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s);
+void optim_record(mom_model *m, const mom_optim_settings *s, bv clip);
 
 /* checkpoint.c */
 mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg);

@@ -50,6 +50,25 @@ static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
     return MOM_OK;
 }
 
+mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s) { return check_settings(ctx, s); }
+
+/* The fused step's optimizer: the norm, its clip scale (into clip[0..3))
+ * and AdamW all on the backend, nothing read back. The
+ * step number is m->step + 1 (the caller counts it once it knows the norm
+ * was finite; with a non-finite norm adamw_scaled changed nothing). */
+void optim_record(mom_model *m, const mom_optim_settings *s, bv clip)
+{
+    backend *be = m->be;
+    be->clip_scale(be, m->n_params, G(m, 0), s->clip_norm, clip);
+    const float lr = mom_optim_lr_at(s, m->step);
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tensor_entry *t = &m->tensors[i];
+        bv mv = {m->adam_m, t->off}, vv = {m->adam_v, t->off};
+        be->adamw_scaled(be, t->n, P(m, t->off), G(m, t->off), mv, vv, clip, lr, s->beta1, s->beta2, s->eps,
+                         t->decay ? s->weight_decay : 0.0f, m->step + 1);
+    }
+}
+
 mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm)
 {
     if (!m) return MOM_ERR_INVALID_ARG;

@@ -38,7 +38,11 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->h_f = take(c, BT * Dm);
     p->dh_f = p->h_f;
     p->logits = take(c, (BT < (size_t)m->head_block ? BT : (size_t)m->head_block) * V);
-    p->row_loss = take(c, BT);
+    /* The fused training step reads back once: the row losses, then, 16
+     * floats on, its norm, clip scale and finite flag. */
+    const size_t loss_span = (BT + 15) & ~(size_t)15;
+    p->row_loss = take(c, loss_span + 16);
+    p->step_clip.off = p->row_loss.off + loss_span;
     p->tokens = take(c, BT);
     p->targets = take(c, BT);
     p->rows = take(c, BT);
@@ -73,7 +77,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
 
 static void bind(act_plan *p, int n_layer)
 {
-    bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->tokens, &p->targets,
+    bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->step_clip, &p->tokens, &p->targets,
                  &p->rows, &p->sel, &p->pin_x, &p->pin_eps, &p->pin_t, &p->pred, &p->patch_loss, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
                  &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
@@ -106,7 +110,7 @@ static mom_status host_arrays(const mom_model *m, act_plan *p, size_t BT)
 {
     int32_t **ints[] = {&p->host_perm, &p->host_rows, &p->host_tokens, &p->host_targets, &p->host_sel};
     const size_t PD = (size_t)m->patch_dim, TD = PD ? (size_t)m->cfg.time_dim : 0;
-    struct { float **p; size_t n; } floats[] = {{&p->host_loss, BT}, {&p->host_xt, BT * PD}, {&p->host_eps, BT * PD},
+    struct { float **p; size_t n; } floats[] = {{&p->host_loss, BT + 32}, /* and the step's clip values */ {&p->host_xt, BT * PD}, {&p->host_eps, BT * PD},
                                                 {&p->host_tf, BT * TD}, {&p->host_mse, PD ? BT : 0}};
     int ok = 1;
     for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {

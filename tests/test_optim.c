@@ -191,6 +191,53 @@ static void test_repeatable(void **st)
     free(pb);
 }
 
+/* The fused step is the three calls: the same losses, norms, parameters
+ * and optimizer state, bit for bit, with clipping on; bad input is refused
+ * with nothing changed. */
+static void test_fused_step(void **st)
+{
+    (void)st;
+    mom_config c = tu_tiny_config(3, MOM_DECOUPLE_ALL);
+    mom_model *a = tu_new_model(ctx, &c, 6), *f = tu_new_model(ctx, &c, 6);
+    mom_optim_settings s;
+    mom_optim_default_settings(&s);
+    s.warmup_steps = 1;
+    s.total_steps = 4;
+    s.clip_norm = 0.05f; /* clips */
+    for (int k = 0; k < 4; k++) {
+        tu_batch b = tu_make_batch(2, 17, c.vocab_size, 0x7, 20 + (uint64_t)k);
+        mom_losses la, lf;
+        float na, nf;
+        assert_int_equal(mom_model_zero_grad(a), MOM_OK);
+        assert_int_equal(mom_model_backward(a, &b.b, 1.0f, &la), MOM_OK);
+        assert_int_equal(mom_model_step(a, &s, &na), MOM_OK);
+        assert_int_equal(mom_model_train_step(f, &b.b, &s, &lf, &nf), MOM_OK);
+        assert_true(la.loss == lf.loss);
+        assert_true(na == nf);
+        assert_true(na > s.clip_norm);
+        tu_free_batch(&b);
+    }
+    assert_int_equal(mom_model_steps_done(f), 4);
+    size_t n;
+    float *pa = tu_snapshot(a, 0, &n), *pf = tu_snapshot(f, 0, &n);
+    assert_memory_equal(pa, pf, n * 4);
+    free(pa);
+    free(pf);
+    tu_batch bad = tu_make_batch(2, 17, c.vocab_size, 0x7, 1);
+    bad.tok[3] = c.vocab_size;
+    mom_losses l;
+    float *before = tu_snapshot(f, 0, &n);
+    assert_int_equal(mom_model_train_step(f, &bad.b, &s, &l, NULL), MOM_ERR_DATA);
+    float *after = tu_snapshot(f, 0, &n);
+    assert_memory_equal(before, after, n * 4);
+    assert_int_equal(mom_model_steps_done(f), 4);
+    free(before);
+    free(after);
+    tu_free_batch(&bad);
+    mom_model_destroy(&a);
+    mom_model_destroy(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_clipping),
         cmocka_unit_test(test_accumulation),
         cmocka_unit_test(test_repeatable),
+        cmocka_unit_test(test_fused_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -300,8 +300,12 @@ static int train_loop(run *r)
     int rc = 0;
     double t_prev = now_seconds();
     for (int64_t step = step0; step < o->steps && !rc; step++) {
-        mom_status s = mom_model_zero_grad(r->m);
+        /* One micro-batch: the fused step (one submission on a device);
+         * several: zero, accumulate, then step. */
+        const int fused = o->accum == 1;
+        mom_status s = fused ? MOM_OK : mom_model_zero_grad(r->m);
         mom_losses acc = {0};
+        float gnorm = 0;
         for (int a = 0; a < o->accum && !s; a++) {
             for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
             s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
@@ -311,13 +315,13 @@ static int train_loop(run *r)
             const uint64_t noise_seed = (uint64_t)o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)step * 1000003u + (uint64_t)a;
             mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, patches, noise_seed, o->low_t};
             mom_losses l;
-            if (!s) s = mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
+            if (!s) s = fused ? mom_model_train_step(r->m, &batch, &os, &l, &gnorm)
+                              : mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
             if (s) break;
             mom_losses_accumulate(r->m, &acc, &l);
         }
-        float gnorm = 0;
         const float lr = mom_optim_lr_at(&os, step);
-        if (!s) s = mom_model_step(r->m, &os, &gnorm);
+        if (!s && !fused) s = mom_model_step(r->m, &os, &gnorm);
         if (s) {
             rc = tool_error("train", r->ctx, s);
             break;

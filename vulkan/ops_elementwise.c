@@ -216,8 +216,23 @@ double vk_sumsq(backend *be, size_t n, bv x)
     return s;
 }
 
-void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr, float b1, float b2, float eps,
-              float wd, int64_t step)
+void vk_clip_scale(backend *be, size_t n, bv g, float clip, bv out)
+{
+    vk_backend *vk = vk_of(be);
+    const uint32_t wg = reduce_wg(vk, 0);
+    size_t groups = (n + wg - 1) / wg;
+    if (groups > VK_REDUCE_ELEMS) groups = VK_REDUCE_ELEMS;
+    if (!groups) groups = 1; /* n 0: one part of 0 */
+    const uint32_t pc[] = {U(n), U(g.off)};
+    const bv v[] = {g, {vk->reduce, 0}};
+    if (run_reduce(vk, "sumsq_partial", 0, v, 2, pc, sizeof(pc), U(groups))) return;
+    struct { uint32_t groups, o_out; float clip; } fc = {U(groups), U(out.off), clip};
+    const bv w[] = {{vk->reduce, 0}, out};
+    vk_run(vk, "clip_scale", w, 2, &fc, sizeof(fc), 1, 1, 1);
+}
+
+static void adamw_run(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, bv scale, float lr, float b1,
+                      float b2, float eps, float wd, int64_t step)
 {
     vk_backend *vk = vk_of(be);
     /* The scalars exactly as simd/adamw_ref.c computes them. */
@@ -226,8 +241,22 @@ void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float
     struct {
         uint32_t n, o_p, o_g, o_m, o_v;
         float gscale, b1, b2, eps, wd, step_size, bc2_sqrt, decay;
+        uint32_t use_scale, o_s;
     } pc = {U(n), U(p.off), U(g.off), U(m.off), U(v.off), gscale, b1, b2, eps, wd,
-            (float)((double)lr / bc1), (float)sqrt(bc2), 1.0f - lr * wd};
-    const bv views[] = {p, g, m, v};
-    vk_run(vk, "adamw", views, 4, &pc, sizeof(pc), vk_groups_max(vk, n), 1, 1);
+            (float)((double)lr / bc1), (float)sqrt(bc2), 1.0f - lr * wd, scale.buf != NULL, U(scale.off)};
+    const bv views[] = {p, g, m, v, scale};
+    vk_run(vk, "adamw", views, 5, &pc, sizeof(pc), vk_groups_max(vk, n), 1, 1);
+}
+
+void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr, float b1, float b2, float eps,
+              float wd, int64_t step)
+{
+    const bv none = {0};
+    adamw_run(be, n, p, g, m, v, gscale, none, lr, b1, b2, eps, wd, step);
+}
+
+void vk_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
+                     float eps, float wd, int64_t step)
+{
+    adamw_run(be, n, p, g, m, v, 1.0f, scale, lr, b1, b2, eps, wd, step);
 }

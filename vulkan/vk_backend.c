@@ -255,6 +255,8 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->mse = vk_mse;
     b->sumsq = vk_sumsq;
     b->adamw = vk_adamw;
+    b->clip_scale = vk_clip_scale;
+    b->adamw_scaled = vk_adamw_scaled;
 #if MOM_VK_HAVE_TIME_OPS
     /* ops_matmul.c, ops_time.c */
     b->mm_fwd = vk_mm_fwd;

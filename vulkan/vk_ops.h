@@ -29,6 +29,9 @@ void vk_mse(backend *be, int rows, int cols, bv pred, bv target, float scale, bv
 double vk_sumsq(backend *be, size_t n, bv x);
 void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr, float b1, float b2, float eps,
               float wd, int64_t step);
+void vk_clip_scale(backend *be, size_t n, bv g, float clip, bv out);
+void vk_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
+                     float eps, float wd, int64_t step);
 
 void vk_conv_silu_fwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b, bv hist, bv out);
 void vk_conv_silu_bwd(backend *be, int B, int L, int D, int K, bv rows, bv x, int ldx, bv w, bv b, bv dout, bv dx,

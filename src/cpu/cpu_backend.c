@@ -1,6 +1,7 @@
 /* The CPU backend: host memory, oneDNN matmuls (or plain C), and the
  * kernels of simd/. A be_buf here is an aligned host block; a view resolves
  * to a pointer. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,21 @@ static void cpu_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscal
     KN(be)->adamw(n, F(p), F(g), F(m), F(v), gscale, lr, b1, b2, eps, wd, step);
 }
 
+static void cpu_clip_scale(backend *be, size_t n, bv g, float clip, bv out)
+{
+    float *o = F(out);
+    const float norm = (float)sqrt(KN(be)->sumsq(n, F(g)));
+    o[0] = norm;
+    o[1] = clip > 0.0f && isfinite(norm) && clip / (norm + 1e-6f) < 1.0f ? clip / (norm + 1e-6f) : 1.0f;
+    o[2] = isfinite(norm) ? 1.0f : 0.0f;
+}
+static void cpu_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
+                             float eps, float wd, int64_t step)
+{
+    const float *s = F(scale);
+    if (s[2] != 0.0f) KN(be)->adamw(n, F(p), F(g), F(m), F(v), s[1], lr, b1, b2, eps, wd, step);
+}
+
 static void cpu_destroy(backend *be)
 {
     if (!be) return;
@@ -309,6 +325,8 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->mse = cpu_mse;
     b->sumsq = cpu_sumsq;
     b->adamw = cpu_adamw;
+    b->clip_scale = cpu_clip_scale;
+    b->adamw_scaled = cpu_adamw_scaled;
     b->destroy = cpu_destroy;
     cb->k = k;
     cb->default_threads = max_threads();
