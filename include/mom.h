@@ -236,8 +236,9 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
 /* zero_grad, backward of b (grad_scale 1) and step in one: on a device
  * backend the norm, its clipping and AdamW run on the device and the whole
  * step is one submission, the host reading back only the losses and the
- * norm. The same result as the three calls; a non-finite norm leaves the
- * model unchanged (MOM_ERR_DATA). */
+ * norm. On the CPU the same bits as the three calls; on a device the norm
+ * is summed there, so it may differ from mom_model_step's in the last
+ * place. A non-finite norm leaves the model unchanged (MOM_ERR_DATA). */
 mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
                                 float *grad_norm);
 int64_t mom_model_steps_done(const mom_model *m);

@@ -123,6 +123,10 @@ struct backend {
      * stops; profile_read gives entry i of the totals by shader (0 past
      * the last). */
     int (*profile)(backend *be, int enable);
+    /* A device backend's first failure since the last call (ops return
+     * nothing; they record it), or NULL; the call clears it. NULL member:
+     * the backend's ops do not fail. */
+    const char *(*error)(backend *be);
     int (*profile_read)(backend *be, int i, const char **name, double *seconds, long *calls);
 
     void (*destroy)(backend *be);

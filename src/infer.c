@@ -46,7 +46,7 @@ static mom_status head_logits(mom_model *m, int n, int stride, int offset, float
             return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
         be->download(be, logits + (size_t)r0 * V, pl->logits, (size_t)nb * V);
     }
-    return MOM_OK;
+    return model_backend_ok(m);
 }
 
 mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
@@ -164,6 +164,7 @@ mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float 
                            pl->rstd_f);
         s = model_patch_pred(m, 0, n);
         if (!s) m->be->download(m->be, eps, pl->pred, (size_t)n * pd);
+        if (!s) s = model_backend_ok(m);
     }
     if (s) st->broken = 1;
     else st->len[seq] += n;

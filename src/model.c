@@ -396,6 +396,12 @@ mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const 
     return MOM_OK;
 }
 
+mom_status model_backend_ok(mom_model *m)
+{
+    const char *e = m->be->error ? m->be->error(m->be) : NULL;
+    return e ? mom_fail(m->ctx, MOM_ERR_BACKEND, "%s backend: %s", m->be->name, e) : MOM_OK;
+}
+
 /* The per-row losses of the step the model ran, into out; with clip, also
  * the fused step's 3 values that follow them (one read-back). */
 static mom_status read_losses(mom_model *m, const mom_batch *b, int ni, mom_losses *out, float *clip)
@@ -405,6 +411,8 @@ static mom_status read_losses(mom_model *m, const mom_batch *b, int ni, mom_loss
     m->be->download(m->be, pl->host_loss, pl->row_loss, clip ? span + 3 : BT);
     if (clip) memcpy(clip, pl->host_loss + span, 3 * sizeof(float));
     if (ni) m->be->download(m->be, pl->host_mse, pl->patch_loss, (size_t)ni);
+    mom_status s = model_backend_ok(m);
+    if (s) return s;
     losses_from_rows(m, b, pl->host_rows, pl->host_loss, pl->host_mse, ni, out);
     return MOM_OK;
 }

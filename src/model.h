@@ -165,6 +165,10 @@ mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry
 /* dx: dL/dx out of the layer, on return dL/dx into it. */
 mom_status block_backward(mom_model *m, int layer, bv dx);
 
+/* model.c: MOM_ERR_BACKEND with the device's message when the backend
+ * recorded a failure since the last check (device backends). */
+mom_status model_backend_ok(mom_model *m);
+
 /* optim.c: the optimizer settings' checks; the fused step's optimizer
  * (see mom_model_train_step). */
 mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s);

@@ -79,6 +79,7 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
     /* The tensors lie end to end in one buffer: one sum over all of it (a
      * fixed partition inside the kernel), one read-back on a device. */
     const double ss = be->sumsq(be, m->n_params, G(m, 0));
+    if ((st = model_backend_ok(m))) return st;
     const float norm = (float)sqrt(ss);
     if (grad_norm) *grad_norm = norm;
     if (!isfinite(norm))

@@ -132,9 +132,10 @@ refuse "bad --matmul" "bf15" "$mom" bench train --matmul bf15
 # Backends: auto without a usable device says so in one line and runs on
 # the CPU; vulkan without one is refused; with lavapipe allowed (where the
 # backend is built) a training benchmark times each op on the device.
-check "backend auto" env -u MOM_VK_ALLOW_SOFTWARE "$mom" train --backend auto --steps 1 --batch 2 --seq 32 --out auto
+# (MOM_VK_DEVICE=999: no such device, so a machine with a GPU reads the same)
+check "backend auto" env -u MOM_VK_ALLOW_SOFTWARE MOM_VK_DEVICE=999 "$mom" train --backend auto --steps 1 --batch 2 --seq 32 --out auto
 grep -q "running on the CPU" err.txt || { echo "FAIL: --backend auto: $(cat err.txt)"; fails=$((fails + 1)); }
-refuse "backend vulkan, none usable" "backend vulkan:" env -u MOM_VK_ALLOW_SOFTWARE "$mom" train --backend vulkan --steps 1
+refuse "backend vulkan, none usable" "backend vulkan:" env -u MOM_VK_ALLOW_SOFTWARE MOM_VK_DEVICE=999 "$mom" train --backend vulkan --steps 1
 refuse "bad backend" "backend \"gpu\" is not cpu, vulkan or auto" "$mom" train --backend gpu --steps 1
 if MOM_VK_ALLOW_SOFTWARE=1 "$mom" bench train --backend vulkan --config cfg.json --batch 2 --seq 32 --steps 1 > out.txt 2> err.txt; then
     grep -q '"name": "device_op", "shader": "mm_tiled"' out.txt ||

@@ -49,6 +49,10 @@ static uint32_t U(size_t v) { return (uint32_t)v; }
 #define COLSUM_MIN_ROWS 32
 static uint32_t colsum_blocks(int rows, uint32_t *R)
 {
+    if (rows <= 0) {
+        *R = 1;
+        return 0; /* nothing to sum */
+    }
     uint32_t blocks = (uint32_t)(rows + COLSUM_MIN_ROWS - 1) / COLSUM_MIN_ROWS;
     if (blocks > COLSUM_BLOCKS) blocks = COLSUM_BLOCKS;
     if (blocks < 1) blocks = 1;

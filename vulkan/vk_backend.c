@@ -13,15 +13,6 @@ static be_buf *vkb_alloc(backend *be, size_t n)
     return vk_buf_create(vk_of(be), n);
 }
 
-/* The host's memory is not the device's (in general): no wrapping. */
-static be_buf *vkb_wrap(backend *be, void *host, size_t n)
-{
-    (void)be;
-    (void)host;
-    (void)n;
-    return NULL;
-}
-
 static void vkb_release(backend *be, be_buf *b)
 {
     if (!b) return;
@@ -35,7 +26,8 @@ static void vkb_release(backend *be, be_buf *b)
  * recorded into the command buffer itself (vkCmdUpdateBuffer), so a
  * training step does not submit for its inputs; a larger one (parameters,
  * patches) waits for the device to be idle and writes the mapped memory. */
-#define VK_INLINE_UPLOAD_BYTES 65536
+#define VK_INLINE_UPLOAD_BYTES ((size_t)1 << 20) /* in vkCmdUpdateBuffer pieces of 64 KiB, its limit */
+#define VK_UPDATE_PIECE 65536
 /* Device-local buffers (a discrete GPU) move through the staging buffer
  * in pieces of VK_STAGING_ELEMS, each copy submitted before the piece is
  * reused. */
@@ -58,7 +50,10 @@ static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
     if (n * sizeof(float) <= VK_INLINE_UPLOAD_BYTES) {
         VkCommandBuffer cb = vk_cmd(vk);
         if (cb) {
-            vkCmdUpdateBuffer(cb, dst.buf->buffer, (VkDeviceSize)dst.off * 4, (VkDeviceSize)n * 4, src);
+            const size_t bytes = n * sizeof(float);
+            for (size_t o = 0; o < bytes; o += VK_UPDATE_PIECE)
+                vkCmdUpdateBuffer(cb, dst.buf->buffer, (VkDeviceSize)dst.off * 4 + o,
+                                  bytes - o < VK_UPDATE_PIECE ? bytes - o : VK_UPDATE_PIECE, (const char *)src + o);
             vk_barrier(vk);
             return;
         }
@@ -124,12 +119,26 @@ static int vkb_threads(backend *be, int n)
     return 1;
 }
 
+static const char *vkb_error(backend *be)
+{
+    vk_backend *vk = vk_of(be);
+    if (!vk->failed) return NULL;
+    vk->failed = 0;
+    return vk->err;
+}
+
 static int vkb_profile(backend *be, int enable)
 {
     vk_backend *vk = vk_of(be);
     if (vk_flush(vk)) return -1;
     if (enable && !vk->qpool) {
-        if (!vk->d.props.limits.timestampComputeAndGraphics)
+        uint32_t nq = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(vk->d.phys, &nq, NULL);
+        VkQueueFamilyProperties qp[32];
+        if (nq > 32) nq = 32;
+        vkGetPhysicalDeviceQueueFamilyProperties(vk->d.phys, &nq, qp);
+        vk->ts_bits = vk->d.queue_family < nq ? qp[vk->d.queue_family].timestampValidBits : 0;
+        if (!vk->d.props.limits.timestampComputeAndGraphics || !vk->ts_bits)
             return vk_fail(vk, "%s has no timestamps on compute queues", vk->d.props.deviceName);
         VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                     .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -231,13 +240,13 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     backend *b = &vk->ops;
     b->name = "vulkan";
     b->alloc = vkb_alloc;
-    b->wrap = vkb_wrap;
     b->release = vkb_release;
     b->upload = vkb_upload;
     b->download = vkb_download;
     b->zero = vkb_zero;
     b->copy = vkb_copy;
     b->threads = vkb_threads;
+    b->error = vkb_error;
     b->profile = vkb_profile;
     b->profile_read = vkb_profile_read;
     b->destroy = vkb_destroy;

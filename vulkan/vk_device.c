@@ -105,6 +105,8 @@ static const char *unusable(VkPhysicalDevice pd, const VkPhysicalDevicePropertie
     if (p->apiVersion < VK_API_VERSION_1_2) return "Vulkan older than 1.2";
     if (compute_family(pd) < 0) return "no compute queue";
     if (p->limits.maxPushConstantsSize < VK_PUSH_BYTES) return "fewer than 128 push-constant bytes";
+    if (p->limits.maxPerStageDescriptorStorageBuffers < VK_SHADER_MAX_BUFFERS)
+        return "fewer storage buffers per shader than the scan's backward binds";
     return "";
 }
 
@@ -334,8 +336,11 @@ int vk_fail(vk_backend *vk, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(vk->err, sizeof(vk->err), fmt, ap);
+    /* The first failure sticks until the model asks (backend.error): the
+     * ops themselves return nothing. */
+    if (!vk->failed) vsnprintf(vk->err, sizeof(vk->err), fmt, ap);
     va_end(ap);
+    vk->failed = 1;
     return -1;
 }
 

@@ -49,6 +49,7 @@ typedef struct vk_backend vk_backend;
 #define VK_REDUCE_ELEMS 1024
 /* Most storage buffers one pipeline binds (the scan's backward needs ~20). */
 #define VK_MAX_BINDINGS 24
+#define VK_SHADER_MAX_BUFFERS 15 /* the most any shader binds (scan_bwd_chunk) */
 /* Push-constant bytes every pipeline layout declares (the spec's minimum). */
 #define VK_PUSH_BYTES 128
 
@@ -100,11 +101,13 @@ struct vk_backend {
     be_buf *reduce;             /* VK_REDUCE_ELEMS floats of scratch for read-back reductions (sumsq) */
     be_buf *scratch;            /* vk_scratch's buffer (NULL until asked) */
     uint64_t submits;           /* command buffers submitted so far */
+    int failed;                 /* a failure since the model last asked; err says which */
     be_buf *staging;            /* host-visible, VK_STAGING_ELEMS: moves data to and from unmapped buffers */
     /* GPU timestamps around each dispatch while profiling (bench): the
      * shader names of the open command buffer's pairs of queries, and the
      * totals per shader read back at each flush. */
     int profiling;
+    uint32_t ts_bits; /* the queue's timestampValidBits */
     VkQueryPool qpool;
     uint32_t q_used;
     const char *q_name[VK_PROF_QUERIES / 2];

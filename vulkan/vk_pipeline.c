@@ -184,7 +184,8 @@ static void read_profile(vk_backend *vk)
             if (vk->n_prof == VK_PROF_SHADERS) continue;
             snprintf(vk->prof[vk->n_prof++].name, sizeof(vk->prof[0].name), "%s", name);
         }
-        vk->prof[i].seconds += (double)(ts[q + 1] - ts[q]) * vk->d.props.limits.timestampPeriod * 1e-9;
+        const uint64_t mask = vk->ts_bits >= 64 ? ~0ull : (1ull << vk->ts_bits) - 1;
+        vk->prof[i].seconds += (double)((ts[q + 1] - ts[q]) & mask) * vk->d.props.limits.timestampPeriod * 1e-9;
         vk->prof[i].calls++;
     }
     vk->q_used = 0;

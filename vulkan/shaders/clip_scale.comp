@@ -14,7 +14,8 @@ void main()
     float s = 0.0;
     for (uint g = 0; g < p.groups; g++) s += part[g];
     const float norm = sqrt(s);
-    const bool finite = !isnan(norm) && !isinf(norm);
+    // By bits: drivers may assume no NaN or infinity and fold isnan away.
+    const bool finite = (floatBitsToUint(norm) & 0x7f800000u) != 0x7f800000u;
     float gscale = 1.0;
     if (p.clip > 0.0 && finite) gscale = min(p.clip / (norm + 1e-6), 1.0);
     o[p.o_out + 0] = norm;
