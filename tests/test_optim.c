@@ -233,6 +233,28 @@ static void test_fused_step(void **st)
     assert_int_equal(mom_model_steps_done(f), 4);
     free(before);
     free(after);
+    /* A non-finite norm (weights so large the activations overflow):
+     * refused, nothing changed, the step not counted. */
+    tu_batch ok = tu_make_batch(2, 17, c.vocab_size, 0x7, 2);
+    const char *huge[] = {"layers.0.norm.weight", "layers.1.norm.weight", "norm_f.weight"};
+    for (int i = 0; i < 3; i++) {
+        size_t k;
+        float *w = tu_get_tensor(f, huge[i], 0, &k);
+        for (size_t j = 0; j < k; j++) w[j] = 3e38f;
+        assert_int_equal(mom_model_set_param(f, huge[i], w, k), MOM_OK);
+        free(w);
+    }
+    before = tu_snapshot(f, 0, &n);
+    float gn = 0.0f;
+    assert_int_equal(mom_model_train_step(f, &ok.b, &s, &l, &gn), MOM_ERR_DATA);
+    assert_false(isfinite(gn));
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "step skipped, model unchanged"));
+    after = tu_snapshot(f, 0, &n);
+    assert_memory_equal(before, after, n * 4);
+    assert_int_equal(mom_model_steps_done(f), 4);
+    free(before);
+    free(after);
+    tu_free_batch(&ok);
     tu_free_batch(&bad);
     mom_model_destroy(&a);
     mom_model_destroy(&f);

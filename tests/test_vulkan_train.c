@@ -94,6 +94,40 @@ static void test_training_matches_cpu(void **st)
     mom_ctx_destroy(&vc);
 }
 
+/* A non-finite gradient norm on the device: the fused step changes
+ * nothing there (adamw_scaled skips) and is refused, not counted. */
+static void test_nonfinite_norm_on_vulkan(void **st)
+{
+    (void)st;
+    mom_ctx *vc = ctx_on("vulkan");
+    mom_config c = small();
+    mom_model *vm = tu_new_model(vc, &c, 5);
+    mom_optim_settings os;
+    mom_optim_default_settings(&os);
+    const char *huge[] = {"layers.0.norm.weight", "layers.1.norm.weight", "norm_f.weight"};
+    for (int i = 0; i < 3; i++) {
+        size_t k;
+        float *w = tu_get_tensor(vm, huge[i], 0, &k);
+        for (size_t j = 0; j < k; j++) w[j] = 3e38f;
+        assert_int_equal(mom_model_set_param(vm, huge[i], w, k), MOM_OK);
+        free(w);
+    }
+    tu_batch b = tu_make_batch(2, 21, c.vocab_size, 0x7, 4);
+    size_t n;
+    float *before = tu_snapshot(vm, 0, &n), gn = 0.0f;
+    mom_losses l;
+    assert_int_equal(mom_model_train_step(vm, &b.b, &os, &l, &gn), MOM_ERR_DATA);
+    assert_false(isfinite(gn));
+    float *after = tu_snapshot(vm, 0, &n);
+    assert_memory_equal(before, after, n * 4);
+    assert_int_equal(mom_model_steps_done(vm), 0);
+    free(before);
+    free(after);
+    tu_free_batch(&b);
+    mom_model_destroy(&vm);
+    mom_ctx_destroy(&vc);
+}
+
 static void test_inference_on_vulkan(void **st)
 {
     (void)st;
@@ -143,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_matches_cpu),
         cmocka_unit_test(test_inference_on_vulkan),
+        cmocka_unit_test(test_nonfinite_norm_on_vulkan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
