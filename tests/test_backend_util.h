@@ -29,6 +29,7 @@
 
 #include "backend.h"
 #include "kernels.h"
+#include "test_util.h" /* tu_next, tu_uniform, tu_permutation */
 
 typedef struct tb_pair {
     backend *cpu, *vk;
@@ -42,14 +43,6 @@ typedef struct tb_buf {
     float *host;
 } tb_buf;
 
-static inline uint64_t tb_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static inline float tb_uniform(uint64_t *s) { return (float)(tb_next(s) >> 40) / 16777216.0f; }
 
 /* The scalar CPU backend and a Vulkan one (software devices allowed).
  * 0, or -1 with p->why set (print it and exit 77: no device here). */
@@ -97,7 +90,7 @@ static inline tb_buf tb_rand(tb_pair *p, size_t n, float lo, float hi, uint64_t 
 {
     float *h = malloc((n ? n : 1) * sizeof(float));
     assert_non_null(h);
-    for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * tb_uniform(seed);
+    for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * tu_uniform(seed);
     tb_buf b = tb_from(p, h, n);
     free(h);
     return b;
@@ -108,7 +101,7 @@ static inline tb_buf tb_ints(tb_pair *p, size_t n, int32_t lo, int32_t hi, uint6
 {
     int32_t *h = malloc((n ? n : 1) * sizeof(int32_t));
     assert_non_null(h);
-    for (size_t i = 0; i < n; i++) h[i] = lo + (int32_t)(tb_next(seed) % (uint64_t)(hi - lo));
+    for (size_t i = 0; i < n; i++) h[i] = lo + (int32_t)(tu_next(seed) % (uint64_t)(hi - lo));
     tb_buf b = tb_from(p, h, n);
     free(h);
     return b;

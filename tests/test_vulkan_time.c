@@ -68,15 +68,7 @@ static void note(const char *op, double e, double elem)
 /* A random permutation of 0..n-1 as int32: a row map. */
 static tb_buf perm(size_t n, uint64_t *s)
 {
-    int32_t *h = malloc((n ? n : 1) * sizeof(int32_t));
-    assert_non_null(h);
-    for (size_t i = 0; i < n; i++) h[i] = (int32_t)i;
-    for (size_t i = n; i > 1; i--) {
-        const size_t j = (size_t)(tb_next(s) % i);
-        const int32_t t = h[i - 1];
-        h[i - 1] = h[j];
-        h[j] = t;
-    }
+    int32_t *h = tu_permutation(n, s);
     tb_buf b = tb_from(&P, h, n);
     free(h);
     return b;
