@@ -174,6 +174,10 @@ mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int
 mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n);
 mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n);
 mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n);
+/* Every gradient as one array of n = n_params floats (the tensors in table
+ * order, end to end): what data-parallel training sums across processes. */
+mom_status mom_model_get_grads(mom_model *m, float *out, size_t n);
+mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n);
 
 /* ---- a batch: B rows of T positions ---------------------------------- */
 typedef struct mom_batch {

@@ -173,6 +173,20 @@ mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t
     return m ? tensor_io(m, m->grads, name, out, NULL, n) : MOM_ERR_INVALID_ARG;
 }
 
+static mom_status grads_io(mom_model *m, float *out, const float *in, size_t n)
+{
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if ((!out && !in) || n != m->n_params)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "gradients: %zu floats given, the model has %zu", n, m->n_params);
+    bv all = {m->grads, 0};
+    if (out) m->be->download(m->be, out, all, n);
+    else m->be->upload(m->be, all, in, n);
+    return model_backend_ok(m);
+}
+
+mom_status mom_model_get_grads(mom_model *m, float *out, size_t n) { return grads_io(m, out, NULL, n); }
+mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n) { return grads_io(m, NULL, in, n); }
+
 mom_status mom_model_zero_grad(mom_model *m)
 {
     if (!m) return MOM_ERR_INVALID_ARG;

@@ -1,5 +1,7 @@
 /* mom info: config, parameter counts, training FLOPs per token, backend and
  * CPU features, as one JSON object. */
+#include "mom_build_config.h"
+
 #include "args.h"
 #include "common.h"
 
@@ -37,9 +39,10 @@ int cmd_info(int argc, char **argv)
     mom_model_get_info(m, &info);
     printf("{\"config\": %s,\n \"n_params\": %lld, \"n_params_active_per_token\": %lld, \"d_inner\": %d, "
            "\"dt_rank\": %d,\n \"train_flops_per_token\": %.6g,\n \"backend\": \"%s\",\n \"cpu_features\": \"%s\",\n"
-           " \"vulkan_devices\": \"%s\",\n \"version\": \"%s\"}\n",
+           " \"vulkan_devices\": \"%s\",\n \"mpi\": %s,\n \"version\": \"%s\"}\n",
            cj, (long long)info.n_params, (long long)info.n_params_active, info.d_inner, info.dt_rank,
-           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu, vk, mom_version());
+           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu, vk, MOM_HAVE_MPI ? "true" : "false",
+           mom_version());
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
     return 0;

@@ -17,6 +17,7 @@
 #include "args.h"
 #include "common.h"
 #include "builtin_data.h"
+#include "data_parallel.h"
 #include "progress.h"
 
 typedef struct train_opts {
@@ -160,8 +161,12 @@ typedef struct run {
     int builtin;
 } run;
 
+/* Under mpirun rank 0 alone writes checkpoints, metrics and output. */
+static int is_writer(void) { return tool_mpi_rank() == 0; }
+
 static int checkpoint(run *r)
 {
+    if (!is_writer()) return 0;
     char mp[2400], op[2400];
     snprintf(mp, sizeof(mp), "%s/model.safetensors", r->dir);
     snprintf(op, sizeof(op), "%s/optim.safetensors", r->dir);
@@ -253,6 +258,7 @@ static void print_by_modality(const mom_losses *l, const char *const *names, int
 /* A held-out evaluation, as one metrics line {"eval": {...}, "step", "train_flops"}. */
 static int log_eval(run *r, int64_t step, double flops, mom_losses *out)
 {
+    if (!is_writer()) return 0; /* every rank holds the same model */
     mom_losses ev;
     mom_status s = mom_model_evaluate(r->m, r->val, r->o.B, r->o.T, r->o.eval_batches, &ev);
     if (s) return tool_error("train", r->ctx, s);
@@ -262,6 +268,30 @@ static int log_eval(run *r, int64_t step, double flops, mom_losses *out)
             (long long)step, flops);
     fflush(r->metrics);
     if (out) *out = ev;
+    return 0;
+}
+
+/* The losses of every rank's micro-batches as one (data parallel). */
+static int sum_losses(const mom_model *m, mom_losses *acc)
+{
+    if (tool_mpi_size() == 1) return 0;
+    double v[2 * MOM_MAX_MODALITIES + 1];
+    for (int k = 0; k < MOM_MAX_MODALITIES; k++) {
+        v[2 * k] = acc->count[k] ? acc->by_modality[k] * (double)acc->count[k] : 0.0;
+        v[2 * k + 1] = (double)acc->count[k];
+    }
+    v[2 * MOM_MAX_MODALITIES] = (double)acc->n_targets;
+    if (tool_mpi_sum_doubles(v, 2 * MOM_MAX_MODALITIES + 1)) return -1;
+    mom_losses all, zero;
+    memset(&all, 0, sizeof(all));
+    memset(&zero, 0, sizeof(zero));
+    for (int k = 0; k < MOM_MAX_MODALITIES; k++) {
+        all.count[k] = (int64_t)v[2 * k + 1];
+        all.by_modality[k] = all.count[k] ? v[2 * k] / v[2 * k + 1] : NAN;
+    }
+    all.n_targets = (int64_t)v[2 * MOM_MAX_MODALITIES];
+    *acc = zero;
+    mom_losses_accumulate(m, acc, &all);
     return 0;
 }
 
@@ -299,15 +329,34 @@ static int train_loop(run *r)
     mom_losses last = {0};
     int rc = 0;
     double t_prev = now_seconds();
+    /* Data parallel (mpirun): a step's accum x ranks micro-batches are the
+     * ones a single process with that accumulation would draw, dealt out
+     * round robin; the gradients are summed across ranks before the
+     * (identical) optimizer step. */
+    const int ranks = tool_mpi_size(), rank = tool_mpi_rank(), micro = o->accum * ranks;
+    size_t n_params = 0;
+    mom_model_info pinfo;
+    mom_model_get_info(r->m, &pinfo);
+    n_params = (size_t)pinfo.n_params;
+    float *grads = ranks > 1 ? malloc(sizeof(float) * n_params) : NULL;
+    double comm_s = 0.0;
+    if (ranks > 1 && !grads) {
+        fprintf(stderr, "mom train: out of memory for the gradients\n");
+        free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
+        return 1;
+    }
     for (int64_t step = step0; step < o->steps && !rc; step++) {
         /* One micro-batch: the fused step (one submission on a device);
          * several: zero, accumulate, then step. */
-        const int fused = o->accum == 1;
+        const int fused = micro == 1;
         mom_status s = fused ? MOM_OK : mom_model_zero_grad(r->m);
         mom_losses acc = {0};
         float gnorm = 0;
-        for (int a = 0; a < o->accum && !s; a++) {
+        for (int a = 0; a < micro && !s; a++) {
+            /* Every rank draws every micro-batch's windows (the order stays
+             * the single-process one), and runs its own. */
             for (int b = 0; b < o->B; b++) starts[b] = (int64_t)(next_u64(&r->data_rng) % (uint64_t)span);
+            if (a % ranks != rank) continue;
             s = mom_dataset_fill_batch(r->train, o->B, o->T, starts, tok, mod, tgt, tmod);
             if (!s && pd) s = mom_dataset_fill_patches(r->train, o->B, o->T, starts, patches);
             /* The noise of a step is a function of the step, so a resumed
@@ -316,9 +365,18 @@ static int train_loop(run *r)
             mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, patches, noise_seed, o->low_t};
             mom_losses l;
             if (!s) s = fused ? mom_model_train_step(r->m, &batch, &os, &l, &gnorm)
-                              : mom_model_backward(r->m, &batch, 1.0f / (float)o->accum, &l);
+                              : mom_model_backward(r->m, &batch, 1.0f / (float)micro, &l);
             if (s) break;
             mom_losses_accumulate(r->m, &acc, &l);
+        }
+        if (!s && ranks > 1) {
+            if ((s = mom_model_get_grads(r->m, grads, n_params)) == MOM_OK) {
+                if (tool_mpi_sum_floats(grads, n_params, &comm_s) || sum_losses(r->m, &acc)) {
+                    rc = 1;
+                    break;
+                }
+                s = mom_model_set_grads(r->m, grads, n_params);
+            }
         }
         const float lr = mom_optim_lr_at(&os, step);
         if (!s && !fused) s = mom_model_step(r->m, &os, &gnorm);
@@ -327,40 +385,44 @@ static int train_loop(run *r)
             break;
         }
         last = acc;
-        const double t = now_seconds(), tps = (double)n * o->accum / (t - t_prev);
+        const double t = now_seconds(), tps = (double)n * micro / (t - t_prev);
         t_prev = t;
         fprintf(r->metrics, "{\"step\": %lld, ", (long long)step + 1);
         print_losses(r->metrics, &acc, n_mod);
         /* Training FLOPs so far (mom info's count per token, the same for
          * the dense model and MoM), so runs compare at equal compute. */
-        const double flops = (double)(step + 1) * (double)n * o->accum * info.train_flops_per_token;
+        const double flops = (double)(step + 1) * (double)n * micro * info.train_flops_per_token;
         fprintf(r->metrics, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f, "
                             "\"train_flops\": %.6g}\n",
                 (double)lr, (double)gnorm, tps, t - pg.t0, flops);
         fflush(r->metrics);
-        progress_update(&pg, step + 1, step0, tps, &acc);
+        if (is_writer()) progress_update(&pg, step + 1, step0, tps, &acc);
         if (r->val && o->eval_every > 0 && (step + 1) % o->eval_every == 0 && step + 1 < o->steps)
             rc = log_eval(r, step + 1, flops, NULL);
         if (o->save_every > 0 && (step + 1) % o->save_every == 0 && step + 1 < o->steps) rc = checkpoint(r);
     }
-    progress_end(&pg);
+    if (is_writer()) progress_end(&pg);
     if (!rc) rc = checkpoint(r);
-    if (!rc && step0 < o->steps) {
+    if (!rc && ranks > 1 && is_writer())
+        printf("data parallel: %d ranks, %.2f s of %.2f s in MPI_Allreduce of the gradients\n", ranks, comm_s,
+               now_seconds() - pg.t0);
+    if (!rc && step0 < o->steps && is_writer()) {
         printf("train loss at step %lld: %.4f  by modality:", (long long)o->steps, last.loss);
         print_by_modality(&last, names, n_mod);
     }
     if (!rc && r->val) {
         mom_losses ev;
-        const double flops = (double)o->steps * (double)n * o->accum * info.train_flops_per_token;
+        const double flops = (double)o->steps * (double)n * micro * info.train_flops_per_token;
         rc = log_eval(r, o->steps, flops, &ev);
-        if (!rc) {
+        if (!rc && is_writer()) {
             printf("held-out loss: %.4f  by modality:", ev.loss);
             print_by_modality(&ev, names, n_mod);
         }
     }
-    if (!rc) printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
-                    r->dir, r->dir, r->dir);
-    free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
+    if (!rc && is_writer())
+        printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
+               r->dir, r->dir, r->dir);
+    free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches); free(grads);
     return rc;
 }
 
@@ -407,22 +469,38 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mom train: give --config (a new model) or --model (existing weights), not both\n");
         return 2;
     }
+    /* Under mpirun rank 0 names and makes the run folder, and unpacks the
+     * built-in data, before the others open it; a failure anywhere stops
+     * every rank. */
+    const int writer = is_writer();
+    int rc = 0;
     if (resume) snprintf(r.dir, sizeof(r.dir), "%s", resume);
     else if (o->out) snprintf(r.dir, sizeof(r.dir), "%s", o->out);
-    else {
-        if (make_dir("train", "runs")) return 1;
+    else if (writer) {
+        if (make_dir("train", "runs")) rc = 1;
         default_run_dir(r.dir, sizeof(r.dir));
     }
-    if (!resume && make_dir("train", r.dir)) return 1;
-    r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend);
-    if (!r.ctx) return 1;
-    int rc = setup(&r, resume != NULL);
-    if (!rc && !resume && save_run_args(r.dir, opts, N_OPTS)) {
+    if (tool_mpi_bcast_string(r.dir, sizeof(r.dir))) return 1;
+    if (!rc && writer && !resume && make_dir("train", r.dir)) rc = 1;
+    if (!rc && !(r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend))) rc = 1;
+    if (!rc && writer) rc = setup(&r, resume != NULL);
+    if (tool_mpi_barrier()) return 1;
+    if (!rc && !writer) rc = setup(&r, resume != NULL);
+    double failed = rc != 0;
+    if (tool_mpi_sum_doubles(&failed, 1)) return 1;
+    if (failed && !rc) {
+        fprintf(stderr, "mom train: rank %d: another rank failed to start; stopping\n", tool_mpi_rank());
+        rc = 1;
+    }
+    if (!rc && writer && !resume && save_run_args(r.dir, opts, N_OPTS)) {
         fprintf(stderr, "mom train: cannot write %s/args.txt\n", r.dir);
         rc = 1;
     }
     char path[2400];
-    if (!rc) {
+    if (!rc && !writer) {
+        r.metrics = fopen("/dev/null", "w"); /* rank 0 keeps the metrics */
+        if (!r.metrics) rc = 1;
+    } else if (!rc) {
         char cj[1024];
         mom_config_to_json(mom_model_config(r.m), cj, sizeof(cj));
         snprintf(path, sizeof(path), "%s/config.json", r.dir);
@@ -441,9 +519,11 @@ int cmd_train(int argc, char **argv)
     if (!rc) {
         mom_model_info info;
         mom_model_get_info(r.m, &info);
-        fprintf(stderr, "mom train: %s, %lld parameters, batch %d x %d, steps %lld -> %lld, run folder %s\n",
-                mom_ctx_backend_name(r.ctx), (long long)info.n_params, o->B, o->T,
-                (long long)mom_model_steps_done(r.m), (long long)o->steps, r.dir);
+        if (writer)
+            fprintf(stderr, "mom train: %s, %lld parameters, batch %d x %d, steps %lld -> %lld, run folder %s%s\n",
+                    mom_ctx_backend_name(r.ctx), (long long)info.n_params, o->B, o->T,
+                    (long long)mom_model_steps_done(r.m), (long long)o->steps, r.dir,
+                    tool_mpi_size() > 1 ? " (data parallel)" : "");
         rc = train_loop(&r);
     }
     if (r.metrics) fclose(r.metrics);

@@ -1,9 +1,11 @@
 /* mom: train, evaluate and inspect Mixture-of-Mamba models. A thin client
  * of include/mom.h: every command parses flags and calls the library. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "data_parallel.h"
 
 static const struct {
     const char *name;
@@ -38,8 +40,17 @@ int main(int argc, char **argv)
         printf("mom %s\n", mom_version());
         return 0;
     }
+    /* Under mpirun (Open MPI or an MPICH-style launcher) train runs data
+     * parallel; started alone, MPI is not started at all. */
+    const int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc, argv);
+        if (!strcmp(argv[1], commands[i].name)) {
+            const int mpi = under_mpirun && !strcmp(argv[1], "train");
+            if (mpi) tool_mpi_init(&argc, &argv);
+            const int rc = commands[i].run(argc, argv);
+            if (mpi) tool_mpi_finalize();
+            return rc;
+        }
     fprintf(stderr, "mom: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
