@@ -31,6 +31,14 @@ print("2 ranks vs 1 rank accumulating 2: worst relative loss difference %.2e" % 
 assert worst <= 1e-5
 PY
 
+# The scaling benchmark under mpirun: one line with the efficiency and the
+# all-reduce's share.
+echo '{"n_modalities": 2, "vocab_size": 40, "d_model": 16, "n_layer": 1}' > tiny.json
+run2 bench train --config tiny.json --batch 2 --seq 32 --steps 2 --threads 1 > bench.log 2>&1 ||
+    fail "bench train under mpirun: $(tail -3 bench.log)"
+grep -q '"name": "train_step_data_parallel", "ranks": 2' bench.log && grep -q '"scaling_efficiency"' bench.log ||
+    fail "bench train under mpirun: $(cat bench.log)"
+
 # Resume under MPI: 3 steps, then --resume to 6, equals 6 in one go.
 run2 "${common[@]}" --steps 3 --out half > half.log 2>&1 || fail "2 ranks, 3 steps: $(tail -3 half.log)"
 run2 train --resume half --steps 6 > resume.log 2>&1 || fail "2 ranks, resume: $(tail -3 resume.log)"

@@ -18,6 +18,7 @@
 #include "args.h"
 #include "bench_generate.h"
 #include "common.h"
+#include "data_parallel.h"
 #include "progress.h"
 
 static void emit_line(const char *json, void *user)
@@ -199,6 +200,61 @@ static int bench_train(mom_ctx *ctx, const mom_config *cfg_in, int B, int T, int
     return rc;
 }
 
+/* Under mpirun: weak scaling. Rank 0 first times steps alone (the others
+ * wait), then every rank times steps of its own batch with the gradients
+ * summed across ranks; the efficiency is the single step's time over the
+ * data-parallel one's, and the all-reduce's share is reported. */
+static int bench_train_ranks(mom_ctx *ctx, const mom_config *cfg_in, int B, int T, int steps)
+{
+    mom_config cfg = *cfg_in;
+    mom_status s = mom_config_validate(ctx, &cfg);
+    const int rank = tool_mpi_rank(), ranks = tool_mpi_size();
+    stepper st;
+    int have = 0;
+    double *t = malloc(sizeof(double) * (size_t)steps), dt, single = 0.0, comm = 0.0;
+    if (!s && !t) s = MOM_ERR_NOMEM;
+    if (!s && !(s = stepper_init(&st, ctx, &cfg, B, T))) have = 1;
+    mom_model_info info;
+    if (have) mom_model_get_info(st.m, &info);
+    const size_t n = have ? (size_t)info.n_params : 0;
+    float *g = n ? malloc(sizeof(float) * n) : NULL;
+    if (!s && !g) s = MOM_ERR_NOMEM;
+    if (!s && rank == 0)
+        for (int i = 0; !s && i < steps + 1; i++)
+            if (!(s = stepper_step(&st, &dt)) && i) t[i - 1] = dt;
+    if (!s && rank == 0) single = median(t, steps);
+    int bad = tool_mpi_barrier() != 0;
+    for (int i = 0; !s && !bad && i < steps + 1; i++) {
+        const double t0 = now_seconds();
+        double c = 0.0;
+        s = mom_model_zero_grad(st.m);
+        if (!s) s = mom_model_backward(st.m, &st.bb.b, 1.0f / (float)ranks, &st.last);
+        if (!s) s = mom_model_get_grads(st.m, g, n);
+        if (!s && tool_mpi_sum_floats(g, n, &c)) bad = 1;
+        if (!s && !bad) s = mom_model_set_grads(st.m, g, n);
+        if (!s && !bad) s = mom_model_step(st.m, &st.os, NULL);
+        if (i) {
+            t[i - 1] = now_seconds() - t0;
+            comm += c;
+        }
+    }
+    int rc = bad;
+    if (s) rc = tool_error("bench train", ctx, s);
+    else if (!bad && rank == 0) {
+        const double par = median(t, steps);
+        printf("{\"name\": \"train_step_data_parallel\", \"ranks\": %d, \"batch_per_rank\": %d, \"seq\": %d, "
+               "\"steps\": %d, \"seconds_per_step\": %.6g, \"single_rank_seconds_per_step\": %.6g, "
+               "\"scaling_efficiency\": %.4f, \"tokens_per_s\": %.1f, \"allreduce_seconds_per_step\": %.6g, "
+               "\"allreduce_fraction\": %.4f}\n",
+               ranks, B, T, steps, par, single, single / par, (double)B * T * ranks / par, comm / steps,
+               comm / steps / par);
+    }
+    free(g);
+    free(t);
+    if (have) stepper_free(&st);
+    return rc;
+}
+
 /* Peak RSS of a child process that builds the model and runs 2 training
  * steps at batch 1 x seq T: each length measured alone, in a fresh process,
  * so nothing left over from the other one counts. KiB, or -1. */
@@ -282,7 +338,8 @@ int cmd_bench(int argc, char **argv)
     else if (!strcmp(what, "kernels")) {
         s = mom_bench_kernels(ctx, &cfg, B, T, emit_line, NULL);
         rc = s ? tool_error(cmd, ctx, s) : 0;
-    } else if (!strcmp(what, "train")) rc = bench_train(ctx, &cfg, B, T, steps, dense);
+    } else if (!strcmp(what, "train") && tool_mpi_size() > 1) rc = bench_train_ranks(ctx, &cfg, B, T, steps);
+    else if (!strcmp(what, "train")) rc = bench_train(ctx, &cfg, B, T, steps, dense);
     else if (!strcmp(what, "generate")) {
         mom_model *m = NULL;
         s = model ? mom_model_load(ctx, model, &m) : mom_model_create(ctx, &cfg, 1, &m);

@@ -41,11 +41,12 @@ int main(int argc, char **argv)
         return 0;
     }
     /* Under mpirun (Open MPI or an MPICH-style launcher) train runs data
-     * parallel; started alone, MPI is not started at all. */
+     * parallel and bench train measures its scaling; started alone, MPI is
+     * not started at all. */
     const int under_mpirun = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name)) {
-            const int mpi = under_mpirun && !strcmp(argv[1], "train");
+            const int mpi = under_mpirun && (!strcmp(argv[1], "train") || !strcmp(argv[1], "bench"));
             if (mpi) tool_mpi_init(&argc, &argv);
             const int rc = commands[i].run(argc, argv);
             if (mpi) tool_mpi_finalize();
