@@ -25,6 +25,7 @@ typedef enum mom_status {
     MOM_ERR_BACKEND = -7,     /* the compute backend failed */
     MOM_ERR_NOT_FOUND = -8,   /* no tensor of that name */
     MOM_ERR_UNSUPPORTED = -9, /* asked for a feature this build lacks */
+    MOM_ERR_NONFINITE = -10,  /* a gradient is NaN or Inf: the step was skipped, the model unchanged */
 } mom_status;
 
 const char *mom_status_str(mom_status s);
@@ -235,14 +236,16 @@ void mom_optim_default_settings(mom_optim_settings *s);
 /* lr at step (0-based) under the schedule. */
 float mom_optim_lr_at(const mom_optim_settings *s, int64_t step);
 /* Clips and applies one AdamW step with the model's gradients, then counts
- * the step. grad_norm (may be NULL) gets the norm before clipping. */
+ * the step. grad_norm (may be NULL) gets the norm before clipping. A
+ * non-finite norm: MOM_ERR_NONFINITE naming the first tensor whose
+ * gradient is not finite, nothing changed, the step not counted. */
 mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm);
 /* zero_grad, backward of b (grad_scale 1) and step in one: on a device
  * backend the norm, its clipping and AdamW run on the device and the whole
  * step is one submission, the host reading back only the losses and the
  * norm. On the CPU the same bits as the three calls; on a device the norm
  * is summed there, so it may differ from mom_model_step's in the last
- * place. A non-finite norm leaves the model unchanged (MOM_ERR_DATA). */
+ * place. A non-finite norm leaves the model unchanged (MOM_ERR_NONFINITE). */
 mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
                                 float *grad_norm);
 int64_t mom_model_steps_done(const mom_model *m);

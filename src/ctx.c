@@ -24,6 +24,7 @@ const char *mom_status_str(mom_status s)
     case MOM_ERR_BACKEND: return "backend failure";
     case MOM_ERR_NOT_FOUND: return "not found";
     case MOM_ERR_UNSUPPORTED: return "unsupported";
+    case MOM_ERR_NONFINITE: return "non-finite gradient";
     }
     return "unknown status";
 }

@@ -526,7 +526,7 @@ mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_opti
     if ((st = read_losses(m, b, ni, out, scale))) return st;
     if (grad_norm) *grad_norm = scale[0];
     if (scale[2] == 0.0f)
-        return mom_fail(m->ctx, MOM_ERR_DATA, "gradient norm is %g: step skipped, model unchanged", (double)scale[0]);
+        return optim_refuse_nonfinite(m, scale[0]);
     m->step++;
     return MOM_OK;
 }

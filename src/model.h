@@ -173,6 +173,9 @@ mom_status model_backend_ok(mom_model *m);
  * (see mom_model_train_step). */
 mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s);
 void optim_record(mom_model *m, const mom_optim_settings *s, bv clip);
+/* MOM_ERR_NONFINITE "gradient norm is X: step skipped, model unchanged; first
+ * non-finite gradient: NAME" (the model is unchanged already). */
+mom_status optim_refuse_nonfinite(mom_model *m, float norm);
 
 /* checkpoint.c */
 mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg);

@@ -52,6 +52,23 @@ static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
 
 mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s) { return check_settings(ctx, s); }
 
+mom_status optim_refuse_nonfinite(mom_model *m, float norm)
+{
+    /* Only on this (rare) path: the first tensor in table order whose
+     * gradient is not finite, so the message says where it starts. */
+    const char *first = "none (the sum overflowed)";
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const double ss = m->be->sumsq(m->be, m->tensors[i].n, G(m, m->tensors[i].off));
+        if (!isfinite(ss)) {
+            first = m->tensors[i].name;
+            break;
+        }
+    }
+    return mom_fail(m->ctx, MOM_ERR_NONFINITE,
+                    "gradient norm is %g: step skipped, model unchanged; first non-finite gradient: %s", (double)norm,
+                    first);
+}
+
 /* The fused step's optimizer: the norm, its clip scale (into clip[0..3))
  * and AdamW all on the backend, nothing read back. The
  * step number is m->step + 1 (the caller counts it once it knows the norm
@@ -83,7 +100,7 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
     const float norm = (float)sqrt(ss);
     if (grad_norm) *grad_norm = norm;
     if (!isfinite(norm))
-        return mom_fail(m->ctx, MOM_ERR_DATA, "gradient norm is %g: step skipped, model unchanged", (double)norm);
+        return optim_refuse_nonfinite(m, norm);
     float gscale = 1.0f;
     if (s->clip_norm > 0.0f) {
         const float coef = s->clip_norm / (norm + 1e-6f);

@@ -144,6 +144,28 @@ elif ! grep -q "no Vulkan backend\|no Vulkan device" err.txt; then
     echo "FAIL: bench train --backend vulkan: $(cat err.txt)"; fails=$((fails + 1))
 fi
 
+# Numerical guard: norm weights near FLT_MAX overflow the activations, so
+# every gradient is non-finite: each step is skipped (and counted), and the
+# run stops after --max-bad-steps in a row, naming the first tensor.
+python3 - m.safetensors huge.safetensors <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+data = bytearray(raw[8 + n:])
+for name, t in head.items():
+    if name != "__metadata__" and name.endswith("norm.weight"):
+        a, b = t["data_offsets"]
+        data[a:b] = struct.pack("<%df" % ((b - a) // 4), *([3e38] * ((b - a) // 4)))
+open(sys.argv[2], "wb").write(raw[:8 + n] + bytes(data))
+PY
+refuse "non-finite steps" "2 steps in a row had a non-finite gradient" \
+    "$mom" train --model huge.safetensors --data d.bin --batch 2 --seq 16 --steps 4 --max-bad-steps 2 --out huge
+grep -q "first non-finite gradient: " err.txt || { echo "FAIL: no tensor named: $(cat err.txt)"; fails=$((fails + 1)); }
+[ "$(grep -c '"skipped": "non-finite gradient"' huge/metrics.jsonl)" = 2 ] ||
+    { echo "FAIL: skipped steps not in the metrics"; fails=$((fails + 1)); }
+[ ! -e huge/model.safetensors ] || { echo "FAIL: a checkpoint after a stopped run"; fails=$((fails + 1)); }
+
 # Bad input: clear messages naming the value, no output written.
 echo '{"segments": [{"modality": 0, "tokens": [1, 2]}]}' > bad.jsonl
 echo '{"segments": [{"modality": 0, "tokens": [1, 99]}]}' >> bad.jsonl

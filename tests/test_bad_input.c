@@ -1249,10 +1249,12 @@ static void test_nonfinite_gradient(void **state)
         m->be->upload(m->be, g, &bad[k], 1);
         state_snap before = take(m);
         float gn = 0.0f;
-        expect_err(f->ctx, mom_model_step(m, &o, &gn), MOM_ERR_DATA, "non-finite gradient", "gradient", NULL);
+        /* the message names the first tensor whose gradient is not finite */
+        expect_err(f->ctx, mom_model_step(m, &o, &gn), MOM_ERR_NONFINITE, "non-finite gradient", "gradient",
+                   k == 0 ? "first non-finite gradient: embedding.weight" : "first non-finite gradient: ", NULL);
         assert_false(isfinite(gn));
         assert_unchanged(m, &before, "non-finite gradient");
-        expect_err(f->ctx, mom_model_step(m, &o, NULL), MOM_ERR_DATA, "non-finite gradient, no norm", "gradient", NULL);
+        expect_err(f->ctx, mom_model_step(m, &o, NULL), MOM_ERR_NONFINITE, "non-finite gradient, no norm", "gradient", NULL);
         assert_unchanged(m, &before, "non-finite gradient");
         drop(&before);
         /* zeroing the gradients makes the step possible again */

@@ -22,12 +22,12 @@
 
 typedef struct train_opts {
     const char *data, *val, *config, *model, *resume, *out, *matmul, *setting, *backend;
-    int B, T, accum, warmup, threads, save_every, eval_batches, eval_every;
+    int B, T, accum, warmup, threads, save_every, eval_batches, eval_every, max_bad;
     int64_t steps, seed;
     float lr, wd, clip, low_t;
 } train_opts;
 
-#define N_OPTS 23
+#define N_OPTS 24
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
@@ -35,6 +35,9 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--setting", ARG_STR, &t->setting, "three|chameleon|transfusion",
          "built-in data: text + image + speech (three, the default), text + image (chameleon), or text + images "
          "as patches with a diffusion loss (transfusion)", 0},
+        {"--max-bad-steps", ARG_INT, &t->max_bad, "N",
+         "a step whose gradient is NaN or Inf is skipped (model unchanged) and counted; stop after N in a row "
+         "(default 3)", 0},
         {"--low-t-fraction", ARG_FLOAT, &t->low_t, "F",
          "continuous images: this share of images gets a timestep below 500 (default 0)", 0},
         {"--val", ARG_STR, &t->val, "FILE.bin", "held-out data evaluated at the end (built-in data: its own split)", 0},
@@ -340,6 +343,7 @@ static int train_loop(run *r)
     n_params = (size_t)pinfo.n_params;
     float *grads = ranks > 1 ? malloc(sizeof(float) * n_params) : NULL;
     double comm_s = 0.0;
+    int bad_in_a_row = 0, bad_total = 0;
     if (ranks > 1 && !grads) {
         fprintf(stderr, "mom train: out of memory for the gradients\n");
         free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
@@ -380,10 +384,32 @@ static int train_loop(run *r)
         }
         const float lr = mom_optim_lr_at(&os, step);
         if (!s && !fused) s = mom_model_step(r->m, &os, &gnorm);
+        if (s == MOM_ERR_NONFINITE) {
+            /* Skipped, the model as it was: counted, and the same step is
+             * tried again on the next batches, up to max_bad in a row. */
+            bad_in_a_row++;
+            bad_total++;
+            if (is_writer())
+                fprintf(stderr, "\nmom train: step %lld: %s (%d in a row)\n", (long long)step + 1,
+                        mom_ctx_last_error(r->ctx), bad_in_a_row);
+            fprintf(r->metrics, "{\"step\": %lld, \"skipped\": \"non-finite gradient\", \"skipped_total\": %d}\n",
+                    (long long)step + 1, bad_total);
+            fflush(r->metrics);
+            if (bad_in_a_row >= o->max_bad) {
+                fprintf(stderr, "mom train: stopping: %d steps in a row had a non-finite gradient (--max-bad-steps %d); "
+                                "the last checkpoint is as it was\n",
+                        bad_in_a_row, o->max_bad);
+                rc = 1;
+                break;
+            }
+            step--;
+            continue;
+        }
         if (s) {
             rc = tool_error("train", r->ctx, s);
             break;
         }
+        bad_in_a_row = 0;
         last = acc;
         const double t = now_seconds(), tps = (double)n * micro / (t - t_prev);
         t_prev = t;
@@ -432,7 +458,7 @@ int cmd_train(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     train_opts *o = &r.o;
     o->B = 8; o->T = 256; o->steps = 300; o->lr = 3e-3f; o->warmup = 30; o->accum = 1;
-    o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32; o->setting = "three";
+    o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32; o->setting = "three"; o->max_bad = 3;
     arg_opt opts[N_OPTS];
     make_opts(opts, o);
     /* A first pass finds --resume; the run's own flags then go under the command line's. */
@@ -446,7 +472,7 @@ int cmd_train(int argc, char **argv)
     }
     if (o->B < 1 || o->T < 1 || (int64_t)o->B * o->T > (1 << 24) || o->steps < 1 || o->accum < 1 ||
         o->warmup < 0 || o->save_every < 0 || !(o->lr > 0) || o->wd < 0 || o->clip < 0 || o->threads < 0 ||
-        o->eval_batches < 0 || o->eval_every < 0) {
+        o->eval_batches < 0 || o->eval_every < 0 || o->max_bad < 1) {
         fprintf(stderr, "mom train: out of range: --batch %d --seq %d --steps %lld --accum %d --warmup %d "
                         "--lr %g --weight-decay %g --clip %g --threads %d (see mom train --help)\n",
                 o->B, o->T, (long long)o->steps, o->accum, o->warmup, (double)o->lr, (double)o->wd,
