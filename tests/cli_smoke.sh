@@ -51,6 +51,19 @@ cmp -s a/optim.safetensors b/optim.safetensors || { echo "FAIL: resumed optimize
 [ "$(grep -c '^{"step"' a/metrics.jsonl)" = 6 ] || { echo "FAIL: metrics lines"; fails=$((fails + 1)); }
 grep -q '"train_flops"' a/metrics.jsonl || { echo "FAIL: no train_flops in metrics"; fails=$((fails + 1)); }
 
+# A run killed mid-way resumes from its last checkpoint to the same bytes
+# as a run never interrupted.
+kill_args=(--setting chameleon --steps 300 --batch 2 --seq 64 --save-every 40 --eval-batches 1 --threads 1)
+check "straight run" "$mom" train "${kill_args[@]}" --out straight
+"$mom" train "${kill_args[@]}" --out killed > /dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 200); do [ -s killed/optim.safetensors ] && break; sleep 0.05; done
+kill -9 "$victim" 2> /dev/null
+wait "$victim" 2> /dev/null
+check "resume after a kill" "$mom" train --resume killed
+cmp -s straight/model.safetensors killed/model.safetensors || { echo "FAIL: resumed after a kill, the model differs"; fails=$((fails + 1)); }
+cmp -s straight/optim.safetensors killed/optim.safetensors || { echo "FAIL: resumed after a kill, the optimizer differs"; fails=$((fails + 1)); }
+
 # The built-in data in both settings: per-modality losses by name, held-out evaluations.
 check "train chameleon" "$mom" train --setting chameleon --steps 4 --batch 2 --seq 64 --eval-every 2 --eval-batches 2 --out cham
 grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: chameleon output lacks modality names: $(cat out.txt)"; fails=$((fails + 1)); }
