@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "common.h"
@@ -167,15 +168,65 @@ typedef struct run {
 /* Under mpirun rank 0 alone writes checkpoints, metrics and output. */
 static int is_writer(void) { return tool_mpi_rank() == 0; }
 
+/* path becomes a symbolic link to target, in one rename (a reader sees the
+ * old link or the new one, never none). */
+static int link_atomically(const char *target, const char *path)
+{
+    char tmp[2500];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    unlink(tmp);
+    if (symlink(target, tmp) || rename(tmp, path)) {
+        fprintf(stderr, "mom train: cannot link %s to %s: %s\n", path, target, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* A checkpoint is a pair, model and optimizer, that must change as one: a
+ * run killed between two renames would leave a model of one step with the
+ * optimizer of another. So each save goes to a folder of its own,
+ * DIR/ckpt-STEP, then the link DIR/checkpoint moves to it in one rename,
+ * then the previous folder goes; DIR/model.safetensors and
+ * DIR/optim.safetensors are links through DIR/checkpoint. */
 static int checkpoint(run *r)
 {
     if (!is_writer()) return 0;
-    char mp[2400], op[2400];
-    snprintf(mp, sizeof(mp), "%s/model.safetensors", r->dir);
-    snprintf(op, sizeof(op), "%s/optim.safetensors", r->dir);
+    char gen[32], mp[2200], op[2200], link[2100], old[64] = "";
+    snprintf(gen, sizeof(gen), "ckpt-%lld", (long long)mom_model_steps_done(r->m));
+    char gen_dir[2100];
+    snprintf(gen_dir, sizeof(gen_dir), "%s/%s", r->dir, gen);
+    snprintf(link, sizeof(link), "%s/checkpoint", r->dir);
+    const ssize_t n = readlink(link, old, sizeof(old) - 1);
+    old[n > 0 ? n : 0] = '\0';
+    if (make_dir("train", gen_dir)) return 1;
+    snprintf(mp, sizeof(mp), "%s/model.safetensors", gen_dir);
+    snprintf(op, sizeof(op), "%s/optim.safetensors", gen_dir);
     mom_status s = mom_model_save(r->m, mp);
     if (!s) s = mom_model_save_optim(r->m, op, r->data_rng);
-    return s ? tool_error("train", r->ctx, s) : 0;
+    if (s) return tool_error("train", r->ctx, s);
+    if (link_atomically(gen, link)) return 1;
+    const char *names[2] = {"model.safetensors", "optim.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char p[2100], t[64], cur[64] = "";
+        snprintf(p, sizeof(p), "%s/%s", r->dir, names[i]);
+        snprintf(t, sizeof(t), "checkpoint/%s", names[i]);
+        const ssize_t k = readlink(p, cur, sizeof(cur) - 1);
+        cur[k > 0 ? k : 0] = '\0';
+        if (strcmp(cur, t) && link_atomically(t, p)) return 1;
+    }
+    sync_dir(r->dir);
+    /* The previous save, now that nothing points to it. */
+    if (old[0] && strcmp(old, gen)) {
+        char od[2200];
+        for (int i = 0; i < 2; i++) {
+            snprintf(od, sizeof(od), "%s/%s/%s", r->dir, old, names[i]);
+            unlink(od);
+        }
+        snprintf(od, sizeof(od), "%s/%s", r->dir, old);
+        rmdir(od);
+    }
+    return 0;
 }
 
 /* Opens (or builds) the data and the model, fresh or resumed. */

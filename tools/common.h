@@ -23,6 +23,8 @@ int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s);
 mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul);
 /* The same on a backend: "cpu", "vulkan", "auto" or NULL (MOM_BACKEND). */
 mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend);
+/* Makes a folder's entries durable (fsync of the folder; best effort). */
+void sync_dir(const char *dir);
 /* The median of v[0..n) (sorts v). */
 double median(double *v, int n);
 /* mkdir -p; prints "mom CMD: ..." and returns -1 on failure. */
