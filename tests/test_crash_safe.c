@@ -49,18 +49,40 @@ static void set_marker(mom_model *m, float v)
     free(p);
 }
 
+/* A fresh folder, a context and a model whose first checkpoint (marker
+ * `first`) is saved at path. */
+typedef struct saved {
+    char dir[256], path[300];
+    mom_ctx *ctx;
+    mom_model *m;
+} saved;
+
+static void save_first(saved *s, const char *tag, float first)
+{
+    assert_int_equal(tu_make_temp_dir(s->dir, sizeof s->dir, tag), 0);
+    snprintf(s->path, sizeof s->path, "%s/model.safetensors", s->dir);
+    assert_int_equal(tu_ctx_create(&s->ctx, 1, NULL), MOM_OK);
+    mom_config c = big();
+    s->m = tu_new_model(s->ctx, &c, 1);
+    set_marker(s->m, first);
+    assert_int_equal(mom_model_save(s->m, s->path), MOM_OK);
+}
+
+static void drop_saved(saved *s)
+{
+    mom_model_destroy(&s->m);
+    mom_ctx_destroy(&s->ctx);
+    tu_remove_tree(s->dir);
+}
+
 static void test_kill_during_save(void **st)
 {
     (void)st;
-    char dir[256], path[300];
-    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "crash"), 0);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    mom_ctx *ctx;
-    assert_int_equal(tu_ctx_create(&ctx, 1, NULL), MOM_OK);
-    mom_config c = big();
-    mom_model *m = tu_new_model(ctx, &c, 1);
-    set_marker(m, 1.0f);
-    assert_int_equal(mom_model_save(m, path), MOM_OK);
+    saved sv;
+    save_first(&sv, "crash", 1.0f);
+    mom_ctx *ctx = sv.ctx;
+    mom_model *m = sv.m;
+    const char *path = sv.path;
     /* Time one save, to spread the kills over it. */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -90,23 +112,17 @@ static void test_kill_during_save(void **st)
         whole++;
     }
     fprintf(stderr, "%d kills during saves of %ld us each: the checkpoint loaded whole every time\n", whole, save_us);
-    mom_model_destroy(&m);
-    mom_ctx_destroy(&ctx);
-    tu_remove_tree(dir);
+    drop_saved(&sv);
 }
 
 static void test_full_disk(void **st)
 {
     (void)st;
-    char dir[256], path[300];
-    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "full"), 0);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    mom_ctx *ctx;
-    assert_int_equal(tu_ctx_create(&ctx, 1, NULL), MOM_OK);
-    mom_config c = big();
-    mom_model *m = tu_new_model(ctx, &c, 2);
-    set_marker(m, 7.0f);
-    assert_int_equal(mom_model_save(m, path), MOM_OK);
+    saved sv;
+    save_first(&sv, "full", 7.0f);
+    mom_ctx *ctx = sv.ctx;
+    mom_model *m = sv.m;
+    const char *path = sv.path, *dir = sv.dir;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -124,9 +140,7 @@ static void test_full_disk(void **st)
     assert_true(WIFEXITED(status));
     if (WEXITSTATUS(status) != 0) fail_msg("a save past the file-size limit did not fail with MOM_ERR_IO naming the file");
     assert_true(marker_of(ctx, path) == 7.0f); /* the previous checkpoint, whole */
-    mom_model_destroy(&m);
-    mom_ctx_destroy(&ctx);
-    tu_remove_tree(dir);
+    drop_saved(&sv);
 }
 
 int main(void)
