@@ -23,7 +23,8 @@
  * channels interleaved. */
 typedef struct mom_vq mom_vq;
 
-/* Loads one image file resized to size x size with `channels` (1 or 3). */
+/* Loads one image file resized to size x size with `channels` (1 or 3).
+ * A file of more than 2^24 pixels (4096 x 4096) is refused. */
 mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels);
 /* Trains a codebook on every patch of the images. size must be a multiple
  * of patch; codes 2..65536. */

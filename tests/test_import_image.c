@@ -3,6 +3,7 @@
  * validation, encode/decode against a direct nearest-code search, and
  * PNG writing. Images are made here, in a temporary folder. */
 #include "ctx.h"
+#include "data/image_resize.h"
 #include "mom_data.h"
 #include "safetensors.h"
 #include "test_util.h"
@@ -114,6 +115,48 @@ static void test_load_resize(void **state)
     assert_int_equal(mom_image_load(&f->ctx, f->path, 6, 1, px), MOM_OK);
     for (int x = 1; x < 6; x++) assert_true(px[x] >= px[x - 1]);
     assert_true(px[0] < 0.05f && px[5] > 0.95f);
+}
+
+/* The resize itself, against weights worked out by hand: halving is the
+ * tent [1 3 3 1] / 8 (edges repeated), doubling interpolates at the
+ * quarter points, either pass order gives the same image, and 21 -> 16 in RGB (where Debian's stb_image_resize
+ * aborted) keeps a constant image constant and every output within its
+ * inputs' range. */
+static void test_resize_weights(void **state)
+{
+    (void)state;
+    float ramp[8], out[4 * 4];
+    for (int j = 0; j < 8; j++) ramp[j] = (float)j;
+    assert_int_equal(mom_image_resize(ramp, 8, 1, 1, out, 4), MOM_OK); /* 8 x 1 -> 4 x 4 */
+    const float halved[4] = {0.625f, 2.5f, 4.5f, 6.375f};
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++) assert_float_equal(out[y * 4 + x], halved[x], 1e-5);
+    /* The same ramp standing up (1 x 8, the other pass order) gives the
+     * transposed image. */
+    assert_int_equal(mom_image_resize(ramp, 1, 8, 1, out, 4), MOM_OK);
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++) assert_float_equal(out[y * 4 + x], halved[y], 1e-5);
+    const float two[2] = {0.0f, 1.0f};
+    assert_int_equal(mom_image_resize(two, 2, 1, 1, out, 4), MOM_OK);
+    const float doubled[4] = {0.0f, 0.25f, 0.75f, 1.0f};
+    for (int x = 0; x < 4; x++) assert_float_equal(out[x], doubled[x], 1e-6);
+
+    enum { W = 21, S = 16 };
+    float *rgb = malloc(sizeof(float) * W * W * 3), *small = malloc(sizeof(float) * S * S * 3);
+    assert_non_null(rgb);
+    assert_non_null(small);
+    for (int i = 0; i < W * W * 3; i++) rgb[i] = 0.3f;
+    assert_int_equal(mom_image_resize(rgb, W, W, 3, small, S), MOM_OK);
+    for (int i = 0; i < S * S * 3; i++) assert_float_equal(small[i], 0.3f, 1e-6);
+    uint64_t s = 3;
+    for (int i = 0; i < W * W * 3; i++) rgb[i] = 0.2f + 0.5f * tu_uniform(&s);
+    assert_int_equal(mom_image_resize(rgb, W, W, 3, small, S), MOM_OK);
+    for (int i = 0; i < S * S * 3; i++) assert_true(small[i] >= 0.2f - 1e-6f && small[i] <= 0.7f + 1e-6f);
+    assert_int_equal(mom_image_resize(rgb, 0, W, 3, small, S), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_image_resize(rgb, W, W, 3, small, 0), MOM_ERR_INVALID_ARG);
+    assert_int_equal(mom_image_resize(NULL, W, W, 3, small, S), MOM_ERR_INVALID_ARG);
+    free(rgb);
+    free(small);
 }
 
 /* ---- bad files and bad arguments ---------------------------------------- */
@@ -705,6 +748,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_png, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_pnm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_resize, setup, teardown),
+        cmocka_unit_test(test_resize_weights),
         cmocka_unit_test_setup_teardown(test_bad_image_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_train_encode_decode, setup, teardown),

@@ -1,5 +1,5 @@
 /* The image tokenizer: images resized to size x size (stb_image decodes,
- * stb_image_resize's triangle filter, i.e. bilinear, resizes), cut into
+ * a tent filter resizes: image_resize.c), cut into
  * p x p patches and quantised against a k-means codebook.
  *
  * Layouts: pixels (size, size, channels) floats in [0, 1]; patch t of the
@@ -8,8 +8,12 @@
 #include "mom_build_config.h"
 #include "ctx.h"
 #include "mom_data.h"
+#include "image_resize.h"
 
 #include <stdlib.h>
+
+/* Decoded at full size (bytes, then floats) before the resize. */
+#define IMAGE_MAX_PIXELS (1 << 24)
 
 struct mom_vq {
     int size, patch, channels, codes, dim; /* dim = patch * patch * channels */
@@ -41,7 +45,6 @@ int mom_vq_channels(const mom_vq *vq) { return vq ? vq->channels : 0; }
  * codebook and turns codes into pixels (mom generate does). */
 #if MOM_HAVE_IMAGES
 #include <stb/stb_image.h>
-#include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 #endif
 #define NO_IMAGES(name) mom_fail(ctx, MOM_ERR_UNSUPPORTED, name ": this build has no image support (libstb-dev)")
@@ -90,9 +93,25 @@ mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels
     FILE *fp = fopen(path, "rb");
     if (!fp) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     int w = 0, h = 0, n = 0;
+    /* The header first: stb fills a short file's missing pixels with zeros,
+     * so 18 bytes of TGA header decode to whatever size they claim. */
+    if (stbi_info_from_file(fp, &w, &h, &n) && (int64_t)w * h > IMAGE_MAX_PIXELS) {
+        fclose(fp);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %d x %d pixels, more than the %d an image may have", path, w, h,
+                        IMAGE_MAX_PIXELS);
+    }
     unsigned char *img = stbi_load_from_file(fp, &w, &h, &n, channels); /* stb drops alpha, makes gray */
     fclose(fp);
     if (!img) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: not an image (stb: %s)", path, stbi_failure_reason());
+    if (w < 1 || h < 1) { /* stb hands out a PNM of height 0 */
+        stbi_image_free(img);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: an empty image: %d x %d pixels", path, w, h);
+    }
+    if ((int64_t)w * h > IMAGE_MAX_PIXELS) { /* a format stb could not size from its header alone */
+        stbi_image_free(img);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %d x %d pixels, more than the %d an image may have", path, w, h,
+                        IMAGE_MAX_PIXELS);
+    }
     const size_t n_src = (size_t)w * h * channels;
     float *src = w == size && h == size ? pixels : malloc(sizeof(float) * n_src);
     if (!src) {
@@ -102,11 +121,10 @@ mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels
     for (size_t i = 0; i < n_src; i++) src[i] = img[i] / 255.0f;
     stbi_image_free(img);
     if (src == pixels) return MOM_OK;
-    int ok = stbir_resize_float_generic(src, w, h, 0, pixels, size, size, 0, channels, STBIR_ALPHA_CHANNEL_NONE, 0,
-                                        STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, NULL);
+    s = mom_image_resize(src, w, h, channels, pixels, size);
     free(src);
-    if (!ok) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: resizing %d x %d to %d x %d failed", path, w, h, size, size);
-    /* The tent's weights are positive, but their sums round. */
+    if (s) return mom_fail(ctx, s, "%s: resizing %d x %d to %d x %d failed (out of memory)", path, w, h, size, size);
+    /* Convex combinations of [0, 1], but their weights' sums round. */
     for (size_t i = 0; i < (size_t)size * size * channels; i++) pixels[i] = fminf(fmaxf(pixels[i], 0.0f), 1.0f);
     return MOM_OK;
 }
@@ -198,8 +216,8 @@ static mom_status meta_int(mom_ctx *ctx, const st_file *f, const char *path, con
 
 mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out)
 {
+    if (out) *out = NULL;
     if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_load: %s is NULL", path ? "out" : "path");
-    *out = NULL;
     st_file f;
     mom_status os = codebook_open(ctx, path, &f);
     if (os) return os;
@@ -255,7 +273,8 @@ mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_l
                                int width, int height, int channels, int32_t *tokens, uint8_t *modality)
 {
     if (!vq || !layout || !pixels || !tokens || !modality)
-        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_image_tokens: NULL argument");
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_vq_image_tokens: %s is NULL",
+                        !vq ? "vq" : !layout ? "layout" : !pixels ? "pixels" : !tokens ? "tokens" : "modality");
     const int grid = vq->size / vq->patch;
     if (width != vq->size || height != vq->size || channels != vq->channels)
         return mom_fail(ctx, MOM_ERR_DATA,
