@@ -131,13 +131,14 @@ static inline bv tb_v(const tb_buf *b, size_t off) { return (bv){b->v, off}; }
 /* The error above, of got against want over n floats. */
 static inline double tb_rel_err(const float *got, const float *want, size_t n)
 {
-    double mx = 0.0, e = 0.0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs((double)want[i]));
+    const double mx = tu_max_abs(want, n);
+    double e = 0.0;
     const double floor = mx > 0 ? 1e-3 * mx : 1e-30;
     for (size_t i = 0; i < n; i++) {
         const double d = fabs((double)got[i] - want[i]);
         if (d != d) return INFINITY; /* NaN */
-        e = fmax(e, d / fmax(fabs((double)want[i]), floor));
+        const double r = d / fmax(fabs((double)want[i]), floor);
+        if (r > e) e = r; /* not an fmax reduction: see tu_max_abs */
     }
     return e;
 }
@@ -170,11 +171,12 @@ static inline double tb_check_norm(tb_pair *p, const char *what, const tb_buf *b
     assert_non_null(v);
     p->cpu->download(p->cpu, c, tb_c(b, off), n);
     p->vk->download(p->vk, v, tb_v(b, off), n);
-    double mx = 0.0, e = 0.0;
+    const double mx = tu_max_abs(c, n);
+    double e = 0.0;
     for (size_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs((double)c[i]));
         const double d = fabs((double)v[i] - c[i]);
-        e = d != d ? INFINITY : fmax(e, d);
+        if (d != d) e = INFINITY; /* NaN */
+        else if (d > e) e = d;
     }
     e = mx > 0 ? e / mx : e;
     printf("  %-40s max normwise err %.3g (tol %.0e)\n", what, e, tol);

@@ -18,9 +18,9 @@
 
 #include "kernels.h"
 #include "mom_build_config.h"
+#include "test_util.h"
 #if MOM_HAVE_AVX512_KERNELS
 #include "kernels_avx512.h"
-#include "test_util.h"
 #endif
 
 static const int WIDTHS[] = {1, 15, 16, 17, 33, 250};
@@ -64,11 +64,7 @@ static size_t mismatches(const float *a, const float *b, size_t n)
 /* max |a - b| / max |b|: for outputs that are sums with cancellation. */
 static double normwise(const float *a, const float *b, size_t n)
 {
-    double e = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        e = fmax(e, fabs((double)a[i] - b[i]));
-        m = fmax(m, fabs((double)b[i]));
-    }
+    const double e = tu_max_diff(a, b, n), m = tu_max_abs(b, n);
     return m > 0 ? e / m : e;
 }
 
@@ -76,7 +72,11 @@ static double normwise(const float *a, const float *b, size_t n)
 static double elemwise(const float *a, const float *b, size_t n, double floor)
 {
     double e = 0;
-    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)a[i] - b[i]) / (fabs((double)b[i]) + floor));
+    for (size_t i = 0; i < n; i++) {
+        const double r = fabs((double)a[i] - b[i]) / (fabs((double)b[i]) + floor);
+        if (r != r) return INFINITY; /* NaN fails */
+        if (r > e) e = r;            /* not fmax: see tu_max_abs */
+    }
     return e;
 }
 
@@ -433,8 +433,7 @@ static void test_xent(void **state)
                 if (sc == 0) {
                     expect_exact("xent scale 0 logits", l2, l0, n, V);
                 } else {
-                    double e = 0;
-                    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)l2[i] - l1[i]));
+                    const double e = tu_max_diff(l2, l1, n);
                     expect_below("xent grad", e / scale, 1e-6, V);
                     for (int t = 0; t < T; t++)
                         if (tg[t] < 0)

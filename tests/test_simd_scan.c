@@ -86,11 +86,7 @@ static void free_inputs(scan_io *io)
 
 static void close_to(const char *what, const float *got, const float *want, size_t n)
 {
-    double mx = 0, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs(want[i]));
-        err = fmax(err, fabs((double)got[i] - want[i]));
-    }
+    const double mx = tu_max_abs(want, n), err = tu_max_diff(got, want, n);
     if (err > 2e-5 * (mx + 1e-30)) fprintf(stderr, "%s: max error %.3g of max %.3g\n", what, err, mx);
     assert_true(err <= 2e-5 * (mx + 1e-30));
 }

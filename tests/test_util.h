@@ -46,17 +46,29 @@ static inline int32_t *tu_permutation(size_t n, uint64_t *s)
     return p;
 }
 
-/* The largest |x[i]|, and the largest |x[i] - y[i]|, over n floats. */
+/* The largest |x[i]|, and the largest |x[i] - y[i]|, over n floats;
+ * infinity when any is NaN, so a kernel that returns NaN fails every
+ * tolerance. With comparisons, not fmax: GCC 12 for aarch64 stops with an
+ * internal error vectorizing an fmax reduction over floats widened to
+ * double. */
 static inline double tu_max_abs(const float *x, size_t n)
 {
     double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fabs((double)x[i]) > m ? fabs((double)x[i]) : m;
+    for (size_t i = 0; i < n; i++) {
+        const double a = fabs((double)x[i]);
+        if (a != a) return INFINITY;
+        if (a > m) m = a;
+    }
     return m;
 }
 static inline double tu_max_diff(const float *x, const float *y, size_t n)
 {
     double m = 0.0;
-    for (size_t i = 0; i < n; i++) m = fabs((double)x[i] - y[i]) > m ? fabs((double)x[i] - y[i]) : m;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)x[i] - y[i]);
+        if (d != d) return INFINITY;
+        if (d > m) m = d;
+    }
     return m;
 }
 
