@@ -18,7 +18,8 @@ mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg_in, int tok
                                  size_t shape_cap)
 {
     if (!ctx) return MOM_ERR_INVALID_ARG;
-    if (!cfg_in || !gflops) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_bench_matmul_peak: NULL argument");
+    if (!cfg_in || !gflops)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_bench_matmul_peak: %s is NULL", cfg_in ? "gflops" : "cfg");
     if (tokens < 1 || tokens > (1 << 20))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "bench: tokens = %d out of range (1..1M)", tokens);
     mom_config cfg = *cfg_in;

@@ -138,17 +138,20 @@ static mom_status check_tensors(mom_model *m, const st_file *f, const char *path
 
 mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
 {
+    if (out) *out = NULL;
     if (!ctx) return MOM_ERR_INVALID_ARG;
-    if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_load: NULL argument");
-    *out = NULL;
+    if (!path || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_load: %s is NULL", path ? "out" : "path");
     st_file f;
     mom_status s = open_st(ctx, path, &f);
     if (s) return s;
     mom_config cfg;
     mom_model *m = NULL;
     s = config_from_file(ctx, &f, path, &cfg);
-    if (!s) s = model_alloc(ctx, &cfg, &m);
+    /* The table first, the buffers once the file holds every tensor: a
+     * config in a few bytes of header may claim terabytes. */
+    if (!s) s = model_alloc(ctx, &cfg, 0, &m);
     if (!s) s = check_tensors(m, &f, path);
+    if (!s) s = model_alloc_buffers(m);
     float *host = s ? NULL : malloc(sizeof(float) * m->n_params);
     if (!s && !host) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
     if (!s) {

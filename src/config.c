@@ -70,7 +70,7 @@ static mom_status validate_patches(mom_ctx *ctx, const mom_config *c)
 
 mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
 {
-    if (!c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_validate: config is NULL");
+    if (!c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_validate: cfg is NULL");
     mom_status s;
     if ((s = range(ctx, "n_modalities", c->n_modalities, 1, MOM_MAX_MODALITIES)) ||
         (s = range(ctx, "vocab_size", c->vocab_size, 2, 1 << 24)) ||
@@ -165,7 +165,8 @@ static mom_status patches_field(mom_ctx *ctx, const json_value *v, mom_patch_geo
 /* Parses into a copy: on failure the caller's config is left as it was. */
 mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom_config *out)
 {
-    if (!text || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_parse_json: NULL argument");
+    if (!text || !out)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_parse_json: %s is NULL", text ? "cfg" : "json");
     mom_config parsed, *c = &parsed;
     mom_config_default(c);
     json_value *root = NULL;
@@ -231,13 +232,14 @@ done:
 
 mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *c)
 {
-    if (!path || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_load: NULL argument");
+    if (!path || !c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_load: %s is NULL", path ? "cfg" : "path");
     FILE *f = fopen(path, "rb");
     if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open the config file", path);
     char buf[65536 + 1];
     size_t n = fread(buf, 1, sizeof(buf), f);
-    int too_big = n > 65536;
+    int too_big = n > 65536, failed = ferror(f);
     fclose(f);
+    if (failed) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot read the config file", path); /* a folder, say */
     if (too_big) return mom_fail(ctx, MOM_ERR_CONFIG, "%s: a config file over 64 KiB is not a config", path);
     mom_status s = mom_config_parse_json(ctx, buf, n, c);
     if (s && ctx) {

@@ -64,6 +64,7 @@
  * Open validates everything before handing out a pointer: header fields,
  * section bounds and alignment (overflow-checked), the checksum, then every
  * token, modality, document start, patch value and image span. */
+#include "checksum.h"
 #include "ctx.h"
 #include "file_util.h"
 #include "json.h"
@@ -138,20 +139,13 @@ static void put_u64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* ---- MOM64 checksum (see the top of the file) --------------------------- */
-
-typedef struct mom64 {
-    uint64_t h[4];
-    uint64_t len;
-    uint8_t buf[32];
-    size_t nbuf;
-} mom64;
+/* ---- MOM64 checksum (see the top of the file; declared in checksum.h) --- */
 
 #define MOM64_MUL 0x9e3779b97f4a7c15ull
 #define FNV_BASIS 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
-static void mom64_init(mom64 *s)
+void mom64_init(mom64 *s)
 {
     memset(s, 0, sizeof *s);
     for (int i = 0; i < 4; i++) s->h[i] = FNV_BASIS ^ (uint64_t)i;
@@ -165,7 +159,7 @@ static void mom64_block(uint64_t h[4], const uint8_t *p)
     }
 }
 
-static void mom64_update(mom64 *s, const void *data, size_t n)
+void mom64_update(mom64 *s, const void *data, size_t n)
 {
     const uint8_t *p = data;
     s->len += n;
@@ -193,7 +187,7 @@ static void mom64_update(mom64 *s, const void *data, size_t n)
     s->nbuf = n;
 }
 
-static uint64_t mom64_final(mom64 *s)
+uint64_t mom64_final(mom64 *s)
 {
     if (s->nbuf) {
         memset(s->buf + s->nbuf, 0, 32 - s->nbuf);
@@ -814,7 +808,7 @@ static int gb_reserve(growbuf *g, size_t extra, size_t elem)
 {
     if (extra > SIZE_MAX / elem - g->n) return -1;
     size_t need = g->n + extra;
-    if (need <= g->cap) return 0;
+    if (need <= g->cap && g->p) return 0; /* a buffer even for 0: callers index it ("tokens": []) */
     size_t nc = g->cap ? g->cap : 4096;
     while (nc < need) nc = nc > SIZE_MAX / elem / 2 ? need : nc * 2;
     void *q = realloc(g->p, nc * elem);
@@ -944,13 +938,15 @@ static mom_status import_doc(mom_ctx *ctx, const char *in, long long line, const
     const doc_bounds one = {NULL, NULL, 1, n};
     int64_t got = 0;
     return check_patches(ctx, what, (const int32_t *)tok->p + before, (const uint8_t *)mod->p + before, n, &one, geom,
-                         (const float *)pat->p + values_before, rows, &got);
+                         pat->p ? (const float *)pat->p + values_before : NULL, rows, &got); /* none yet: NULL */
 }
 
 mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path, int vocab_size,
                                     int n_modalities, const mom_patch_geometry *geom)
 {
-    if (!jsonl_path || !out_path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_jsonl: path is NULL");
+    if (!jsonl_path || !out_path)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_jsonl: %s is NULL",
+                        jsonl_path ? "out_path" : "jsonl_path");
     if (vocab_size < 0)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "%s: vocab_size must be >= 1 (or 0: largest token + 1): %d",
                         jsonl_path, vocab_size);

@@ -29,6 +29,7 @@ double mom_diffusion_alpha_bar(int t)
 
 void mom_diffusion_time_features(int t, int dim, float *out)
 {
+    if (!out) return;
     const int half = dim / 2;
     for (int i = 0; i < half; i++) {
         const double w = exp(-log(10000.0) * i / half);
@@ -39,6 +40,7 @@ void mom_diffusion_time_features(int t, int dim, float *out)
 
 void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip)
 {
+    if (!x || !eps) return;
     const double ab = mom_diffusion_alpha_bar(t), ap = mom_diffusion_alpha_bar(t_prev);
     const double sa = sqrt(ab), s1 = sqrt(1.0 - ab), sp = sqrt(ap), sp1 = sqrt(1.0 - ap);
     for (size_t i = 0; i < n; i++) {

@@ -67,8 +67,8 @@ mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const in
     if (!st) return MOM_ERR_INVALID_ARG;
     mom_model *m = st->m;
     if (n_seq < 1 || seq0 < 0 || seq0 > st->n_seq - n_seq)
-        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: sequences [%d, %d) are not within the state's %d", seq0,
-                        seq0 + n_seq, st->n_seq);
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: sequences [%d, %lld) are not within the state's %d",
+                        seq0, (long long)seq0 + n_seq, st->n_seq);
     if (T < 1 || T > (1 << 24))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "prefill: T = %d is not in [1, 16M]", T);
     if (st->broken)

@@ -13,10 +13,10 @@
 #include "diffusion.h"
 #include "model.h"
 
-mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
+mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, int with_buffers, mom_model **out)
 {
     if (!ctx) return MOM_ERR_INVALID_ARG;
-    if (!cfg || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: NULL argument");
+    if (!cfg || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: %s is NULL", cfg ? "out" : "cfg");
     *out = NULL;
     mom_config c = *cfg;
     mom_status s = mom_config_validate(ctx, &c);
@@ -37,26 +37,33 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out)
         mom_model_destroy(&m);
         return mom_fail(ctx, s, "out of memory for the tensor table");
     }
-    m->params = m->be->alloc(m->be, m->n_params);
-    m->grads = m->be->alloc(m->be, m->n_params);
-    m->adam_m = m->be->alloc(m->be, m->n_params);
-    m->adam_v = m->be->alloc(m->be, m->n_params);
-    if (!m->params || !m->grads || !m->adam_m || !m->adam_v) {
-        size_t mib = m->n_params * 16 >> 20;
+    if (with_buffers && (s = model_alloc_buffers(m))) {
         mom_model_destroy(&m);
-        return mom_fail(ctx, MOM_ERR_NOMEM, "cannot allocate %zu MiB for parameters and optimizer", mib);
+        return s;
     }
     *out = m;
     return MOM_OK;
 }
 
+mom_status model_alloc_buffers(mom_model *m)
+{
+    m->params = m->be->alloc(m->be, m->n_params);
+    m->grads = m->be->alloc(m->be, m->n_params);
+    m->adam_m = m->be->alloc(m->be, m->n_params);
+    m->adam_v = m->be->alloc(m->be, m->n_params);
+    if (!m->params || !m->grads || !m->adam_m || !m->adam_v)
+        return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate %zu MiB for parameters and optimizer",
+                        m->n_params * 16 >> 20);
+    return MOM_OK;
+}
+
 mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out)
 {
+    if (out) *out = NULL;
     if (!ctx) return MOM_ERR_INVALID_ARG;
     if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: out is NULL");
-    *out = NULL;
     mom_model *m;
-    mom_status s = model_alloc(ctx, cfg, &m);
+    mom_status s = model_alloc(ctx, cfg, 1, &m);
     if (s) return s;
     float *host = malloc(sizeof(float) * m->n_params);
     if (!host) {
@@ -118,14 +125,14 @@ const char *mom_model_tensor_name(const mom_model *m, size_t i)
     return m && i < m->n_tensors ? m->tensors[i].name : NULL;
 }
 
-static mom_status find_tensor(mom_model *m, const char *name, size_t n, const tensor_entry **out)
+/* n: the element count the caller's buffer has (NULL: any, a shape query). */
+static mom_status find_tensor(mom_model *m, const char *name, const size_t *n, const tensor_entry **out)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
     if (!name) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "tensor name is NULL");
     const tensor_entry *t = params_find(m, name);
     if (!t) return mom_fail(m->ctx, MOM_ERR_NOT_FOUND, "no tensor named \"%s\" in this model", name);
-    if (n != (size_t)-1 && n != t->n)
-        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s has %zu elements, not %zu", name, t->n, n);
+    if (n && *n != t->n) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s has %zu elements, not %zu", name, t->n, *n);
     *out = t;
     return MOM_OK;
 }
@@ -133,20 +140,23 @@ static mom_status find_tensor(mom_model *m, const char *name, size_t n, const te
 mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int64_t shape[4])
 {
     const tensor_entry *t = NULL;
-    mom_status s = find_tensor(m, name, (size_t)-1, &t);
+    mom_status s = find_tensor(m, name, NULL, &t);
     if (s) return s;
-    if (!ndim || !shape) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "mom_model_tensor_shape: NULL output");
+    if (!ndim || !shape)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "mom_model_tensor_shape: %s is NULL", ndim ? "shape" : "ndim");
     *ndim = t->ndim;
     memcpy(shape, t->shape, sizeof(t->shape));
     return MOM_OK;
 }
 
-static mom_status tensor_io(mom_model *m, be_buf *buf, const char *name, float *out, const float *in, size_t n)
+/* arg: the caller's name for its data pointer (out or in), for the message. */
+static mom_status tensor_io(mom_model *m, be_buf *buf, const char *name, float *out, const float *in, size_t n,
+                            const char *arg)
 {
     const tensor_entry *t = NULL;
-    mom_status s = find_tensor(m, name, n, &t);
+    mom_status s = find_tensor(m, name, &n, &t);
     if (s) return s;
-    if (!out && !in) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: data pointer is NULL", name);
+    if (!out && !in) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: %s is NULL", name, arg);
     bv v = {buf, t->off};
     if (out) m->be->download(m->be, out, v, n);
     else m->be->upload(m->be, v, in, n);
@@ -155,28 +165,33 @@ static mom_status tensor_io(mom_model *m, be_buf *buf, const char *name, float *
 
 mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n)
 {
-    return m ? tensor_io(m, m->params, name, out, NULL, n) : MOM_ERR_INVALID_ARG;
+    return m ? tensor_io(m, m->params, name, out, NULL, n, "out") : MOM_ERR_INVALID_ARG;
 }
 
 mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
+    /* The name and n first: only then is n known to be in's length. */
+    const tensor_entry *t = NULL;
+    mom_status s = find_tensor(m, name, &n, &t);
+    if (s) return s;
     if (in)
         for (size_t i = 0; i < n; i++)
             if (!isfinite(in[i]))
-                return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: element %zu is not finite", name ? name : "?", i);
-    return tensor_io(m, m->params, name, NULL, in, n);
+                return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: element %zu is not finite", name, i);
+    return tensor_io(m, m->params, name, NULL, in, n, "in");
 }
 
 mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n)
 {
-    return m ? tensor_io(m, m->grads, name, out, NULL, n) : MOM_ERR_INVALID_ARG;
+    return m ? tensor_io(m, m->grads, name, out, NULL, n, "out") : MOM_ERR_INVALID_ARG;
 }
 
-static mom_status grads_io(mom_model *m, float *out, const float *in, size_t n)
+static mom_status grads_io(mom_model *m, float *out, const float *in, size_t n, const char *arg)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
-    if ((!out && !in) || n != m->n_params)
+    if (!out && !in) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "gradients: %s is NULL", arg);
+    if (n != m->n_params)
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "gradients: %zu floats given, the model has %zu", n, m->n_params);
     bv all = {m->grads, 0};
     if (out) m->be->download(m->be, out, all, n);
@@ -184,8 +199,8 @@ static mom_status grads_io(mom_model *m, float *out, const float *in, size_t n)
     return model_backend_ok(m);
 }
 
-mom_status mom_model_get_grads(mom_model *m, float *out, size_t n) { return grads_io(m, out, NULL, n); }
-mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n) { return grads_io(m, NULL, in, n); }
+mom_status mom_model_get_grads(mom_model *m, float *out, size_t n) { return grads_io(m, out, NULL, n, "out"); }
+mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n) { return grads_io(m, NULL, in, n, "in"); }
 
 mom_status mom_model_zero_grad(mom_model *m)
 {
@@ -218,8 +233,13 @@ static mom_status check_patches(mom_model *m, const mom_batch *b)
 static mom_status check_batch(mom_model *m, const mom_batch *b)
 {
     mom_ctx *ctx = m->ctx;
-    if (!b || !b->tokens || !b->modality || !b->targets || !b->target_modality)
-        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: NULL batch or array");
+    if (!b) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch is NULL");
+    if (!b->tokens || !b->modality || !b->targets || !b->target_modality)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: %s is NULL",
+                        !b->tokens      ? "tokens"
+                        : !b->modality  ? "modality"
+                        : !b->targets   ? "targets"
+                                        : "target_modality");
     if (b->B < 1 || b->T < 1 || (int64_t)b->B * b->T > (1 << 24))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: B = %d, T = %d out of range (1 <= B*T <= 16M)", b->B, b->T);
     const int n = b->B * b->T, V = m->cfg.vocab_size, M = m->cfg.n_modalities;
@@ -571,8 +591,9 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_status s = mom_dataset_check(m, d);
     if (s) return s;
-    if (B < 1 || T < 1 || !out)
-        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "evaluate: B = %d, T = %d must be >= 1", B, T);
+    if (B < 1 || T < 1 || (int64_t)B * T > (1 << 24))
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "evaluate: B = %d, T = %d out of range (1 <= B*T <= 16M)", B, T);
+    if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "evaluate: out is NULL");
     const int64_t n_windows = (mom_dataset_n_tokens(d) - 1) / T;
     if (n_windows < 1)
         return mom_fail(m->ctx, MOM_ERR_DATA, "evaluate: dataset of %lld tokens is shorter than seq %d + 1",

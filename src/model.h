@@ -117,8 +117,12 @@ struct mom_model {
 static inline bv P(const mom_model *m, size_t off) { bv v = {m->params, off}; return v; }
 static inline bv G(const mom_model *m, size_t off) { bv v = {m->grads, off}; return v; }
 
-/* model.c: a model with its buffers allocated, parameters zero. */
-mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, mom_model **out);
+/* model.c: a model with its buffers allocated, parameters zero; without
+ * buffers (with_buffers 0) only its tensor table, for checking a file
+ * against it before a config read from the file makes us allocate
+ * gigabytes; model_alloc_buffers then adds them (destroy frees either). */
+mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, int with_buffers, mom_model **out);
+mom_status model_alloc_buffers(mom_model *m);
 /* What continuous-image positions take in (patch_dim > 0). x [B*T,
  * patch_dim] in position order: with noise, the clean x_0, noised with one
  * drawn timestep per image (training); without, x_t itself at timestep t

@@ -39,10 +39,10 @@ void mom_sampling_default(mom_sampling *s)
 
 mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_seq, mom_sampler **out)
 {
+    if (out) *out = NULL;
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = m->ctx;
-    if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_sampler_create: NULL argument");
-    *out = NULL;
+    if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_sampler_create: %s is NULL", s ? "out" : "sampling");
     if (!(s->temperature >= 0.0f) || !isfinite(s->temperature))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "sampling: temperature %g is not a finite number >= 0",
                         (double)s->temperature);

@@ -35,10 +35,10 @@ size_t mom_state_bytes(const mom_model *m, int n_seq) { return state_elems(m, n_
 
 mom_status mom_state_create(mom_model *m, const mom_state_settings *s, mom_state **out)
 {
+    if (out) *out = NULL;
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = m->ctx;
-    if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_state_create: NULL argument");
-    *out = NULL;
+    if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_state_create: %s is NULL", s ? "out" : "settings");
     if (s->n_seq < 1 || s->n_seq > MOM_STATE_MAX_SEQ)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state: n_seq = %d is not in [1, %d]", s->n_seq, MOM_STATE_MAX_SEQ);
     if (s->max_tokens < 0)
@@ -135,7 +135,7 @@ mom_status mom_state_copy(mom_state *dst, int dst_seq, const mom_state *src, int
 {
     if (!dst) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = dst->m->ctx;
-    if (!src) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state copy: source is NULL");
+    if (!src) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state copy: src is NULL");
     if (src->m != dst->m) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state copy: the states belong to different models");
     if (dst_seq < 0 && src_seq < 0) {
         if (src->n_seq != dst->n_seq)

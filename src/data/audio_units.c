@@ -127,7 +127,18 @@ static mom_status read_mono(mom_ctx *ctx, const char *path, float **out, size_t 
     size_t n = (size_t)got;
     for (size_t i = 0; i < n; i++) { /* in place: sample i is read from i * ch >= i, before it is overwritten */
         float sum = 0.0f;
-        for (size_t c = 0; c < ch; c++) sum += buf[i * ch + c];
+        for (size_t c = 0; c < ch; c++) {
+            /* A float file may hold anything: NaN would make every frame
+             * NaN, and past full scale the power spectrum overflows; clip
+             * to [-1, 1] as the integer formats are. */
+            const float v = buf[i * ch + c];
+            if (!isfinite(v)) {
+                free(buf);
+                return mom_fail(ctx, MOM_ERR_FORMAT, "%s: sample %zu of channel %zu is not finite: %g", path, i, c,
+                                (double)v);
+            }
+            sum += fminf(fmaxf(v, -1.0f), 1.0f);
+        }
         buf[i] = sum / (float)ch;
     }
     if (info.samplerate != SR) {
@@ -189,9 +200,10 @@ static mom_status file_logmel(mom_ctx *ctx, analyser *a, const char *path, float
 
 mom_status mom_audio_logmel(mom_ctx *ctx, const char *path, float **frames, size_t *n_frames)
 {
-    if (!frames || !n_frames) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "audio: NULL output");
-    *frames = NULL;
-    *n_frames = 0;
+    if (frames) *frames = NULL;
+    if (n_frames) *n_frames = 0;
+    if (!frames || !n_frames)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "audio: %s is NULL", frames ? "n_frames" : "frames");
     if (!path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "audio: path is NULL");
     analyser *a = audio_analyser_new();
     if (!a) return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory for the FFT", path);
@@ -223,7 +235,9 @@ mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_path
 {
     if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: NULL output");
     *out = NULL;
-    if (!paths || n_paths == 0) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: no training files");
+    if (!paths || n_paths == 0)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: no training files (paths %s, n_paths %zu)",
+                        paths ? "given" : "NULL", n_paths);
     if (codes < 2 || codes > MAX_CODES)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: codes %d is outside 2..%d", codes, MAX_CODES);
     if (iters < 0) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: iters %d is negative", iters);
@@ -233,7 +247,7 @@ mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_path
     size_t n = 0, nf = 0;
     mom_status s = MOM_OK;
     for (size_t i = 0; i < n_paths && !s; i++) {
-        if (!paths[i]) s = mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: training path %zu is NULL", i);
+        if (!paths[i]) s = mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: paths[%zu] is NULL", i);
         else if (!(s = file_logmel(ctx, a, paths[i], &F, &nf))) {
             float *g = realloc(X, sizeof(float) * NB * (n + nf));
             if (!g) {
@@ -339,10 +353,12 @@ mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out)
 mom_status mom_units_encode_file(mom_ctx *ctx, const mom_units *u, const char *path, int32_t **units,
                                  size_t *n_units)
 {
-    if (!units || !n_units) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: NULL output");
-    *units = NULL;
-    *n_units = 0;
-    if (!u || !path) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: encode with NULL %s", u ? "path" : "units");
+    if (units) *units = NULL;
+    if (n_units) *n_units = 0;
+    if (!units || !n_units)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: encode with NULL %s", units ? "n_units" : "units");
+    if (!u || !path)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "units: encode with NULL %s", u ? "path" : "units codebook");
     float *F = NULL, x[NB];
     size_t nf = 0, n = 0;
     mom_status s = mom_audio_logmel(ctx, path, &F, &nf);

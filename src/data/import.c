@@ -41,6 +41,7 @@ static int push(doc_buf *d, int32_t token, int modality)
 
 void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out)
 {
+    if (!out) return;
     out->n_special = MOM_N_SPECIAL;
     out->n_text = MOM_TEXT_BYTES;
     out->n_image = vq ? mom_vq_codes(vq) : 0;
@@ -235,7 +236,8 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
                                        const mom_vq *vq, const mom_units *units, const mom_patch_geometry *patches)
 {
     if (!manifest_path || !out_path)
-        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_manifest: path is NULL");
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_dataset_import_manifest: %s is NULL",
+                        manifest_path ? "out_path" : "manifest_path");
     const mom_patch_geometry *geom = patches && (patches->patch_size || patches->image_size || patches->channels)
                                          ? patches : NULL;
     if (geom && vq)
