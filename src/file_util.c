@@ -38,3 +38,32 @@ int file_fsync_parent_dir(const char *path)
     errno = e;
     return rc;
 }
+
+unsigned char *file_read_all(FILE *f, size_t *n_out)
+{
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    *n_out = 0;
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 65536;
+            unsigned char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = b;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    unsigned char *exact = realloc(buf, n ? n : 1); /* shrinking: fails only in theory */
+    *n_out = n;
+    return exact ? exact : buf;
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "file_util.h"
 #include "json.h"
 #include "mom_data.h"
 
@@ -77,25 +78,14 @@ static mom_status push_text_file(mom_ctx *ctx, const char *path, doc_buf *d)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = b;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    const int bad = ferror(f);
+    size_t n = 0;
+    unsigned char *buf = file_read_all(f, &n);
+    const int err = errno;
     fclose(f);
-    mom_status s = bad ? mom_fail(ctx, MOM_ERR_IO, "%s: read failed", path) : push_text(ctx, path, buf, n, d);
+    if (!buf)
+        return err == ENOMEM ? mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path)
+                             : mom_fail(ctx, MOM_ERR_IO, "%s: read failed", path);
+    mom_status s = push_text(ctx, path, buf, n, d);
     free(buf);
     return s;
 }

@@ -6,11 +6,14 @@
  * test names regressions/NAME/ before it exists); no input at all fails. This is how the seed corpora and the
  * regressions run as plain tests in every build, gcc included. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "file_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,37 +24,14 @@ static int run_file(const char *path)
         perror(path);
         return -1;
     }
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 4096;
-            uint8_t *b = realloc(buf, cap);
-            if (!b) {
-                fprintf(stderr, "%s: out of memory\n", path);
-                free(buf);
-                fclose(f);
-                return -1;
-            }
-            buf = b;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    const int bad = ferror(f);
+    size_t n = 0;
+    uint8_t *exact = file_read_all(f, &n);
+    const int err = errno;
     fclose(f);
-    if (bad) {
-        fprintf(stderr, "%s: read failed\n", path);
-        free(buf);
-        return -1;
-    }
-    uint8_t *exact = malloc(n ? n : 1);
     if (!exact) {
-        free(buf);
+        fprintf(stderr, "%s: %s\n", path, strerror(err));
         return -1;
     }
-    if (n) memcpy(exact, buf, n);
-    free(buf);
     fprintf(stderr, "replay %s (%zu bytes)\n", path, n);
     LLVMFuzzerTestOneInput(exact, n);
     free(exact);
