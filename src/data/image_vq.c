@@ -85,6 +85,25 @@ static void patch_put(const mom_vq *vq, float *pixels, int t, const float *v)
 }
 
 #if MOM_HAVE_IMAGES
+/* n_px pixels of n 8-bit channels (stb's 1..4: gray, gray+alpha, RGB,
+ * RGBA) to channels (1 or 3) floats in [0, 1], with stb's own formulas:
+ * alpha dropped, gray repeated, gray from RGB as (77 r + 150 g + 29 b) >> 8.
+ * Done here, not by stb (req_comp): Debian's stb_image converts a 16-bit
+ * PNM to another channel count with the 8-bit converter and then reads
+ * past its buffer (found by the image fuzzer). */
+static void pixels_to_channels(const unsigned char *img, size_t n_px, int n, int channels, float *out)
+{
+    for (size_t i = 0; i < n_px; i++) {
+        const unsigned char *p = img + i * (size_t)n;
+        if (channels == 1) {
+            const int y = n >= 3 ? (p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8 : p[0];
+            out[i] = (float)y / 255.0f;
+        } else {
+            for (int c = 0; c < 3; c++) out[i * 3 + (size_t)c] = (float)(n >= 3 ? p[c] : p[0]) / 255.0f;
+        }
+    }
+}
+
 mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels, float *pixels)
 {
     if (!path || !pixels) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_image_load: %s is NULL", path ? "pixels" : "path");
@@ -100,7 +119,7 @@ mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %d x %d pixels, more than the %d an image may have", path, w, h,
                         IMAGE_MAX_PIXELS);
     }
-    unsigned char *img = stbi_load_from_file(fp, &w, &h, &n, channels); /* stb drops alpha, makes gray */
+    unsigned char *img = stbi_load_from_file(fp, &w, &h, &n, 0); /* its own channels: see pixels_to_channels */
     fclose(fp);
     if (!img) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: not an image (stb: %s)", path, stbi_failure_reason());
     if (w < 1 || h < 1) { /* stb hands out a PNM of height 0 */
@@ -112,13 +131,17 @@ mom_status mom_image_load(mom_ctx *ctx, const char *path, int size, int channels
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %d x %d pixels, more than the %d an image may have", path, w, h,
                         IMAGE_MAX_PIXELS);
     }
+    if (n < 1 || n > 4) {
+        stbi_image_free(img);
+        return mom_fail(ctx, MOM_ERR_FORMAT, "%s: %d channels (stb gives 1 to 4)", path, n);
+    }
     const size_t n_src = (size_t)w * h * channels;
     float *src = w == size && h == size ? pixels : malloc(sizeof(float) * n_src);
     if (!src) {
         stbi_image_free(img);
         return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory for %d x %d pixels", path, w, h);
     }
-    for (size_t i = 0; i < n_src; i++) src[i] = img[i] / 255.0f;
+    pixels_to_channels(img, (size_t)w * h, n, channels, src);
     stbi_image_free(img);
     if (src == pixels) return MOM_OK;
     s = mom_image_resize(src, w, h, channels, pixels, size);
