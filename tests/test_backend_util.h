@@ -30,6 +30,7 @@
 #include "backend.h"
 #include "kernels.h"
 #include "test_util.h" /* tu_next, tu_uniform, tu_permutation */
+#include "vulkan/vk_internal.h" /* vk_validation_messages */
 
 typedef struct tb_pair {
     backend *cpu, *vk;
@@ -68,6 +69,17 @@ static inline void tb_close(tb_pair *p)
     if (p->vk) p->vk->destroy(p->vk);
     if (p->cpu) p->cpu->destroy(p->cpu);
     p->vk = p->cpu = NULL;
+}
+
+/* What a Vulkan test's main returns once its last device is destroyed:
+ * CMocka's failure count, or 1 if the validation layer spoke at all. The
+ * layer reports a Vulkan object left alive (a buffer, a pipeline) only at
+ * vkDestroyDevice, after every test's own assertions have run. */
+static inline int tb_exit_status(int failed)
+{
+    const unsigned long n = vk_validation_messages();
+    if (n) fprintf(stderr, "%lu Vulkan validation message(s) in all (printed above)\n", n);
+    return failed ? failed : n ? 1 : 0;
 }
 
 /* n elements of host (floats or int32s) on both backends. */

@@ -445,5 +445,5 @@ int main(void)
     };
     const int failed = cmocka_run_group_tests(tests, NULL, NULL);
     tb_close(&P);
-    return failed;
+    return tb_exit_status(failed);
 }

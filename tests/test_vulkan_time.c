@@ -382,5 +382,5 @@ int main(void)
     };
     const int rc = cmocka_run_group_tests(tests, NULL, summary);
     tb_close(&P);
-    return rc;
+    return tb_exit_status(rc);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "test_backend_util.h" /* tb_exit_status */
 #include "test_util.h"
 
 static mom_ctx *ctx_on(const char *backend)
@@ -179,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_inference_on_vulkan),
         cmocka_unit_test(test_nonfinite_norm_on_vulkan),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tb_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
 }
