@@ -135,7 +135,8 @@ struct backend {
 /* The CPU backend. use_dnnl: 1 = oneDNN matmuls (if built in), 0 = plain C. */
 struct mom_kernels;
 /* kernels: the simd/ table to call (scalar or AVX-512); bf16: bf16
- * matmuls (needs oneDNN; NULL without it). */
+ * matmuls (needs oneDNN and a CPU it runs bf16 on; NULL without them, with
+ * the reason in name). */
 backend *mom_cpu_backend_create(int use_dnnl, int bf16, const struct mom_kernels *kernels, char *name,
                                 size_t name_cap);
 

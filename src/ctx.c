@@ -133,8 +133,11 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     if (!ctx->be)
         ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
+        char why[sizeof(ctx->backend_name)];
+        snprintf(why, sizeof(why), "%s", ctx->backend_name);
         free(ctx);
-        return create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
+        return s->matmul_bf16 && why[0] ? create_fail(MOM_ERR_UNSUPPORTED, "%s", why)
+                              : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
     }
     *out = ctx;
     return MOM_OK;

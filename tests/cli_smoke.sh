@@ -158,6 +158,13 @@ grep -q '"mfu"' out.txt && grep -q '"mom_over_dense"' out.txt || { echo "FAIL: b
 check "bench memory" "$mom" bench memory --config cfg.json --from 32 --to 64
 grep -q '"growth_kib_per_token_per_layer"' out.txt || { echo "FAIL: bench memory: $(cat out.txt)"; fails=$((fails + 1)); }
 refuse "bad --matmul" "bf15" "$mom" bench train --matmul bf15
+# bf16 where oneDNN has none for the CPU (imitated: oneDNN held to AVX2) is
+# refused at the start, naming why, and leaves no run folder.
+if "$mom" info | grep -q 'oneDNN fp32'; then
+    refuse "bf16 on an AVX2 CPU" "bf16 matmuls: oneDNN has none for this CPU" \
+        env ONEDNN_MAX_CPU_ISA=AVX2 "$mom" train --matmul bf16 --steps 1 --out bf16run
+    [ ! -e bf16run ] || { echo "FAIL: a refused bf16 run left its folder"; fails=$((fails + 1)); }
+fi
 
 # Backends: auto without a usable device says so in one line and runs on
 # the CPU; vulkan without one is refused; with lavapipe allowed (where the

@@ -558,8 +558,10 @@ int cmd_train(int argc, char **argv)
         default_run_dir(r.dir, sizeof(r.dir));
     }
     if (tool_mpi_bcast_string(r.dir, sizeof(r.dir))) return 1;
-    if (!rc && writer && !resume && make_dir("train", r.dir)) rc = 1;
+    /* The context first: one that cannot start (bf16 on a CPU without it)
+     * leaves no empty run folder behind. */
     if (!rc && !(r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend))) rc = 1;
+    if (!rc && writer && !resume && make_dir("train", r.dir)) rc = 1;
     if (!rc && writer) rc = setup(&r, resume != NULL);
     if (tool_mpi_barrier()) return 1;
     if (!rc && !writer) rc = setup(&r, resume != NULL);

@@ -332,6 +332,7 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     cb->default_threads = max_threads();
     cb->mm = use_dnnl ? dnnl_mm_create(bf16 ? k->f32_to_bf16 : NULL) : NULL;
     if (bf16 && !cb->mm) { /* bf16 exists only through oneDNN */
+        snprintf(name, name_cap, "bf16 matmuls: oneDNN has none for this CPU (it needs AVX-512; fp32 runs)");
         free(cb);
         return NULL;
     }

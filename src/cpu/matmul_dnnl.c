@@ -40,6 +40,21 @@ struct dnnl_mm {
     size_t cvt_cap[2];
 };
 
+static mm_entry *lookup(dnnl_mm *mm, const mm_key *key);
+
+/* oneDNN runs bf16 matmuls only where the CPU allows (2.6: AVX-512 and
+ * up); elsewhere creating the primitive fails. Asked once here, so a
+ * context that cannot run bf16 is refused when it is made, not at its
+ * first product. The three entries stay cached; they are small. */
+static int bf16_runs_here(dnnl_mm *mm)
+{
+    for (int kind = MM_FWD; kind <= MM_BWD_WEIGHT; kind++) {
+        const mm_key probe = {kind, 16, 16, 16, 16, 16, kind == MM_BWD_WEIGHT};
+        if (!lookup(mm, &probe)) return 0;
+    }
+    return 1;
+}
+
 dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *dst))
 {
     dnnl_mm *mm = calloc(1, sizeof(*mm));
@@ -53,6 +68,10 @@ dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *ds
     if (dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags) != dnnl_success) {
         dnnl_engine_destroy(mm->engine);
         free(mm);
+        return NULL;
+    }
+    if (mm->bf16 && !bf16_runs_here(mm)) {
+        dnnl_mm_destroy(mm);
         return NULL;
     }
     return mm;

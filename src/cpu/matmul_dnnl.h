@@ -11,7 +11,8 @@ typedef struct dnnl_mm dnnl_mm;
 /* NULL when oneDNN is not built in or fails to start. With to_bf16 the
  * products run in bf16 (AMX / AVX512-BF16 where the CPU has them): each
  * source and weight is rounded to bf16 by to_bf16 first, accumulation and
- * outputs stay fp32. */
+ * outputs stay fp32; NULL then too where oneDNN has no bf16 matmul for
+ * this CPU (one without AVX-512, or ONEDNN_MAX_CPU_ISA below it). */
 dnnl_mm *dnnl_mm_create(void (*to_bf16)(size_t n, const float *src, uint16_t *dst));
 void dnnl_mm_destroy(dnnl_mm *mm);
 /* The same contracts as mom_mm_*_ref in simd/kernels.h; 0 on success. */
