@@ -137,7 +137,7 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
         snprintf(why, sizeof(why), "%s", ctx->backend_name);
         free(ctx);
         return s->matmul_bf16 && why[0] ? create_fail(MOM_ERR_UNSUPPORTED, "%s", why)
-                              : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
+                                        : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
     }
     *out = ctx;
     return MOM_OK;
