@@ -4,8 +4,8 @@
 # a user sees for bad input. Usage: cli_smoke.sh PATH/TO/mom
 set -u
 mom=$(realpath "$1")
+source "$(dirname "${BASH_SOURCE[0]}")/end_processes.sh"
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 # In a cross build the command runs under an emulator: MOM_EXE_WRAPPER
 # (the cross file's script_exe_wrapper, e.g. "qemu-aarch64 -L /").
 if [ -n "${MOM_EXE_WRAPPER:-}" ]; then
@@ -14,6 +14,7 @@ if [ -n "${MOM_EXE_WRAPPER:-}" ]; then
     mom=$dir/mom
 fi
 cd "$dir" || exit 1
+end_processes_on_exit "$dir" || exit 1
 fails=0
 check() { # check "what" command...: the command must succeed
     local what=$1; shift

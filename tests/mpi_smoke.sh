@@ -11,9 +11,10 @@ command -v mpirun > /dev/null || { echo "no mpirun: skipped"; exit 77; }
 "$mom" info | grep -q '"mpi": true' || { echo "mom built without MPI: skipped"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 run2() { mpirun -np 2 --oversubscribe "$mom" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/end_processes.sh"
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
+end_processes_on_exit "$dir" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 common=(train --setting chameleon --batch 2 --seq 64 --eval-batches 2 --warmup 2 --threads 1)
@@ -50,11 +51,11 @@ run2 "${common[@]}" --steps 100000 --save-every 5 --out killed > killed.log 2>&1
 job=$!
 for _ in $(seq 1 100); do [ -s killed/model.safetensors ] && break; sleep 0.2; done
 victim=""
-for p in $(pgrep -f "$mom ${common[0]}"); do
+for p in $(processes_in "$(pwd -P)"); do
     if tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
 done
 if [ -z "$victim" ]; then
-    fail "could not find rank 1 to kill"; kill "$job" 2>/dev/null
+    fail "could not find rank 1 to kill"; end_processes_in "$(pwd -P)"
 else
     kill -9 "$victim"
 fi
