@@ -11,7 +11,7 @@ command -v mpirun > /dev/null || { echo "no mpirun: skipped"; exit 77; }
 "$mom" info | grep -q '"mpi": true' || { echo "mom built without MPI: skipped"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 run2() { mpirun -np 2 --oversubscribe "$mom" "$@"; }
-source "$(dirname "${BASH_SOURCE[0]}")/end_processes.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/processes.sh"
 dir=$(mktemp -d)
 cd "$dir" || exit 1
 end_processes_on_exit "$dir" || exit 1
@@ -44,6 +44,32 @@ grep -q '"name": "train_step_data_parallel", "ranks": 2' bench.log && grep -q '"
 run2 "${common[@]}" --steps 3 --out half > half.log 2>&1 || fail "2 ranks, 3 steps: $(tail -3 half.log)"
 run2 train --resume half --steps 6 > resume.log 2>&1 || fail "2 ranks, resume: $(tail -3 resume.log)"
 cmp -s two/model.safetensors half/model.safetensors || fail "resumed 2-rank model differs from the uninterrupted one"
+
+# Ctrl-C reaching one rank alone (here rank 1): the ranks agree in the
+# step's all-reduce, both stop after the same step, rank 0 saves, no rank
+# hangs, and a resume under MPI gives the bytes of a run never stopped.
+run2 "${common[@]}" --steps 300 --out whole > whole.log 2>&1 || fail "2 ranks, 300 steps: $(tail -3 whole.log)"
+run2 "${common[@]}" --steps 300 --out stopped > stopped.log 2>&1 &
+job=$!
+wait_for_steps stopped 1 || fail "2 ranks: no first step before the signal"
+rank1=""
+for p in $(processes_in "$(pwd -P)"); do
+    if tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=$p; fi
+done
+if [ -z "$rank1" ]; then
+    fail "could not find rank 1 to signal"; end_processes_in "$(pwd -P)"
+else
+    kill -INT "$rank1"
+fi
+wait "$job"
+rc=$?
+[ "$rc" -ne 0 ] || fail "a stopped 2-rank run exited 0"
+at=$(grep -c '^{"step"' stopped/metrics.jsonl)
+[ "$at" -ge 1 ] && [ "$at" -lt 300 ] || fail "2 ranks: the stop did not land mid-run ($at steps)"
+[ "$(readlink stopped/checkpoint)" = "ckpt-$at" ] || fail "2 ranks: checkpoint $(readlink stopped/checkpoint), not at step $at"
+grep -q "stopped after step $at of 300" stopped.log || fail "2 ranks: no stop line: $(tail -3 stopped.log)"
+run2 train --resume stopped > resumed.log 2>&1 || fail "2 ranks, resume after a stop: $(tail -3 resumed.log)"
+cmp -s whole/model.safetensors stopped/model.safetensors || fail "2 ranks: resumed after a stop, the model differs"
 
 # A rank killed mid-run: the job ends with a message; the checkpoint
 # written before stays valid.

@@ -7,6 +7,7 @@
  *   data/             the built-in dataset and its codebooks, when no --data
  *                     was given                                            */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +21,16 @@
 #include "builtin_data.h"
 #include "data_parallel.h"
 #include "progress.h"
+#include "stop_signal.h"
 
 typedef struct train_opts {
     const char *data, *val, *config, *model, *resume, *out, *matmul, *setting, *backend;
     int B, T, accum, warmup, threads, save_every, eval_batches, eval_every, max_bad;
     int64_t steps, seed;
-    float lr, wd, clip, low_t;
+    float lr, wd, clip, low_t, save_minutes;
 } train_opts;
 
-#define N_OPTS 24
+#define N_OPTS 25
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
@@ -59,6 +61,8 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--matmul", ARG_STR, &t->matmul, "fp32|bf16", "projection precision: bf16 uses AMX/AVX512-BF16 via oneDNN, "
                                                        "fp32 master weights and scan (default fp32)", 0},
         {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
+        {"--save-every-minutes", ARG_FLOAT, &t->save_minutes, "M",
+         "also checkpoint when M minutes have passed since the last one (default 10, 0 = off)", 0},
         {"--eval-batches", ARG_INT, &t->eval_batches, "N", "batches of each held-out evaluation (default 32)", 0},
         {"--eval-every", ARG_INT, &t->eval_every, "N", "also evaluate the held-out data every N steps (default 0: at the end)", 0},
         {"--out", ARG_STR, &t->out, "DIR", "run folder (default runs/DATE-TIME)", 0},
@@ -325,17 +329,21 @@ static int log_eval(run *r, int64_t step, double flops, mom_losses *out)
     return 0;
 }
 
-/* The losses of every rank's micro-batches as one (data parallel). */
-static int sum_losses(const mom_model *m, mom_losses *acc)
+/* The losses of every rank's micro-batches as one (data parallel), and
+ * the ranks' votes to stop (*stop: this rank's 0 or 1 in, the sum out), so
+ * every rank stops after the same step. */
+static int sum_losses(const mom_model *m, mom_losses *acc, double *stop)
 {
     if (tool_mpi_size() == 1) return 0;
-    double v[2 * MOM_MAX_MODALITIES + 1];
+    double v[2 * MOM_MAX_MODALITIES + 2];
     for (int k = 0; k < MOM_MAX_MODALITIES; k++) {
         v[2 * k] = acc->count[k] ? acc->by_modality[k] * (double)acc->count[k] : 0.0;
         v[2 * k + 1] = (double)acc->count[k];
     }
     v[2 * MOM_MAX_MODALITIES] = (double)acc->n_targets;
-    if (tool_mpi_sum_doubles(v, 2 * MOM_MAX_MODALITIES + 1)) return -1;
+    v[2 * MOM_MAX_MODALITIES + 1] = *stop;
+    if (tool_mpi_sum_doubles(v, 2 * MOM_MAX_MODALITIES + 2)) return -1;
+    *stop = v[2 * MOM_MAX_MODALITIES + 1];
     mom_losses all, zero;
     memset(&all, 0, sizeof(all));
     memset(&zero, 0, sizeof(zero));
@@ -395,12 +403,23 @@ static int train_loop(run *r)
     float *grads = ranks > 1 ? malloc(sizeof(float) * n_params) : NULL;
     double comm_s = 0.0;
     int bad_in_a_row = 0, bad_total = 0;
+    /* A stop (SIGINT, SIGTERM) is taken between two steps: the step in
+     * flight finishes, so nothing is half done. Alone, a run looks at its
+     * own signal; data parallel, only at the sum of the ranks' votes in the
+     * step's all-reduce, so all stop after the same step. */
+    int stopped = 0;
+    double stop_votes = 0;
+    double last_save = now_seconds();
     if (ranks > 1 && !grads) {
         fprintf(stderr, "mom train: out of memory for the gradients\n");
         free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches);
         return 1;
     }
     for (int64_t step = step0; step < o->steps && !rc; step++) {
+        if (ranks > 1 ? stop_votes > 0 : stop_signal_received() != 0) {
+            stopped = 1;
+            break;
+        }
         /* One micro-batch: the fused step (one submission on a device);
          * several: zero, accumulate, then step. */
         const int fused = micro == 1;
@@ -426,7 +445,8 @@ static int train_loop(run *r)
         }
         if (!s && ranks > 1) {
             if ((s = mom_model_get_grads(r->m, grads, n_params)) == MOM_OK) {
-                if (tool_mpi_sum_floats(grads, n_params, &comm_s) || sum_losses(r->m, &acc)) {
+                stop_votes = stop_signal_received() != 0;
+                if (tool_mpi_sum_floats(grads, n_params, &comm_s) || sum_losses(r->m, &acc, &stop_votes)) {
                     rc = 1;
                     break;
                 }
@@ -476,10 +496,35 @@ static int train_loop(run *r)
         if (is_writer()) progress_update(&pg, step + 1, step0, tps, &acc);
         if (r->val && o->eval_every > 0 && (step + 1) % o->eval_every == 0 && step + 1 < o->steps)
             rc = log_eval(r, step + 1, flops, NULL);
-        if (o->save_every > 0 && (step + 1) % o->save_every == 0 && step + 1 < o->steps) rc = checkpoint(r);
+        const int due = (o->save_every > 0 && (step + 1) % o->save_every == 0) ||
+                        (o->save_minutes > 0 && now_seconds() - last_save >= 60.0 * o->save_minutes);
+        if (!rc && due && step + 1 < o->steps) {
+            rc = checkpoint(r);
+            last_save = now_seconds();
+            progress_saved(&pg, step + 1);
+        }
     }
     if (is_writer()) progress_end(&pg);
+    /* Alone, a signal during the last step stops the run before its
+     * evaluation. */
+    if (!rc && !stopped && ranks == 1 && stop_signal_received()) stopped = 1;
     if (!rc) rc = checkpoint(r);
+    /* Data parallel, every rank waits for rank 0's save: a rank that left
+     * first with its non-zero status would have mpirun end the job, the
+     * save included. */
+    if (!rc && stopped && ranks > 1 && tool_mpi_barrier()) rc = 1;
+    if (!rc && stopped) {
+        /* A rank stopped by the others' votes exits as if sent SIGTERM. */
+        const int sig = stop_signal_received() ? stop_signal_received() : SIGTERM;
+        const long long at = (long long)mom_model_steps_done(r->m);
+        fprintf(r->metrics, "{\"stopped\": \"%s\", \"step\": %lld}\n", stop_signal_name(sig), at);
+        fflush(r->metrics);
+        if (is_writer())
+            fprintf(stderr, "mom train: %s: stopped after step %lld of %lld, checkpoint saved in %s; "
+                            "resume with: mom train --resume %s\n",
+                    stop_signal_name(sig), at, (long long)o->steps, r->dir, r->dir);
+        rc = 128 + sig;
+    }
     if (!rc && ranks > 1 && is_writer())
         printf("data parallel: %d ranks, %.2f s of %.2f s in MPI_Allreduce of the gradients\n", ranks, comm_s,
                now_seconds() - pg.t0);
@@ -510,6 +555,7 @@ int cmd_train(int argc, char **argv)
     train_opts *o = &r.o;
     o->B = 8; o->T = 256; o->steps = 300; o->lr = 3e-3f; o->warmup = 30; o->accum = 1;
     o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32; o->setting = "three"; o->max_bad = 3;
+    o->save_minutes = 10;
     arg_opt opts[N_OPTS];
     make_opts(opts, o);
     /* A first pass finds --resume; the run's own flags then go under the command line's. */
@@ -523,11 +569,13 @@ int cmd_train(int argc, char **argv)
     }
     if (o->B < 1 || o->T < 1 || (int64_t)o->B * o->T > (1 << 24) || o->steps < 1 || o->accum < 1 ||
         o->warmup < 0 || o->save_every < 0 || !(o->lr > 0) || o->wd < 0 || o->clip < 0 || o->threads < 0 ||
-        o->eval_batches < 0 || o->eval_every < 0 || o->max_bad < 1) {
+        o->eval_batches < 0 || o->eval_every < 0 || o->max_bad < 1 || !(o->save_minutes >= 0) ||
+        o->save_minutes > 1e6) {
         fprintf(stderr, "mom train: out of range: --batch %d --seq %d --steps %lld --accum %d --warmup %d "
-                        "--lr %g --weight-decay %g --clip %g --threads %d (see mom train --help)\n",
+                        "--lr %g --weight-decay %g --clip %g --threads %d --save-every-minutes %g "
+                        "(see mom train --help)\n",
                 o->B, o->T, (long long)o->steps, o->accum, o->warmup, (double)o->lr, (double)o->wd,
-                (double)o->clip, o->threads);
+                (double)o->clip, o->threads, (double)o->save_minutes);
         return 2;
     }
     if (!(o->low_t >= 0.0f && o->low_t <= 1.0f)) {
@@ -546,6 +594,9 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mom train: give --config (a new model) or --model (existing weights), not both\n");
         return 2;
     }
+    /* From here Ctrl-C and SIGTERM stop the run at the next step boundary
+     * with a checkpoint (train_loop); a second one ends it at once. */
+    stop_signal_install();
     /* Under mpirun rank 0 names and makes the run folder, and unpacks the
      * built-in data, before the others open it; a failure anywhere stops
      * every rank. */
