@@ -4,7 +4,8 @@
 # a user sees for bad input. Usage: cli_smoke.sh PATH/TO/mom
 set -u
 mom=$(realpath "$1")
-source "$(dirname "${BASH_SOURCE[0]}")/processes.sh"
+tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$tests_dir/processes.sh"
 dir=$(mktemp -d)
 # In a cross build the command runs under an emulator: MOM_EXE_WRAPPER
 # (the cross file's script_exe_wrapper, e.g. "qemu-aarch64 -L /").
@@ -90,6 +91,7 @@ cmp -s straight/optim.safetensors killed/optim.safetensors || { echo "FAIL: resu
 # steps of 8 x 128 tokens take over a second even here).
 sig_args=(--data d.bin --val d.bin --config cfg.json --batch 8 --seq 128 --warmup 2 --threads 1 --steps 200)
 check "run never stopped" "$mom" train "${sig_args[@]}" --out whole
+grep -q "curves: python3 tools/scripts/plot_run.py whole " out.txt || { echo "FAIL: no plot command: $(tail -2 out.txt)"; fails=$((fails + 1)); }
 for sig in INT TERM; do
     want=$([ "$sig" = INT ] && echo 130 || echo 143)
     "$mom" train "${sig_args[@]}" --out "stop$sig" > /dev/null 2> "stop$sig.err" &
@@ -127,6 +129,20 @@ rc=$?
 check "resume after two SIGINTs" "$mom" train --resume twice --save-every 1000
 cmp -s whole/model.safetensors twice/model.safetensors && cmp -s whole/optim.safetensors twice/optim.safetensors ||
     { echo "FAIL: resumed after two SIGINTs, the model or optimizer differs"; fails=$((fails + 1)); }
+# The picture of a run (gnuplot is in the README's packages): one run
+# folder and two on the same axes, as PNG files.
+plot=$tests_dir/../tools/scripts/plot_run.py
+if command -v gnuplot > /dev/null; then
+    check "plot one run" python3 "$plot" whole
+    check "plot two runs" python3 "$plot" whole stopINT --out both.png
+    for png in whole/loss.png both.png; do
+        [ "$(head -c 4 "$png" | od -An -c | tr -d ' ')" = "211PNG" ] || { echo "FAIL: $png is not a PNG"; fails=$((fails + 1)); }
+    done
+else
+    echo "FAIL: gnuplot is missing (the README installs gnuplot-nox)"; fails=$((fails + 1))
+fi
+refuse "plot a folder without metrics" "metrics.jsonl" python3 "$plot" cfg.json
+
 # Time-based checkpoints: every 0.001 minutes here, so the run of over a
 # second saves mid-way and its last progress line says when.
 check "save every minutes" "$mom" train "${sig_args[@]}" --save-every-minutes 0.001 --out timed

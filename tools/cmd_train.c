@@ -541,9 +541,11 @@ static int train_loop(run *r)
             print_by_modality(&ev, names, n_mod);
         }
     }
-    if (!rc && is_writer())
+    if (!rc && is_writer()) {
         printf("checkpoint: %s/model.safetensors (optimizer: %s/optim.safetensors, metrics: %s/metrics.jsonl)\n",
                r->dir, r->dir, r->dir);
+        printf("curves: python3 tools/scripts/plot_run.py %s   (draws %s/loss.png with gnuplot)\n", r->dir, r->dir);
+    }
     free(tok); free(tgt); free(mod); free(tmod); free(starts); free(patches); free(grads);
     return rc;
 }
