@@ -17,6 +17,20 @@ cd "$dir" || exit 1
 end_processes_on_exit "$dir" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# Sends SIG to the rank 1 of the job running in this folder (found by its
+# environment); without one, fails and ends the job.
+signal_rank1() {
+    local p rank1=""
+    for p in $(processes_in "$(pwd -P)"); do
+        if tr '\0' '\n' < /proc/"$p"/environ 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=$p; fi
+    done
+    if [ -z "$rank1" ]; then
+        fail "could not find rank 1 to send SIG$1"
+        end_processes_in "$(pwd -P)"
+    else
+        kill -"$1" "$rank1"
+    fi
+}
 common=(train --setting chameleon --batch 2 --seq 64 --eval-batches 2 --warmup 2 --threads 1)
 
 "$mom" "${common[@]}" --steps 6 --accum 2 --out one > one.log 2>&1 || fail "1 rank: $(tail -3 one.log)"
@@ -52,15 +66,7 @@ run2 "${common[@]}" --steps 300 --out whole > whole.log 2>&1 || fail "2 ranks, 3
 run2 "${common[@]}" --steps 300 --out stopped > stopped.log 2>&1 &
 job=$!
 wait_for_steps stopped 1 || fail "2 ranks: no first step before the signal"
-rank1=""
-for p in $(processes_in "$(pwd -P)"); do
-    if tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=$p; fi
-done
-if [ -z "$rank1" ]; then
-    fail "could not find rank 1 to signal"; end_processes_in "$(pwd -P)"
-else
-    kill -INT "$rank1"
-fi
+signal_rank1 INT
 wait "$job"
 rc=$?
 [ "$rc" -ne 0 ] || fail "a stopped 2-rank run exited 0"
@@ -76,15 +82,7 @@ cmp -s whole/model.safetensors stopped/model.safetensors || fail "2 ranks: resum
 run2 "${common[@]}" --steps 100000 --save-every 5 --out killed > killed.log 2>&1 &
 job=$!
 for _ in $(seq 1 100); do [ -s killed/model.safetensors ] && break; sleep 0.2; done
-victim=""
-for p in $(processes_in "$(pwd -P)"); do
-    if tr '\0' '\n' < /proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$p; fi
-done
-if [ -z "$victim" ]; then
-    fail "could not find rank 1 to kill"; end_processes_in "$(pwd -P)"
-else
-    kill -9 "$victim"
-fi
+signal_rank1 KILL
 wait "$job"
 rc=$?
 [ "$rc" -ne 0 ] || fail "the job went on after a rank died"
