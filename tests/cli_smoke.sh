@@ -88,8 +88,9 @@ cmp -s straight/optim.safetensors killed/optim.safetensors || { echo "FAIL: resu
 # resume command are written, the exit status is 130 / 143, and --resume
 # continues to the bytes of the run never stopped. The signal goes after
 # the first step's metrics line, so it lands mid-run on any machine (200
-# steps of 8 x 128 tokens take over a second even here).
-sig_args=(--data d.bin --val d.bin --config cfg.json --batch 8 --seq 128 --warmup 2 --threads 1 --steps 200)
+# steps of 4 x 64 tokens take about half a second on the development
+# machine; the signal comes within a few of them).
+sig_args=(--data d.bin --val d.bin --config cfg.json --batch 4 --seq 64 --warmup 2 --threads 1 --steps 200)
 check "run never stopped" "$mom" train "${sig_args[@]}" --out whole
 grep -q "curves: python3 tools/scripts/plot_run.py whole " out.txt || { echo "FAIL: no plot command: $(tail -2 out.txt)"; fails=$((fails + 1)); }
 for sig in INT TERM; do
@@ -143,8 +144,8 @@ else
 fi
 refuse "plot a folder without metrics" "metrics.jsonl" python3 "$plot" cfg.json
 
-# Time-based checkpoints: every 0.001 minutes here, so the run of over a
-# second saves mid-way and its last progress line says when.
+# Time-based checkpoints: every 0.001 minutes (60 ms) here, so the run of
+# about half a second saves mid-way and its last progress line says when.
 check "save every minutes" "$mom" train "${sig_args[@]}" --save-every-minutes 0.001 --out timed
 grep -q "saved step [0-9]*, 0m0[0-9]s ago" err.txt || { echo "FAIL: --save-every-minutes: $(tail -2 err.txt)"; fails=$((fails + 1)); }
 refuse "bad --save-every-minutes" "--save-every-minutes -1" "$mom" train --save-every-minutes -1

@@ -7,8 +7,8 @@
  *   data/             the built-in dataset and its codebooks, when no --data
  *                     was given                                            */
 #include <errno.h>
-#include <signal.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
