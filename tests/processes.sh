@@ -8,8 +8,10 @@
 # included, so nothing it started outlives it, whichever path it took.
 # Only bash and /proc: a minimal Debian has no procps (pgrep, pkill).
 
-# PIDs of the processes whose working directory is DIR, this shell and
-# its subshells excepted.
+# PIDs of the processes whose working directory is DIR, the script's own
+# shell and the subshell doing the scan excepted (call it from the script's
+# shell: a subshell calling it would be listed, and end_processes_in would
+# end it).
 processes_in() {
     local p
     for p in /proc/[0-9]*; do
