@@ -1,7 +1,6 @@
 #include "stop_signal.h"
 
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 
 static volatile sig_atomic_t received;
@@ -32,11 +31,4 @@ void stop_signal_install(void)
 
 int stop_signal_received(void) { return received; }
 
-const char *stop_signal_name(int sig)
-{
-    static char other[32];
-    if (sig == SIGINT) return "SIGINT";
-    if (sig == SIGTERM) return "SIGTERM";
-    snprintf(other, sizeof(other), "signal %d", sig);
-    return other;
-}
+const char *stop_signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }

@@ -9,7 +9,7 @@
 void stop_signal_install(void);
 /* The signal received (SIGINT or SIGTERM), or 0. */
 int stop_signal_received(void);
-/* "SIGINT", "SIGTERM" (or "signal N"). */
+/* "SIGINT" or "SIGTERM": the only two installed. */
 const char *stop_signal_name(int sig);
 
 #endif
