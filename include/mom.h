@@ -26,6 +26,7 @@ typedef enum mom_status {
     MOM_ERR_NOT_FOUND = -8,   /* no tensor of that name */
     MOM_ERR_UNSUPPORTED = -9, /* asked for a feature this build lacks */
     MOM_ERR_NONFINITE = -10,  /* a gradient is NaN or Inf: the step was skipped, the model unchanged */
+    MOM_ERR_STOPPED = -11,    /* mom_ctx_set_stop asked the call to stop: nothing was written */
 } mom_status;
 
 const char *mom_status_str(mom_status s);
@@ -131,6 +132,15 @@ const char *mom_ctx_create_error(void);
 void mom_ctx_destroy(mom_ctx **ctx);
 /* The message of the last failure on this context ("" when none). */
 const char *mom_ctx_last_error(const mom_ctx *ctx);
+/* stop 1 asks the long calls on ctx (mom_model_evaluate, the dataset
+ * importers, mom_dataset_write) to stop at their next check, between
+ * batches or documents: they return MOM_ERR_STOPPED, having written
+ * nothing. The request stays until stop 0 clears it. Safe to call from a
+ * signal handler or from another thread. (Better a thread that sigwait()s,
+ * as mom does, with the signals blocked everywhere else: a handler that
+ * runs on a thread inside oneDNN's JIT gemm writes its frame onto the heap,
+ * oneDNN issue 4845.) */
+void mom_ctx_set_stop(mom_ctx *ctx, int stop);
 /* One line naming the backend and matmul path in use. */
 const char *mom_ctx_backend_name(const mom_ctx *ctx);
 /* The CPU features found (cpuid and OS support), one line into buf. */

@@ -25,6 +25,7 @@ const char *mom_status_str(mom_status s)
     case MOM_ERR_NOT_FOUND: return "not found";
     case MOM_ERR_UNSUPPORTED: return "unsupported";
     case MOM_ERR_NONFINITE: return "non-finite gradient";
+    case MOM_ERR_STOPPED: return "stopped";
     }
     return "unknown status";
 }
@@ -43,6 +44,17 @@ mom_status mom_fail(mom_ctx *ctx, mom_status s, const char *fmt, ...)
 void mom_clear_error(mom_ctx *ctx)
 {
     if (ctx) ctx->err[0] = '\0';
+}
+
+void mom_ctx_set_stop(mom_ctx *ctx, int stop)
+{
+    if (ctx) atomic_store(&ctx->stop, stop != 0);
+}
+
+mom_status mom_check_stop(mom_ctx *ctx, const char *what)
+{
+    if (!ctx || !atomic_load(&ctx->stop)) return MOM_OK;
+    return mom_fail(ctx, MOM_ERR_STOPPED, "%s: stopped (mom_ctx_set_stop)", what);
 }
 
 void mom_ctx_default_settings(mom_ctx_settings *s)

@@ -2,6 +2,8 @@
 #ifndef MOM_CTX_H
 #define MOM_CTX_H
 
+#include <stdatomic.h>
+
 #include "mom.h"
 
 struct backend;
@@ -13,6 +15,7 @@ struct mom_ctx {
     struct backend *be;
     const struct mom_kernels *kernels; /* the CPU kernel table in use */
     char backend_name[128];
+    atomic_int stop; /* mom_ctx_set_stop: lock-free, so a signal handler may set it */
 };
 
 /* Records a printf-style message as the context's last error and returns s.
@@ -25,5 +28,10 @@ mom_status mom_fail(mom_ctx *ctx, mom_status s, const char *fmt, ...)
 
 /* Clears the last error. */
 void mom_clear_error(mom_ctx *ctx);
+
+/* MOM_ERR_STOPPED, with "WHAT: stopped (mom_ctx_set_stop)" as the message,
+ * when a stop was asked for on ctx; else MOM_OK. Long calls ask this
+ * between units of work, and before they make a file appear. */
+mom_status mom_check_stop(mom_ctx *ctx, const char *what);
 
 #endif

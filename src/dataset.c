@@ -711,6 +711,7 @@ static mom_status write_file(mom_ctx *ctx, const char *path, const int32_t *toke
     if (!ok) st = mom_fail(ctx, MOM_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (st == MOM_OK && fsync(fd) != 0) st = mom_fail(ctx, MOM_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
     if (close(fd) != 0 && st == MOM_OK) st = mom_fail(ctx, MOM_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (st == MOM_OK) st = mom_check_stop(ctx, path); /* a stop asked for while writing: no file */
     if (st == MOM_OK && rename(tmp, path) != 0)
         st = mom_fail(ctx, MOM_ERR_IO, "%s: cannot rename temporary file: %s", path, strerror(errno));
     if (st != MOM_OK) {
@@ -971,6 +972,7 @@ mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const 
     errno = 0;
     while ((len = getline(&line, &line_cap, f)) >= 0) {
         line_no++;
+        if ((st = mom_check_stop(ctx, jsonl_path))) break;
         const char *text = line;
         size_t n = (size_t)len;
         if (line_no == 1 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) { /* UTF-8 byte order mark */

@@ -608,6 +608,7 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
         s = mom_fail(m->ctx, MOM_ERR_NOMEM, "evaluate: out of memory");
     int64_t batches = 0;
     for (int64_t w = 0; !s && w < n_windows && (max_batches <= 0 || batches < max_batches); w += B, batches++) {
+        if ((s = mom_check_stop(m->ctx, "evaluate"))) break;
         /* A last, short batch is padded with window 0 and no targets, so
          * the planned (B, T) shape serves every batch. */
         const int rows = (int)(n_windows - w < B ? n_windows - w : B);

@@ -2,7 +2,7 @@
  * become BOS, byte tokens, EOS with the layout in the file; bad manifests,
  * bad text and missing codebooks are refused with the file named and
  * nothing written; layouts are checked in configs, datasets and between
- * a model and its data. */
+ * a model and its data; a stop asked for leaves every file as it was. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,6 +255,53 @@ static void test_patch_config(void **state)
     mom_model_destroy(&m);
 }
 
+/* mom_ctx_set_stop: the importers, the writer and the evaluation return
+ * MOM_ERR_STOPPED and leave every file as it was (no temporary beside it);
+ * cleared, the same calls run. */
+static void test_stop(void **state)
+{
+    fixture *f = *state;
+    write_text(in_dir(f, "docs.jsonl"), "{\"segments\": [{\"text\": \"abc\"}]}\n");
+    write_text(in_dir(f, "tokens.jsonl"), "{\"segments\": [{\"tokens\": [1, 2, 3]}]}\n");
+    write_text(in_dir(f, "out.bin"), "old");
+    const int32_t tok[4] = {MOM_TOK_BOS, 8, 9, MOM_TOK_EOS};
+    mom_ctx_set_stop(f->ctx, 1);
+    assert_int_equal(mom_dataset_import_manifest(f->ctx, in_dir(f, "docs.jsonl"), in_dir(f, "out.bin"), NULL, NULL, NULL),
+                     MOM_ERR_STOPPED);
+    assert_non_null(strstr(mom_ctx_last_error(f->ctx), "docs.jsonl: stopped"));
+    assert_int_equal(mom_dataset_import_jsonl(f->ctx, in_dir(f, "tokens.jsonl"), in_dir(f, "out.bin"), 0, 0, NULL),
+                     MOM_ERR_STOPPED);
+    /* The writer checks last, before the rename: what it wrote goes. */
+    assert_int_equal(mom_dataset_write(f->ctx, in_dir(f, "out.bin"), tok, NULL, 4, NULL, 1, 16, 1, NULL, NULL, NULL),
+                     MOM_ERR_STOPPED);
+    assert_non_null(strstr(mom_ctx_last_error(f->ctx), "out.bin: stopped"));
+    assert_int_equal(tu_count_entries(f->dir, ".tmp"), 3); /* docs.jsonl, tokens.jsonl, out.bin */
+    size_t n;
+    uint8_t *old = tu_read_file(in_dir(f, "out.bin"), &n);
+    assert_memory_equal(old, "old", 3);
+    assert_int_equal(n, 3);
+    free(old);
+
+    mom_ctx_set_stop(f->ctx, 0);
+    if (mom_dataset_write(f->ctx, in_dir(f, "data.bin"), tok, NULL, 4, NULL, 1, 16, 1, NULL, NULL, NULL))
+        fail_msg("%s", mom_ctx_last_error(f->ctx));
+    mom_config c = tu_config(1, 16, 8, 1, 4);
+    mom_model *m = tu_new_model(f->ctx, &c, 1);
+    mom_dataset *d = NULL;
+    assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "data.bin"), &d), MOM_OK);
+    mom_losses l;
+    mom_ctx_set_stop(f->ctx, 1);
+    assert_int_equal(mom_model_evaluate(m, d, 1, 2, 0, &l), MOM_ERR_STOPPED);
+    assert_non_null(strstr(mom_ctx_last_error(f->ctx), "evaluate: stopped"));
+    mom_ctx_set_stop(f->ctx, 0);
+    assert_int_equal(mom_model_evaluate(m, d, 1, 2, 0, &l), MOM_OK);
+    assert_int_equal(l.n_targets, 2);
+    if (mom_dataset_import_manifest(f->ctx, in_dir(f, "docs.jsonl"), in_dir(f, "out.bin"), NULL, NULL, NULL))
+        fail_msg("%s", mom_ctx_last_error(f->ctx));
+    mom_dataset_close(&d);
+    mom_model_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_layout_modalities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_config_and_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "args.h"
 #include "common.h"
 #include "mom_data.h"
+#include "stop_signal.h"
 
 static const char *usage =
     "usage: mom data import --manifest DOCS.jsonl --out OUT.bin [--vq VQ | --patch P --size S [--channels C]] [--units UNITS]\n"
@@ -198,8 +199,12 @@ static int data_import(int argc, char **argv)
         return 2;
     }
     const mom_patch_geometry geom = {with_patches ? patch : 0, with_patches ? size : 0, with_patches ? channels : 0};
+    /* Ctrl-C and SIGTERM stop the import between documents, or before the
+     * written file is renamed into place: OUT is then left as it was. */
+    stop_signal_install();
     mom_ctx *ctx = tool_ctx("data", 0, NULL);
     if (!ctx) return 1;
+    stop_signal_forward(ctx);
     mom_vq *vq = NULL;
     mom_units *units = NULL;
     mom_status s = MOM_OK;
@@ -219,7 +224,10 @@ static int data_import(int argc, char **argv)
         remove(tmp);
     }
     if (!s) print_dataset(ctx, out);
-    int rc = s ? tool_error("data import", ctx, s) : 0;
+    char lost[4200];
+    snprintf(lost, sizeof(lost), "nothing written to %s", out);
+    int rc = s == MOM_ERR_STOPPED ? stop_signal_exit("data import", lost) : s ? tool_error("data import", ctx, s) : 0;
+    stop_signal_forward(NULL);
     mom_vq_free(&vq);
     mom_units_free(&units);
     mom_ctx_destroy(&ctx);

@@ -1,6 +1,7 @@
 /* mom eval: held-out loss, total and per modality, as one JSON line. */
 #include "args.h"
 #include "common.h"
+#include "stop_signal.h"
 
 int cmd_eval(int argc, char **argv)
 {
@@ -22,8 +23,12 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "mom eval: --model and --data are required\n");
         return 2;
     }
+    /* Ctrl-C and SIGTERM stop the evaluation between batches: no partial
+     * mean is printed, since it would read like the whole file's. */
+    stop_signal_install();
     mom_ctx *ctx = tool_ctx("eval", threads, NULL);
     if (!ctx) return 1;
+    stop_signal_forward(ctx);
     mom_model *m = NULL;
     mom_dataset *d = NULL;
     mom_losses l;
@@ -35,7 +40,8 @@ int cmd_eval(int argc, char **argv)
         print_losses(stdout, &l, mom_model_config(m)->n_modalities);
         printf(", \"targets\": %lld}\n", (long long)l.n_targets);
     }
-    int rc = s ? tool_error("eval", ctx, s) : 0;
+    int rc = s == MOM_ERR_STOPPED ? stop_signal_exit("eval", "no loss printed") : s ? tool_error("eval", ctx, s) : 0;
+    stop_signal_forward(NULL);
     mom_dataset_close(&d);
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "mom_data.h"
 #include "progress.h"
+#include "stop_signal.h"
 
 typedef struct gen_opts {
     const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting, *backend;
@@ -341,6 +342,7 @@ static int take(gen *g, int k, sample_out *so, int32_t t, int stream)
     return 0;
 }
 
+/* 0, -1 on failure (reported), or 128 + the signal that stopped it. */
 static int run(gen *g)
 {
     const gen_opts *o = &g->o;
@@ -388,7 +390,12 @@ static int run(gen *g)
     const double t1 = now_seconds();
     int made = 0;
     double files_s = 0.0, image_s = 0.0; /* writing files, drawing images by diffusion: not decoding */
+    int stopped = 0;
     for (int step = 0; !rc && step < o->max_tokens; step++) {
+        if (stop_signal_received()) { /* Ctrl-C: the samples end here, whole files only */
+            stopped = 1;
+            break;
+        }
         int live = 0;
         for (int k = 0; !rc && k < n; k++) {
             next[k] = MOM_TOK_PAD;
@@ -436,6 +443,11 @@ static int run(gen *g)
                 "{\"prompt_tokens\": %zu, \"samples\": %d, \"steps\": %d, \"prefill_s\": %.4f, \"decode_s\": %.4f, "
                 "\"decode_tokens_per_s\": %.1f, \"diffusion_s\": %.4f}\n",
                 prompt.n, n, made, t1 - t0, t2 - t1, t2 > t1 ? made * n / (t2 - t1) : 0.0, image_s);
+        if (stopped) {
+            char what[96];
+            snprintf(what, sizeof(what), "the samples end after %d of --max-tokens %d", made, o->max_tokens);
+            rc = stop_signal_exit("generate", what);
+        }
     }
     for (int k = 0; out && k < n; k++) {
         free(out[k].text);
@@ -517,6 +529,8 @@ int cmd_generate(int argc, char **argv)
         fprintf(stderr, "mom generate: --n %d is not in [1, 4096]\n", o->n);
         return 2;
     }
+    /* From here Ctrl-C and SIGTERM end the samples before the next token. */
+    stop_signal_install();
     if (!(g.ctx = tool_ctx_on("generate", o->threads, NULL, o->backend))) return 1;
     mom_status s = mom_model_load(g.ctx, o->model, &g.m);
     int rc = s ? fail(&g, s) : 0;
@@ -552,7 +566,10 @@ int cmd_generate(int argc, char **argv)
         rc = 1;
     }
     if (!rc && load_codebooks(&g)) rc = 1;
-    if (!rc && run(&g)) rc = 1;
+    if (!rc) {
+        const int r = run(&g);
+        rc = r < 0 ? 1 : r;
+    }
     mom_vq_free(&g.vq);
     mom_units_free(&g.units);
     mom_model_destroy(&g.m);

@@ -1,11 +1,13 @@
 /* MPI for the mom command: ranks, sums of gradients and losses, a barrier.
  * Errors return instead of aborting (MPI_ERRORS_RETURN), so a rank that
  * dies or a network fault ends every surviving rank with a message. */
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "mom_build_config.h"
 #include "data_parallel.h"
+#include "stop_signal.h"
 
 #if MOM_HAVE_MPI
 #include <mpi.h>
@@ -21,7 +23,11 @@ static double now(void)
 
 void tool_mpi_init(int *argc, char ***argv)
 {
+    /* MPI's own threads never take SIGINT or SIGTERM (stop_signal.c). */
+    sigset_t before;
+    stop_signal_block_for_new_threads(&before);
     MPI_Init(argc, argv);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);

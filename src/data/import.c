@@ -260,6 +260,7 @@ mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, 
     mom_status s = MOM_OK;
     while (!s && (len = getline(&line, &lcap, f)) >= 0) {
         ln++;
+        if ((s = mom_check_stop(ctx, manifest_path))) break;
         size_t n = (size_t)len;
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t')) n--;
         if (!n) continue;
