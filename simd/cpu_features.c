@@ -37,11 +37,21 @@ void mom_cpu_detect(mom_cpu_features *f)
     f->avx512_bf16 = (a >> 5) & 1;
 }
 #else
-void mom_cpu_detect(mom_cpu_features *f) { memset(f, 0, sizeof(*f)); }
+void mom_cpu_detect(mom_cpu_features *f)
+{
+    memset(f, 0, sizeof(*f));
+#if defined(__aarch64__)
+    f->neon = 1; /* Advanced SIMD is part of every AArch64 core */
+#endif
+}
 #endif
 
 void mom_cpu_features_str(const mom_cpu_features *f, char *buf, size_t cap)
 {
+    if (f->neon) {
+        snprintf(buf, cap, "neon");
+        return;
+    }
     snprintf(buf, cap, "%s%s%s%s%s%s%s%s(os %s zmm state)", f->avx2 ? "avx2 " : "",
              f->fma ? "fma " : "", f->avx512f ? "avx512f " : "", f->avx512bw ? "avx512bw " : "",
              f->avx512vl ? "avx512vl " : "", f->avx512dq ? "avx512dq " : "", f->avx512_bf16 ? "avx512_bf16 " : "",

@@ -50,6 +50,11 @@ void mom_softplus_bwd_ref(size_t n, const float *x, const float *dy, float *dx)
         dx[i] = x[i] > 20.0f ? dy[i] : dy[i] / (1.0f + expf(-x[i]));
 }
 
+void mom_exp_ref(size_t n, const float *x, float *y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
 void mom_add_ref(size_t n, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i++) y[i] += x[i];

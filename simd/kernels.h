@@ -2,7 +2,8 @@
  * not a projection matmul (and a plain-C matmul used without oneDNN).
  * Activations are token-major (tokens, features), row-major; a row stride
  * `ld` lets a kernel read a column block of a wider matrix (x_dbl, xz).
- * The AVX-512 versions (issue 3) sit beside these and are tested against them. */
+ * The SIMD versions (AVX-512 by hand; AVX2 and NEON from one source,
+ * kernels_vec.h) sit beside these and are tested against them. */
 #ifndef MOM_KERNELS_H
 #define MOM_KERNELS_H
 
@@ -174,54 +175,72 @@ void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst);
 void mom_adamw_ref(size_t n, float *p, const float *g, float *m, float *v, float gscale,
                    float lr, float b1, float b2, float eps, float wd, int64_t step);
 
+/* y = exp(x), elementwise (the vector paths' exp, held to expf). */
+void mom_exp_ref(size_t n, const float *x, float *y);
+
 /* ---- the kernel table: one per CPU path --------------------------------- */
 /* Every non-matmul op of a training step, with the signatures of the _ref
- * functions above. The CPU backend calls through the table chosen at start. */
+ * functions above: X(return type, member, (parameters)). The table's
+ * members come from this one list, and so does the filling of a path's
+ * missing members from the scalar table (dispatch.c); the CPU backend calls
+ * through the table chosen at start. scan_bwd and scan_bwd_work_floats go
+ * together: a path that has one has the other. */
+#define MOM_KERNEL_LIST(X)                                                                                       \
+    X(void, embed_fwd, (int T, int D, const int32_t *tok, const float *table, float *out))                     \
+    X(void, embed_bwd, (int T, int D, const int32_t *tok, const float *dout, float *dtable))                   \
+    X(void, rmsnorm_fwd, (int T, int D, const float *x, const float *w, float eps, float *out, float *rstd))   \
+    X(void, rmsnorm_bwd,                                                                                       \
+      (int T, int D, const float *x, const float *w, const float *rstd, const float *dout, float *dx, float *dw)) \
+    X(void, gather_rows, (int rows, int cols, const int32_t *perm, const float *src, int ld_src, float *dst))  \
+    X(void, scatter_rows,                                                                                      \
+      (int rows, int cols, const int32_t *perm, const float *src, float *dst, int ld_dst, int accumulate))     \
+    X(void, add_bias, (int rows, int cols, const float *bias, float *C, int ldc))                              \
+    X(void, bias_grad, (int rows, int cols, const float *dC, int lddc, float *dbias))                          \
+    X(void, conv_silu_fwd,                                                                                     \
+      (int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx, const float *w, const float *b, \
+       float *hist, float *out))                                                                               \
+    X(void, conv_silu_bwd,                                                                                     \
+      (int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx, const float *w, const float *b, \
+       const float *dout, float *dx, int lddx, float *dw, float *db))                                          \
+    X(void, softplus_fwd, (size_t n, const float *x, float *y))                                                \
+    X(void, softplus_bwd, (size_t n, const float *x, const float *dy, float *dx))                              \
+    X(void, add, (size_t n, const float *x, float *y))                                                         \
+    X(double, sumsq, (size_t n, const float *x))                                                               \
+    X(void, scan_fwd, (const mom_scan_args *a, float *y))                                                      \
+    X(void, scan_bwd, (const mom_scan_args *a, const mom_scan_grads *g))                                       \
+    X(size_t, scan_bwd_work_floats, (const mom_scan_args *a, int n_threads))                                   \
+    X(void, xent, (int T, int V, float *logits, const int32_t *targets, float scale, float *loss))             \
+    X(void, mse, (int rows, int cols, float *pred, const float *target, float scale, float *loss))             \
+    X(void, adamw,                                                                                             \
+      (size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1, float b2,     \
+       float eps, float wd, int64_t step))                                                                     \
+    X(void, f32_to_bf16, (size_t n, const float *src, uint16_t *dst))                                          \
+    X(void, exp, (size_t n, const float *x, float *y))
+
+#define MOM_KERNEL_MEMBER(ret, member, params) ret(*member) params;
 typedef struct mom_kernels {
-    const char *name; /* "scalar", "avx512" */
-    void (*embed_fwd)(int T, int D, const int32_t *tok, const float *table, float *out);
-    void (*embed_bwd)(int T, int D, const int32_t *tok, const float *dout, float *dtable);
-    void (*rmsnorm_fwd)(int T, int D, const float *x, const float *w, float eps, float *out, float *rstd);
-    void (*rmsnorm_bwd)(int T, int D, const float *x, const float *w, const float *rstd, const float *dout,
-                        float *dx, float *dw);
-    void (*gather_rows)(int rows, int cols, const int32_t *perm, const float *src, int ld_src, float *dst);
-    void (*scatter_rows)(int rows, int cols, const int32_t *perm, const float *src, float *dst, int ld_dst,
-                         int accumulate);
-    void (*add_bias)(int rows, int cols, const float *bias, float *C, int ldc);
-    void (*bias_grad)(int rows, int cols, const float *dC, int lddc, float *dbias);
-    void (*conv_silu_fwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                          const float *w, const float *b, float *hist, float *out);
-    void (*conv_silu_bwd)(int B, int L, int D, int K, const int32_t *rows, const float *x, int ldx,
-                          const float *w, const float *b, const float *dout, float *dx, int lddx, float *dw,
-                          float *db);
-    void (*softplus_fwd)(size_t n, const float *x, float *y);
-    void (*softplus_bwd)(size_t n, const float *x, const float *dy, float *dx);
-    void (*add)(size_t n, const float *x, float *y);
-    double (*sumsq)(size_t n, const float *x);
-    void (*scan_fwd)(const mom_scan_args *a, float *y);
-    void (*scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g);
-    size_t (*scan_bwd_work_floats)(const mom_scan_args *a, int n_threads);
-    void (*xent)(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
-    void (*mse)(int rows, int cols, float *pred, const float *target, float scale, float *loss);
-    void (*adamw)(size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1,
-                  float b2, float eps, float wd, int64_t step);
-    void (*f32_to_bf16)(size_t n, const float *src, uint16_t *dst);
+    const char *name; /* "avx512", "avx2", "neon", "scalar" */
+    MOM_KERNEL_LIST(MOM_KERNEL_MEMBER)
 } mom_kernels;
+#undef MOM_KERNEL_MEMBER
 
 extern const mom_kernels mom_kernels_scalar;
 
 /* ---- CPU features ---------------------------------------------------- */
-typedef enum { MOM_CPU_PATH_SCALAR = 0, MOM_CPU_PATH_AVX2 = 1, MOM_CPU_PATH_AVX512 = 2 } mom_cpu_path;
 typedef struct mom_cpu_features {
-    int avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, avx512_bf16, amx_bf16, os_avx512;
+    int avx2, fma, avx512f, avx512bw, avx512vl, avx512dq, avx512_bf16, amx_bf16, os_avx512, neon;
 } mom_cpu_features;
 void mom_cpu_detect(mom_cpu_features *f);
 /* One line: "avx512f avx512bw ... (os: zmm enabled)". */
 void mom_cpu_features_str(const mom_cpu_features *f, char *buf, size_t cap);
 
 /* The kernels for a path name: NULL or "auto" = the best this CPU and OS
- * support, else "scalar", "avx2" (no AVX2 kernels yet: scalar), "avx512".
- * NULL when the name is unknown or the path cannot run here. */
+ * support, else "avx512", "avx2", "neon" or "scalar". NULL when the name is
+ * unknown, or its path was not built or cannot run here. Every member is
+ * set (a path's missing ones are the scalar table's). */
 const mom_kernels *mom_kernels_select(const char *path);
+/* The paths that run here, best first, scalar last: up to cap of them into
+ * out; returns how many. For tests and benchmarks that go over them all. */
+int mom_kernels_usable(const mom_kernels **out, int cap);
 
 #endif

@@ -25,4 +25,5 @@ const mom_kernels mom_kernels_avx512 = {
     .mse = mom_mse_ref,
     .adamw = mom_adamw_avx512,
     .f32_to_bf16 = mom_f32_to_bf16_avx512,
+    .exp = mom_exp_avx512,
 };

@@ -32,7 +32,7 @@ double mom_sumsq_avx512(size_t n, const float *x);
 void mom_xent_avx512(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
 void mom_adamw_avx512(size_t n, float *p, const float *g, float *m, float *v, float gscale,
                       float lr, float b1, float b2, float eps, float wd, int64_t step);
-/* y = mom_exp512(x) (vexp_avx512.h), for its test. */
+/* y = mom_exp512(x) (vexp_avx512.h). */
 void mom_exp_avx512(size_t n, const float *x, float *y);
 
 void mom_f32_to_bf16_avx512(size_t n, const float *src, uint16_t *dst);

@@ -117,10 +117,11 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     /* "scalar" means every op in plain C, the matmuls included. */
     const int use_dnnl = !(cpu && !strcmp(cpu, "scalar"));
     const mom_kernels *k = mom_kernels_select(cpu);
-    if (!k)
-        return cpu && !strcmp(cpu, "avx512")
-                   ? create_fail(MOM_ERR_UNSUPPORTED, "MOM_CPU=avx512: this CPU or build cannot run AVX-512")
-                   : create_fail(MOM_ERR_INVALID_ARG, "MOM_CPU=%s is not scalar, avx2, avx512 or auto", cpu);
+    if (!k) {
+        const int known = !strcmp(cpu, "avx512") || !strcmp(cpu, "avx2") || !strcmp(cpu, "neon");
+        return known ? create_fail(MOM_ERR_UNSUPPORTED, "MOM_CPU=%s: this CPU or build cannot run those kernels", cpu)
+                     : create_fail(MOM_ERR_INVALID_ARG, "MOM_CPU=%s is not scalar, avx2, avx512, neon or auto", cpu);
+    }
     if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1)
         return create_fail(MOM_ERR_INVALID_ARG, "matmul_bf16 = %d is not 0 or 1", s->matmul_bf16);
     if (s->matmul_bf16 && (!use_dnnl || !MOM_HAVE_DNNL))

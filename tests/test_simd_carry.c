@@ -1,8 +1,8 @@
 /* The state the conv and the scan carry between calls (inference): a
  * sequence run in pieces, each continuing from the last one's conv history
  * and scan state, gives what one run over the whole sequence gives, bit
- * for bit on each CPU path; and the AVX-512 path with a carried state
- * stays within 2e-5 of the scalar one. A piece is cut out of the whole
+ * for bit on each CPU path; and each SIMD path with a carried state stays
+ * within 2e-5 of the scalar one. A piece is cut out of the whole
  * arrays by a row map, as the model's batches are. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "kernels.h"
+#include "test_simd_paths.h"
 #include "test_util.h"
 
 enum { B = 2, L = 37, N = 16, K = 4, CHUNK = 8 };
@@ -34,16 +35,16 @@ static int32_t *piece_rows(int t0, int t1)
     return r;
 }
 
-static const mom_kernels *paths[2];
+static const mom_kernels *paths[8];
 static int n_paths;
 
+/* The scalar path, then every SIMD path that runs here. */
 static int setup(void **st)
 {
     (void)st;
     paths[n_paths++] = &mom_kernels_scalar;
-    const mom_kernels *k = mom_kernels_select("avx512");
-    if (k && k != &mom_kernels_scalar) paths[n_paths++] = k;
-    else fprintf(stderr, "(no AVX-512 here: the scalar path alone)\n");
+    n_paths += tu_simd_paths(paths + 1, 7);
+    if (n_paths == 1) fprintf(stderr, "(no SIMD kernels here: the scalar path alone)\n");
     return 0;
 }
 
@@ -83,7 +84,7 @@ static void test_scan_in_pieces(void **st)
         const int D = Ds[di];
         scan_in in = scan_inputs(D, 11 + (uint64_t)D);
         const size_t ny = (size_t)B * L * D, ns = (size_t)B * D * N;
-        float *y_ref[2] = {0}, *s_ref[2] = {0};
+        float *y_ref[8] = {0}, *s_ref[8] = {0};
         for (int p = 0; p < n_paths; p++) {
             const mom_kernels *k = paths[p];
             /* Whole, no carry (training), and whole from a zero carry: the same bits. */
@@ -110,10 +111,10 @@ static void test_scan_in_pieces(void **st)
             free(y_pieces);
             free(c_pieces);
         }
-        if (n_paths == 2) {
-            const double ey = tu_max_diff(y_ref[1], y_ref[0], ny) / tu_max_abs(y_ref[0], ny);
-            const double es = tu_max_diff(s_ref[1], s_ref[0], ns) / tu_max_abs(s_ref[0], ns);
-            fprintf(stderr, "scan with carry, D %d: avx512 vs scalar y %.2g, final state %.2g\n", D, ey, es);
+        for (int p = 1; p < n_paths; p++) {
+            const double ey = tu_max_diff(y_ref[p], y_ref[0], ny) / tu_max_abs(y_ref[0], ny);
+            const double es = tu_max_diff(s_ref[p], s_ref[0], ns) / tu_max_abs(s_ref[0], ns);
+            fprintf(stderr, "scan with carry, D %d: %s vs scalar y %.2g, final state %.2g\n", D, paths[p]->name, ey, es);
             assert_true(ey < 2e-5);
             assert_true(es < 2e-5);
         }

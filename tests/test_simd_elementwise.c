@@ -1,9 +1,10 @@
-/* The AVX-512 versions of every non-scan kernel against their scalar
- * references (checkasm-style), on odd shapes: one row, widths 1, 15, 16, 17,
- * 33, 250, strided rows, T not a multiple of anything, K = 1 and 4, ignored
- * xent rows, softplus around its threshold, large logits. Plus mom_exp512
- * against expf. Each test states its tolerance; all skip on a CPU (or OS)
- * without AVX-512. */
+/* Every SIMD path's non-scan kernels (avx512, avx2, neon: each that runs
+ * here, tests/test_simd_paths.h) against their scalar references
+ * (checkasm-style), on odd shapes: one row, widths 1, 15, 16, 17, 33, 250,
+ * strided rows, T not a multiple of anything, K = 1 and 4, ignored xent
+ * rows, softplus around its threshold, large logits. Plus each path's exp
+ * against expf. Each test states its tolerance; the test skips where only
+ * the scalar path runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +18,8 @@
 #include <cmocka.h>
 
 #include "kernels.h"
-#include "mom_build_config.h"
+#include "test_simd_paths.h"
 #include "test_util.h"
-#if MOM_HAVE_AVX512_KERNELS
-#include "kernels_avx512.h"
-#endif
 
 static const int WIDTHS[] = {1, 15, 16, 17, 33, 250};
 #define N_WIDTHS (int)(sizeof WIDTHS / sizeof WIDTHS[0])
@@ -93,12 +91,6 @@ static void expect_below(const char *what, double err, double tol, int w)
     assert_true(err <= tol);
 }
 
-static const mom_kernels *avx512_or_skip(void)
-{
-    const mom_kernels *k = mom_kernels_select("avx512");
-    if (!k) skip();
-    return k;
-}
 
 /* A permutation of 0..n-1. */
 static int32_t *perm_of(int n, uint64_t *s)
@@ -115,14 +107,13 @@ static int32_t *perm_of(int n, uint64_t *s)
     return p;
 }
 
-/* ---- mom_exp512 ----------------------------------------------------------- */
+/* ---- exp ------------------------------------------------------------------ */
 
 /* Relative error <= 4 ulp of expf where expf(x) >= FLT_MIN (inf where expf
  * overflows), absolute error <= FLT_MIN below. A grid of step 2^-14 over
  * [-110, 89], and every float near the overflow and underflow edges; then
  * NaN -> NaN (a diverging run must show NaN, not a number), inf -> inf,
  * -inf -> 0. */
-#if MOM_HAVE_AVX512_KERNELS
 static int exp_check(float x, float got)
 {
     const float want = expf(x);
@@ -135,7 +126,7 @@ static int exp_check(float x, float got)
     return fabs((double)got - want) <= FLT_MIN;
 }
 
-static void exp_sweep(float lo, float hi, int every_float, int *fails, float *first)
+static void exp_sweep(const mom_kernels *k, float lo, float hi, int every_float, int *fails, float *first)
 {
     float xs[16];
     int n = 0;
@@ -144,7 +135,7 @@ static void exp_sweep(float lo, float hi, int every_float, int *fails, float *fi
         x = every_float ? nextafterf(x, INFINITY) : (float)((double)x + 1.0 / 16384.0);
         if (n == 16 || x > hi) {
             float got[16];
-            mom_exp_avx512((size_t)n, xs, got);
+            k->exp((size_t)n, xs, got);
             for (int i = 0; i < n; i++)
                 if (!exp_check(xs[i], got[i])) {
                     if (!*fails) *first = xs[i];
@@ -154,33 +145,29 @@ static void exp_sweep(float lo, float hi, int every_float, int *fails, float *fi
         }
     }
 }
-#endif
 
-static void test_exp512(void **state)
+static void test_exp(void **state)
 {
-    (void)state;
-    avx512_or_skip();
+    const mom_kernels *k = *state;
     int fails = 0;
-#if MOM_HAVE_AVX512_KERNELS
     float first = 0;
-    exp_sweep(-110.0f, 89.0f, 0, &fails, &first);
-    exp_sweep(88.5f, 89.0f, 1, &fails, &first);
-    exp_sweep(-104.5f, -86.5f, 1, &fails, &first);
+    exp_sweep(k, -110.0f, 89.0f, 0, &fails, &first);
+    exp_sweep(k, 88.5f, 89.0f, 1, &fails, &first);
+    exp_sweep(k, -104.5f, -86.5f, 1, &fails, &first);
     if (fails) {
         float got;
-        mom_exp_avx512(1, &first, &got);
-        fprintf(stderr, "mom_exp512: %d points out of tolerance, first x = %.9g: %.9g, expf %.9g\n", fails,
+        k->exp(1, &first, &got);
+        fprintf(stderr, "%s exp: %d points out of tolerance, first x = %.9g: %.9g, expf %.9g\n", k->name, fails,
                 (double)first, (double)got, (double)expf(first));
     }
     const float special[3] = {NAN, INFINITY, -INFINITY};
     float got[3];
-    mom_exp_avx512(3, special, got);
+    k->exp(3, special, got);
     if (!isnan(got[0]) || !(isinf(got[1]) && got[1] > 0) || got[2] != 0.0f) {
-        fprintf(stderr, "mom_exp512: exp(nan) = %g, exp(inf) = %g, exp(-inf) = %g\n", (double)got[0],
+        fprintf(stderr, "%s exp: exp(nan) = %g, exp(inf) = %g, exp(-inf) = %g\n", k->name, (double)got[0],
                 (double)got[1], (double)got[2]);
         fails++;
     }
-#endif
     assert_int_equal(fails, 0);
 }
 
@@ -188,8 +175,7 @@ static void test_exp512(void **state)
 
 static void test_embed(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 11;
     const int Ts[] = {1, 37};
     for (int wi = 0; wi < N_WIDTHS; wi++)
@@ -216,8 +202,7 @@ static void test_embed(void **state)
 
 static void test_rmsnorm(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 12;
     const int Ts[] = {1, 43};
     for (int wi = 0; wi < N_WIDTHS; wi++)
@@ -245,8 +230,7 @@ static void test_rmsnorm(void **state)
 
 static void test_gather_scatter(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 13;
     const int Rs[] = {1, 29};
     for (int wi = 0; wi < N_WIDTHS; wi++)
@@ -271,8 +255,7 @@ static void test_gather_scatter(void **state)
 
 static void test_bias(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 14;
     const int Rs[] = {1, 31};
     for (int wi = 0; wi < N_WIDTHS; wi++)
@@ -314,8 +297,7 @@ static float *softplus_inputs(size_t n, uint64_t *s)
  * results that underflow, near exp(-88) and below). */
 static void test_softplus(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 15;
     for (int i = 0; i < N_FLAT; i++) {
         const size_t n = FLAT_NS[i];
@@ -336,8 +318,7 @@ static void test_softplus(void **state)
  * bit-identical between two calls. */
 static void test_add_sumsq(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 16;
     const size_t extra[] = {0, 300007};
     for (int i = 0; i < N_FLAT + 2; i++) {
@@ -361,8 +342,7 @@ static void test_add_sumsq(void **state)
 
 static void test_conv(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 17;
     const int Ks[] = {1, 4, 3};
     const int BLs[][2] = {{1, 1}, {1, 37}, {3, 5}, {2, 130}};
@@ -406,8 +386,7 @@ static void test_conv(void **state)
 
 static void test_xent(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 18;
     const int Vs[] = {1, 15, 16, 17, 33, 250, 1024};
     const float spans[] = {4.0f, 3000.0f};
@@ -449,8 +428,7 @@ static void test_xent(void **state)
 
 static void test_adamw(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 19;
     for (int i = 0; i < N_FLAT; i++)
         for (int wdi = 0; wdi < 2; wdi++) {
@@ -485,8 +463,7 @@ static void expect_same_nans(const char *what, const float *a, const float *b, s
 
 static void test_nan(void **state)
 {
-    (void)state;
-    const mom_kernels *k = avx512_or_skip();
+    const mom_kernels *k = *state;
     uint64_t s = 20;
     enum { N = 37, D = 17, L = 9, K = 4, V = 33, T = 3 };
     float *x = rnd(N, -30, 30, &s), *dy = rnd(N, -1, 1, &s), y1[N], y2[N];
@@ -518,10 +495,10 @@ static void test_nan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exp512),      cmocka_unit_test(test_embed),     cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_exp),      cmocka_unit_test(test_embed),     cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_gather_scatter), cmocka_unit_test(test_bias),    cmocka_unit_test(test_softplus),
         cmocka_unit_test(test_add_sumsq),   cmocka_unit_test(test_conv),      cmocka_unit_test(test_xent),
         cmocka_unit_test(test_adamw),       cmocka_unit_test(test_nan),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_per_simd_path("simd_elementwise", tests, sizeof(tests) / sizeof(tests[0]));
 }

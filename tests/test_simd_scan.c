@@ -1,4 +1,5 @@
-/* The AVX-512 selective scan against the scalar reference, forward and
+/* Every SIMD path's selective scan (tests/test_simd_paths.h) against the
+ * scalar reference, forward and
  * backward, on odd shapes: one token, T not a multiple of the chunk,
  * d_inner not a multiple of 16, on 1 and 2 threads, with and without a row
  * map. Tolerance: the two
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "kernels.h"
+#include "test_simd_paths.h"
 #include "test_util.h"
 
 typedef struct scan_io {
@@ -91,10 +93,8 @@ static void close_to(const char *what, const float *got, const float *want, size
     assert_true(err <= 2e-5 * (mx + 1e-30));
 }
 
-static void compare_rows(int B, int L, int D, int chunk, int threads, int row_map)
+static void compare_rows(const mom_kernels *fast, int B, int L, int D, int chunk, int threads, int row_map)
 {
-    const mom_kernels *fast = mom_kernels_select("avx512");
-    if (!fast) skip();
     scan_io ref = make(B, L, D, chunk, 42, row_map), simd = make(B, L, D, chunk, 42, row_map);
     run(&ref, &mom_kernels_scalar, 1);
     run(&simd, fast, threads);
@@ -120,15 +120,18 @@ static void compare_rows(int B, int L, int D, int chunk, int threads, int row_ma
     free_inputs(&ref); free_inputs(&simd); free_inputs(&again);
 }
 
-static void compare(int B, int L, int D, int chunk, int threads) { compare_rows(B, L, D, chunk, threads, 0); }
+static void compare(void **st, int B, int L, int D, int chunk, int threads)
+{
+    compare_rows(*st, B, L, D, chunk, threads, 0);
+}
 
-static void test_odd_shape(void **st) { (void)st; compare(2, 29, 19, 8, 1); }
-static void test_odd_shape_2_threads(void **st) { (void)st; compare(2, 29, 19, 8, 2); }
-static void test_one_token(void **st) { (void)st; compare(1, 1, 3, 64, 1); }
-static void test_model_like(void **st) { (void)st; compare(3, 130, 48, 64, 2); }
-static void test_tail_group(void **st) { (void)st; compare(1, 70, 33, 16, 2); }
-static void test_row_map(void **st) { (void)st; compare_rows(3, 130, 48, 64, 2, 1); }
-static void test_row_map_odd(void **st) { (void)st; compare_rows(2, 29, 19, 8, 1, 1); }
+static void test_odd_shape(void **st) { compare(st, 2, 29, 19, 8, 1); }
+static void test_odd_shape_2_threads(void **st) { compare(st, 2, 29, 19, 8, 2); }
+static void test_one_token(void **st) { compare(st, 1, 1, 3, 64, 1); }
+static void test_model_like(void **st) { compare(st, 3, 130, 48, 64, 2); }
+static void test_tail_group(void **st) { compare(st, 1, 70, 33, 16, 2); }
+static void test_row_map(void **st) { compare_rows(*st, 3, 130, 48, 64, 2, 1); }
+static void test_row_map_odd(void **st) { compare_rows(*st, 2, 29, 19, 8, 1, 1); }
 
 int main(void)
 {
@@ -141,5 +144,5 @@ int main(void)
         cmocka_unit_test(test_row_map),
         cmocka_unit_test(test_row_map_odd),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_per_simd_path("simd_scan", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -1,6 +1,6 @@
-/* Whole training steps on the SIMD path against the plain-C path
+/* Whole training steps on each SIMD path against the plain-C path
  * (MOM_CPU=scalar: plain-C kernels and matmuls), and bit-identical repeats.
- * d_state 16 so the AVX-512 scan runs; d_inner 80 (not a multiple of 16:
+ * d_state 16 so the SIMD scans run; d_inner 80 (not a multiple of 16:
  * a partial channel group); T 150 over scan chunks of 128 (a partial
  * chunk); three modalities in runs. Tolerance: losses within 1e-5
  * relative after 5 AdamW steps. */
@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "test_simd_paths.h"
 #include "test_util.h"
 
 #define STEPS 5
@@ -81,35 +82,47 @@ static void test_bf16_close_to_fp32(void **st)
     free(pb);
 }
 
+/* Each SIMD path (tests/test_simd_paths.h), with oneDNN where built,
+ * against plain C. */
 static void test_simd_matches_scalar(void **st)
 {
     (void)st;
+    const mom_kernels *paths[8];
+    const int n_paths = tu_simd_paths(paths, 8);
+    if (!n_paths) skip();
     double ls[STEPS], lf[STEPS];
     float *ps, *pf;
     size_t n;
     train("scalar", ls, &ps, &n);
-    train(NULL, lf, &pf, &n);
-    for (int s = 0; s < STEPS; s++) {
-        const double rel = fabs(lf[s] - ls[s]) / fabs(ls[s]);
-        fprintf(stderr, "step %d: scalar %.9f simd %.9f rel %.2e\n", s + 1, ls[s], lf[s], rel);
-        assert_true(rel <= 1e-5);
+    for (int p = 0; p < n_paths; p++) {
+        train(paths[p]->name, lf, &pf, &n);
+        for (int s = 0; s < STEPS; s++) {
+            const double rel = fabs(lf[s] - ls[s]) / fabs(ls[s]);
+            fprintf(stderr, "step %d: scalar %.9f %s %.9f rel %.2e\n", s + 1, ls[s], paths[p]->name, lf[s], rel);
+            assert_true(rel <= 1e-5);
+        }
+        free(pf);
     }
     free(ps);
-    free(pf);
 }
 
+/* Every path, the scalar one too, gives the same bits twice. */
 static void test_repeat_is_bit_identical(void **st)
 {
     (void)st;
-    double a[STEPS], b[STEPS];
-    float *pa, *pb;
-    size_t n;
-    train(NULL, a, &pa, &n);
-    train(NULL, b, &pb, &n);
-    assert_memory_equal(a, b, sizeof(a));
-    assert_memory_equal(pa, pb, n * sizeof(float));
-    free(pa);
-    free(pb);
+    const mom_kernels *paths[8];
+    const int n_paths = mom_kernels_usable(paths, 8);
+    for (int p = 0; p < n_paths; p++) {
+        double a[STEPS], b[STEPS];
+        float *pa, *pb;
+        size_t n;
+        train(paths[p]->name, a, &pa, &n);
+        train(paths[p]->name, b, &pb, &n);
+        assert_memory_equal(a, b, sizeof(a));
+        assert_memory_equal(pa, pb, n * sizeof(float));
+        free(pa);
+        free(pb);
+    }
 }
 
 /* Two contexts in one process, with different thread counts: neither

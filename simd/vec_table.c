@@ -1,0 +1,25 @@
+/* The kernel table of one vector ISA (VEC_ISA): the ops written in
+ * simd/vec_*.c; the others are filled from the scalar table. */
+#include "kernels_vec.h"
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+const mom_kernels VEC_TABLE = {
+    .name = STR(VEC_ISA),
+    .rmsnorm_fwd = VNAME(rmsnorm_fwd),
+    .rmsnorm_bwd = VNAME(rmsnorm_bwd),
+    .add_bias = VNAME(add_bias),
+    .bias_grad = VNAME(bias_grad),
+    .conv_silu_fwd = VNAME(conv_silu_fwd),
+    .conv_silu_bwd = VNAME(conv_silu_bwd),
+    .softplus_fwd = VNAME(softplus_fwd),
+    .softplus_bwd = VNAME(softplus_bwd),
+    .add = VNAME(add),
+    .scan_fwd = VNAME(scan_fwd),
+    .scan_bwd = VNAME(scan_bwd),
+    .scan_bwd_work_floats = VNAME(scan_bwd_work_floats),
+    .xent = VNAME(xent),
+    .adamw = VNAME(adamw),
+    .exp = VNAME(exp),
+};
