@@ -15,6 +15,9 @@
 
 const mom_kernels mom_kernels_scalar = {
     .name = "scalar",
+    .mm_fwd = mom_mm_fwd_ref,
+    .mm_bwd_data = mom_mm_bwd_data_ref,
+    .mm_bwd_weight = mom_mm_bwd_weight_ref,
     .embed_fwd = mom_embed_fwd_ref,
     .embed_bwd = mom_embed_bwd_ref,
     .rmsnorm_fwd = mom_rmsnorm_fwd_ref,

@@ -179,13 +179,20 @@ void mom_adamw_ref(size_t n, float *p, const float *g, float *m, float *v, float
 void mom_exp_ref(size_t n, const float *x, float *y);
 
 /* ---- the kernel table: one per CPU path --------------------------------- */
-/* Every non-matmul op of a training step, with the signatures of the _ref
- * functions above: X(return type, member, (parameters)). The table's
+/* Every op of a training step, with the signatures of the _ref functions
+ * above: X(return type, member, (parameters)). The matmuls here are the
+ * ones used without a matmul library (oneDNN, BLAS). The table's
  * members come from this one list, and so does the filling of a path's
  * missing members from the scalar table (dispatch.c); the CPU backend calls
  * through the table chosen at start. scan_bwd and scan_bwd_work_floats go
  * together: a path that has one has the other. */
 #define MOM_KERNEL_LIST(X)                                                                                       \
+    X(void, mm_fwd,                                                                                            \
+      (int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int accumulate))        \
+    X(void, mm_bwd_data,                                                                                       \
+      (int M, int N, int K, const float *dC, int lddc, const float *W, float *dA, int ldda, int accumulate))    \
+    X(void, mm_bwd_weight,                                                                                     \
+      (int M, int N, int K, const float *dC, int lddc, const float *A, int lda, float *dW))                    \
     X(void, embed_fwd, (int T, int D, const int32_t *tok, const float *table, float *out))                     \
     X(void, embed_bwd, (int T, int D, const int32_t *tok, const float *dout, float *dtable))                   \
     X(void, rmsnorm_fwd, (int T, int D, const float *x, const float *w, float eps, float *out, float *rstd))   \

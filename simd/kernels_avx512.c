@@ -1,9 +1,16 @@
 /* The AVX-512 kernel table. An op without an AVX-512 version yet keeps its
  * scalar reference. */
 #include "kernels_avx512.h"
+#include "kernels_vec.h"
+#include "mom_build_config.h"
 
 const mom_kernels mom_kernels_avx512 = {
     .name = "avx512",
+#if MOM_HAVE_AVX2_KERNELS /* every AVX-512 CPU has AVX2: its matmul for the no-library case */
+    .mm_fwd = mom_mm_fwd_avx2,
+    .mm_bwd_data = mom_mm_bwd_data_avx2,
+    .mm_bwd_weight = mom_mm_bwd_weight_avx2,
+#endif
     .embed_fwd = mom_embed_fwd_avx512,
     .embed_bwd = mom_embed_bwd_avx512,
     .rmsnorm_fwd = mom_rmsnorm_fwd_avx512,

@@ -10,6 +10,13 @@
 
 extern const mom_kernels mom_kernels_avx2, mom_kernels_neon;
 
+/* The AVX2 build's matmuls, which the AVX-512 table borrows (every AVX-512
+ * CPU has AVX2). */
+void mom_mm_fwd_avx2(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int accumulate);
+void mom_mm_bwd_data_avx2(int M, int N, int K, const float *dC, int lddc, const float *W, float *dA, int ldda,
+                          int accumulate);
+void mom_mm_bwd_weight_avx2(int M, int N, int K, const float *dC, int lddc, const float *A, int lda, float *dW);
+
 #ifdef VEC_ISA
 #define VEC_CAT2(f, isa) mom_##f##_##isa
 #define VEC_CAT(f, isa) VEC_CAT2(f, isa)
@@ -17,6 +24,10 @@ extern const mom_kernels mom_kernels_avx2, mom_kernels_neon;
 #define VEC_TABLE VEC_CAT(kernels, VEC_ISA)
 
 void VNAME(exp)(size_t n, const float *x, float *y);
+void VNAME(mm_fwd)(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int accumulate);
+void VNAME(mm_bwd_data)(int M, int N, int K, const float *dC, int lddc, const float *W, float *dA, int ldda,
+                        int accumulate);
+void VNAME(mm_bwd_weight)(int M, int N, int K, const float *dC, int lddc, const float *A, int lda, float *dW);
 void VNAME(softplus_fwd)(size_t n, const float *x, float *y);
 void VNAME(softplus_bwd)(size_t n, const float *x, const float *dy, float *dx);
 void VNAME(add)(size_t n, const float *x, float *y);

@@ -7,6 +7,9 @@
 
 const mom_kernels VEC_TABLE = {
     .name = STR(VEC_ISA),
+    .mm_fwd = VNAME(mm_fwd),
+    .mm_bwd_data = VNAME(mm_bwd_data),
+    .mm_bwd_weight = VNAME(mm_bwd_weight),
     .rmsnorm_fwd = VNAME(rmsnorm_fwd),
     .rmsnorm_bwd = VNAME(rmsnorm_bwd),
     .add_bias = VNAME(add_bias),

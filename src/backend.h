@@ -132,12 +132,14 @@ struct backend {
     void (*destroy)(backend *be);
 };
 
-/* The CPU backend. use_dnnl: 1 = oneDNN matmuls (if built in), 0 = plain C. */
+/* The CPU backend. matmul: "auto" (oneDNN, else CBLAS, else plain C: the
+ * best built), "onednn", "blas" or "plain". */
 struct mom_kernels;
-/* kernels: the simd/ table to call (scalar or AVX-512); bf16: bf16
- * matmuls (needs oneDNN and a CPU it runs bf16 on; NULL without them, with
- * the reason in name). */
-backend *mom_cpu_backend_create(int use_dnnl, int bf16, const struct mom_kernels *kernels, char *name,
+/* kernels: the simd/ table to call (simd/dispatch.c); bf16: bf16 matmuls
+ * (needs oneDNN and a CPU it runs bf16 on). NULL with the reason in name
+ * when the matmul asked for is not built, or bf16 cannot run; NULL with an
+ * empty name when out of memory. */
+backend *mom_cpu_backend_create(const char *matmul, int bf16, const struct mom_kernels *kernels, char *name,
                                 size_t name_cap);
 
 /* The Vulkan backend (built when MOM_HAVE_VULKAN). allow_software: CPU-type

@@ -114,8 +114,13 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     if (strcmp(bk, "cpu") && strcmp(bk, "vulkan") && strcmp(bk, "auto"))
         return create_fail(MOM_ERR_INVALID_ARG, "backend \"%s\" is not cpu, vulkan or auto", bk);
     const char *cpu = s->cpu ? s->cpu : getenv("MOM_CPU");
-    /* "scalar" means every op in plain C, the matmuls included. */
-    const int use_dnnl = !(cpu && !strcmp(cpu, "scalar"));
+    /* "scalar" means every op in plain C, the matmuls included; else
+     * MOM_MATMUL may pin the matmul library (benchmarks, tests). */
+    const char *matmul = cpu && !strcmp(cpu, "scalar") ? "plain" : getenv("MOM_MATMUL");
+    if (!matmul || !*matmul) matmul = "auto";
+    if (strcmp(matmul, "auto") && strcmp(matmul, "onednn") && strcmp(matmul, "blas") && strcmp(matmul, "plain"))
+        return create_fail(MOM_ERR_INVALID_ARG, "MOM_MATMUL=%s is not auto, onednn, blas or plain", matmul);
+    const int use_dnnl = !strcmp(matmul, "auto") || !strcmp(matmul, "onednn");
     const mom_kernels *k = mom_kernels_select(cpu);
     if (!k) {
         const int known = !strcmp(cpu, "avx512") || !strcmp(cpu, "avx2") || !strcmp(cpu, "neon");
@@ -144,13 +149,13 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
         if (!ctx->be) mom_fail(ctx, MOM_OK, "backend auto: %s; running on the CPU", why);
     }
     if (!ctx->be)
-        ctx->be = mom_cpu_backend_create(use_dnnl, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
+        ctx->be = mom_cpu_backend_create(matmul, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
         char why[sizeof(ctx->backend_name)];
         snprintf(why, sizeof(why), "%s", ctx->backend_name);
         free(ctx);
-        return s->matmul_bf16 && why[0] ? create_fail(MOM_ERR_UNSUPPORTED, "%s", why)
-                                        : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
+        return why[0] ? create_fail(MOM_ERR_UNSUPPORTED, "%s", why)
+                      : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
     }
     *out = ctx;
     return MOM_OK;

@@ -50,7 +50,7 @@ typedef struct tb_buf {
 static inline int tb_open(tb_pair *p)
 {
     memset(p, 0, sizeof(*p));
-    p->cpu = mom_cpu_backend_create(0, 0, &mom_kernels_scalar, p->cpu_name, sizeof(p->cpu_name));
+    p->cpu = mom_cpu_backend_create("plain", 0, &mom_kernels_scalar, p->cpu_name, sizeof(p->cpu_name));
     if (!p->cpu) {
         snprintf(p->why, sizeof(p->why), "the CPU backend could not be made");
         return -1;

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "cpu/matmul_blas.h"
 #include "cpu/matmul_dnnl.h"
 #include "kernels.h"
 #include "mom_build_config.h"
@@ -388,6 +389,29 @@ static void test_gather_scatter_embed(void **st)
 
 /* ---- matmuls --------------------------------------------------------------- */
 
+/* The library under test: oneDNN's primitives (mm), or CBLAS (mm NULL). */
+static int lib_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc,
+                   int acc)
+{
+    if (mm) return dnnl_mm_fwd(mm, M, N, K, A, lda, W, C, ldc, acc);
+    blas_mm_fwd(M, N, K, A, lda, W, C, ldc, acc);
+    return 0;
+}
+static int lib_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *W, float *dA,
+                        int ldda, int acc)
+{
+    if (mm) return dnnl_mm_bwd_data(mm, M, N, K, dC, lddc, W, dA, ldda, acc);
+    blas_mm_bwd_data(M, N, K, dC, lddc, W, dA, ldda, acc);
+    return 0;
+}
+static int lib_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *A, int lda,
+                          float *dW)
+{
+    if (mm) return dnnl_mm_bwd_weight(mm, M, N, K, dC, lddc, A, lda, dW);
+    blas_mm_bwd_weight(M, N, K, dC, lddc, A, lda, dW);
+    return 0;
+}
+
 static void mm_case(dnnl_mm *mm, int M, int N, int K, int acc)
 {
     uint64_t s = (uint64_t)(M * 131 + N * 7 + K);
@@ -396,7 +420,7 @@ static void mm_case(dnnl_mm *mm, int M, int N, int K, int acc)
     float *C1 = rnd((size_t)(M ? M : 1) * ldc, -1, 1, &s), *C2 = malloc((size_t)(M ? M : 1) * ldc * 4);
     memcpy(C2, C1, (size_t)(M ? M : 1) * ldc * 4);
     mom_mm_fwd_ref(M, N, K, A, lda, W, C1, ldc, acc);
-    assert_int_equal(dnnl_mm_fwd(mm, M, N, K, A, lda, W, C2, ldc, acc), 0);
+    assert_int_equal(lib_fwd(mm, M, N, K, A, lda, W, C2, ldc, acc), 0);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
             const float a = C1[i * ldc + j], b = C2[i * ldc + j];
@@ -406,7 +430,7 @@ static void mm_case(dnnl_mm *mm, int M, int N, int K, int acc)
     float *dA1 = rnd((size_t)(M ? M : 1) * lda, -1, 1, &s), *dA2 = malloc((size_t)(M ? M : 1) * lda * 4);
     memcpy(dA2, dA1, (size_t)(M ? M : 1) * lda * 4);
     mom_mm_bwd_data_ref(M, N, K, C1, ldc, W, dA1, lda, acc);
-    assert_int_equal(dnnl_mm_bwd_data(mm, M, N, K, C1, ldc, W, dA2, lda, acc), 0);
+    assert_int_equal(lib_bwd_data(mm, M, N, K, C1, ldc, W, dA2, lda, acc), 0);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < lda; j++)
             assert_true(fabsf(dA1[i * lda + j] - dA2[i * lda + j]) <= 1e-5f * (1 + fabsf(dA1[i * lda + j])) * (float)N);
@@ -414,7 +438,7 @@ static void mm_case(dnnl_mm *mm, int M, int N, int K, int acc)
     float *dW1 = rnd((size_t)N * K, -1, 1, &s), *dW2 = malloc((size_t)N * K * 4);
     memcpy(dW2, dW1, (size_t)N * K * 4);
     mom_mm_bwd_weight_ref(M, N, K, C1, ldc, A, lda, dW1);
-    assert_int_equal(dnnl_mm_bwd_weight(mm, M, N, K, C1, ldc, A, lda, dW2), 0);
+    assert_int_equal(lib_bwd_weight(mm, M, N, K, C1, ldc, A, lda, dW2), 0);
     for (int i = 0; i < N * K; i++) assert_true(fabsf(dW1[i] - dW2[i]) <= 1e-5f * (1 + fabsf(dW1[i])) * (float)(M + 1));
     free(A); free(W); free(C1); free(C2); free(dA1); free(dA2); free(dW1); free(dW2);
 }
@@ -432,6 +456,18 @@ static void test_matmul_dnnl_vs_ref(void **st)
     /* The same shape with another M reuses the primitive (run-time M). */
     mm_case(mm, 50, 48, 17, 0);
     dnnl_mm_destroy(mm);
+}
+
+/* CBLAS (OpenBLAS) against plain C, the same shapes and tolerances. */
+static void test_matmul_blas_vs_ref(void **st)
+{
+    (void)st;
+    if (!blas_mm_built()) skip();
+    blas_mm_set_threads(2);
+    const int shapes[][3] = {{1, 1, 1}, {37, 48, 17}, {64, 33, 16}, {5, 7, 129}, {0, 4, 4}, {300, 96, 80}};
+    for (int acc = 0; acc < 2; acc++)
+        for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+            mm_case(NULL, shapes[i][0], shapes[i][1], shapes[i][2], acc);
 }
 
 /* bf16 products (sources and weights rounded to bf16, fp32 accumulate)
@@ -544,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_xent),
         cmocka_unit_test(test_gather_scatter_embed),
         cmocka_unit_test(test_matmul_dnnl_vs_ref),
+        cmocka_unit_test(test_matmul_blas_vs_ref),
         cmocka_unit_test(test_adamw_hand_values),
         cmocka_unit_test(test_matmul_bf16),
         cmocka_unit_test(test_bf16_rounding),

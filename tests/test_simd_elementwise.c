@@ -492,13 +492,53 @@ static void test_nan(void **state)
     free(x), free(dy), free(cx), free(w), free(b), free(l1), free(l2);
 }
 
+/* ---- matmuls (used without a matmul library) --------------------------------
+ * Each output within 1e-5 (1 + |ref|) times the reduction's length of the
+ * plain-C reference (sums in another order, fused multiply-adds); strided
+ * rows, sizes around the tiles, M = 0. */
+
+static void near_ref(const char *what, const float *got, const float *want, size_t n, int len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])) * (float)len)) {
+            fprintf(stderr, "%s: element %zu: %.9g, reference %.9g\n", what, i, (double)got[i], (double)want[i]);
+            fail();
+        }
+}
+
+static void test_matmul(void **state)
+{
+    const mom_kernels *k = *state;
+    const int shapes[][3] = {{1, 1, 1}, {37, 48, 17}, {4, 16, 16}, {5, 7, 129}, {0, 4, 4}, {67, 33, 40}};
+    uint64_t s = 5;
+    for (int acc = 0; acc < 2; acc++)
+        for (size_t c = 0; c < sizeof(shapes) / sizeof(shapes[0]); c++) {
+            const int M = shapes[c][0], N = shapes[c][1], K = shapes[c][2], lda = K + 3, ldc = N + 2;
+            const size_t m1 = (size_t)(M ? M : 1);
+            float *A = rnd(m1 * lda, -1, 1, &s), *W = rnd((size_t)N * K, -1, 1, &s);
+            float *C1 = rnd(m1 * ldc, -1, 1, &s), *C2 = clone_floats(C1, m1 * ldc);
+            mom_mm_fwd_ref(M, N, K, A, lda, W, C1, ldc, acc);
+            k->mm_fwd(M, N, K, A, lda, W, C2, ldc, acc);
+            near_ref("mm_fwd", C2, C1, m1 * ldc, K);
+            float *dA1 = rnd(m1 * lda, -1, 1, &s), *dA2 = clone_floats(dA1, m1 * lda);
+            mom_mm_bwd_data_ref(M, N, K, C1, ldc, W, dA1, lda, acc);
+            k->mm_bwd_data(M, N, K, C1, ldc, W, dA2, lda, acc);
+            near_ref("mm_bwd_data", dA2, dA1, m1 * lda, N);
+            float *dW1 = rnd((size_t)N * K, -1, 1, &s), *dW2 = clone_floats(dW1, (size_t)N * K);
+            mom_mm_bwd_weight_ref(M, N, K, C1, ldc, A, lda, dW1);
+            k->mm_bwd_weight(M, N, K, C1, ldc, A, lda, dW2);
+            near_ref("mm_bwd_weight", dW2, dW1, (size_t)N * K, M + 1);
+            free(A), free(W), free(C1), free(C2), free(dA1), free(dA2), free(dW1), free(dW2);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp),      cmocka_unit_test(test_embed),     cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_gather_scatter), cmocka_unit_test(test_bias),    cmocka_unit_test(test_softplus),
         cmocka_unit_test(test_add_sumsq),   cmocka_unit_test(test_conv),      cmocka_unit_test(test_xent),
-        cmocka_unit_test(test_adamw),       cmocka_unit_test(test_nan),
+        cmocka_unit_test(test_adamw),       cmocka_unit_test(test_nan),       cmocka_unit_test(test_matmul),
     };
     return tu_run_per_simd_path("simd_elementwise", tests, sizeof(tests) / sizeof(tests[0]));
 }

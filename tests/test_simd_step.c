@@ -106,6 +106,41 @@ static void test_simd_matches_scalar(void **st)
     free(ps);
 }
 
+/* Each matmul library built (MOM_MATMUL: onednn, blas) under the best
+ * kernels, against plain C. */
+static void test_matmul_libraries_match_scalar(void **st)
+{
+    (void)st;
+    double ls[STEPS], lf[STEPS];
+    float *ps, *pf;
+    size_t n;
+    train("scalar", ls, &ps, &n);
+    const char *libs[] = {"onednn", "blas"};
+    int ran = 0;
+    for (int i = 0; i < 2; i++) {
+        setenv("MOM_MATMUL", libs[i], 1);
+        mom_ctx *probe = NULL;
+        const mom_status built = tu_ctx_create(&probe, 1, NULL);
+        mom_ctx_destroy(&probe);
+        if (built != MOM_OK) {
+            fprintf(stderr, "%s: %s\n", libs[i], mom_ctx_create_error());
+            assert_int_equal(built, MOM_ERR_UNSUPPORTED); /* not in this build */
+            continue;
+        }
+        train(NULL, lf, &pf, &n);
+        for (int s = 0; s < STEPS; s++) {
+            const double rel = fabs(lf[s] - ls[s]) / fabs(ls[s]);
+            fprintf(stderr, "step %d: scalar %.9f %s %.9f rel %.2e\n", s + 1, ls[s], libs[i], lf[s], rel);
+            assert_true(rel <= 1e-5);
+        }
+        free(pf);
+        ran++;
+    }
+    unsetenv("MOM_MATMUL");
+    free(ps);
+    if (!ran) skip();
+}
+
 /* Every path, the scalar one too, gives the same bits twice. */
 static void test_repeat_is_bit_identical(void **st)
 {
@@ -159,6 +194,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_matches_scalar),
+        cmocka_unit_test(test_matmul_libraries_match_scalar),
         cmocka_unit_test(test_repeat_is_bit_identical),
         cmocka_unit_test(test_bf16_close_to_fp32),
         cmocka_unit_test(test_two_contexts),

@@ -5,15 +5,20 @@
  * while it runs (oneDNN issue 4845, in every version Debian ships), so a
  * Ctrl-C there corrupted the heap and a later free() aborted (seen here in
  * about one stop of six, and in five runs of five under a stream of
- * signals). sigwait() in a thread that computes nothing has no such frame. */
+ * signals). sigwait() in a thread that computes nothing has no such frame.
+ * A handler stays installed only to pass a signal on from threads that
+ * are not ours (pass_on). */
 #include "stop_signal.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 static atomic_int received;
+static pthread_t taker;
+static atomic_int taker_runs;
 static pthread_mutex_t forward_lock = PTHREAD_MUTEX_INITIALIZER;
 static mom_ctx *forward_to; /* under forward_lock: the context whose long calls a first signal stops */
 
@@ -56,22 +61,40 @@ void stop_signal_block_for_new_threads(sigset_t *before)
     pthread_sigmask(SIG_BLOCK, &set, before);
 }
 
+/* A signal that lands on a thread not started by us, so not blocking it
+ * (OpenBLAS starts its pool when it loads, before main), goes on to the
+ * taking thread. Those threads run no oneDNN code. */
+static void pass_on(int sig)
+{
+    if (atomic_load(&taker_runs)) pthread_kill(taker, sig);
+}
+
 void stop_signal_install(void)
 {
     sigset_t before;
     stop_signal_block_for_new_threads(&before);
     pthread_attr_t attr;
-    pthread_t t;
     int ok = pthread_attr_init(&attr) == 0;
     if (ok) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        ok = pthread_create(&t, &attr, take_signals, NULL) == 0;
+        ok = pthread_create(&taker, &attr, take_signals, NULL) == 0;
         pthread_attr_destroy(&attr);
     }
     if (!ok) { /* no thread to take them: Ctrl-C ends the process, as by default */
         fprintf(stderr, "mom: cannot start the thread that takes Ctrl-C; it will end the process at once\n");
         pthread_sigmask(SIG_SETMASK, &before, NULL);
+        return;
     }
+    atomic_store(&taker_runs, 1);
+    /* A handler, not the default: a signal ignored when we started (a
+     * shell's background job) would be dropped before sigwait saw it. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = pass_on;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 void stop_signal_forward(mom_ctx *ctx)

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "kernels.h"
+#include "matmul_blas.h"
 #include "matmul_dnnl.h"
 #include "mom_build_config.h"
 
@@ -25,8 +26,9 @@ struct be_buf {
 
 typedef struct cpu_backend {
     backend ops;
-    dnnl_mm *mm;              /* NULL: plain-C matmuls */
-    const mom_kernels *k;     /* scalar or AVX-512 */
+    dnnl_mm *mm;              /* oneDNN's, or NULL */
+    int blas;                 /* else CBLAS (OpenBLAS), else plain C */
+    const mom_kernels *k;     /* the kernel path (simd/dispatch.c) */
     int default_threads;      /* OpenMP's count when the backend started */
 } cpu_backend;
 
@@ -42,6 +44,7 @@ static int max_threads(void)
 static float *F(bv v) { return v.buf ? v.buf->data + v.off : NULL; }
 static int32_t *I(bv v) { return v.buf ? (int32_t *)(void *)(v.buf->data + v.off) : NULL; }
 static dnnl_mm *MM(backend *be) { return ((cpu_backend *)be)->mm; }
+static int BLAS(backend *be) { return ((cpu_backend *)be)->blas; }
 static const mom_kernels *KN(backend *be) { return ((cpu_backend *)be)->k; }
 
 /* Rows start on cache lines (views are 16-float aligned within a buffer),
@@ -128,20 +131,23 @@ static void cpu_copy(backend *be, bv dst, bv src, size_t n)
 static int cpu_mm_fwd(backend *be, int M, int N, int K, bv A, int lda, bv W, bv C, int ldc, int acc)
 {
     if (MM(be)) return dnnl_mm_fwd(MM(be), M, N, K, F(A), lda, F(W), F(C), ldc, acc);
-    mom_mm_fwd_ref(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+    if (BLAS(be)) blas_mm_fwd(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+    else KN(be)->mm_fwd(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
     return 0;
 }
 static int cpu_mm_bwd_data(backend *be, int M, int N, int K, bv dC, int lddc, bv W, bv dA, int ldda,
                            int acc)
 {
     if (MM(be)) return dnnl_mm_bwd_data(MM(be), M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
-    mom_mm_bwd_data_ref(M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
+    if (BLAS(be)) blas_mm_bwd_data(M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
+    else KN(be)->mm_bwd_data(M, N, K, F(dC), lddc, F(W), F(dA), ldda, acc);
     return 0;
 }
 static int cpu_mm_bwd_weight(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW)
 {
     if (MM(be)) return dnnl_mm_bwd_weight(MM(be), M, N, K, F(dC), lddc, F(A), lda, F(dW));
-    mom_mm_bwd_weight_ref(M, N, K, F(dC), lddc, F(A), lda, F(dW));
+    if (BLAS(be)) blas_mm_bwd_weight(M, N, K, F(dC), lddc, F(A), lda, F(dW));
+    else KN(be)->mm_bwd_weight(M, N, K, F(dC), lddc, F(A), lda, F(dW));
     return 0;
 }
 
@@ -240,6 +246,7 @@ static int cpu_threads(backend *be, int n)
 {
 #ifdef _OPENMP
     omp_set_num_threads(n > 0 ? n : ((cpu_backend *)be)->default_threads);
+    if (BLAS(be)) blas_mm_set_threads(n > 0 ? n : ((cpu_backend *)be)->default_threads);
 #else
     (void)be;
     (void)n;
@@ -289,7 +296,7 @@ static void cpu_destroy(backend *be)
     free(be);
 }
 
-backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, char *name, size_t name_cap)
+backend *mom_cpu_backend_create(const char *matmul, int bf16, const mom_kernels *k, char *name, size_t name_cap)
 {
     cpu_backend *cb = calloc(1, sizeof(*cb));
     if (!cb) return NULL;
@@ -330,15 +337,25 @@ backend *mom_cpu_backend_create(int use_dnnl, int bf16, const mom_kernels *k, ch
     b->destroy = cpu_destroy;
     cb->k = k;
     cb->default_threads = max_threads();
-    cb->mm = use_dnnl ? dnnl_mm_create(bf16 ? k->f32_to_bf16 : NULL) : NULL;
+    /* The best matmul built and asked for: oneDNN, then CBLAS, then plain C. */
+    const int any = !strcmp(matmul, "auto");
+    if (any || !strcmp(matmul, "onednn")) cb->mm = dnnl_mm_create(bf16 ? k->f32_to_bf16 : NULL);
     if (bf16 && !cb->mm) { /* bf16 exists only through oneDNN */
         snprintf(name, name_cap, "bf16 matmuls: oneDNN has none for this CPU (it needs AVX-512; fp32 runs)");
         free(cb);
         return NULL;
     }
+    cb->blas = !cb->mm && (any || !strcmp(matmul, "blas")) && blas_mm_built();
+    if (!cb->mm && !cb->blas && strcmp(matmul, "plain") && !any) {
+        snprintf(name, name_cap, "matmul %s: not in this build", matmul);
+        free(cb);
+        return NULL;
+    }
     snprintf(name, name_cap, "cpu (matmul: %s, kernels: %s)",
-             cb->mm ? (bf16 ? "oneDNN bf16" : "oneDNN fp32")
-                    : (MOM_HAVE_DNNL ? "plain C (MOM_CPU=scalar)" : "plain C (built without oneDNN)"),
+             cb->mm     ? (bf16 ? "oneDNN bf16" : "oneDNN fp32")
+             : cb->blas ? "OpenBLAS fp32"
+             : any      ? "plain C (built without oneDNN or BLAS)"
+                        : "plain C",
              k->name);
     return b;
 }
