@@ -39,11 +39,16 @@ static inline void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
 /* The first n lanes (0 <= n <= VW); the others read as 0 / are not written. */
 static inline vf vload_n(const float *p, int n)
 {
+    if (n == VW) return vload(p); /* the usual case: one load, not a memcpy call */
     vf v = {0};
     memcpy(&v, p, sizeof(float) * (size_t)n);
     return v;
 }
-static inline void vstore_n(float *p, vf v, int n) { memcpy(p, &v, sizeof(float) * (size_t)n); }
+static inline void vstore_n(float *p, vf v, int n)
+{
+    if (n == VW) vstore(p, v);
+    else memcpy(p, &v, sizeof(float) * (size_t)n);
+}
 static inline vf vset1(float x) { return (vf){0} + x; }
 
 /* a b + c, rounded once. */

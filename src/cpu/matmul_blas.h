@@ -5,7 +5,8 @@
 
 /* Whether this build has it (meson -Dblas). */
 int blas_mm_built(void);
-/* The threads the library's own pool runs (OpenBLAS keeps its own). */
+/* Called with the backend's thread count; the work is split over the
+ * OpenMP threads, and OpenBLAS's own pool kept to one thread. */
 void blas_mm_set_threads(int n);
 /* The same contracts as mom_mm_*_ref in simd/kernels.h. */
 void blas_mm_fwd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int acc);
