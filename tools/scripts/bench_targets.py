@@ -12,9 +12,19 @@ import argparse, json, os, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def lines(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def lines(cmd, env=None):
+    full = dict(os.environ, **(env or {}))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=full).stdout
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+# The CPU classes, each a `mom bench train` of the same invocation on this
+# machine: (row, environment, goal as a fraction of the AVX-512 run's tokens/s).
+CLASSES = [
+    ("AVX2 laptop (ONEDNN_MAX_CPU_ISA=AVX2 MOM_CPU=avx2)", {"ONEDNN_MAX_CPU_ISA": "AVX2", "MOM_CPU": "avx2"}, 0.40),
+    ("without oneDNN, OpenBLAS (MOM_MATMUL=blas: the matmul a build without oneDNN takes)", {"MOM_MATMUL": "blas"}, 0.35),
+    ("without oneDNN or BLAS (MOM_MATMUL=plain: the kernels' own blocked GEMM)", {"MOM_MATMUL": "plain"}, 0.10),
+]
 
 
 def main():
@@ -53,6 +63,26 @@ def main():
         ("bf16 matmuls (--matmul bf16)", "(no target)",
          f"{bf16['tokens_per_s']:.0f} tokens/s, {bf16['seconds_per_step']:.3f} s/step", None),
     ]
+    # The CPU classes against a plain AVX-512 run of the same invocation.
+    base = lines([mom, "bench", "train"])[0]
+    rows.append(("Training step MFU, AVX-512 + oneDNN (issue 16's goal)", ">= 0.50",
+                 f"{base['mfu']:.3f}; {base['tokens_per_s']:.0f} tokens/s", base["mfu"] >= 0.50))
+    for name, env, goal in CLASSES:
+        r = lines([mom, "bench", "train"], env)[0]
+        x = r["tokens_per_s"] / base["tokens_per_s"]
+        rows.append((f"{name}: tokens/s vs AVX-512 + oneDNN", f">= {goal:.2f}x",
+                     f"{x:.2f}x ({r['tokens_per_s']:.0f} vs {base['tokens_per_s']:.0f}); MFU {r['mfu']:.3f} of its own "
+                     f"matmul's {r['matmul_peak_gflops']:.0f} GFLOP/s ({r['backend']})", x >= goal))
+        if env.get("MOM_CPU") == "avx2":
+            rows.append((f"{name}: MFU vs the AVX2 matmul peak", ">= 0.40", f"{r['mfu']:.3f}", r["mfu"] >= 0.40))
+    avx2_scan = {}
+    for r in lines([mom, "bench", "kernels", "--threads", "1"], {"MOM_CPU": "avx2"}):
+        if r["name"].startswith("scan"):
+            avx2_scan[r["path"]] = avx2_scan.get(r["path"], 0) + r["seconds"]
+    if "avx2" in avx2_scan:
+        x = avx2_scan["scalar"] / avx2_scan["avx2"]
+        rows.append(("Scan fwd + bwd, avx2 vs scalar, 1 thread", ">= 6x",
+                     f"{x:.1f}x ({avx2_scan['scalar']*1e3:.0f} ms vs {avx2_scan['avx2']*1e3:.1f} ms)", x >= 6))
     if a.torch:
         t = lines([sys.executable, os.path.join(here, "torch_bench.py")])[0]
         x = train["tokens_per_s"] / t["tokens_per_s"]
