@@ -1,5 +1,6 @@
-/* SIGINT and SIGTERM are taken by one thread of their own, never by a
- * handler: every other thread has them blocked. A handler runs on whichever
+/* SIGINT and SIGTERM are taken by one thread of their own (sigwait), not
+ * by a handler on a computing thread: every thread we start has them
+ * blocked. A handler runs on whichever
  * thread the signal lands on, and writes its frame below that thread's
  * stack pointer; oneDNN's JIT gemm points the stack pointer into the heap
  * while it runs (oneDNN issue 4845, in every version Debian ships), so a
