@@ -118,7 +118,7 @@ static void test_scan_in_pieces(void **st)
             assert_true(ey < 2e-5);
             assert_true(es < 2e-5);
         }
-        for (int p = 0; p < 2; p++) {
+        for (int p = 0; p < n_paths; p++) {
             free(y_ref[p]);
             free(s_ref[p]);
         }
