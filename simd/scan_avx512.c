@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels_avx512.h"
+#include "scan_parts.h"
 #include "vexp_avx512.h"
 
 
@@ -173,26 +174,17 @@ void mom_scan_fwd_avx512(const mom_scan_args *a, float *y)
 /* Per-thread scratch: one chunk of states S (chunk + 1 x 16 zmm, the first
  * the state entering the chunk) and decays E (chunk x 16 zmm), partial
  * dB|dC for the batch rows the thread's items touch (at most
- * rows_per_thread of them, L x 2N each), partial dA and dD. */
+ * scan_rows_per_part of them, L x 2N each), partial dA and dD. */
 typedef struct scan_scratch {
     float *S, *E, *dbc, *dA, *dD;
 } scan_scratch;
 
-/* Items (b, g) are split into contiguous ranges, so a thread's items span
- * at most this many batch rows. */
-static int rows_per_thread(const mom_scan_args *a, int n_threads)
-{
-    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
-    const long long per = (items + n_threads - 1) / n_threads;
-    const long long rows = (per + G - 1) / G + 1;
-    return (int)(rows < a->B ? rows : a->B);
-}
 
 /* A multiple of 16 floats, so every thread's piece stays 64-byte aligned. */
 static size_t per_thread_floats(const mom_scan_args *a, int n_threads)
 {
     const size_t n = (2 * (size_t)a->chunk + 1) * NS * 16 +
-                     (size_t)rows_per_thread(a, n_threads) * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
+                     (size_t)scan_rows_per_part(a->B, (a->D + 15) / 16, n_threads) * a->L * 2 * NS + (size_t)a->D * NS + (size_t)a->D;
     return (n + 15) & ~(size_t)15;
 }
 
@@ -212,7 +204,7 @@ static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p, int s
     s.S = base;
     s.E = s.S + ((size_t)a->chunk + 1) * NS * 16;
     s.dbc = s.E + (size_t)a->chunk * NS * 16;
-    s.dA = s.dbc + (size_t)rows_per_thread(a, sized) * a->L * 2 * NS;
+    s.dA = s.dbc + (size_t)scan_rows_per_part(a->B, (a->D + 15) / 16, sized) * a->L * 2 * NS;
     s.dD = s.dA + (size_t)a->D * NS;
     return s;
 }
@@ -342,24 +334,20 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
         mom_scan_bwd_ref(a, g);
         return;
     }
-    const long long G = (a->D + 15) / 16, items = (long long)a->B * G;
+    const long long G = (a->D + 15) / 16;
     const size_t L = (size_t)a->L, n_pos = (size_t)a->B * L;
     const int parts = g->work_threads < 1 ? 1 : g->work_threads;
-    /* Part q owns items [ITEM_LO(q), ITEM_LO(q + 1)): batch rows FIRST_ROW(q)..LAST_ROW(q). */
-#define ITEM_LO(q) (items * (q) / parts)
-#define FIRST_ROW(q) ((int)(ITEM_LO(q) / G))
-#define LAST_ROW(q) ((int)((ITEM_LO((q) + 1) - 1) / G))
-#define EMPTY(q) (ITEM_LO(q) >= ITEM_LO((q) + 1))
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
         for (int q = 0; q < parts; q++) {
             const scan_scratch w = scratch_of(a, g->work, q, parts);
-            const int b0 = FIRST_ROW(q);
-            if (!EMPTY(q)) memset(w.dbc, 0, sizeof(float) * (size_t)(LAST_ROW(q) - b0 + 1) * L * 2 * NS);
+            const scan_part pq = scan_part_of(a->B, G, parts, q);
+            const int b0 = pq.first_row;
+            if (pq.lo < pq.hi) memset(w.dbc, 0, sizeof(float) * (size_t)(pq.last_row - b0 + 1) * L * 2 * NS);
             memset(w.dA, 0, sizeof(float) * (size_t)a->D * NS);
             memset(w.dD, 0, sizeof(float) * (size_t)a->D);
-            for (long long it = ITEM_LO(q); it < ITEM_LO(q + 1); it++)
+            for (long long it = pq.lo; it < pq.hi; it++)
                 scan_bwd_item(a, g, (int)(it / G), (int)(it % G), &w, b0);
         }
         /* (the implied barrier) Partials summed in part order, rows split
@@ -369,8 +357,9 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
             const int b = (int)(r / L);
             __m512 sb = _mm512_setzero_ps(), sc = _mm512_setzero_ps();
             for (int q = 0; q < parts; q++) {
-                if (EMPTY(q) || b < FIRST_ROW(q) || b > LAST_ROW(q)) continue;
-                const float *pr = scratch_of(a, g->work, q, parts).dbc + ((size_t)(b - FIRST_ROW(q)) * L + r % L) * 2 * NS;
+                const scan_part pq = scan_part_of(a->B, G, parts, q);
+                if (!scan_part_has_row(&pq, b)) continue;
+                const float *pr = scratch_of(a, g->work, q, parts).dbc + ((size_t)(b - pq.first_row) * L + r % L) * 2 * NS;
                 sb = _mm512_add_ps(sb, _mm512_loadu_ps(pr));
                 sc = _mm512_add_ps(sc, _mm512_loadu_ps(pr + NS));
             }
@@ -384,8 +373,4 @@ void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g)
         for (size_t i = 0; i < (size_t)a->D * NS; i++) g->dA_log[i] += wq.dA[i];
         for (int d = 0; d < a->D; d++) g->dD[d] += wq.dD[d];
     }
-#undef ITEM_LO
-#undef FIRST_ROW
-#undef LAST_ROW
-#undef EMPTY
 }

@@ -9,6 +9,7 @@
  * each part adds into its own partials of dB|dC, dA_log and dD, summed in
  * part order afterwards, so a run is bit-identical for a given thread
  * count. */
+#include "scan_parts.h"
 #include "vec.h"
 
 #define NS 16 /* the d_state of the fast path */
@@ -103,18 +104,10 @@ typedef struct scan_scratch {
     float *S, *E, *dbc, *dA, *dD;
 } scan_scratch;
 
-/* Items are split into contiguous ranges, so a part spans at most this
- * many batch rows. */
-static int rows_per_part(const mom_scan_args *a, int parts)
-{
-    const long long G = (a->D + VW - 1) / VW, items = (long long)a->B * G;
-    const long long per = (items + parts - 1) / parts, rows = (per + G - 1) / G + 1;
-    return (int)(rows < a->B ? rows : a->B);
-}
 
 static size_t per_part_floats(const mom_scan_args *a, int parts)
 {
-    return (2 * (size_t)a->chunk + 1) * NS * VW + (size_t)rows_per_part(a, parts) * a->L * 2 * NS +
+    return (2 * (size_t)a->chunk + 1) * NS * VW + (size_t)scan_rows_per_part(a->B, (a->D + VW - 1) / VW, parts) * a->L * 2 * NS +
            (size_t)a->D * NS + (size_t)a->D;
 }
 
@@ -131,7 +124,7 @@ static scan_scratch scratch_of(const mom_scan_args *a, float *work, int p, int p
     s.S = work + (size_t)p * per_part_floats(a, parts);
     s.E = s.S + ((size_t)a->chunk + 1) * NS * VW;
     s.dbc = s.E + (size_t)a->chunk * NS * VW;
-    s.dA = s.dbc + (size_t)rows_per_part(a, parts) * a->L * 2 * NS;
+    s.dA = s.dbc + (size_t)scan_rows_per_part(a->B, (a->D + VW - 1) / VW, parts) * a->L * 2 * NS;
     s.dD = s.dA + (size_t)a->D * NS;
     return s;
 }
@@ -209,24 +202,20 @@ void VNAME(scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g)
         mom_scan_bwd_ref(a, g);
         return;
     }
-    const long long G = (a->D + VW - 1) / VW, items = (long long)a->B * G;
+    const long long G = (a->D + VW - 1) / VW;
     const size_t L = (size_t)a->L, n_pos = (size_t)a->B * L;
     const int parts = g->work_threads < 1 ? 1 : g->work_threads;
-    /* Part q owns items [ITEM_LO(q), ITEM_LO(q + 1)): batch rows FIRST_ROW(q)..LAST_ROW(q). */
-#define ITEM_LO(q) (items * (q) / parts)
-#define FIRST_ROW(q) ((int)(ITEM_LO(q) / G))
-#define LAST_ROW(q) ((int)((ITEM_LO((q) + 1) - 1) / G))
-#define EMPTY(q) (ITEM_LO(q) >= ITEM_LO((q) + 1))
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
         for (int q = 0; q < parts; q++) {
             const scan_scratch w = scratch_of(a, g->work, q, parts);
-            const int b0 = FIRST_ROW(q);
-            if (!EMPTY(q)) memset(w.dbc, 0, sizeof(float) * (size_t)(LAST_ROW(q) - b0 + 1) * L * 2 * NS);
+            const scan_part pq = scan_part_of(a->B, G, parts, q);
+            const int b0 = pq.first_row;
+            if (pq.lo < pq.hi) memset(w.dbc, 0, sizeof(float) * (size_t)(pq.last_row - b0 + 1) * L * 2 * NS);
             memset(w.dA, 0, sizeof(float) * (size_t)a->D * NS);
             memset(w.dD, 0, sizeof(float) * (size_t)a->D);
-            for (long long it = ITEM_LO(q); it < ITEM_LO(q + 1); it++)
+            for (long long it = pq.lo; it < pq.hi; it++)
                 scan_bwd_item(a, g, (int)(it / G), (int)(it % G) * VW, &w, b0);
         }
         /* (the implied barrier) Partials summed in part order. */
@@ -235,8 +224,9 @@ void VNAME(scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g)
             const int b = (int)(r / L);
             float sum[2 * NS] = {0};
             for (int q = 0; q < parts; q++) {
-                if (EMPTY(q) || b < FIRST_ROW(q) || b > LAST_ROW(q)) continue;
-                const float *pr = scratch_of(a, g->work, q, parts).dbc + ((size_t)(b - FIRST_ROW(q)) * L + r % L) * 2 * NS;
+                const scan_part pq = scan_part_of(a->B, G, parts, q);
+                if (!scan_part_has_row(&pq, b)) continue;
+                const float *pr = scratch_of(a, g->work, q, parts).dbc + ((size_t)(b - pq.first_row) * L + r % L) * 2 * NS;
                 for (int i = 0; i < 2 * NS; i++) sum[i] += pr[i];
             }
             const size_t dst = mom_row(a->rows, b, a->L, (int)(r % L));
@@ -249,8 +239,4 @@ void VNAME(scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g)
         for (size_t i = 0; i < (size_t)a->D * NS; i++) g->dA_log[i] += wq.dA[i];
         for (int d = 0; d < a->D; d++) g->dD[d] += wq.dD[d];
     }
-#undef ITEM_LO
-#undef FIRST_ROW
-#undef LAST_ROW
-#undef EMPTY
 }
