@@ -463,7 +463,7 @@ static void test_matmul_blas_vs_ref(void **st)
 {
     (void)st;
     if (!blas_mm_built()) skip();
-    blas_mm_set_threads(2);
+    blas_mm_start();
     const int shapes[][3] = {{1, 1, 1}, {37, 48, 17}, {64, 33, 16}, {5, 7, 129}, {0, 4, 4}, {300, 96, 80}};
     for (int acc = 0; acc < 2; acc++)
         for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)

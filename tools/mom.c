@@ -27,7 +27,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: mom COMMAND [options]   (mom COMMAND --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "\nenvironment: MOM_CPU=scalar forces the plain-C kernels and matmuls\n");
+    fprintf(f, "\nenvironment: MOM_CPU=avx512|avx2|neon|scalar picks the CPU kernels (scalar: the matmuls too),\n"
+               "             MOM_MATMUL=onednn|blas|plain the matmul library (default: the best built)\n");
 }
 
 int main(int argc, char **argv)

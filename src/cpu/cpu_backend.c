@@ -246,7 +246,6 @@ static int cpu_threads(backend *be, int n)
 {
 #ifdef _OPENMP
     omp_set_num_threads(n > 0 ? n : ((cpu_backend *)be)->default_threads);
-    if (BLAS(be)) blas_mm_set_threads(n > 0 ? n : ((cpu_backend *)be)->default_threads);
 #else
     (void)be;
     (void)n;
@@ -346,6 +345,7 @@ backend *mom_cpu_backend_create(const char *matmul, int bf16, const mom_kernels 
         return NULL;
     }
     cb->blas = !cb->mm && (any || !strcmp(matmul, "blas")) && blas_mm_built();
+    if (cb->blas) blas_mm_start();
     if (!cb->mm && !cb->blas && strcmp(matmul, "plain") && !any) {
         snprintf(name, name_cap, "matmul %s: not in this build", matmul);
         free(cb);

@@ -18,11 +18,7 @@ int blas_mm_built(void) { return 1; }
 /* OpenBLAS's own pool would spin beside the kernels' OpenMP threads after
  * each call (two pools on the same cores): it runs one thread, and each
  * OpenMP thread calls it on its own slice of the output. */
-void blas_mm_set_threads(int n)
-{
-    (void)n;
-    openblas_set_num_threads(1);
-}
+void blas_mm_start(void) { openblas_set_num_threads(1); }
 
 /* The slice [*lo, *hi) of n rows for the calling thread of the team; rows
  * come in blocks of 16 so tiny products stay on one thread. */
@@ -77,7 +73,7 @@ void blas_mm_bwd_weight(int M, int N, int K, const float *dC, int lddc, const fl
 }
 #else
 int blas_mm_built(void) { return 0; }
-void blas_mm_set_threads(int n) { (void)n; }
+void blas_mm_start(void) {}
 void blas_mm_fwd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int acc)
 {
     (void)M, (void)N, (void)K, (void)A, (void)lda, (void)W, (void)C, (void)ldc, (void)acc;

@@ -5,9 +5,9 @@
 
 /* Whether this build has it (meson -Dblas). */
 int blas_mm_built(void);
-/* Called with the backend's thread count; the work is split over the
- * OpenMP threads, and OpenBLAS's own pool kept to one thread. */
-void blas_mm_set_threads(int n);
+/* Before the first call: the work is split over the caller's OpenMP
+ * threads, so OpenBLAS's own pool is kept to one thread. */
+void blas_mm_start(void);
 /* The same contracts as mom_mm_*_ref in simd/kernels.h. */
 void blas_mm_fwd(int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc, int acc);
 void blas_mm_bwd_data(int M, int N, int K, const float *dC, int lddc, const float *W, float *dA, int ldda, int acc);
