@@ -229,11 +229,15 @@ rc=$?
     grep -qx "mom generate: SIGTERM: stopped; the samples end after 0 of --max-tokens 40" err.txt ||
     { echo "FAIL: generate on SIGTERM: exit $rc: $(cat out.txt err.txt)"; fails=$((fails + 1)); }
 # An import stopped half-way through its input leaves no file: the
-# documents come through a pipe, and SIGINT follows the first five.
+# documents come through a pipe, SIGINT follows the first five, and more
+# documents follow it (up to a million), so the import cannot reach the
+# end of its input before it sees the stop, however late its signal
+# thread runs.
 mkfifo docs.fifo
 "$mom" data import --jsonl docs.fifo --out stopped.bin > out.txt 2> err.txt &
 pid=$!
-{ head -5 d.jsonl; kill -INT "$pid"; } > docs.fifo &
+doc=$(head -1 d.jsonl)
+{ head -5 d.jsonl; kill -INT "$pid"; yes "$doc" | head -n 1000000; } > docs.fifo 2> /dev/null &
 writer=$!
 wait "$pid"
 rc=$?

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static atomic_int received;
 static pthread_t taker;
@@ -28,6 +29,15 @@ static void stop_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+}
+
+/* The first signal: noted, and passed to the library call in flight. */
+static void take_first(int sig)
+{
+    pthread_mutex_lock(&forward_lock);
+    atomic_store(&received, sig);
+    if (forward_to) mom_ctx_set_stop(forward_to, 1);
+    pthread_mutex_unlock(&forward_lock);
 }
 
 static void *take_signals(void *arg)
@@ -47,10 +57,7 @@ static void *take_signals(void *arg)
             raise(sig);
             continue;
         }
-        pthread_mutex_lock(&forward_lock);
-        atomic_store(&received, sig);
-        if (forward_to) mom_ctx_set_stop(forward_to, 1);
-        pthread_mutex_unlock(&forward_lock);
+        take_first(sig);
     }
     return NULL;
 }
@@ -72,8 +79,16 @@ static void pass_on(int sig)
 
 void stop_signal_install(void)
 {
-    sigset_t before;
+    sigset_t before, set, pending;
     stop_signal_block_for_new_threads(&before);
+    /* One sent before now (a parent started us with it blocked) is taken
+     * here, before any work, not whenever the taking thread gets to it. */
+    stop_signals(&set);
+    const struct timespec now = {0, 0};
+    int sig;
+    if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) &&
+        (sig = sigtimedwait(&set, NULL, &now)) > 0)
+        take_first(sig);
     pthread_attr_t attr;
     int ok = pthread_attr_init(&attr) == 0;
     if (ok) {
