@@ -10,6 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mom_version.h"
+
+/* What libmom exports: the library is built with hidden visibility, so
+ * only the calls declared MOM_API in its public headers are in its
+ * dynamic symbol table. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOM_API __attribute__((visibility("default")))
+#else
+#define MOM_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,8 +40,10 @@ typedef enum mom_status {
     MOM_ERR_STOPPED = -11,    /* mom_ctx_set_stop asked the call to stop: nothing was written */
 } mom_status;
 
-const char *mom_status_str(mom_status s);
-const char *mom_version(void);
+MOM_API const char *mom_status_str(mom_status s);
+/* MOM_VERSION_STRING of the library running, which may be newer than the
+ * header a program was compiled with (mom_version.h). */
+MOM_API const char *mom_version(void);
 
 #define MOM_MAX_MODALITIES 8
 
@@ -56,13 +69,13 @@ enum { MOM_MOD_TEXT, MOM_MOD_IMAGE, MOM_MOD_SPEECH };
 /* Whether a layout is set, its vocabulary size (-1 when a part is negative
  * or the sum overflows), and the modality a token id belongs to (-1:
  * outside the layout). */
-int mom_vocab_layout_is_set(const mom_vocab_layout *v);
-int mom_vocab_layout_size(const mom_vocab_layout *v);
-int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token);
+MOM_API int mom_vocab_layout_is_set(const mom_vocab_layout *v);
+MOM_API int mom_vocab_layout_size(const mom_vocab_layout *v);
+MOM_API int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token);
 /* The modalities a layout needs: 1 text only, 2 with images, 3 with speech. */
-int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
+MOM_API int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
 /* "text", "image", "speech" for the layout's modality ids; else "m<k>". */
-const char *mom_modality_name(const mom_vocab_layout *v, int modality);
+MOM_API const char *mom_modality_name(const mom_vocab_layout *v, int modality);
 
 /* Continuous images (the Transfusion setting): an image is BOI, then one
  * position per patch_size x patch_size patch of an image_size x image_size
@@ -76,8 +89,8 @@ typedef struct mom_patch_geometry {
 /* Most patches an image of a model may have: one prompt piece (src/infer.c). */
 #define MOM_MAX_IMAGE_PATCHES 2048
 /* patch_size^2 x channels, and (image_size / patch_size)^2; 0 for none. */
-int mom_patch_dim(const mom_patch_geometry *g);
-int mom_patches_per_image(const mom_patch_geometry *g);
+MOM_API int mom_patch_dim(const mom_patch_geometry *g);
+MOM_API int mom_patches_per_image(const mom_patch_geometry *g);
 
 typedef struct mom_config {
     int n_modalities;   /* 1..8 */
@@ -104,7 +117,7 @@ typedef struct mom_config {
 
 /* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
  * d_state 16, d_conv 4, expand 2, dt_rank auto, all decoupled, tied. */
-void mom_config_default(mom_config *cfg);
+MOM_API void mom_config_default(mom_config *cfg);
 
 typedef struct mom_ctx mom_ctx;
 typedef struct mom_model mom_model;
@@ -125,13 +138,13 @@ typedef struct mom_ctx_settings {
                             also MOM_VK_ALLOW_SOFTWARE=1 */
 } mom_ctx_settings;
 
-void mom_ctx_default_settings(mom_ctx_settings *s);
-mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s);
+MOM_API void mom_ctx_default_settings(mom_ctx_settings *s);
+MOM_API mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s);
 /* Why the last mom_ctx_create of this thread failed ("" when it did not). */
-const char *mom_ctx_create_error(void);
-void mom_ctx_destroy(mom_ctx **ctx);
+MOM_API const char *mom_ctx_create_error(void);
+MOM_API void mom_ctx_destroy(mom_ctx **ctx);
 /* The message of the last failure on this context ("" when none). */
-const char *mom_ctx_last_error(const mom_ctx *ctx);
+MOM_API const char *mom_ctx_last_error(const mom_ctx *ctx);
 /* stop 1 asks the long calls on ctx (mom_model_evaluate, the dataset
  * importers, mom_dataset_write) to stop at their next check, between
  * batches or documents: they return MOM_ERR_STOPPED, having written
@@ -140,32 +153,32 @@ const char *mom_ctx_last_error(const mom_ctx *ctx);
  * as mom does, with the signals blocked everywhere else: a handler that
  * runs on a thread inside oneDNN's JIT gemm writes its frame onto the heap,
  * oneDNN issue 4845.) */
-void mom_ctx_set_stop(mom_ctx *ctx, int stop);
+MOM_API void mom_ctx_set_stop(mom_ctx *ctx, int stop);
 /* One line naming the backend and matmul path in use. */
-const char *mom_ctx_backend_name(const mom_ctx *ctx);
+MOM_API const char *mom_ctx_backend_name(const mom_ctx *ctx);
 /* The CPU features found (cpuid and OS support), one line into buf. */
-void mom_cpu_features_string(char *buf, size_t cap);
+MOM_API void mom_cpu_features_string(char *buf, size_t cap);
 /* The Vulkan devices found, "0: NAME (TYPE, Vulkan X.Y); 1: ..." ("" when
  * none, or in a build without the Vulkan backend); MOM_VK_DEVICE picks by
  * this index. */
-void mom_vulkan_devices_string(char *buf, size_t cap);
+MOM_API void mom_vulkan_devices_string(char *buf, size_t cap);
 
 /* ---- config files ---------------------------------------------------- */
 /* Parses a JSON object with the field names of mom_config; "decouple" is a
  * list such as ["in","x","dt","out"]. Missing fields keep their defaults. */
-mom_status mom_config_parse_json(mom_ctx *ctx, const char *json, size_t len, mom_config *cfg);
-mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *cfg);
+MOM_API mom_status mom_config_parse_json(mom_ctx *ctx, const char *json, size_t len, mom_config *cfg);
+MOM_API mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *cfg);
 /* Writes the config as one JSON object into buf (NUL-terminated). */
-mom_status mom_config_to_json(const mom_config *cfg, char *buf, size_t cap);
+MOM_API mom_status mom_config_to_json(const mom_config *cfg, char *buf, size_t cap);
 /* Validates and fills derived fields (dt_rank when 0). */
-mom_status mom_config_validate(mom_ctx *ctx, mom_config *cfg);
+MOM_API mom_status mom_config_validate(mom_ctx *ctx, mom_config *cfg);
 
 /* ---- models ---------------------------------------------------------- */
-mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out);
-mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out);
-mom_status mom_model_save(mom_model *m, const char *path);
-void mom_model_destroy(mom_model **m);
-const mom_config *mom_model_config(const mom_model *m);
+MOM_API mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, mom_model **out);
+MOM_API mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out);
+MOM_API mom_status mom_model_save(mom_model *m, const char *path);
+MOM_API void mom_model_destroy(mom_model **m);
+MOM_API const mom_config *mom_model_config(const mom_model *m);
 
 typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */
@@ -174,21 +187,21 @@ typedef struct mom_model_info {
     double train_matmul_flops_per_token; /* the matmul part alone (what MFU counts) */
     int d_inner, dt_rank;
 } mom_model_info;
-void mom_model_get_info(const mom_model *m, mom_model_info *info);
+MOM_API void mom_model_get_info(const mom_model *m, mom_model_info *info);
 
 /* Parameter tensors by name (the safetensors names). */
-size_t mom_model_n_tensors(const mom_model *m);
-const char *mom_model_tensor_name(const mom_model *m, size_t i);
+MOM_API size_t mom_model_n_tensors(const mom_model *m);
+MOM_API const char *mom_model_tensor_name(const mom_model *m, size_t i);
 /* Shape of tensor `name`: up to 4 dims; returns MOM_ERR_NOT_FOUND if absent. */
-mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int64_t shape[4]);
+MOM_API mom_status mom_model_tensor_shape(mom_model *m, const char *name, int *ndim, int64_t shape[4]);
 /* Copies a parameter / its gradient out (n floats must equal its size). */
-mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n);
-mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n);
-mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n);
+MOM_API mom_status mom_model_get_param(mom_model *m, const char *name, float *out, size_t n);
+MOM_API mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, size_t n);
+MOM_API mom_status mom_model_get_grad(mom_model *m, const char *name, float *out, size_t n);
 /* Every gradient as one array of n = n_params floats (the tensors in table
  * order, end to end): what data-parallel training sums across processes. */
-mom_status mom_model_get_grads(mom_model *m, float *out, size_t n);
-mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n);
+MOM_API mom_status mom_model_get_grads(mom_model *m, float *out, size_t n);
+MOM_API mom_status mom_model_set_grads(mom_model *m, const float *in, size_t n);
 
 /* ---- a batch: B rows of T positions ---------------------------------- */
 typedef struct mom_batch {
@@ -219,16 +232,16 @@ typedef struct mom_losses {
  * modality's mean weighted by its count, and acc->loss recomputed as the
  * model defines it (with continuous images: the text mean + diffusion_weight
  * x the image MSE, not a mean of the batches' totals). */
-void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add);
+MOM_API void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add);
 
 /* Forward only. */
-mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out);
+MOM_API mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out);
 /* Forward and backward; gradients of the mean loss are ADDED to the
  * gradient buffer scaled by grad_scale (1/accum for accumulation). */
-mom_status mom_model_backward(mom_model *m, const mom_batch *b, float grad_scale, mom_losses *out);
-mom_status mom_model_zero_grad(mom_model *m);
+MOM_API mom_status mom_model_backward(mom_model *m, const mom_batch *b, float grad_scale, mom_losses *out);
+MOM_API mom_status mom_model_zero_grad(mom_model *m);
 /* Writes the gradients as safetensors under the parameter names. */
-mom_status mom_model_save_grads(mom_model *m, const char *path);
+MOM_API mom_status mom_model_save_grads(mom_model *m, const char *path);
 
 /* ---- the optimizer --------------------------------------------------- */
 typedef struct mom_optim_settings {
@@ -242,26 +255,26 @@ typedef struct mom_optim_settings {
     float min_lr_ratio;  /* 0.1 */
 } mom_optim_settings;
 
-void mom_optim_default_settings(mom_optim_settings *s);
+MOM_API void mom_optim_default_settings(mom_optim_settings *s);
 /* lr at step (0-based) under the schedule. */
-float mom_optim_lr_at(const mom_optim_settings *s, int64_t step);
+MOM_API float mom_optim_lr_at(const mom_optim_settings *s, int64_t step);
 /* Clips and applies one AdamW step with the model's gradients, then counts
  * the step. grad_norm (may be NULL) gets the norm before clipping. A
  * non-finite norm: MOM_ERR_NONFINITE naming the first tensor whose
  * gradient is not finite, nothing changed, the step not counted. */
-mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm);
+MOM_API mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm);
 /* zero_grad, backward of b (grad_scale 1) and step in one: on a device
  * backend the norm, its clipping and AdamW run on the device and the whole
  * step is one submission, the host reading back only the losses and the
  * norm. On the CPU the same bits as the three calls; on a device the norm
  * is summed there, so it may differ from mom_model_step's in the last
  * place. A non-finite norm leaves the model unchanged (MOM_ERR_NONFINITE). */
-mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
+MOM_API mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_optim_settings *s, mom_losses *out,
                                 float *grad_norm);
-int64_t mom_model_steps_done(const mom_model *m);
+MOM_API int64_t mom_model_steps_done(const mom_model *m);
 /* Optimizer state (step, m, v, data RNG state) as a second safetensors file. */
-mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state);
-mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_state);
+MOM_API mom_status mom_model_save_optim(mom_model *m, const char *path, uint64_t rng_state);
+MOM_API mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_state);
 
 /* ---- diffusion (continuous images) -------------------------------------
  * DDPM with the cosine schedule of Nichol & Dhariwal (2021) over
@@ -272,40 +285,40 @@ mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t *rng_st
  * predicts eps. */
 #define MOM_DIFFUSION_STEPS 1000
 /* alpha_bar_t for t in [0, MOM_DIFFUSION_STEPS); 1 for t < 0 (clean). */
-double mom_diffusion_alpha_bar(int t);
+MOM_API double mom_diffusion_alpha_bar(int t);
 /* The timestep's sinusoidal features: out[i] = sin(t w_i), out[dim/2 + i] =
  * cos(t w_i), w_i = 10000^(-i / (dim/2)), i < dim/2 (dim even). */
-void mom_diffusion_time_features(int t, int dim, float *out);
+MOM_API void mom_diffusion_time_features(int t, int dim, float *out);
 /* One deterministic DDIM step (eta 0) of n values: x holds x_t and becomes
  * x_t_prev, given the predicted noise eps; t_prev -1 gives x_0. clip > 0:
  * the predicted x_0 is clamped to [-clip, clip] and the noise re-derived
  * from it (images live in [-1, 1]; at t near 999 dividing by
  * sqrt(alpha_bar) ~ 0.001 would blow any error up). */
-void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
+MOM_API void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
 
 /* ---- datasets -------------------------------------------------------- */
-mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
-void mom_dataset_close(mom_dataset **d);
-int64_t mom_dataset_n_tokens(const mom_dataset *d);
-int mom_dataset_n_modalities(const mom_dataset *d);
-int64_t mom_dataset_vocab_size(const mom_dataset *d);
-int64_t mom_dataset_n_docs(const mom_dataset *d);
+MOM_API mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
+MOM_API void mom_dataset_close(mom_dataset **d);
+MOM_API int64_t mom_dataset_n_tokens(const mom_dataset *d);
+MOM_API int mom_dataset_n_modalities(const mom_dataset *d);
+MOM_API int64_t mom_dataset_vocab_size(const mom_dataset *d);
+MOM_API int64_t mom_dataset_n_docs(const mom_dataset *d);
 /* The vocabulary layout recorded in the file (all zero when none). */
-void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
+MOM_API void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
 /* The patch geometry recorded in the file (all zero: no continuous
  * images), and its number of patch positions (each has one row of
  * mom_patch_dim floats). */
-void mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out);
-int64_t mom_dataset_n_patches(const mom_dataset *d);
-const int32_t *mom_dataset_tokens(const mom_dataset *d);
-const uint8_t *mom_dataset_modalities(const mom_dataset *d);
+MOM_API void mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out);
+MOM_API int64_t mom_dataset_n_patches(const mom_dataset *d);
+MOM_API const int32_t *mom_dataset_tokens(const mom_dataset *d);
+MOM_API const uint8_t *mom_dataset_modalities(const mom_dataset *d);
 /* Checks that the dataset fits the model (vocab, modalities). */
-mom_status mom_dataset_check(mom_model *m, const mom_dataset *d);
+MOM_API mom_status mom_dataset_check(mom_model *m, const mom_dataset *d);
 
 /* Fills a batch from the window starting at token `start` of each row:
  * row b covers tokens [starts[b], starts[b] + T + 1); inputs are the first T,
  * targets the last T. Buffers are the caller's, each of B*T. */
-mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts,
+MOM_API mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts,
                                   int32_t *tokens, uint8_t *modality, int32_t *targets,
                                   uint8_t *target_modality);
 /* The patch vectors of the same windows' inputs: patches [B*T, patch_dim],
@@ -314,10 +327,10 @@ mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int6
  * of the part inside it). MOM_ERR_INVALID_ARG for a file without patches
  * or a window fill_batch refuses. O(B*T) a call: open builds an index of
  * n_tokens / 8 bytes. */
-mom_status mom_dataset_fill_patches(const mom_dataset *d, int B, int T, const int64_t *starts, float *patches);
+MOM_API mom_status mom_dataset_fill_patches(const mom_dataset *d, int B, int T, const int64_t *starts, float *patches);
 
 /* Held-out loss over the whole dataset in consecutive (B, T) windows. */
-mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
+MOM_API mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, int64_t max_batches,
                               mom_losses *out);
 
 /* Builds a dataset file from JSON lines, one document a line:
@@ -328,7 +341,7 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
  * numbers) one patch position; BOI and EOI around an image are the user's
  * own token segments, and the image rule of mom_dataset_write holds.
  * Written to a temporary file, fsynced, renamed. */
-mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path,
+MOM_API mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const char *out_path,
                                     int vocab_size, int n_modalities, const mom_patch_geometry *geom);
 /* Writes a dataset file from arrays. doc_starts: n_docs + 1 ascending
  * offsets, the first 0 and the last n_tokens (NULL with n_docs <= 1: one
@@ -341,7 +354,7 @@ mom_status mom_dataset_import_jsonl(mom_ctx *ctx, const char *jsonl_path, const 
  * and each maximal run of them is one image: BOI before it, EOI after it
  * in the same document, mom_patches_per_image(geom) long. A broken rule is
  * an error naming the token offset; nothing is written. */
-mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
+MOM_API mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *tokens, const uint8_t *mods,
                              int64_t n_tokens, const int64_t *doc_starts, int64_t n_docs,
                              int vocab_size, int n_modalities, const mom_vocab_layout *layout,
                              const float *patches, const mom_patch_geometry *geom);
@@ -370,45 +383,45 @@ typedef struct mom_state_settings {
     size_t memory_bytes;
 } mom_state_settings;
 
-void mom_state_default_settings(mom_state_settings *s);
+MOM_API void mom_state_default_settings(mom_state_settings *s);
 /* The bytes a state of n_seq sequences holds (0 for bad arguments). */
-size_t mom_state_bytes(const mom_model *m, int n_seq);
-mom_status mom_state_create(mom_model *m, const mom_state_settings *s, mom_state **out);
-void mom_state_destroy(mom_state **st);
-int mom_state_n_seq(const mom_state *st);
+MOM_API size_t mom_state_bytes(const mom_model *m, int n_seq);
+MOM_API mom_status mom_state_create(mom_model *m, const mom_state_settings *s, mom_state **out);
+MOM_API void mom_state_destroy(mom_state **st);
+MOM_API int mom_state_n_seq(const mom_state *st);
 /* Tokens sequence seq has been fed since it was empty (-1: no such seq). */
-int64_t mom_state_length(const mom_state *st, int seq);
+MOM_API int64_t mom_state_length(const mom_state *st, int seq);
 /* Sequence seq (or every one, seq < 0) back to empty. */
-mom_status mom_state_reset(mom_state *st, int seq);
+MOM_API mom_status mom_state_reset(mom_state *st, int seq);
 /* Sequence dst_seq of dst becomes sequence src_seq of src (a snapshot, a
  * restore, or a branch); seq -1 on both: every sequence (equal n_seq).
  * Both of one model. */
-mom_status mom_state_copy(mom_state *dst, int dst_seq, const mom_state *src, int src_seq);
+MOM_API mom_status mom_state_copy(mom_state *dst, int dst_seq, const mom_state *src, int src_seq);
 /* Feeds sequences seq0 .. seq0 + n_seq - 1 T tokens each (row i of tokens
  * and modality, [n_seq * T], is sequence seq0 + i), continuing from their
  * state. logits (may be NULL): [n_seq, vocab_size], after each one's last
  * token. Long prompts run in pieces, so memory stays bounded. */
-mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const int32_t *tokens,
+MOM_API mom_status mom_state_prefill(mom_state *st, int seq0, int n_seq, int T, const int32_t *tokens,
                              const uint8_t *modality, float *logits);
 /* One token for each of the state's sequences ([n_seq] each); logits
  * [n_seq, vocab_size]. */
-mom_status mom_state_step(mom_state *st, const int32_t *tokens, const uint8_t *modality, float *logits);
+MOM_API mom_status mom_state_step(mom_state *st, const int32_t *tokens, const uint8_t *modality, float *logits);
 /* Continuous images: feeds sequence seq n image positions whose patches
  * are x_t [n, patch_dim] at diffusion timestep t (0..999), and returns the
  * noise the model predicts for each, eps [n, patch_dim]. The state moves
  * on as prefill's does: to denoise, snapshot the state after BOI and
  * restore it before each step (mom_generate does). */
-mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float *x_t, int t, float *eps);
+MOM_API mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float *x_t, int t, float *eps);
 /* Continuous images: draws an image for sequence seq, which has just been
  * fed BOI: Gaussian noise (from seed) through `steps` DDIM steps (eta 0)
  * from t = 999 down to 0, each fed from a snapshot of the state at BOI, so
  * the prompt is not run again. Then the state holds the prompt, BOI and
  * the image (fed clean, t = 0), ready for EOI. pixels: image_size^2 x
  * channels in [0, 1]. */
-mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t seed, float *pixels);
+MOM_API mom_status mom_state_generate_image(mom_state *st, int seq, int steps, uint64_t seed, float *pixels);
 /* The logits after every position of B rows of T tokens, each row from an
  * empty state: [B, T, vocab_size]. One forward, as in training. */
-mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
+MOM_API mom_status mom_model_logits(mom_model *m, int B, int T, const int32_t *tokens, const uint8_t *modality,
                             float *logits);
 
 /* ---- sampling -----------------------------------------------------------
@@ -430,15 +443,15 @@ typedef struct mom_sampling {
 } mom_sampling;
 
 typedef struct mom_sampler mom_sampler;
-void mom_sampling_default(mom_sampling *s);
-mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_seq, mom_sampler **out);
-void mom_sampler_destroy(mom_sampler **sp);
+MOM_API void mom_sampling_default(mom_sampling *s);
+MOM_API mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_seq, mom_sampler **out);
+MOM_API void mom_sampler_destroy(mom_sampler **sp);
 /* Tells the sampler that seq's sequence goes on with token (a prompt's
  * tokens, or a sampled one), so it knows which modality comes next. */
-mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token);
+MOM_API mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token);
 /* Draws seq's next token from logits [vocab_size] (not accepted yet; its
  * modality, to feed it back, is mom_vocab_layout_modality's). */
-mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int32_t *token);
+MOM_API mom_status mom_sampler_sample(mom_sampler *sp, int seq, const float *logits, int32_t *token);
 
 /* ---- benchmarks ------------------------------------------------------- */
 /* Receives one JSON object (one line, no newline) per measurement. */
@@ -449,20 +462,20 @@ typedef void (*mom_bench_emit)(const char *json, void *user);
  * seq T. Each line: name, shape, path, seconds (best of the repeats),
  * throughput and its unit, and max_err: the largest difference from the
  * scalar output relative to the largest scalar magnitude. */
-mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg, int B, int T, mom_bench_emit emit, void *user);
+MOM_API mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg, int B, int T, mom_bench_emit emit, void *user);
 
 /* Device backends: time every op on the device (GPU timestamps) from now
  * on, totals cleared (enable 1), or stop (0). MOM_ERR_UNSUPPORTED on the
  * CPU backend (whose kernels mom_bench_kernels times). */
-mom_status mom_ctx_profile(mom_ctx *ctx, int enable);
+MOM_API mom_status mom_ctx_profile(mom_ctx *ctx, int enable);
 /* One JSON line per shader timed since profiling began: name "device_op",
  * shader, calls, seconds (total) and seconds_per_call. */
-mom_status mom_ctx_profile_emit(mom_ctx *ctx, mom_bench_emit emit, void *user);
+MOM_API mom_status mom_ctx_profile_emit(mom_ctx *ctx, mom_bench_emit emit, void *user);
 
 /* The best fp32 GFLOP/s the context's matmul reaches on the forward
  * projection shapes of cfg with M = tokens rows (the peak an MFU is
  * measured against). shape gets e.g. "M 4096 N 1024 K 256". */
-mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg, int tokens, double *gflops, char *shape,
+MOM_API mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg, int tokens, double *gflops, char *shape,
                                  size_t shape_cap);
 
 #ifdef __cplusplus

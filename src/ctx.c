@@ -9,7 +9,7 @@
 #include "ctx.h"
 #include "kernels.h"
 
-const char *mom_version(void) { return "0.1.0"; }
+const char *mom_version(void) { return MOM_VERSION_STRING; }
 
 const char *mom_status_str(mom_status s)
 {
