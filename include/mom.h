@@ -3,7 +3,17 @@
  * The one public header. Every call returns a mom_status; on failure the
  * context keeps a one-line message (mom_ctx_last_error) that names the value
  * that was wrong. Handles are opaque; every destroy function accepts NULL and
- * NULLs the caller's pointer. Status values are pinned and never renumbered. */
+ * NULLs the caller's pointer. Status values are pinned and never renumbered.
+ *
+ * Structs that will grow (the config, the settings, the batch, the model
+ * info) end in reserved space, so a program compiled against this header
+ * keeps working with a later libmom.so of the same soversion: a later
+ * release takes its new fields out of `reserved`, leaving the struct's size
+ * and every older field where they are, and zero in a new field means the
+ * old behaviour. Start such a struct from its _default call (or = {0});
+ * a call given one whose reserved space is not all zero (a program built
+ * for a newer libmom asking for something this one does not know) fails
+ * with MOM_ERR_INVALID_ARG and says so. */
 #ifndef MOM_H
 #define MOM_H
 
@@ -113,6 +123,7 @@ typedef struct mom_config {
     mom_patch_geometry patches;
     int time_dim;           /* sinusoidal timestep features, even, default 64 */
     float diffusion_weight; /* lambda of loss = text CE + lambda image MSE, default 5 */
+    uint64_t reserved[8];   /* zero (see the top of this header) */
 } mom_config;
 
 /* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
@@ -381,6 +392,7 @@ typedef struct mom_state_settings {
                            the handle itself, under 100 bytes plus 8 a
                            sequence, is still malloc'd) */
     size_t memory_bytes;
+    uint64_t reserved[8]; /* zero (see the top of this header) */
 } mom_state_settings;
 
 MOM_API void mom_state_default_settings(mom_state_settings *s);
@@ -440,6 +452,7 @@ typedef struct mom_sampling {
     uint64_t seed;     /* default 0 */
     int image_tokens;  /* codes per image (the codebook's); 0: EOI may come any time */
     int speech_tokens; /* most units per recording, default 500 */
+    uint64_t reserved[8]; /* zero (see the top of this header) */
 } mom_sampling;
 
 typedef struct mom_sampler mom_sampler;

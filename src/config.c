@@ -7,10 +7,12 @@
 
 #include "ctx.h"
 #include "json.h"
+#include "reserved.h"
 
 void mom_config_default(mom_config *c)
 {
     if (!c) return;
+    memset(c, 0, sizeof(*c));
     c->n_modalities = 3;
     c->vocab_size = 1024;
     c->d_model = 256;
@@ -71,7 +73,8 @@ static mom_status validate_patches(mom_ctx *ctx, const mom_config *c)
 mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
 {
     if (!c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_validate: cfg is NULL");
-    mom_status s;
+    mom_status s = MOM_CHECK_RESERVED(ctx, "config", c->reserved);
+    if (s) return s;
     if ((s = range(ctx, "n_modalities", c->n_modalities, 1, MOM_MAX_MODALITIES)) ||
         (s = range(ctx, "vocab_size", c->vocab_size, 2, 1 << 24)) ||
         (s = range(ctx, "d_model", c->d_model, 1, 16384)) ||

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "reserved.h"
 #include "rng.h"
 
 enum { IN_TEXT, IN_IMAGE, IN_SPEECH };
@@ -43,6 +44,8 @@ mom_status mom_sampler_create(const mom_model *m, const mom_sampling *s, int n_s
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = m->ctx;
     if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_sampler_create: %s is NULL", s ? "out" : "sampling");
+    mom_status rs = MOM_CHECK_RESERVED(ctx, "sampling", s->reserved);
+    if (rs) return rs;
     if (!(s->temperature >= 0.0f) || !isfinite(s->temperature))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "sampling: temperature %g is not a finite number >= 0",
                         (double)s->temperature);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "reserved.h"
 #include "state.h"
 
 void mom_state_default_settings(mom_state_settings *s)
@@ -39,6 +40,8 @@ mom_status mom_state_create(mom_model *m, const mom_state_settings *s, mom_state
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = m->ctx;
     if (!s || !out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_state_create: %s is NULL", s ? "out" : "settings");
+    mom_status rs = MOM_CHECK_RESERVED(ctx, "state settings", s->reserved);
+    if (rs) return rs;
     if (s->n_seq < 1 || s->n_seq > MOM_STATE_MAX_SEQ)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "state: n_seq = %d is not in [1, %d]", s->n_seq, MOM_STATE_MAX_SEQ);
     if (s->max_tokens < 0)
