@@ -30,6 +30,12 @@
 #else
 #define MOM_API
 #endif
+/* A call kept under its old name for one release after a rename. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOM_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define MOM_DEPRECATED(msg)
+#endif
 
 #ifdef __cplusplus
 extern "C" {

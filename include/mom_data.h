@@ -38,7 +38,9 @@ MOM_API mom_status mom_vq_train(mom_ctx *ctx, const char *const *paths, size_t n
  * F32, and its size, patch and channels in the metadata. Written crash-safe. */
 MOM_API mom_status mom_vq_save(mom_ctx *ctx, const mom_vq *vq, const char *path);
 MOM_API mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out);
-MOM_API void mom_vq_free(mom_vq **vq);
+MOM_API void mom_vq_destroy(mom_vq **vq);
+/* The old name of mom_vq_destroy, until the next release. */
+MOM_API MOM_DEPRECATED("use mom_vq_destroy") void mom_vq_free(mom_vq **vq);
 MOM_API int mom_vq_codes(const mom_vq *vq);
 MOM_API int mom_vq_tokens_per_image(const mom_vq *vq); /* (size / patch)^2 */
 MOM_API int mom_vq_image_size(const mom_vq *vq);
@@ -83,7 +85,9 @@ MOM_API mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_
 /* safetensors: "codes" [codes, 40], "mean" [40], "std" [40] F32. */
 MOM_API mom_status mom_units_save(mom_ctx *ctx, const mom_units *u, const char *path);
 MOM_API mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out);
-MOM_API void mom_units_free(mom_units **u);
+MOM_API void mom_units_destroy(mom_units **u);
+/* The old name of mom_units_destroy, until the next release. */
+MOM_API MOM_DEPRECATED("use mom_units_destroy") void mom_units_free(mom_units **u);
 MOM_API int mom_units_codes(const mom_units *u);
 /* The file's units, consecutive repeats collapsed; *units malloc'd. */
 MOM_API mom_status mom_units_encode_file(mom_ctx *ctx, const mom_units *u, const char *path, int32_t **units,

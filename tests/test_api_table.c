@@ -214,8 +214,8 @@ static int group_teardown(void **state)
     mom_state_destroy(&f->pst);
     mom_dataset_close(&f->d);
     mom_dataset_close(&f->pd);
-    mom_vq_free(&f->vq);
-    mom_units_free(&f->units);
+    mom_vq_destroy(&f->vq);
+    mom_units_destroy(&f->units);
     mom_model_destroy(&f->m);
     mom_model_destroy(&f->pm);
     mom_ctx_destroy(&f->ctx);
@@ -1664,14 +1664,36 @@ static void row_mom_vq_load(fixture *f)
     assert_null(vq);
 }
 
-static void row_mom_vq_free(fixture *f)
+static void row_mom_vq_destroy(fixture *f)
 {
     (void)f;
+    NOCRASH(mom_vq_destroy(NULL));
+    mom_vq *vq = NULL;
+    NOCRASH(mom_vq_destroy(&vq));
+    assert_null(vq);
+}
+
+/* The old names (deprecated for one release) still free what they get. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void row_mom_vq_free(fixture *f)
+{
     NOCRASH(mom_vq_free(NULL));
     mom_vq *vq = NULL;
+    assert_int_equal(mom_vq_load(f->ctx, f->vq_path, &vq), MOM_OK);
     NOCRASH(mom_vq_free(&vq));
     assert_null(vq);
 }
+
+static void row_mom_units_free(fixture *f)
+{
+    NOCRASH(mom_units_free(NULL));
+    mom_units *u = NULL;
+    assert_int_equal(mom_units_load(f->ctx, f->units_path, &u), AUDIO_OR(MOM_OK));
+    NOCRASH(mom_units_free(&u));
+    assert_null(u);
+}
+#pragma GCC diagnostic pop
 
 static void row_mom_vq_codes(fixture *f) { (void)f; VAL(mom_vq_codes(NULL), 0); }
 static void row_mom_vq_tokens_per_image(fixture *f) { (void)f; VAL(mom_vq_tokens_per_image(NULL), 0); }
@@ -1842,12 +1864,12 @@ static void row_mom_units_load(fixture *f)
     assert_null(u);
 }
 
-static void row_mom_units_free(fixture *f)
+static void row_mom_units_destroy(fixture *f)
 {
     (void)f;
-    NOCRASH(mom_units_free(NULL));
+    NOCRASH(mom_units_destroy(NULL));
     mom_units *u = NULL;
-    NOCRASH(mom_units_free(&u));
+    NOCRASH(mom_units_destroy(&u));
     assert_null(u);
 }
 
@@ -2040,6 +2062,7 @@ static const api_row rows[] = {
     API_ROW(mom_vq_train),
     API_ROW(mom_vq_save),
     API_ROW(mom_vq_load),
+    API_ROW(mom_vq_destroy),
     API_ROW(mom_vq_free),
     API_ROW(mom_vq_codes),
     API_ROW(mom_vq_tokens_per_image),
@@ -2055,6 +2078,7 @@ static const api_row rows[] = {
     API_ROW(mom_units_train),
     API_ROW(mom_units_save),
     API_ROW(mom_units_load),
+    API_ROW(mom_units_destroy),
     API_ROW(mom_units_free),
     API_ROW(mom_units_codes),
     API_ROW(mom_units_encode_file),

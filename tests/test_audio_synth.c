@@ -222,7 +222,7 @@ static void test_round_trip(void **state)
         free(again);
     }
     free(units);
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 /* ---- same input, same bytes ---------------------------------------------- */
@@ -256,7 +256,7 @@ static void test_deterministic(void **state)
     ba = tu_read_file(a, &sa);
     assert_int_equal(sa, 44 + 2 * 720);
     free(ba);
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 /* ---- bad input ----------------------------------------------------------- */
@@ -305,7 +305,7 @@ static void test_bad_input(void **state)
     assert_int_equal(size, 44 + 2 * ((3 * 100 - 1) * 320 + 400));
     free(bytes);
     assert_false(tu_has_tmp_file(f->dir, 0));
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 int main(void)

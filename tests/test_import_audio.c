@@ -354,11 +354,11 @@ static void test_units_train_save_load(void **state)
     assert_memory_equal(ba, bb, sa);
     free(ba);
     free(bb);
-    mom_units_free(&u);
-    mom_units_free(&v);
-    mom_units_free(&w);
+    mom_units_destroy(&u);
+    mom_units_destroy(&v);
+    mom_units_destroy(&w);
     assert_null(u);
-    mom_units_free(&u); /* twice is harmless */
+    mom_units_destroy(&u); /* twice is harmless */
 }
 
 static void test_units_train_bad(void **state)
@@ -386,7 +386,7 @@ static void test_units_train_bad(void **state)
     /* fewer frames than codes: k-means repeats frames, still a valid file */
     assert_int_equal(mom_units_train(&f->ctx, p, 1, 64, 5, 1, &u), MOM_OK);
     assert_int_equal(mom_units_codes(u), 64);
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 /* Encoding divides by std after subtracting mean: a hand-made file with
@@ -431,7 +431,7 @@ static void test_units_encode_normalises(void **state)
         assert_int_equal(c[0], i);
         free(c);
     }
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 /* Silence: every frame is ln(1e-6) in every band, so each deviation is 0
@@ -460,7 +460,7 @@ static void test_units_std_floor(void **state)
     int32_t *c = encode_ok(f, u, f->path, &n);
     assert_int_equal(n, 1);
     free(c);
-    mom_units_free(&u);
+    mom_units_destroy(&u);
 }
 
 /* ---- units files that lie ------------------------------------------------ */
@@ -523,7 +523,7 @@ static void test_units_load_refuses(void **state)
         if (!cases[i].expect) {
             if (s) fail_msg("%s: %s", path, f->ctx.err);
             assert_int_equal(mom_units_codes(u), 4);
-            mom_units_free(&u);
+            mom_units_destroy(&u);
             continue;
         }
         if (s == MOM_OK) fail_msg("%s accepted", path);

@@ -235,10 +235,10 @@ static void test_bad_args(void **state)
     assert_null(loaded);
     assert_error(f, mom_image_write_png(&f->ctx, in_dir(f, "o.png"), 8, 2, px), MOM_ERR_INVALID_ARG, f->path, "channels 2");
     assert_error(f, mom_image_write_png(&f->ctx, f->path, -1, 1, px), MOM_ERR_INVALID_ARG, f->path, "size -1");
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     assert_null(vq);
-    mom_vq_free(&vq); /* twice is harmless */
-    mom_vq_free(NULL);
+    mom_vq_destroy(&vq); /* twice is harmless */
+    mom_vq_destroy(NULL);
     assert_int_equal(mom_vq_codes(NULL), 0);
 }
 
@@ -350,13 +350,13 @@ static void test_train_encode_decode(void **state)
         assert_int_equal(mom_vq_image_size(vq), 8);
         assert_int_equal(mom_vq_channels(vq), 1);
         assert_true(check_round_trip(f, vq, px) <= 1e-12f);
-        mom_vq_free(&vq);
+        mom_vq_destroy(&vq);
     }
     /* 3 codes for 5 patches: lossy, but never worse than the nearest code. */
     mom_vq *vq = NULL;
     assert_int_equal(mom_vq_train(&f->ctx, p, 6, 8, 4, 1, 3, 20, 7, &vq), MOM_OK);
     assert_true(check_round_trip(f, vq, px) > 1e-3f);
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     /* Deterministic for a seed. */
     mom_vq *a = NULL, *b = NULL;
     float ba[16 * 16], bb[16 * 16];
@@ -365,8 +365,8 @@ static void test_train_encode_decode(void **state)
     read_book(f, a, ba);
     read_book(f, b, bb);
     assert_memory_equal(ba, bb, 4 * 16 * sizeof(float));
-    mom_vq_free(&a);
-    mom_vq_free(&b);
+    mom_vq_destroy(&a);
+    mom_vq_destroy(&b);
 }
 
 static void test_rgb_patches(void **state)
@@ -419,7 +419,7 @@ static void test_rgb_patches(void **state)
                  "4 x 4 x 1 does not fit");
     assert_error(f, mom_vq_image_tokens(&f->ctx, vq, &other, px, 4, 4, 3, tok, mod), MOM_ERR_DATA, NULL,
                  "the codebook has 4 codes, but the vocabulary has 8 image tokens");
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
 }
 
 /* ---- continuous patches (the Transfusion setting) ----------------------- */
@@ -450,7 +450,7 @@ static void test_image_to_patches(void **state)
         assert_int_equal(mom_image_from_patches(&f->ctx, &g, patches, back), MOM_OK);
         for (int i = 0; i < 64; i++) assert_float_equal(back[i], px[k][i], 1e-7);
     }
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     /* RGB: channels interleaved, the rows of a patch one after another. */
     const mom_patch_geometry rgb = {2, 6, 3};
     float img[6 * 6 * 3], pt[9 * 12], back[6 * 6 * 3];
@@ -585,7 +585,7 @@ static void test_manifest_patches_bad(void **state)
                  "needs an image codebook (--vq) or a patch size (--patch, --size)");
     assert_int_equal(access(out, F_OK), -1); /* nothing written */
     assert_int_equal(tu_count_entries(f->dir, ".tmp."), 7); /* the digits and the manifest */
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
 }
 
 /* ---- codebook files ----------------------------------------------------- */
@@ -628,8 +628,8 @@ static void test_save_load(void **state)
     st_close(&sf);
     /* Saving into a missing folder fails, names the path, leaves nothing. */
     assert_error(f, mom_vq_save(&f->ctx, vq, in_dir(f, "no/book.safetensors")), MOM_ERR_IO, "no/book.safetensors", NULL);
-    mom_vq_free(&vq);
-    mom_vq_free(&back);
+    mom_vq_destroy(&vq);
+    mom_vq_destroy(&back);
 }
 
 /* Writes a codebook by hand: rows x cols F32 (dtype I32 when i32) with
@@ -658,11 +658,11 @@ static void test_corrupt_codebook(void **state)
     const char *p = in_dir(f, "book.safetensors");
     write_book(p, 4, 16, 0, 0.25f, "mom_vq", "8", "4", "1");
     assert_int_equal(mom_vq_load(&f->ctx, p, &vq), MOM_OK);
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     write_book(p, 4, 48, 0, 0.25f, "mom_vq", "8", "4", "3");
     assert_int_equal(mom_vq_load(&f->ctx, p, &vq), MOM_OK);
     assert_int_equal(mom_vq_channels(vq), 3);
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     static const struct {
         int64_t rows, cols;
         int i32;

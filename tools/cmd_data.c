@@ -228,8 +228,8 @@ static int data_import(int argc, char **argv)
     snprintf(lost, sizeof(lost), "nothing written to %s", out);
     int rc = s == MOM_ERR_STOPPED ? stop_signal_exit("data import", lost) : s ? tool_error("data import", ctx, s) : 0;
     stop_signal_forward(NULL);
-    mom_vq_free(&vq);
-    mom_units_free(&units);
+    mom_vq_destroy(&vq);
+    mom_units_destroy(&units);
     mom_ctx_destroy(&ctx);
     return rc;
 }
@@ -274,12 +274,12 @@ static int data_train_codebook(int argc, char **argv, int images)
         mom_vq *vq = NULL;
         s = mom_vq_train(ctx, (const char *const *)paths, n, size, patch, channels, codes, iters, (uint64_t)seed, &vq);
         if (!s) s = mom_vq_save(ctx, vq, out);
-        mom_vq_free(&vq);
+        mom_vq_destroy(&vq);
     } else {
         mom_units *u = NULL;
         s = mom_units_train(ctx, (const char *const *)paths, n, codes, iters, (uint64_t)seed, &u);
         if (!s) s = mom_units_save(ctx, u, out);
-        mom_units_free(&u);
+        mom_units_destroy(&u);
     }
     if (!s) printf("{\"out\": \"%s\", \"files\": %zu, \"codes\": %d}\n", out, n, codes);
     int rc = s ? tool_error(cmd, ctx, s) : 0;
@@ -386,7 +386,7 @@ static int data_decode_images(int argc, char **argv)
     if (!rc && !written) fprintf(stderr, "mom data decode-images: %s has no images\n", data);
     free(codes);
     free(px);
-    mom_vq_free(&vq);
+    mom_vq_destroy(&vq);
     mom_dataset_close(&d);
     mom_ctx_destroy(&ctx);
     return rc ? rc : written ? 0 : 1;

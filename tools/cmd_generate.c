@@ -570,8 +570,8 @@ int cmd_generate(int argc, char **argv)
         const int r = run(&g);
         rc = r < 0 ? 1 : r;
     }
-    mom_vq_free(&g.vq);
-    mom_units_free(&g.units);
+    mom_vq_destroy(&g.vq);
+    mom_units_destroy(&g.units);
     mom_model_destroy(&g.m);
     mom_ctx_destroy(&g.ctx);
     return rc;

@@ -212,7 +212,7 @@ mom_status mom_audio_logmel(mom_ctx *ctx, const char *path, float **frames, size
     return s;
 }
 
-void mom_units_free(mom_units **u)
+void mom_units_destroy(mom_units **u)
 {
     if (!u || !*u) return;
     free((*u)->C);
@@ -226,7 +226,7 @@ static mom_units *units_new(int codes)
 {
     mom_units *u = calloc(1, sizeof *u);
     if (u) u->codes = codes;
-    if (u && !(u->C = malloc(sizeof(float) * NB * (size_t)codes))) mom_units_free(&u);
+    if (u && !(u->C = malloc(sizeof(float) * NB * (size_t)codes))) mom_units_destroy(&u);
     return u;
 }
 
@@ -278,7 +278,7 @@ mom_status mom_units_train(mom_ctx *ctx, const char *const *paths, size_t n_path
             s = mom_fail(ctx, MOM_ERR_NOMEM, "units: out of memory for k-means on %zu frames", n);
     }
     free(X);
-    if (s) mom_units_free(&u);
+    if (s) mom_units_destroy(&u);
     *out = u;
     return s;
 }
@@ -345,7 +345,7 @@ mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out)
     if (!s) s = load_tensor(ctx, &f, path, "mean", 1, u->mean, 0);
     if (!s) s = load_tensor(ctx, &f, path, "std", 1, u->std, 1);
     st_close(&f);
-    if (s) mom_units_free(&u);
+    if (s) mom_units_destroy(&u);
     *out = u;
     return s;
 }
@@ -410,7 +410,7 @@ mom_status mom_units_load(mom_ctx *ctx, const char *path, mom_units **out)
     return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "%s: " NO_AUDIO, path ? path : "units");
 }
 
-void mom_units_free(mom_units **u)
+void mom_units_destroy(mom_units **u)
 {
     if (u) *u = NULL; /* none can exist in this build */
 }
@@ -427,3 +427,6 @@ mom_status mom_units_encode_file(mom_ctx *ctx, const mom_units *u, const char *p
 }
 
 #endif
+
+/* The old name, for one release (mom_data.h). */
+void mom_units_free(mom_units **u) { mom_units_destroy(u); }

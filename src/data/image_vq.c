@@ -20,13 +20,15 @@ struct mom_vq {
     float *book;                           /* (codes, dim) */
 };
 
-void mom_vq_free(mom_vq **vq)
+void mom_vq_destroy(mom_vq **vq)
 {
     if (!vq || !*vq) return;
     free((*vq)->book);
     free(*vq);
     *vq = NULL;
 }
+/* The old name, for one release (mom_data.h). */
+void mom_vq_free(mom_vq **vq) { mom_vq_destroy(vq); }
 int mom_vq_codes(const mom_vq *vq) { return vq ? vq->codes : 0; }
 int mom_vq_tokens_per_image(const mom_vq *vq) { return vq ? (vq->size / vq->patch) * (vq->size / vq->patch) : 0; }
 int mom_vq_image_size(const mom_vq *vq) { return vq ? vq->size : 0; }
@@ -205,7 +207,7 @@ mom_status mom_vq_train(mom_ctx *ctx, const char *const *paths, size_t n_paths, 
         s = mom_fail(ctx, MOM_ERR_NOMEM, "mom_vq_train: k-means out of memory (%zu patches)", n_paths * tpi);
     free(img);
     free(X);
-    if (s) mom_vq_free(&vq);
+    if (s) mom_vq_destroy(&vq);
     *out = vq;
     return s;
 }
@@ -274,7 +276,7 @@ mom_status mom_vq_load(mom_ctx *ctx, const char *path, mom_vq **out)
                              i % vq->dim, (double)vq->book[i]);
     }
     st_close(&f);
-    if (s) mom_vq_free(&vq);
+    if (s) mom_vq_destroy(&vq);
     *out = vq;
     return s;
 }

@@ -29,13 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(px);
         free(codes);
-        mom_vq_free(&vq);
+        mom_vq_destroy(&vq);
     } else {
         FUZZ_CHECK(vq == NULL);
     }
     mom_units *u = NULL;
     if (fuzz_status("mom_units_load", mom_units_load(ctx, path, &u)) == MOM_OK) FUZZ_CHECK(mom_units_codes(u) >= 2);
     else FUZZ_CHECK(u == NULL);
-    mom_units_free(&u);
+    mom_units_destroy(&u);
     return 0;
 }
