@@ -135,7 +135,7 @@ typedef struct patch_feed {
     int t;
 } patch_feed;
 
-/* Plans (B, T), routes the batch by modality, embeds it and runs every
+/* trunk.c: plans (B, T), routes the batch by modality, embeds it and runs every
  * layer: x_final holds the last residual stream, position p at row
  * plan.host_rows[p]. Ids must be checked already. carry: n_layer states
  * (inference) or NULL. pf: the patches, when the batch has image positions
