@@ -46,7 +46,8 @@ mom_status model_alloc_buffers(mom_model *m)
     m->grads = m->be->alloc(m->be, m->n_params);
     m->adam_m = m->be->alloc(m->be, m->n_params);
     m->adam_v = m->be->alloc(m->be, m->n_params);
-    if (!m->params || !m->grads || !m->adam_m || !m->adam_v)
+    m->step_scale = m->be->alloc(m->be, 3);
+    if (!m->params || !m->grads || !m->adam_m || !m->adam_v || !m->step_scale)
         return mom_fail(m->ctx, MOM_ERR_NOMEM, "cannot allocate %zu MiB for parameters and optimizer",
                         m->n_params * 16 >> 20);
     return MOM_OK;
@@ -79,8 +80,8 @@ void mom_model_destroy(mom_model **mp)
     mom_model *m = *mp;
     plan_free(m);
     if (m->be) {
-        be_buf *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v};
-        for (int i = 0; i < 4; i++)
+        be_buf *bufs[] = {m->params, m->grads, m->adam_m, m->adam_v, m->step_scale};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]) m->be->release(m->be, bufs[i]);
     }
     free(m->tensors);

@@ -245,11 +245,7 @@ mom_status mom_model_train_step(mom_model *m, const mom_batch *b, const mom_opti
     int ni = 0;
     if ((st = mom_model_zero_grad(m)) || (st = run_step(m, b, 1, 1.0f, out, &ni))) return st;
     optim_record(m, s, m->plan.step_clip);
-    float scale[3];
-    if ((st = read_losses(m, b, ni, out, scale))) return st;
-    if (grad_norm) *grad_norm = scale[0];
-    if (scale[2] == 0.0f)
-        return optim_refuse_nonfinite(m, scale[0]);
-    m->step++;
-    return MOM_OK;
+    float clip[3];
+    if ((st = read_losses(m, b, ni, out, clip))) return st;
+    return optim_finish(m, clip, grad_norm);
 }
