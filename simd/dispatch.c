@@ -30,7 +30,6 @@ const mom_kernels mom_kernels_scalar = {
     .conv_silu_bwd = mom_conv_silu_bwd_ref,
     .softplus_fwd = mom_softplus_fwd_ref,
     .softplus_bwd = mom_softplus_bwd_ref,
-    .add = mom_add_ref,
     .sumsq = mom_sumsq_ref,
     .scan_fwd = mom_scan_fwd_ref,
     .scan_bwd = mom_scan_bwd_ref,

@@ -154,17 +154,6 @@ void mom_softplus_bwd_avx512(size_t n, const float *x, const float *dy, float *d
     }
 }
 
-void mom_add_avx512(size_t n, const float *x, float *y)
-{
-    const size_t nb = (n + FLAT_BLOCK - 1) / FLAT_BLOCK;
-#pragma omp parallel for schedule(static) if (n >= FLAT_PARALLEL_MIN)
-    for (size_t b = 0; b < nb; b++) {
-        const size_t i = b * FLAT_BLOCK;
-        const size_t len = n - i < FLAT_BLOCK ? n - i : FLAT_BLOCK;
-        add_row((int)len, x + i, y + i);
-    }
-}
-
 /* The low and high 8 floats of v as doubles. */
 static inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 static inline __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)); }

@@ -55,11 +55,6 @@ void mom_exp_ref(size_t n, const float *x, float *y)
     for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
 }
 
-void mom_add_ref(size_t n, const float *x, float *y)
-{
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
-
 double mom_sumsq_ref(size_t n, const float *x)
 {
     double s = 0.0;

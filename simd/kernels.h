@@ -85,8 +85,6 @@ void mom_conv_silu_bwd_ref(int B, int L, int D, int K, const int32_t *rows, cons
 void mom_softplus_fwd_ref(size_t n, const float *x, float *y);
 /* dx = dy * sigmoid(x) (1 above the threshold). */
 void mom_softplus_bwd_ref(size_t n, const float *x, const float *dy, float *dx);
-/* y += x. */
-void mom_add_ref(size_t n, const float *x, float *y);
 /* sum of squares in double, fixed order. */
 double mom_sumsq_ref(size_t n, const float *x);
 /* x *= a. */
@@ -211,7 +209,6 @@ void mom_exp_ref(size_t n, const float *x, float *y);
        const float *dout, float *dx, int lddx, float *dw, float *db))                                          \
     X(void, softplus_fwd, (size_t n, const float *x, float *y))                                                \
     X(void, softplus_bwd, (size_t n, const float *x, const float *dy, float *dx))                              \
-    X(void, add, (size_t n, const float *x, float *y))                                                         \
     X(double, sumsq, (size_t n, const float *x))                                                               \
     X(void, scan_fwd, (const mom_scan_args *a, float *y))                                                      \
     X(void, scan_bwd, (const mom_scan_args *a, const mom_scan_grads *g))                                       \

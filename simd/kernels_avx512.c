@@ -23,7 +23,6 @@ const mom_kernels mom_kernels_avx512 = {
     .conv_silu_bwd = mom_conv_silu_bwd_avx512,
     .softplus_fwd = mom_softplus_fwd_avx512,
     .softplus_bwd = mom_softplus_bwd_avx512,
-    .add = mom_add_avx512,
     .sumsq = mom_sumsq_avx512,
     .scan_fwd = mom_scan_fwd_avx512,
     .scan_bwd = mom_scan_bwd_avx512,

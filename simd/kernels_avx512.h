@@ -27,7 +27,6 @@ void mom_conv_silu_bwd_avx512(int B, int L, int D, int K, const int32_t *rows, c
                               float *dw, float *db);
 void mom_softplus_fwd_avx512(size_t n, const float *x, float *y);
 void mom_softplus_bwd_avx512(size_t n, const float *x, const float *dy, float *dx);
-void mom_add_avx512(size_t n, const float *x, float *y);
 double mom_sumsq_avx512(size_t n, const float *x);
 void mom_xent_avx512(int T, int V, float *logits, const int32_t *targets, float scale, float *loss);
 void mom_adamw_avx512(size_t n, float *p, const float *g, float *m, float *v, float gscale,

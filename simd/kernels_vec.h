@@ -30,7 +30,6 @@ void VNAME(mm_bwd_data)(int M, int N, int K, const float *dC, int lddc, const fl
 void VNAME(mm_bwd_weight)(int M, int N, int K, const float *dC, int lddc, const float *A, int lda, float *dW);
 void VNAME(softplus_fwd)(size_t n, const float *x, float *y);
 void VNAME(softplus_bwd)(size_t n, const float *x, const float *dy, float *dx);
-void VNAME(add)(size_t n, const float *x, float *y);
 void VNAME(add_bias)(int rows, int cols, const float *bias, float *C, int ldc);
 void VNAME(bias_grad)(int rows, int cols, const float *dC, int lddc, float *dbias);
 void VNAME(rmsnorm_fwd)(int T, int D, const float *x, const float *w, float eps, float *out, float *rstd);

@@ -1,5 +1,5 @@
 /* Elementwise kernels over the lanes of vec.h: exp, softplus and its
- * gradient, add, bias add and bias gradient. Tails use partial loads. */
+ * gradient, bias add and bias gradient. Tails use partial loads. */
 #include "column_span.h"
 #include "vec.h"
 
@@ -64,8 +64,6 @@ static inline void add_row(size_t n, const float *x, float *y)
     for (; i + VW <= n; i += VW) vstore(y + i, vload(y + i) + vload(x + i));
     for (; i < n; i++) y[i] += x[i];
 }
-
-void VNAME(add)(size_t n, const float *x, float *y) { add_row(n, x, y); }
 
 void VNAME(add_bias)(int rows, int cols, const float *bias, float *C, int ldc)
 {

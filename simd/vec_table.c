@@ -18,7 +18,6 @@ const mom_kernels VEC_TABLE = {
     .conv_silu_bwd = VNAME(conv_silu_bwd),
     .softplus_fwd = VNAME(softplus_fwd),
     .softplus_bwd = VNAME(softplus_bwd),
-    .add = VNAME(add),
     .scan_fwd = VNAME(scan_fwd),
     .scan_bwd = VNAME(scan_bwd),
     .scan_bwd_work_floats = VNAME(scan_bwd_work_floats),

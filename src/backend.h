@@ -90,7 +90,6 @@ struct backend {
                           bv b, bv dout, bv dx, int lddx, bv dw, bv db);
     void (*softplus_fwd)(backend *be, size_t n, bv x, bv y);
     void (*softplus_bwd)(backend *be, size_t n, bv x, bv dy, bv dx);
-    void (*add)(backend *be, size_t n, bv x, bv y); /* y += x */
     void (*scan_fwd)(backend *be, const be_scan *a, bv y);
     void (*scan_bwd)(backend *be, const be_scan *a, const be_scan_grads *g);
     /* scan_bwd scratch for n_threads threads */
@@ -102,9 +101,6 @@ struct backend {
     void (*mse)(backend *be, int rows, int cols, bv pred, bv target, float scale, bv loss);
 
     /* optimizer */
-    double (*sumsq)(backend *be, size_t n, bv x);
-    void (*adamw)(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
-                  float b1, float b2, float eps, float wd, int64_t step);
     /* A step with no read-back: out[0..3) = the norm of g[0..n), its
      * clipping scale (clip / (norm + 1e-6) when below 1, clip > 0) and 1
      * if the norm is finite; adamw_scaled takes the scale from there and

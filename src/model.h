@@ -108,6 +108,7 @@ struct mom_model {
     size_t patch_in_w, patch_in_b, time_in_w, time_in_b, patch_out_w, patch_out_b;
 
     be_buf *params, *grads, *adam_m, *adam_v;
+    be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
     int64_t step; /* optimizer steps done */
 
     act_plan plan;
@@ -135,7 +136,7 @@ typedef struct patch_feed {
     int t;
 } patch_feed;
 
-/* Plans (B, T), routes the batch by modality, embeds it and runs every
+/* trunk.c: plans (B, T), routes the batch by modality, embeds it and runs every
  * layer: x_final holds the last residual stream, position p at row
  * plan.host_rows[p]. Ids must be checked already. carry: n_layer states
  * (inference) or NULL. pf: the patches, when the batch has image positions
@@ -173,13 +174,15 @@ mom_status block_backward(mom_model *m, int layer, bv dx);
  * recorded a failure since the last check (device backends). */
 mom_status model_backend_ok(mom_model *m);
 
-/* optim.c: the optimizer settings' checks; the fused step's optimizer
- * (see mom_model_train_step). */
+/* optim.c: the optimizer settings' checks, and the one optimizer step
+ * both mom_model_step and mom_model_train_step take: optim_record puts it
+ * on the backend, writing [norm, clip scale, finite] into clip;
+ * optim_finish takes those 3 floats once read back: the norm for the
+ * caller, then the step counted, or MOM_ERR_NONFINITE "gradient norm is X:
+ * step skipped, model unchanged; first non-finite gradient: NAME". */
 mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s);
 void optim_record(mom_model *m, const mom_optim_settings *s, bv clip);
-/* MOM_ERR_NONFINITE "gradient norm is X: step skipped, model unchanged; first
- * non-finite gradient: NAME" (the model is unchanged already). */
-mom_status optim_refuse_nonfinite(mom_model *m, float norm);
+mom_status optim_finish(mom_model *m, const float clip[3], float *grad_norm);
 
 /* checkpoint.c */
 mom_status ckpt_read_config(mom_ctx *ctx, const char *path, mom_config *cfg);

@@ -52,27 +52,27 @@ static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
 
 mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s) { return check_settings(ctx, s); }
 
-mom_status optim_refuse_nonfinite(mom_model *m, float norm)
+/* The first tensor in table order whose gradient is not finite, so the
+ * refusal says where it starts. Only on that (rare) path: one clip_scale
+ * and one read-back per tensor. */
+static const char *first_nonfinite(mom_model *m)
 {
-    /* Only on this (rare) path: the first tensor in table order whose
-     * gradient is not finite, so the message says where it starts. */
-    const char *first = "none (the sum overflowed)";
+    const bv out = {m->step_scale, 0};
     for (size_t i = 0; i < m->n_tensors; i++) {
-        const double ss = m->be->sumsq(m->be, m->tensors[i].n, G(m, m->tensors[i].off));
-        if (!isfinite(ss)) {
-            first = m->tensors[i].name;
-            break;
-        }
+        float s[3] = {0.0f, 1.0f, 1.0f};
+        m->be->clip_scale(m->be, m->tensors[i].n, G(m, m->tensors[i].off), 0.0f, out);
+        m->be->download(m->be, s, out, 3);
+        if (s[2] == 0.0f) return m->tensors[i].name;
     }
-    return mom_fail(m->ctx, MOM_ERR_NONFINITE,
-                    "gradient norm is %g: step skipped, model unchanged; first non-finite gradient: %s", (double)norm,
-                    first);
+    return "none (the sum overflowed)";
 }
 
-/* The fused step's optimizer: the norm, its clip scale (into clip[0..3))
- * and AdamW all on the backend, nothing read back. The
- * step number is m->step + 1 (the caller counts it once it knows the norm
- * was finite; with a non-finite norm adamw_scaled changed nothing). */
+/* The optimizer step on the backend, nothing read back: the norm of every
+ * gradient (the tensors lie end to end in one buffer: one sum over all of
+ * it, a fixed partition inside the backend), its clip scale into
+ * clip[0..3), and AdamW with that scale. The step number is m->step + 1:
+ * optim_finish counts it once the norm is known to be finite; with a
+ * non-finite norm adamw_scaled changes nothing. */
 void optim_record(mom_model *m, const mom_optim_settings *s, bv clip)
 {
     backend *be = m->be;
@@ -86,35 +86,29 @@ void optim_record(mom_model *m, const mom_optim_settings *s, bv clip)
     }
 }
 
+mom_status optim_finish(mom_model *m, const float clip[3], float *grad_norm)
+{
+    if (grad_norm) *grad_norm = clip[0];
+    if (clip[2] == 0.0f)
+        return mom_fail(m->ctx, MOM_ERR_NONFINITE,
+                        "gradient norm is %g: step skipped, model unchanged; first non-finite gradient: %s",
+                        (double)clip[0], first_nonfinite(m));
+    m->step++;
+    return MOM_OK;
+}
+
 mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_status st = check_settings(m->ctx, s);
     if (st) return st;
-    backend *be = m->be;
-    be->threads(be, m->ctx->n_threads);
-    /* The tensors lie end to end in one buffer: one sum over all of it (a
-     * fixed partition inside the kernel), one read-back on a device. */
-    const double ss = be->sumsq(be, m->n_params, G(m, 0));
+    m->be->threads(m->be, m->ctx->n_threads);
+    const bv scale = {m->step_scale, 0};
+    optim_record(m, s, scale);
+    float clip[3];
+    m->be->download(m->be, clip, scale, 3);
     if ((st = model_backend_ok(m))) return st;
-    const float norm = (float)sqrt(ss);
-    if (grad_norm) *grad_norm = norm;
-    if (!isfinite(norm))
-        return optim_refuse_nonfinite(m, norm);
-    float gscale = 1.0f;
-    if (s->clip_norm > 0.0f) {
-        const float coef = s->clip_norm / (norm + 1e-6f);
-        gscale = coef < 1.0f ? coef : 1.0f;
-    }
-    const float lr = mom_optim_lr_at(s, m->step);
-    m->step++;
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        const tensor_entry *t = &m->tensors[i];
-        bv mv = {m->adam_m, t->off}, vv = {m->adam_v, t->off};
-        be->adamw(be, t->n, P(m, t->off), G(m, t->off), mv, vv, gscale, lr, s->beta1, s->beta2, s->eps,
-                  t->decay ? s->weight_decay : 0.0f, m->step);
-    }
-    return MOM_OK;
+    return optim_finish(m, clip, grad_norm);
 }
 
 int64_t mom_model_steps_done(const mom_model *m) { return m ? m->step : 0; }

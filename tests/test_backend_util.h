@@ -5,9 +5,9 @@
  *
  *   static tb_pair P;                       // in main: if (tb_open(&P)) return 77;
  *   tb_buf x = tb_rand(&P, n, -1, 1, &seed); // same floats on both
- *   P.cpu->add(P.cpu, n, tb_c(&x, 0), tb_c(&y, 0));
- *   P.vk->add(P.vk, n, tb_v(&x, 0), tb_v(&y, 0));
- *   tb_check(&P, "add", &y, 0, n, 1e-6);     // prints, asserts rel <= tol
+ *   P.cpu->softplus_fwd(P.cpu, n, tb_c(&x, 0), tb_c(&y, 0));
+ *   P.vk->softplus_fwd(P.vk, n, tb_v(&x, 0), tb_v(&y, 0));
+ *   tb_check(&P, "softplus_fwd", &y, 0, n, 1e-6); // prints, asserts rel <= tol
  *
  * The error is max_i |vk_i - cpu_i| / max(|cpu_i|, 1e-3 max_j |cpu_j|):
  * elementwise relative, with elements a thousand times smaller than the

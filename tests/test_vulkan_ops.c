@@ -135,7 +135,7 @@ static void test_bias_gather(void **state)
     }
 }
 
-static void test_softplus_add(void **state)
+static void test_softplus(void **state)
 {
     (void)state;
     uint64_t seed = 4;
@@ -160,10 +160,6 @@ static void test_softplus_add(void **state)
         P.vk->softplus_bwd(P.vk, n, tb_v(&x, OFF), tb_v(&dy, OFF), tb_v(&dx, OFF));
         snprintf(what, sizeof what, "softplus_bwd n %zu", n);
         tb_check(&P, what, &dx, 0, dx.n, 2e-6);
-        P.cpu->add(P.cpu, n, tb_c(&x, OFF), tb_c(&dy, OFF));
-        P.vk->add(P.vk, n, tb_v(&x, OFF), tb_v(&dy, OFF));
-        snprintf(what, sizeof what, "add n %zu", n);
-        tb_check(&P, what, &dy, 0, dy.n, 0.0);
         tb_free(&P, &x);
         tb_free(&P, &x2);
         tb_free(&P, &y);
@@ -227,27 +223,51 @@ static void test_mse(void **state)
     }
 }
 
-static void test_sumsq(void **state)
+/* clip_scale: out = [norm, clip scale, finite]. The device adds float
+ * partial sums, the CPU sums in double: relative 1e-5. */
+static void test_clip_scale(void **state)
 {
     (void)state;
     uint64_t seed = 7;
     const size_t sizes[] = {1, 255, 4097, 300007, 1000003};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         const size_t n = sizes[s];
-        tb_buf x = tb_rand(&P, OFF + n, -3, 3, &seed);
-        const double c = P.cpu->sumsq(P.cpu, n, tb_c(&x, OFF)), v = P.vk->sumsq(P.vk, n, tb_v(&x, OFF));
-        const double e = fabs(v - c) / c;
-        printf("  sumsq n %-33zu max rel err %.3g (tol 1e-05)\n", n, e);
-        assert_true(e <= 1e-5);
-        /* It must see work recorded before it: x doubled, then summed (4x). */
-        P.vk->add(P.vk, n, tb_v(&x, OFF), tb_v(&x, OFF));
-        const double v4 = P.vk->sumsq(P.vk, n, tb_v(&x, OFF));
-        assert_true(fabs(v4 - 4 * v) <= 1e-5 * v4);
+        char what[64];
+        tb_buf x = tb_rand(&P, OFF + n, -3, 3, &seed), y = tb_zeros(&P, OFF + n), out = tb_zeros(&P, OFF + 3);
+        /* clip 0.5: the scale is clip / (norm + 1e-6) wherever the norm is above it; clip 0: 1. */
+        for (int k = 0; k < 2; k++) {
+            const float clip = k ? 0.0f : 0.5f;
+            P.cpu->clip_scale(P.cpu, n, tb_c(&x, OFF), clip, tb_c(&out, OFF));
+            P.vk->clip_scale(P.vk, n, tb_v(&x, OFF), clip, tb_v(&out, OFF));
+            snprintf(what, sizeof what, "clip_scale n %zu clip %g", n, (double)clip);
+            tb_check(&P, what, &out, OFF, 3, 1e-5);
+        }
+        /* It must see work recorded before it: x copied into y, then y's
+         * norm, the same bits as x's. */
+        float v[3], v2[3], c[3];
+        P.vk->download(P.vk, v, tb_v(&out, OFF), 3);
+        P.vk->copy(P.vk, tb_v(&y, OFF), tb_v(&x, OFF), n);
+        P.vk->clip_scale(P.vk, n, tb_v(&y, OFF), 0.0f, tb_v(&out, OFF));
+        P.vk->download(P.vk, v2, tb_v(&out, OFF), 3);
+        assert_memory_equal(v, v2, sizeof v);
+        /* One NaN: not finite on either side. */
+        const float bad = NAN;
+        P.cpu->upload(P.cpu, tb_c(&x, OFF + n / 2), &bad, 1);
+        P.vk->upload(P.vk, tb_v(&x, OFF + n / 2), &bad, 1);
+        P.cpu->clip_scale(P.cpu, n, tb_c(&x, OFF), 0.5f, tb_c(&out, OFF));
+        P.vk->clip_scale(P.vk, n, tb_v(&x, OFF), 0.5f, tb_v(&out, OFF));
+        P.cpu->download(P.cpu, c, tb_c(&out, OFF), 3);
+        P.vk->download(P.vk, v, tb_v(&out, OFF), 3);
+        assert_true(c[2] == 0.0f && v[2] == 0.0f);
         tb_free(&P, &x);
+        tb_free(&P, &y);
+        tb_free(&P, &out);
     }
 }
 
-static void test_adamw(void **state)
+/* adamw_scaled: five steps with the gradient scale taken from a [norm,
+ * scale, finite] buffer; then one with finite 0, which changes nothing. */
+static void test_adamw_scaled(void **state)
 {
     (void)state;
     uint64_t seed = 8;
@@ -255,25 +275,39 @@ static void test_adamw(void **state)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         const size_t n = sizes[s];
         tb_buf p = tb_rand(&P, OFF + n, -1, 1, &seed), m = tb_zeros(&P, OFF + n), v = tb_zeros(&P, OFF + n);
-        for (int64_t step = 1; step <= 5; step++) {
+        const float sc[OFF + 3] = {[OFF] = 1.4f, [OFF + 1] = 0.7f, [OFF + 2] = 1.0f};
+        tb_buf scale = tb_from(&P, sc, OFF + 3);
+        for (int64_t step = 1; step <= 6; step++) {
             tb_buf g = tb_rand(&P, OFF + n, -1, 1, &seed);
             const float wd = step & 1 ? 0.1f : 0.0f;
-            P.cpu->adamw(P.cpu, n, tb_c(&p, OFF), tb_c(&g, OFF), tb_c(&m, OFF), tb_c(&v, OFF), 0.7f, 1e-3f, 0.9f,
-                         0.95f, 1e-8f, wd, step);
-            P.vk->adamw(P.vk, n, tb_v(&p, OFF), tb_v(&g, OFF), tb_v(&m, OFF), tb_v(&v, OFF), 0.7f, 1e-3f, 0.9f,
-                        0.95f, 1e-8f, wd, step);
+            if (step == 6) {
+                const float skip[3] = {NAN, 1.0f, 0.0f};
+                P.cpu->upload(P.cpu, tb_c(&scale, OFF), skip, 3);
+                P.vk->upload(P.vk, tb_v(&scale, OFF), skip, 3);
+                P.vk->download(P.vk, p.host, tb_v(&p, 0), p.n);
+            }
+            P.cpu->adamw_scaled(P.cpu, n, tb_c(&p, OFF), tb_c(&g, OFF), tb_c(&m, OFF), tb_c(&v, OFF),
+                                tb_c(&scale, OFF), 1e-3f, 0.9f, 0.95f, 1e-8f, wd, step);
+            P.vk->adamw_scaled(P.vk, n, tb_v(&p, OFF), tb_v(&g, OFF), tb_v(&m, OFF), tb_v(&v, OFF),
+                               tb_v(&scale, OFF), 1e-3f, 0.9f, 0.95f, 1e-8f, wd, step);
             tb_free(&P, &g);
         }
+        float *after = malloc(sizeof(float) * p.n);
+        assert_non_null(after);
+        P.vk->download(P.vk, after, tb_v(&p, 0), p.n);
+        assert_memory_equal(after, p.host, sizeof(float) * p.n);
+        free(after);
         char what[64];
-        snprintf(what, sizeof what, "adamw p n %zu (5 steps)", n);
+        snprintf(what, sizeof what, "adamw_scaled p n %zu (5 steps)", n);
         tb_check(&P, what, &p, 0, p.n, 1e-6);
-        snprintf(what, sizeof what, "adamw m n %zu", n);
+        snprintf(what, sizeof what, "adamw_scaled m n %zu", n);
         tb_check(&P, what, &m, 0, m.n, 1e-6);
-        snprintf(what, sizeof what, "adamw v n %zu", n);
+        snprintf(what, sizeof what, "adamw_scaled v n %zu", n);
         tb_check(&P, what, &v, 0, v.n, 1e-6);
         tb_free(&P, &p);
         tb_free(&P, &m);
         tb_free(&P, &v);
+        tb_free(&P, &scale);
     }
 }
 
@@ -291,16 +325,19 @@ static void test_deterministic(void **state)
     for (int run = 0; run < 2; run++) {
         float *out = run ? again : first;
         be_buf *db = P.vk->alloc(P.vk, (size_t)cols), *dt = P.vk->alloc(P.vk, (size_t)40 * cols);
+        be_buf *cs = P.vk->alloc(P.vk, 3);
         P.vk->bias_grad(P.vk, rows, cols, tb_v(&x, 0), cols, (bv){db, 0});
         P.vk->embed_bwd(P.vk, rows, cols, tb_v(&tok, 0), tb_v(&x, 0), (bv){dt, 0});
         P.vk->download(P.vk, out, (bv){db, 0}, (size_t)cols);
         P.vk->download(P.vk, out + cols, (bv){dt, 0}, (size_t)40 * cols);
-        out[cols + 40 * cols] = (float)P.vk->sumsq(P.vk, n, tb_v(&x, 0));
+        P.vk->clip_scale(P.vk, n, tb_v(&x, 0), 0.0f, (bv){cs, 0});
+        P.vk->download(P.vk, out + cols + 40 * cols, (bv){cs, 0}, 1); /* the norm */
         P.vk->release(P.vk, db);
         P.vk->release(P.vk, dt);
+        P.vk->release(P.vk, cs);
     }
     assert_memory_equal(first, again, sizeof(float) * (cols + 40 * cols + 1));
-    printf("  bias_grad, embed_bwd, sumsq on %d x %d: two runs bit-identical\n", rows, cols);
+    printf("  bias_grad, embed_bwd, clip_scale on %d x %d: two runs bit-identical\n", rows, cols);
     free(first);
     free(again);
     tb_free(&P, &x);
@@ -317,10 +354,10 @@ static void test_zero_copy(void **state)
     for (int side = 0; side < 2; side++) {
         backend *be = side ? P.vk : P.cpu;
         be_buf *A = side ? a.v : a.c, *B = side ? b.v : b.c;
-        be->add(be, 500, (bv){A, 1}, (bv){B, 0});  /* b[0:500) += a[1:501) */
+        be->add_bias(be, 1, 500, (bv){A, 1}, (bv){B, 0}, 500); /* b[0:500) += a[1:501) */
         be->copy(be, (bv){A, 600}, (bv){B, 3}, 400); /* a[600:1000) = b[3:403) */
         be->zero(be, (bv){B, 7}, 11);
-        be->add(be, 300, (bv){B, 0}, (bv){A, 2});
+        be->add_bias(be, 1, 300, (bv){B, 0}, (bv){A, 2}, 300);
     }
     tb_check(&P, "zero/copy ordering (a)", &a, 0, n, 0.0);
     tb_check(&P, "zero/copy ordering (b)", &b, 0, n, 0.0);
@@ -346,10 +383,10 @@ static void test_many_dispatches(void **state)
     uint64_t seed = 10;
     tb_buf x = tb_rand(&P, 5, -1, 1, &seed), y = tb_rand(&P, 5, -1, 1, &seed);
     for (int i = 0; i < 9000; i++) {
-        P.cpu->add(P.cpu, 5, tb_c(&x, 0), tb_c(&y, 0));
-        P.vk->add(P.vk, 5, tb_v(&x, 0), tb_v(&y, 0));
+        P.cpu->add_bias(P.cpu, 1, 5, tb_c(&x, 0), tb_c(&y, 0), 5);
+        P.vk->add_bias(P.vk, 1, 5, tb_v(&x, 0), tb_v(&y, 0), 5);
     }
-    tb_check(&P, "9000 adds in one recording", &y, 0, 5, 0.0);
+    tb_check(&P, "9000 add_bias in one recording", &y, 0, 5, 0.0);
     tb_free(&P, &x);
     tb_free(&P, &y);
 }
@@ -378,8 +415,10 @@ static void test_hygiene(void **state)
             assert_non_null(bufs[i]);
         }
         be->softplus_fwd(be, 1 << 16, (bv){bufs[0], 0}, (bv){bufs[1], 0});
-        const double s = be->sumsq(be, 1 << 16, (bv){bufs[1], 0}); /* softplus(0) = log 2 */
-        assert_true(fabs(s - 65536.0 * log(2.0) * log(2.0)) < 1e-3 * s);
+        float norm = 0.0f; /* softplus(0) = log 2 */
+        be->clip_scale(be, 1 << 16, (bv){bufs[1], 0}, 0.0f, (bv){bufs[2], 0});
+        be->download(be, &norm, (bv){bufs[2], 0}, 1);
+        assert_true(fabs(norm - 256.0 * log(2.0)) < 1e-3 * norm);
         for (int i = 0; i < 8; i += 2) be->release(be, bufs[i]);
         /* Odd ones are left to destroy, which must free them. */
         be->destroy(be);
@@ -439,8 +478,8 @@ int main(void)
     printf("%s\nagainst %s\n", P.vk_name, P.cpu_name);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embed),       cmocka_unit_test(test_rmsnorm),   cmocka_unit_test(test_bias_gather),
-        cmocka_unit_test(test_softplus_add), cmocka_unit_test(test_xent),      cmocka_unit_test(test_mse),
-        cmocka_unit_test(test_sumsq),        cmocka_unit_test(test_adamw),     cmocka_unit_test(test_deterministic), cmocka_unit_test(test_zero_copy),
+        cmocka_unit_test(test_softplus),     cmocka_unit_test(test_xent),      cmocka_unit_test(test_mse),
+        cmocka_unit_test(test_clip_scale),   cmocka_unit_test(test_adamw_scaled), cmocka_unit_test(test_deterministic), cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_many_dispatches), cmocka_unit_test(test_hygiene),      cmocka_unit_test(test_errors),    cmocka_unit_test(test_validation_quiet),
     };
     const int failed = cmocka_run_group_tests(tests, NULL, NULL);

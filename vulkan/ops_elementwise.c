@@ -1,6 +1,6 @@
 /* The Vulkan backend's elementwise and per-row ops: embedding, RMSNorm,
- * bias, row gather, softplus, add, cross-entropy, MSE, sum of squares and
- * AdamW. Each records one or two dispatches (shaders/NAME.comp); the
+ * bias, row gather, softplus, cross-entropy, MSE, the gradient norm's clip
+ * scale and AdamW. Each records one or two dispatches (shaders/NAME.comp); the
  * semantics are the CPU backend's (the simd/ reference kernels). Every view's element
  * offset travels in the push constants (vk_internal.h). */
 #include <math.h>
@@ -13,7 +13,7 @@
  * two about an eighth of the row, from 16 to 256 (a 32K-wide vocabulary row
  * is few passes; 70000 rows of 3 are not 70000 mostly idle 256-lane
  * groups). A function of the shape alone, so a shape always sums in the
- * same order. cols 0: the widest (sumsq). */
+ * same order. cols 0: the widest (the gradient norm). */
 static uint32_t reduce_wg(const vk_backend *vk, size_t cols)
 {
     uint32_t w = 16;
@@ -171,14 +171,6 @@ void vk_softplus_bwd(backend *be, size_t n, bv x, bv dy, bv dx)
     vk_run(vk, "softplus_bwd", v, 3, pc, sizeof(pc), vk_groups_max(vk, n), 1, 1);
 }
 
-void vk_add(backend *be, size_t n, bv x, bv y)
-{
-    vk_backend *vk = vk_of(be);
-    const uint32_t pc[] = {U(n), U(x.off), U(y.off)};
-    const bv v[] = {x, y};
-    vk_run(vk, "add", v, 2, pc, sizeof(pc), vk_groups_max(vk, n), 1, 1);
-}
-
 void vk_xent(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss)
 {
     vk_backend *vk = vk_of(be);
@@ -201,25 +193,10 @@ void vk_mse(backend *be, int rows, int cols, bv pred, bv target, float scale, bv
     run_reduce(vk, "mse", (size_t)cols, v, 3, &pc, sizeof(pc), row_groups(vk, rows));
 }
 
-/* Partial sums per workgroup on the device (a fixed grid of at most
- * VK_REDUCE_ELEMS groups), their sum in double on the host. Reads back:
- * submits what is recorded. NAN when the device failed. */
-double vk_sumsq(backend *be, size_t n, bv x)
-{
-    vk_backend *vk = vk_of(be);
-    if (!n) return 0.0;
-    const uint32_t wg = reduce_wg(vk, 0);
-    size_t groups = (n + wg - 1) / wg;
-    if (groups > VK_REDUCE_ELEMS) groups = VK_REDUCE_ELEMS;
-    const uint32_t pc[] = {U(n), U(x.off)};
-    const bv v[] = {x, {vk->reduce, 0}};
-    if (run_reduce(vk, "sumsq_partial", 0, v, 2, pc, sizeof(pc), U(groups)) || vk_flush(vk)) return NAN;
-    const float *part = vk->reduce->map;
-    double s = 0.0;
-    for (size_t g = 0; g < groups; g++) s += (double)part[g];
-    return s;
-}
-
+/* The gradient norm in two dispatches, nothing read back: partial sums of
+ * squares per workgroup (a fixed grid of at most VK_REDUCE_ELEMS groups,
+ * so the same bits every run), then one invocation adds them in order and
+ * writes [norm, clip scale, finite] (shaders/clip_scale.comp). */
 void vk_clip_scale(backend *be, size_t n, bv g, float clip, bv out)
 {
     vk_backend *vk = vk_of(be);
@@ -235,8 +212,10 @@ void vk_clip_scale(backend *be, size_t n, bv g, float clip, bv out)
     vk_run(vk, "clip_scale", w, 2, &fc, sizeof(fc), 1, 1, 1);
 }
 
-static void adamw_run(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, bv scale, float lr, float b1,
-                      float b2, float eps, float wd, int64_t step)
+/* AdamW with the gradient scale clip_scale left on the device: a
+ * non-finite norm there leaves p, m and v as they are. */
+void vk_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
+                     float eps, float wd, int64_t step)
 {
     vk_backend *vk = vk_of(be);
     /* The scalars exactly as simd/adamw_ref.c computes them. */
@@ -244,23 +223,10 @@ static void adamw_run(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscal
     const double bc2 = 1.0 - pow((double)b2, (double)step);
     struct {
         uint32_t n, o_p, o_g, o_m, o_v;
-        float gscale, b1, b2, eps, wd, step_size, bc2_sqrt, decay;
-        uint32_t use_scale, o_s;
-    } pc = {U(n), U(p.off), U(g.off), U(m.off), U(v.off), gscale, b1, b2, eps, wd,
-            (float)((double)lr / bc1), (float)sqrt(bc2), 1.0f - lr * wd, scale.buf != NULL, U(scale.off)};
+        float b1, b2, eps, wd, step_size, bc2_sqrt, decay;
+        uint32_t o_s;
+    } pc = {U(n), U(p.off), U(g.off), U(m.off), U(v.off), b1, b2, eps, wd,
+            (float)((double)lr / bc1), (float)sqrt(bc2), 1.0f - lr * wd, U(scale.off)};
     const bv views[] = {p, g, m, v, scale};
     vk_run(vk, "adamw", views, 5, &pc, sizeof(pc), vk_groups_max(vk, n), 1, 1);
-}
-
-void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr, float b1, float b2, float eps,
-              float wd, int64_t step)
-{
-    const bv none = {0};
-    adamw_run(be, n, p, g, m, v, gscale, none, lr, b1, b2, eps, wd, step);
-}
-
-void vk_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
-                     float eps, float wd, int64_t step)
-{
-    adamw_run(be, n, p, g, m, v, 1.0f, scale, lr, b1, b2, eps, wd, step);
 }

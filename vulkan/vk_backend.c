@@ -259,11 +259,8 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->rmsnorm_bwd = vk_rmsnorm_bwd;
     b->softplus_fwd = vk_softplus_fwd;
     b->softplus_bwd = vk_softplus_bwd;
-    b->add = vk_add;
     b->xent = vk_xent;
     b->mse = vk_mse;
-    b->sumsq = vk_sumsq;
-    b->adamw = vk_adamw;
     b->clip_scale = vk_clip_scale;
     b->adamw_scaled = vk_adamw_scaled;
 #if MOM_VK_HAVE_TIME_OPS

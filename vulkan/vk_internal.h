@@ -45,7 +45,8 @@ typedef struct vk_pipeline vk_pipeline;
 #define VK_PROF_SHADERS 64
 typedef struct vk_backend vk_backend;
 
-/* Partial sums a read-back reduction leaves for the host (vk_backend.reduce). */
+/* Partial sums of the gradient norm, added in order on the device by
+ * clip_scale (vk_backend.reduce). */
 #define VK_REDUCE_ELEMS 1024
 /* Most storage buffers one pipeline binds (the scan's backward needs ~20). */
 #define VK_MAX_BINDINGS 24
@@ -98,7 +99,7 @@ struct vk_backend {
     vk_pipeline *pipelines;     /* list, by name */
     be_buf *bufs;               /* live buffers */
     be_buf *dummy;              /* bound for views with buf NULL */
-    be_buf *reduce;             /* VK_REDUCE_ELEMS floats of scratch for read-back reductions (sumsq) */
+    be_buf *reduce;             /* VK_REDUCE_ELEMS floats: clip_scale's partial sums */
     be_buf *scratch;            /* vk_scratch's buffer (NULL until asked) */
     uint64_t submits;           /* command buffers submitted so far */
     int failed;                 /* a failure since the model last asked; err says which */

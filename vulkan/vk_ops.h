@@ -1,8 +1,8 @@
 /* The Vulkan backend's ops: one function per member of the op table
  * (src/backend.h), same arguments, recorded into the open command buffer
  * (vk_internal.h). vk_backend.c puts them into the table.
- *   ops_elementwise.c: embedding, RMSNorm, bias, gather, softplus, add,
- *                      cross-entropy, MSE, sum of squares, AdamW
+ *   ops_elementwise.c: embedding, RMSNorm, bias, gather, softplus,
+ *                      cross-entropy, MSE, gradient norm and clip, AdamW
  *   ops_matmul.c:      the three projection forms
  *   ops_time.c:        conv1d + SiLU and the selective scan (along time) */
 #ifndef MOM_VK_OPS_H
@@ -23,12 +23,8 @@ void vk_rmsnorm_fwd(backend *be, int T, int D, bv x, bv w, float eps, bv out, bv
 void vk_rmsnorm_bwd(backend *be, int T, int D, bv x, bv w, bv rstd, bv dout, bv dx, bv dw);
 void vk_softplus_fwd(backend *be, size_t n, bv x, bv y);
 void vk_softplus_bwd(backend *be, size_t n, bv x, bv dy, bv dx);
-void vk_add(backend *be, size_t n, bv x, bv y);
 void vk_xent(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
 void vk_mse(backend *be, int rows, int cols, bv pred, bv target, float scale, bv loss);
-double vk_sumsq(backend *be, size_t n, bv x);
-void vk_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr, float b1, float b2, float eps,
-              float wd, int64_t step);
 void vk_clip_scale(backend *be, size_t n, bv g, float clip, bv out);
 void vk_adamw_scaled(backend *be, size_t n, bv p, bv g, bv m, bv v, bv scale, float lr, float b1, float b2,
                      float eps, float wd, int64_t step);

@@ -108,11 +108,6 @@ static void run_conv_bwd(const mom_kernels *k, const shapes *s, bufs *b)
 }
 static void run_softplus_fwd(const mom_kernels *k, const shapes *s, bufs *b) { k->softplus_fwd((size_t)s->BT * s->Di, b->delta, b->ui); }
 static void run_softplus_bwd(const mom_kernels *k, const shapes *s, bufs *b) { k->softplus_bwd((size_t)s->BT * s->Di, b->delta, b->dy, b->ui); }
-static void run_add(const mom_kernels *k, const shapes *s, bufs *b)
-{
-    memcpy(b->out, b->x, sizeof(float) * (size_t)s->BT * s->Dm);
-    k->add((size_t)s->BT * s->Dm, b->dout, b->out);
-}
 static double sumsq_result;
 static void run_sumsq(const mom_kernels *k, const shapes *s, bufs *b) { sumsq_result = k->sumsq(b->n_adam, b->g); (void)s; }
 static mom_scan_args scan_args_of(const shapes *s, bufs *b)
@@ -186,7 +181,6 @@ static const bench_case cases[] = {
     {"conv_silu_bwd", reset_conv, run_conv_bwd, out_ui2, w_tok_di, "elements/s"},
     {"softplus_fwd", no_reset, run_softplus_fwd, out_ui, w_tok_di, "elements/s"},
     {"softplus_bwd", no_reset, run_softplus_bwd, out_ui, w_tok_di, "elements/s"},
-    {"add", no_reset, run_add, out_model, w_tok_dm, "elements/s"},
     {"sumsq", no_reset, run_sumsq, out_sumsq, w_adam, "elements/s"},
     {"scan_fwd", no_reset, run_scan_fwd, out_y, w_updates, "state updates/s"},
     {"scan_bwd", reset_scan_grads, run_scan_bwd, out_ddelta, w_updates, "state updates/s"},

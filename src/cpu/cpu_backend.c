@@ -207,11 +207,6 @@ static void cpu_softplus_bwd(backend *be, size_t n, bv x, bv dy, bv dx)
     (void)be;
     KN(be)->softplus_bwd(n, F(x), F(dy), F(dx));
 }
-static void cpu_add(backend *be, size_t n, bv x, bv y)
-{
-    (void)be;
-    KN(be)->add(n, F(x), F(y));
-}
 
 static mom_scan_args scan_args(const be_scan *a)
 {
@@ -260,17 +255,6 @@ static void cpu_xent(backend *be, int T, int V, bv logits, bv targets, float sca
 static void cpu_mse(backend *be, int rows, int cols, bv pred, bv target, float scale, bv loss)
 {
     KN(be)->mse(rows, cols, F(pred), F(target), scale, F(loss));
-}
-static double cpu_sumsq(backend *be, size_t n, bv x)
-{
-    (void)be;
-    return KN(be)->sumsq(n, F(x));
-}
-static void cpu_adamw(backend *be, size_t n, bv p, bv g, bv m, bv v, float gscale, float lr,
-                      float b1, float b2, float eps, float wd, int64_t step)
-{
-    (void)be;
-    KN(be)->adamw(n, F(p), F(g), F(m), F(v), gscale, lr, b1, b2, eps, wd, step);
 }
 
 static void cpu_clip_scale(backend *be, size_t n, bv g, float clip, bv out)
@@ -322,15 +306,12 @@ backend *mom_cpu_backend_create(const char *matmul, int bf16, const mom_kernels 
     b->conv_silu_bwd = cpu_conv_bwd;
     b->softplus_fwd = cpu_softplus_fwd;
     b->softplus_bwd = cpu_softplus_bwd;
-    b->add = cpu_add;
     b->scan_fwd = cpu_scan_fwd;
     b->scan_bwd = cpu_scan_bwd;
     b->scan_work_elems = cpu_scan_work;
     b->threads = cpu_threads;
     b->xent = cpu_xent;
     b->mse = cpu_mse;
-    b->sumsq = cpu_sumsq;
-    b->adamw = cpu_adamw;
     b->clip_scale = cpu_clip_scale;
     b->adamw_scaled = cpu_adamw_scaled;
     b->destroy = cpu_destroy;

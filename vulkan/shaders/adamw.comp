@@ -6,22 +6,19 @@ layout(std430, binding = 0) buffer Pm { float pm[]; };
 layout(std430, binding = 1) readonly buffer G { float g[]; };
 layout(std430, binding = 2) buffer M { float m[]; };
 layout(std430, binding = 3) buffer V { float v[]; };
-// [norm, gscale, finite] of clip_scale when use_scale: the gradient scale
-// comes from the device, and a non-finite norm leaves everything as it is.
+// [norm, gscale, finite] of clip_scale: the gradient scale comes from the
+// device, and a non-finite norm leaves everything as it is.
 layout(std430, binding = 4) readonly buffer S { float sc[]; };
 layout(push_constant) uniform P {
     uint n, o_p, o_g, o_m, o_v;
-    float gscale, b1, b2, eps, wd, step_size, bc2_sqrt, decay;
-    uint use_scale, o_s;
+    float b1, b2, eps, wd, step_size, bc2_sqrt, decay;
+    uint o_s;
 } p;
 
 void main()
 {
-    float gscale = p.gscale;
-    if (p.use_scale != 0) {
-        if (sc[p.o_s + 2] == 0.0) return;
-        gscale = sc[p.o_s + 1];
-    }
+    if (sc[p.o_s + 2] == 0.0) return;
+    const float gscale = sc[p.o_s + 1];
     const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
         const float gi = g[p.o_g + i] * gscale;
