@@ -62,11 +62,6 @@ double mom_sumsq_ref(size_t n, const float *x)
     return s;
 }
 
-void mom_scale_ref(size_t n, float a, float *x)
-{
-    for (size_t i = 0; i < n; i++) x[i] *= a;
-}
-
 /* Round to nearest even on the upper 16 bits; a NaN keeps a mantissa bit so
  * it does not round into an infinity. */
 void mom_f32_to_bf16_ref(size_t n, const float *src, uint16_t *dst)

@@ -87,8 +87,6 @@ void mom_softplus_fwd_ref(size_t n, const float *x, float *y);
 void mom_softplus_bwd_ref(size_t n, const float *x, const float *dy, float *dx);
 /* sum of squares in double, fixed order. */
 double mom_sumsq_ref(size_t n, const float *x);
-/* x *= a. */
-void mom_scale_ref(size_t n, float a, float *x);
 
 /* ---- selective scan ---------------------------------------------------- */
 typedef struct mom_scan_args {

@@ -1,5 +1,5 @@
 /* The AVX-512 kernels (built with their own flags into mom_simd_avx512).
- * Each has the contract of its _ref twin in kernels.h; test_simd holds them
+ * Each has the contract of its _ref twin in kernels.h; the test_simd_* suites hold them
  * together. */
 #ifndef MOM_KERNELS_AVX512_H
 #define MOM_KERNELS_AVX512_H
