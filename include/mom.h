@@ -10,7 +10,9 @@
  * keeps working with a later libmom.so of the same soversion: a later
  * release takes its new fields out of `reserved`, leaving the struct's size
  * and every older field where they are, and zero in a new field means the
- * old behaviour. Start such a struct from its _default call (or = {0});
+ * old behaviour. Start such a struct from its _default call, or write it
+ * with designated initializers (mom_batch b = {.B = 8, ...}: the rest is
+ * zero, and no -Wmissing-field-initializers when a field is added);
  * a call given one whose reserved space is not all zero (a program built
  * for a newer libmom asking for something this one does not know) fails
  * with MOM_ERR_INVALID_ARG and says so. */
@@ -203,6 +205,7 @@ typedef struct mom_model_info {
     double train_flops_per_token; /* 6 x active matmul params + scan/conv terms */
     double train_matmul_flops_per_token; /* the matmul part alone (what MFU counts) */
     int d_inner, dt_rank;
+    uint64_t reserved[8]; /* written zero (see the top of this header) */
 } mom_model_info;
 MOM_API void mom_model_get_info(const mom_model *m, mom_model_info *info);
 
@@ -232,6 +235,7 @@ typedef struct mom_batch {
                                   image position (other rows unread) */
     uint64_t noise_seed;       /* draws each image's timestep and noise */
     float low_t_fraction;      /* this share of images gets t < 500 */
+    uint64_t reserved[8];      /* zero (see the top of this header) */
 } mom_batch;
 
 /* With continuous images, the image positions are not next-token targets:
@@ -243,6 +247,7 @@ typedef struct mom_losses {
     double by_modality[MOM_MAX_MODALITIES]; /* mean over targets of that modality (NaN if none) */
     int64_t count[MOM_MAX_MODALITIES];      /* targets of each modality */
     int64_t n_targets;
+    uint64_t reserved[8]; /* written zero (see the top of this header) */
 } mom_losses;
 
 /* Adds the losses of one more batch into acc (zeroed to start): each
@@ -270,6 +275,7 @@ typedef struct mom_optim_settings {
     int warmup_steps;    /* linear warmup, default 100 */
     int total_steps;     /* cosine decay to min_lr_ratio * lr at this step */
     float min_lr_ratio;  /* 0.1 */
+    uint64_t reserved[8]; /* zero (see the top of this header) */
 } mom_optim_settings;
 
 MOM_API void mom_optim_default_settings(mom_optim_settings *s);

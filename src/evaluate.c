@@ -70,7 +70,7 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
         }
         /* The noise of a window is fixed by its index: every evaluation of
          * a run sees the same timesteps and noise. */
-        mom_batch b = {B, T, tok, mod, tgt, tmod, patches, (uint64_t)w * 0x9E3779B97F4A7C15ull + 1, 0.0f};
+        mom_batch b = {.B = B, .T = T, .tokens = tok, .modality = mod, .targets = tgt, .target_modality = tmod, .patches = patches, .noise_seed = (uint64_t)w * 0x9E3779B97F4A7C15ull + 1, .low_t_fraction = 0.0f};
         mom_losses l;
         if ((s = mom_model_forward(m, &b, &l))) break;
         mom_losses_accumulate(m, out, &l);

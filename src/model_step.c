@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "reserved.h"
 
 /* Continuous images: every image position's patch is there and finite. */
 static mom_status check_patches(mom_model *m, const mom_batch *b)
@@ -35,6 +36,8 @@ static mom_status check_batch(mom_model *m, const mom_batch *b)
 {
     mom_ctx *ctx = m->ctx;
     if (!b) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch is NULL");
+    mom_status rs = MOM_CHECK_RESERVED(ctx, "batch", b->reserved);
+    if (rs) return rs;
     if (!b->tokens || !b->modality || !b->targets || !b->target_modality)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "batch: %s is NULL",
                         !b->tokens      ? "tokens"

@@ -2,12 +2,15 @@
  * (torch.nn.utils.clip_grad_norm_ semantics) and the LR schedule: linear
  * warmup, then cosine decay to min_lr_ratio * lr at total_steps. */
 #include <math.h>
+#include <string.h>
 
 #include "model.h"
+#include "reserved.h"
 
 void mom_optim_default_settings(mom_optim_settings *s)
 {
     if (!s) return;
+    memset(s, 0, sizeof(*s));
     s->lr = 1e-3f;
     s->beta1 = 0.9f;
     s->beta2 = 0.95f;
@@ -35,6 +38,8 @@ float mom_optim_lr_at(const mom_optim_settings *s, int64_t step)
 static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
 {
     if (!s) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer settings are NULL");
+    mom_status rs = MOM_CHECK_RESERVED(ctx, "optimizer settings", s->reserved);
+    if (rs) return rs;
     if (!(s->lr >= 0.0f) || !isfinite(s->lr))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer: lr = %g must be finite and >= 0", (double)s->lr);
     if (!(s->beta1 >= 0.0f && s->beta1 < 1.0f) || !(s->beta2 >= 0.0f && s->beta2 < 1.0f))

@@ -39,6 +39,10 @@ static void test_defaults_zero_reserved(void **state)
     memset(&sg, 0xab, sizeof sg);
     mom_sampling_default(&sg);
     assert_true(ALL_ZERO(sg.reserved));
+    mom_optim_settings os;
+    memset(&os, 0xab, sizeof os);
+    mom_optim_default_settings(&os);
+    assert_true(ALL_ZERO(os.reserved));
 }
 
 /* st failed with MOM_ERR_INVALID_ARG and a message naming reserved[i]. */
@@ -86,6 +90,46 @@ static void test_reserved_refused(void **state)
     assert_int_equal(mom_sampler_create(m, &sg, 1, &sp), MOM_OK);
     mom_sampler_destroy(&sp);
 
+    /* A batch or optimizer settings with reserved words set change nothing:
+     * no gradient, no step. */
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, 3);
+    mom_losses l;
+    bb.b.reserved[2] = 1;
+    expect_reserved_refused(ctx, mom_model_forward(m, &bb.b, &l), 2);
+    expect_reserved_refused(ctx, mom_model_backward(m, &bb.b, 1.0f, &l), 2);
+    mom_optim_settings os;
+    mom_optim_default_settings(&os);
+    expect_reserved_refused(ctx, mom_model_train_step(m, &bb.b, &os, &l, NULL), 2);
+    bb.b.reserved[2] = 0;
+    os.reserved[4] = 1;
+    expect_reserved_refused(ctx, mom_model_train_step(m, &bb.b, &os, &l, NULL), 4);
+    expect_reserved_refused(ctx, mom_model_step(m, &os, NULL), 4);
+    assert_int_equal(mom_model_steps_done(m), 0);
+
+    mom_model_destroy(&m);
+    mom_ctx_destroy(&ctx);
+}
+
+/* The output structs come back with their reserved space zero, whatever
+ * the caller's memory held. */
+static void test_outputs_zero_reserved(void **state)
+{
+    (void)state;
+    mom_ctx *ctx = NULL;
+    assert_int_equal(tu_ctx_create(&ctx, 1, NULL), MOM_OK);
+    mom_config c = tu_small_config();
+    mom_model *m = tu_new_model(ctx, &c, 1);
+    mom_model_info info;
+    memset(&info, 0xab, sizeof info);
+    mom_model_get_info(m, &info);
+    assert_true(ALL_ZERO(info.reserved));
+    tu_small_batch bb;
+    tu_make_small_batch(&bb, 3);
+    mom_losses l;
+    memset(&l, 0xab, sizeof l);
+    assert_int_equal(mom_model_forward(m, &bb.b, &l), MOM_OK);
+    assert_true(ALL_ZERO(l.reserved));
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
 }
@@ -96,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_version_agrees),
         cmocka_unit_test(test_defaults_zero_reserved),
         cmocka_unit_test(test_reserved_refused),
+        cmocka_unit_test(test_outputs_zero_reserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

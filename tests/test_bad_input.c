@@ -1030,7 +1030,7 @@ static void test_bad_optim_settings(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const sc *c = &cases[i];
-        mom_optim_settings o = {c->lr, c->b1, c->b2, c->eps, c->wd, c->clip, c->warm, c->total, c->minr};
+        mom_optim_settings o = {.lr = c->lr, .beta1 = c->b1, .beta2 = c->b2, .eps = c->eps, .weight_decay = c->wd, .clip_norm = c->clip, .warmup_steps = c->warm, .total_steps = c->total, .min_lr_ratio = c->minr};
         float gn = -3.0f;
         char what[64];
         snprintf(what, sizeof what, "optimizer case %zu (%s)", i, c->sub);

@@ -230,7 +230,7 @@ static void test_logits_give_training_loss(void **s)
         for (int v = 0; v < V; v++) z += exp(r[v] - mx);
         sum += mx + log(z) - r[tgt[i]];
     }
-    mom_batch b = {B, T, in, min, tgt, tmod, NULL, 0, 0.0f};
+    mom_batch b = {.B = B, .T = T, .tokens = in, .modality = min, .targets = tgt, .target_modality = tmod, .patches = NULL, .noise_seed = 0, .low_t_fraction = 0.0f};
     mom_losses l;
     assert_int_equal(mom_model_forward(m, &b, &l), MOM_OK);
     fprintf(stderr, "loss from logits %.9f, training forward %.9f\n", sum / (B * T), l.loss);

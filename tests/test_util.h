@@ -174,7 +174,7 @@ static inline tu_batch tu_make_batch(int B, int T, int vocab, unsigned mod_mask,
             t.tmod[i - 1] = (uint8_t)cur;
         }
     }
-    mom_batch b = {B, T, t.tok, t.mod, t.tgt, t.tmod, NULL, 0, 0.0f};
+    mom_batch b = {.B = B, .T = T, .tokens = t.tok, .modality = t.mod, .targets = t.tgt, .target_modality = t.tmod, .patches = NULL, .noise_seed = 0, .low_t_fraction = 0.0f};
     t.b = b;
     return t;
 }
@@ -208,7 +208,7 @@ static inline void tu_make_small_batch(tu_small_batch *bb, uint64_t seed)
         bb->tgt[i] = i % 5 == 2 ? -1 : (int32_t)(tu_next(&s) % TU_SMALL_VOCAB);
         bb->tmod[i] = (uint8_t)cur;
     }
-    mom_batch b = {TU_SMALL_B, TU_SMALL_T, bb->tok, bb->mod, bb->tgt, bb->tmod, NULL, 0, 0.0f};
+    mom_batch b = {.B = TU_SMALL_B, .T = TU_SMALL_T, .tokens = bb->tok, .modality = bb->mod, .targets = bb->tgt, .target_modality = bb->tmod, .patches = NULL, .noise_seed = 0, .low_t_fraction = 0.0f};
     bb->b = b;
 }
 

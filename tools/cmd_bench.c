@@ -69,7 +69,7 @@ static int make_batch(bench_batch *bb, int B, int T, int vocab, int n_mod, int p
             bb->tmod[i - 1] = m;
         }
     }
-    mom_batch b = {B, T, bb->tok, bb->mod, bb->tgt, bb->tmod, bb->patches, 1, 0.0f};
+    mom_batch b = {.B = B, .T = T, .tokens = bb->tok, .modality = bb->mod, .targets = bb->tgt, .target_modality = bb->tmod, .patches = bb->patches, .noise_seed = 1, .low_t_fraction = 0.0f};
     bb->b = b;
     return 0;
 }

@@ -56,7 +56,7 @@ int cmd_grad(int argc, char **argv)
     if (!s && pd) s = mom_dataset_fill_patches(d, B, T, starts, patches);
     mom_losses l;
     if (!s) {
-        mom_batch batch = {B, T, tok, mod, tgt, tmod, patches, 1, 0.0f};
+        mom_batch batch = {.B = B, .T = T, .tokens = tok, .modality = mod, .targets = tgt, .target_modality = tmod, .patches = patches, .noise_seed = 1, .low_t_fraction = 0.0f};
         s = mom_model_zero_grad(m);
         if (!s) s = mom_model_backward(m, &batch, 1.0f, &l);
     }

@@ -436,7 +436,7 @@ static int train_loop(run *r)
             /* The noise of a step is a function of the step, so a resumed
              * run draws what an uninterrupted one does. */
             const uint64_t noise_seed = (uint64_t)o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)step * 1000003u + (uint64_t)a;
-            mom_batch batch = {o->B, o->T, tok, mod, tgt, tmod, patches, noise_seed, o->low_t};
+            mom_batch batch = {.B = o->B, .T = o->T, .tokens = tok, .modality = mod, .targets = tgt, .target_modality = tmod, .patches = patches, .noise_seed = noise_seed, .low_t_fraction = o->low_t};
             mom_losses l;
             if (!s) s = fused ? mom_model_train_step(r->m, &batch, &os, &l, &gnorm)
                               : mom_model_backward(r->m, &batch, 1.0f / (float)micro, &l);
