@@ -549,7 +549,7 @@ static void test_st_write_failures(void **state)
 
 /* ---- datasets ----------------------------------------------------------- */
 
-/* The checksum as documented in dataset.c, written again from the
+/* The checksum as documented in checksum.c, written again from the
  * description so the test holds the file format, not just the code. */
 static uint64_t le64(const uint8_t *p)
 {
