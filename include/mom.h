@@ -21,6 +21,14 @@
 #define MOM_API
 #endif
 
+/* A call kept for one release under its old name: using it warns, naming
+ * the new one. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOM_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define MOM_DEPRECATED(msg)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -298,7 +306,9 @@ MOM_API void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_pr
 
 /* ---- datasets -------------------------------------------------------- */
 MOM_API mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
-MOM_API void mom_dataset_close(mom_dataset **d);
+MOM_API void mom_dataset_destroy(mom_dataset **d);
+/* The old name of mom_dataset_destroy, kept for one release. */
+MOM_API MOM_DEPRECATED("use mom_dataset_destroy") void mom_dataset_close(mom_dataset **d);
 MOM_API int64_t mom_dataset_n_tokens(const mom_dataset *d);
 MOM_API int mom_dataset_n_modalities(const mom_dataset *d);
 MOM_API int64_t mom_dataset_vocab_size(const mom_dataset *d);

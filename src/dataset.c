@@ -223,14 +223,14 @@ mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out)
     d->base = map;
     mom_status st = validate_mapped(ctx, path, d);
     if (st != MOM_OK) {
-        mom_dataset_close(&d);
+        mom_dataset_destroy(&d);
         return st;
     }
     *out = d;
     return MOM_OK;
 }
 
-void mom_dataset_close(mom_dataset **d)
+void mom_dataset_destroy(mom_dataset **d)
 {
     if (!d || !*d) return;
     if ((*d)->base) munmap((*d)->base, (*d)->size);
@@ -238,6 +238,9 @@ void mom_dataset_close(mom_dataset **d)
     free(*d);
     *d = NULL;
 }
+
+/* The name of one release before mom_dataset_destroy (mom.h). */
+void mom_dataset_close(mom_dataset **d) { mom_dataset_destroy(d); }
 
 int64_t mom_dataset_n_tokens(const mom_dataset *d) { return d ? d->n_tokens : 0; }
 int mom_dataset_n_modalities(const mom_dataset *d) { return d ? d->n_modalities : 0; }

@@ -177,7 +177,7 @@ static void test_dataset_fit(void **state)
     assert_int_equal(mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_OK);
     assert_unchanged(m, &before, "evaluate");
     drop(&before);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_null(d);
 
     /* a dataset with a larger vocabulary / more modalities does not fit */
@@ -185,11 +185,11 @@ static void test_dataset_fit(void **state)
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset vocab", "20", NULL);
     expect_err(f->ctx, mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_ERR_DATA, "eval vocab", "20", NULL);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD + 2, NULL, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset modalities", "5", NULL);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 /* ---- configs ---------------------------------------------------------------- */

@@ -540,7 +540,7 @@ static void test_manifest_patches(void **state)
             }
         }
     }
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     free(rows);
 
     /* RGB, resized 8 -> 4: the patches of what mom_image_load gives. */
@@ -556,7 +556,7 @@ static void test_manifest_patches(void **state)
     assert_int_equal(mom_dataset_fill_patches(d, 1, 6, &start, have), MOM_OK);
     assert_memory_equal(have + 12, want, sizeof want);
     for (int k = 0; k < 12; k++) assert_true(have[k] == 0.0f && have[5 * 12 + k] == 0.0f);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 static void test_manifest_patches_bad(void **state)

@@ -659,8 +659,8 @@ int cmd_train(int argc, char **argv)
         rc = train_loop(&r);
     }
     if (r.metrics) fclose(r.metrics);
-    mom_dataset_close(&r.train);
-    mom_dataset_close(&r.val);
+    mom_dataset_destroy(&r.train);
+    mom_dataset_destroy(&r.val);
     mom_model_destroy(&r.m);
     mom_ctx_destroy(&r.ctx);
     return rc;

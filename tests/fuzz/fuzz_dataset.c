@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(tm);
         free(pt);
     }
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     FUZZ_CHECK(d == NULL);
     return 0;
 }
