@@ -1,6 +1,7 @@
 /* Dataset files, read: mom_dataset_open maps a file read-only and
  * validates all of it (the format: src/dataset_format.h), then the
- * accessors and the batch fillers read through the mapping. */
+ * accessors and the batch fillers read through the mapping. A dataset
+ * keeps the context it was opened with and records its failures there. */
 #include "checksum.h"
 #include "ctx.h"
 #include "dataset_format.h"
@@ -9,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@ struct mom_dataset {
     const float *patches;    /* [n_patches, patch_dim] */
     int64_t n_patches;
     uint64_t *patch_rank;    /* patch rows before token k * PATCH_BLOCK, k = 0..n_tokens / PATCH_BLOCK */
+    mom_ctx *ctx;            /* the one it was opened with: where its failures are recorded */
+    char *path;              /* as opened, to name the file in those messages */
 };
 
 typedef struct section {
@@ -208,16 +212,22 @@ mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: file too large to map: %lld bytes", path, (long long)sb.st_size);
     }
     mom_dataset *d = calloc(1, sizeof *d);
-    if (!d) {
+    const size_t path_bytes = strlen(path) + 1;
+    char *path_copy = malloc(path_bytes);
+    if (!d || !path_copy) {
+        free(d);
+        free(path_copy);
         close(fd);
         return mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
     }
+    d->path = memcpy(path_copy, path, path_bytes);
+    d->ctx = ctx;
     d->size = (size_t)sb.st_size;
     void *map = mmap(NULL, d->size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
     if (map == MAP_FAILED) {
-        free(d);
+        mom_dataset_destroy(&d);
         return mom_fail(ctx, MOM_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
     }
     d->base = map;
@@ -235,6 +245,7 @@ void mom_dataset_destroy(mom_dataset **d)
     if (!d || !*d) return;
     if ((*d)->base) munmap((*d)->base, (*d)->size);
     free((*d)->patch_rank);
+    free((*d)->path);
     free(*d);
     *d = NULL;
 }
@@ -242,39 +253,82 @@ void mom_dataset_destroy(mom_dataset **d)
 /* The name of one release before mom_dataset_destroy (mom.h). */
 void mom_dataset_close(mom_dataset **d) { mom_dataset_destroy(d); }
 
+/* Records "PATH: message" in the context d was opened with and returns s;
+ * without a dataset there is no context to hold a message. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static mom_status dataset_fail(const mom_dataset *d, mom_status s, const char *fmt, ...)
+{
+    if (!d) return s;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return mom_fail(d->ctx, s, "%s: %s", d->path, msg);
+}
+
 int64_t mom_dataset_n_tokens(const mom_dataset *d) { return d ? d->n_tokens : 0; }
 int mom_dataset_n_modalities(const mom_dataset *d) { return d ? d->n_modalities : 0; }
 int64_t mom_dataset_vocab_size(const mom_dataset *d) { return d ? d->vocab_size : 0; }
-void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out)
-{
-    if (!out) return;
-    memset(out, 0, sizeof(*out));
-    if (d) *out = d->layout;
-}
-
 int64_t mom_dataset_n_docs(const mom_dataset *d) { return d ? d->n_docs : 0; }
-
-void mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out)
-{
-    if (!out) return;
-    memset(out, 0, sizeof(*out));
-    if (d) *out = d->geom;
-}
-
 int64_t mom_dataset_n_patches(const mom_dataset *d) { return d ? d->n_patches : 0; }
-
 const int32_t *mom_dataset_tokens(const mom_dataset *d) { return d ? d->tokens : NULL; }
 const uint8_t *mom_dataset_modalities(const mom_dataset *d) { return d ? d->mods : NULL; }
+
+mom_status mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out)
+{
+    if (!out) return dataset_fail(d, MOM_ERR_INVALID_ARG, "mom_dataset_vocab_layout: out is NULL");
+    memset(out, 0, sizeof(*out));
+    if (!d) return MOM_ERR_INVALID_ARG;
+    *out = d->layout;
+    return MOM_OK;
+}
+
+mom_status mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out)
+{
+    if (!out) return dataset_fail(d, MOM_ERR_INVALID_ARG, "mom_dataset_patch_geometry: out is NULL");
+    memset(out, 0, sizeof(*out));
+    if (!d) return MOM_ERR_INVALID_ARG;
+    *out = d->geom;
+    return MOM_OK;
+}
+
+/* The checks fill_batch and fill_patches share: B rows of T positions,
+ * each window [starts[b], starts[b] + T + 1) inside the file. */
+static mom_status check_windows(const mom_dataset *d, const char *call, int B, int T, const int64_t *starts)
+{
+    if (B <= 0) return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: B = %d, must be >= 1", call, B);
+    if (T <= 0) return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: T = %d, must be >= 1", call, T);
+    if (!starts) return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: starts is NULL", call);
+    if ((int64_t)T >= d->n_tokens)
+        return dataset_fail(d, MOM_ERR_INVALID_ARG,
+                            "%s: T = %d: a window of T + 1 tokens does not fit the dataset (%lld tokens)", call, T,
+                            (long long)d->n_tokens);
+    const int64_t last = d->n_tokens - T - 1; /* largest valid start */
+    for (int b = 0; b < B; b++) {
+        if (starts[b] < 0)
+            return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: starts[%d] = %lld is negative", call, b,
+                                (long long)starts[b]);
+        if (starts[b] > last)
+            return dataset_fail(d, MOM_ERR_INVALID_ARG,
+                                "%s: starts[%d] = %lld + T %d + 1 passes the end of the dataset (%lld tokens)", call, b,
+                                (long long)starts[b], T, (long long)d->n_tokens);
+    }
+    return MOM_OK;
+}
 
 mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int64_t *starts, int32_t *tokens,
                                   uint8_t *modality, int32_t *targets, uint8_t *target_modality)
 {
-    if (!d || B <= 0 || T <= 0 || !starts || !tokens || !modality || !targets || !target_modality)
-        return MOM_ERR_INVALID_ARG;
-    if ((int64_t)T >= d->n_tokens) return MOM_ERR_INVALID_ARG;
-    int64_t last = d->n_tokens - T - 1; /* largest valid start */
-    for (int b = 0; b < B; b++)
-        if (starts[b] < 0 || starts[b] > last) return MOM_ERR_INVALID_ARG;
+    static const char call[] = "mom_dataset_fill_batch";
+    if (!d) return MOM_ERR_INVALID_ARG;
+    mom_status st = check_windows(d, call, B, T, starts);
+    if (st) return st;
+    const char *null = !tokens ? "tokens" : !modality ? "modality" : !targets ? "targets"
+                     : !target_modality ? "target_modality" : NULL;
+    if (null) return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: %s is NULL", call, null);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * (size_t)T, s = (size_t)starts[b];
         memcpy(tokens + row, d->tokens + s, (size_t)T * sizeof *tokens);
@@ -287,11 +341,13 @@ mom_status mom_dataset_fill_batch(const mom_dataset *d, int B, int T, const int6
 
 mom_status mom_dataset_fill_patches(const mom_dataset *d, int B, int T, const int64_t *starts, float *patches)
 {
-    if (!d || !d->patch_rank || B <= 0 || T <= 0 || !starts || !patches) return MOM_ERR_INVALID_ARG;
-    if ((int64_t)T >= d->n_tokens) return MOM_ERR_INVALID_ARG;
-    const int64_t last = d->n_tokens - T - 1; /* the windows of mom_dataset_fill_batch */
-    for (int b = 0; b < B; b++)
-        if (starts[b] < 0 || starts[b] > last) return MOM_ERR_INVALID_ARG;
+    static const char call[] = "mom_dataset_fill_patches";
+    if (!d) return MOM_ERR_INVALID_ARG;
+    if (!d->patch_rank)
+        return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: the file has no patch vectors (no patch geometry)", call);
+    mom_status st = check_windows(d, call, B, T, starts);
+    if (st) return st;
+    if (!patches) return dataset_fail(d, MOM_ERR_INVALID_ARG, "%s: patches is NULL", call);
     const size_t dim = (size_t)d->patch_dim;
     for (int b = 0; b < B; b++) {
         const int64_t s = starts[b];

@@ -1017,19 +1017,19 @@ static void row_mom_dataset_modalities(fixture *f) { (void)f; VAL_NULL(mom_datas
 static void row_mom_dataset_vocab_layout(fixture *f)
 {
     mom_vocab_layout l = {1, 2, 3, 4};
-    NOCRASH(mom_dataset_vocab_layout(NULL, &l));
+    BAD(NULL, mom_dataset_vocab_layout(NULL, &l), MOM_ERR_INVALID_ARG, NULL);
     assert_int_equal(l.n_special + l.n_text + l.n_image + l.n_speech, 0);
-    NOCRASH(mom_dataset_vocab_layout(f->d, NULL));
-    NOCRASH(mom_dataset_vocab_layout(NULL, NULL));
+    BAD(f->ctx, mom_dataset_vocab_layout(f->d, NULL), MOM_ERR_INVALID_ARG, "mom_dataset_vocab_layout: out is NULL");
+    BAD(NULL, mom_dataset_vocab_layout(NULL, NULL), MOM_ERR_INVALID_ARG, NULL);
 }
 
 static void row_mom_dataset_patch_geometry(fixture *f)
 {
     mom_patch_geometry g = {2, 8, 1};
-    NOCRASH(mom_dataset_patch_geometry(NULL, &g));
+    BAD(NULL, mom_dataset_patch_geometry(NULL, &g), MOM_ERR_INVALID_ARG, NULL);
     assert_int_equal(g.patch_size + g.image_size + g.channels, 0);
-    NOCRASH(mom_dataset_patch_geometry(f->pd, NULL));
-    NOCRASH(mom_dataset_patch_geometry(NULL, NULL));
+    BAD(f->ctx, mom_dataset_patch_geometry(f->pd, NULL), MOM_ERR_INVALID_ARG, "mom_dataset_patch_geometry: out is NULL");
+    BAD(NULL, mom_dataset_patch_geometry(NULL, NULL), MOM_ERR_INVALID_ARG, NULL);
 }
 
 static void row_mom_dataset_check(fixture *f)
@@ -1048,26 +1048,36 @@ static void row_mom_dataset_fill_batch(fixture *f)
     const int32_t sentinel = bt[0];
     const int64_t starts[BB] = {0, DS_TOKENS - TT - 1};
     assert_int_equal(mom_dataset_n_tokens(d), DS_TOKENS);
+    /* No dataset: no context to hold a message. */
     BAD(NULL, mom_dataset_fill_batch(NULL, BB, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, 0, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, -1, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, 0, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, INT_MIN, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, INT_MAX, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, DS_TOKENS, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, NULL, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, starts, NULL, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, starts, bt, NULL, btg, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, NULL, btm), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, btg, NULL), MOM_ERR_INVALID_ARG, NULL);
+    /* The rest name the file, the call and the value, in the dataset's context. */
+    BAD(f->ctx, mom_dataset_fill_batch(d, 0, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "B = 0");
+    BAD(f->ctx, mom_dataset_fill_batch(d, -1, TT, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "B = -1");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, 0, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "T = 0");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, INT_MIN, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "T = -2147483648");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, INT_MAX, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "T = 2147483647");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, DS_TOKENS, starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "(64 tokens)");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, NULL, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, "starts is NULL");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, starts, NULL, bm, btg, btm), MOM_ERR_INVALID_ARG, "tokens is NULL");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, starts, bt, NULL, btg, btm), MOM_ERR_INVALID_ARG, "modality is NULL");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, NULL, btm), MOM_ERR_INVALID_ARG, " targets is NULL");
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, btg, NULL), MOM_ERR_INVALID_ARG,
+        "target_modality is NULL");
     int64_t bad_starts[BB] = {0, DS_TOKENS - TT};
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
+    char past_end[128];
+    snprintf(past_end, sizeof past_end,
+             "mom_dataset_fill_batch: starts[1] = %d + T %d + 1 passes the end of the dataset (%d tokens)",
+             DS_TOKENS - TT, TT, DS_TOKENS);
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, past_end);
     bad_starts[1] = -1;
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG,
+        "starts[1] = -1 is negative");
     bad_starts[1] = INT64_MIN;
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG,
+        "starts[1] = -9223372036854775808");
     bad_starts[1] = INT64_MAX;
-    BAD(NULL, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_batch(d, BB, TT, bad_starts, bt, bm, btg, btm), MOM_ERR_INVALID_ARG,
+        "starts[1] = 9223372036854775807 + T");
     assert_true(bt[0] == sentinel); /* nothing written by a refused call */
     assert_int_equal(mom_dataset_fill_batch(d, BB, TT, starts, bt, bm, btg, btm), MOM_OK);
 }
@@ -1078,24 +1088,29 @@ static void row_mom_dataset_fill_patches(fixture *f)
     memset(patches, 0x55, sizeof patches);
     const float sentinel = patches[0];
     const int64_t starts[BB] = {0, 5};
-    /* a file without patches */
-    BAD(NULL, mom_dataset_fill_patches(f->d, BB, TT, starts, patches), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_patches(f->d, BB, TT, starts, patches), MOM_ERR_INVALID_ARG, "no patch vectors");
     mom_dataset *d = f->pd;
     BAD(NULL, mom_dataset_fill_patches(NULL, BB, TT, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, 0, TT, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, -1, TT, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, 0, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, INT_MIN, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, PDS_TOKENS, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, INT_MAX, starts, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, TT, NULL, patches), MOM_ERR_INVALID_ARG, NULL);
-    BAD(NULL, mom_dataset_fill_patches(d, BB, TT, starts, NULL), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_patches(d, 0, TT, starts, patches), MOM_ERR_INVALID_ARG, "B = 0");
+    BAD(f->ctx, mom_dataset_fill_patches(d, -1, TT, starts, patches), MOM_ERR_INVALID_ARG, "B = -1");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, 0, starts, patches), MOM_ERR_INVALID_ARG, "T = 0");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, INT_MIN, starts, patches), MOM_ERR_INVALID_ARG, "T = -2147483648");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, PDS_TOKENS, starts, patches), MOM_ERR_INVALID_ARG, "(40 tokens)");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, INT_MAX, starts, patches), MOM_ERR_INVALID_ARG, "T = 2147483647");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, TT, NULL, patches), MOM_ERR_INVALID_ARG, "starts is NULL");
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, TT, starts, NULL), MOM_ERR_INVALID_ARG, "patches is NULL");
     int64_t bad_starts[BB] = {0, PDS_TOKENS - TT};
-    BAD(NULL, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG, NULL);
+    char past_end[128];
+    snprintf(past_end, sizeof past_end,
+             "mom_dataset_fill_patches: starts[1] = %d + T %d + 1 passes the end of the dataset (%d tokens)",
+             PDS_TOKENS - TT, TT, PDS_TOKENS);
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG, past_end);
     bad_starts[0] = -1;
-    BAD(NULL, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG,
+        "starts[0] = -1 is negative");
     bad_starts[0] = INT64_MIN;
-    BAD(NULL, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_dataset_fill_patches(d, BB, TT, bad_starts, patches), MOM_ERR_INVALID_ARG,
+        "starts[0] = -9223372036854775808");
     assert_true(patches[0] == sentinel);
     assert_int_equal(mom_dataset_fill_patches(d, BB, TT, starts, patches), MOM_OK);
 }

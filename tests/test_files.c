@@ -702,7 +702,7 @@ static void test_ds_version_1(void **state)
     mom_dataset *d = NULL;
     if (mom_dataset_open(&f->ctx, in_dir(f, "v1.bin"), &d)) fail_msg("%s", f->ctx.err);
     mom_vocab_layout got;
-    mom_dataset_vocab_layout(d, &got);
+    assert_int_equal(mom_dataset_vocab_layout(d, &got), MOM_OK);
     assert_false(mom_vocab_layout_is_set(&got));
     assert_int_equal(mom_dataset_tokens(d)[1], 9);
     mom_dataset_destroy(&d);
@@ -1036,12 +1036,12 @@ static void test_ds_patches_roundtrip(void **state)
     mom_dataset *d = NULL;
     if (mom_dataset_open(&f->ctx, in_dir(f, "p.bin"), &d)) fail_msg("%s", f->ctx.err);
     mom_patch_geometry g;
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_memory_equal(&g, &pgeom, sizeof g);
     assert_int_equal(mom_dataset_n_patches(d), PROWS);
     assert_int_equal(mom_dataset_n_modalities(d), 2);
     mom_vocab_layout lay;
-    mom_dataset_vocab_layout(d, &lay);
+    assert_int_equal(mom_dataset_vocab_layout(d, &lay), MOM_OK);
     assert_memory_equal(&lay, &play, sizeof lay);
     assert_memory_equal(mom_dataset_tokens(d), pt_tok, sizeof pt_tok);
     assert_memory_equal(mom_dataset_modalities(d), mod, sizeof mod);
@@ -1071,7 +1071,7 @@ static void test_ds_patches_roundtrip(void **state)
     assert_int_equal(mom_dataset_fill_patches(NULL, 1, 7, starts, one), MOM_ERR_INVALID_ARG);
     mom_dataset_destroy(&d);
     assert_int_equal(mom_dataset_n_patches(NULL), 0);
-    mom_dataset_patch_geometry(NULL, &g);
+    assert_int_equal(mom_dataset_patch_geometry(NULL, &g), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_patch_dim(&g), 0);
 
     /* The on-disk layout: version 3, flag 0, geometry, a 64-byte aligned
@@ -1099,7 +1099,7 @@ static void test_ds_patches_roundtrip(void **state)
     write_small_dataset(f, "plain.bin");
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "plain.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_fill_patches(d, 1, 2, starts, one), MOM_ERR_INVALID_ARG);
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_int_equal(g.patch_size + g.image_size + g.channels, 0);
     mom_dataset_destroy(&d);
     b = tu_read_file(in_dir(f, "plain.bin"), &n);
@@ -1117,7 +1117,7 @@ static void test_ds_patches_roundtrip(void **state)
     assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "none.bin"), pt_tok, NULL, 2, NULL, 1, 1024, 2, &play, NULL,
                                        &pgeom), MOM_OK);
     if (mom_dataset_open(&f->ctx, f->path, &d)) fail_msg("%s", f->ctx.err);
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_int_equal(mom_patch_dim(&g), PDIM);
     assert_int_equal(mom_dataset_n_patches(d), 0);
     mom_dataset_destroy(&d);

@@ -58,7 +58,7 @@ static void test_text_manifest(void **state)
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "out.bin"), &d), MOM_OK);
     mom_vocab_layout l;
-    mom_dataset_vocab_layout(d, &l);
+    assert_int_equal(mom_dataset_vocab_layout(d, &l), MOM_OK);
     assert_int_equal(l.n_special, MOM_N_SPECIAL);
     assert_int_equal(l.n_text, 256);
     assert_int_equal(l.n_image + l.n_speech, 0);
@@ -149,7 +149,7 @@ static void test_layout_modalities(void **state)
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, p, &d), MOM_OK);
     mom_vocab_layout got;
-    mom_dataset_vocab_layout(d, &got);
+    assert_int_equal(mom_dataset_vocab_layout(d, &got), MOM_OK);
     assert_memory_equal(&got, &lay, sizeof(lay));
     mom_dataset_destroy(&d);
     for (int i = 0; i < 16; i++)
