@@ -32,7 +32,9 @@
 #else
 #define MOM_API
 #endif
-/* A call kept under its old name for one release after a rename. */
+
+/* A call kept for one release under its old name: using it warns, naming
+ * the new one. */
 #if defined(__GNUC__) || defined(__clang__)
 #define MOM_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
@@ -319,19 +321,26 @@ MOM_API void mom_diffusion_time_features(int t, int dim, float *out);
  * sqrt(alpha_bar) ~ 0.001 would blow any error up). */
 MOM_API void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
 
-/* ---- datasets -------------------------------------------------------- */
+/* ---- datasets --------------------------------------------------------
+ * A dataset keeps the context it was opened with and records its failures
+ * there (mom_ctx_last_error), naming the file and the bad value: destroy
+ * it before that context. A call given no dataset (NULL) has no context
+ * to hold a message and just returns MOM_ERR_INVALID_ARG. */
 MOM_API mom_status mom_dataset_open(mom_ctx *ctx, const char *path, mom_dataset **out);
-MOM_API void mom_dataset_close(mom_dataset **d);
+MOM_API void mom_dataset_destroy(mom_dataset **d);
+/* The old name of mom_dataset_destroy, kept for one release. */
+MOM_API MOM_DEPRECATED("use mom_dataset_destroy") void mom_dataset_close(mom_dataset **d);
 MOM_API int64_t mom_dataset_n_tokens(const mom_dataset *d);
 MOM_API int mom_dataset_n_modalities(const mom_dataset *d);
 MOM_API int64_t mom_dataset_vocab_size(const mom_dataset *d);
 MOM_API int64_t mom_dataset_n_docs(const mom_dataset *d);
-/* The vocabulary layout recorded in the file (all zero when none). */
-MOM_API void mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
+/* The vocabulary layout recorded in the file (all zero when none; also
+ * all zero, with MOM_ERR_INVALID_ARG, for a NULL dataset). */
+MOM_API mom_status mom_dataset_vocab_layout(const mom_dataset *d, mom_vocab_layout *out);
 /* The patch geometry recorded in the file (all zero: no continuous
- * images), and its number of patch positions (each has one row of
- * mom_patch_dim floats). */
-MOM_API void mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out);
+ * images; also for a NULL dataset, with MOM_ERR_INVALID_ARG), and its
+ * number of patch positions (each has one row of mom_patch_dim floats). */
+MOM_API mom_status mom_dataset_patch_geometry(const mom_dataset *d, mom_patch_geometry *out);
 MOM_API int64_t mom_dataset_n_patches(const mom_dataset *d);
 MOM_API const int32_t *mom_dataset_tokens(const mom_dataset *d);
 MOM_API const uint8_t *mom_dataset_modalities(const mom_dataset *d);

@@ -1,5 +1,5 @@
 /* MOM64, the checksum of the dataset files: specified at the top of
- * src/dataset.c, which defines it. Internal (the fuzz target for dataset
+ * src/checksum.c, which defines it. Internal (the fuzz target for dataset
  * files reseals its inputs with it: tests/fuzz/fuzz_dataset.c).
  *
  * Streaming: mom64_init, then mom64_update over the bytes in order (any

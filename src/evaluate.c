@@ -1,9 +1,11 @@
 /* Evaluation: the mean losses of a model over a dataset, and the running
  * mean of losses over batches that evaluation and training report. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset_format.h"
 #include "model.h"
 
 void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add)
@@ -60,7 +62,10 @@ mom_status mom_model_evaluate(mom_model *m, const mom_dataset *d, int B, int T, 
         for (int r = 0; r < B; r++) starts[r] = r < rows ? (w + r) * T : 0;
         s = mom_dataset_fill_batch(d, B, T, starts, tok, mod, tgt, tmod);
         if (s) {
-            s = mom_fail(m->ctx, s, "evaluate: cannot read window %lld", (long long)w);
+            /* The dataset said why on its own context: carry that here. */
+            char why[512];
+            snprintf(why, sizeof why, "%s", dataset_ctx(d) ? mom_ctx_last_error(dataset_ctx(d)) : "");
+            s = mom_fail(m->ctx, s, "evaluate: window %lld: %s", (long long)w, why);
             break;
         }
         if (m->patch_dim && (s = mom_dataset_fill_patches(d, B, T, starts, patches))) break;

@@ -177,7 +177,7 @@ static void test_dataset_fit(void **state)
     assert_int_equal(mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_OK);
     assert_unchanged(m, &before, "evaluate");
     drop(&before);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_null(d);
 
     /* a dataset with a larger vocabulary / more modalities does not fit */
@@ -185,11 +185,126 @@ static void test_dataset_fit(void **state)
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset vocab", "20", NULL);
     expect_err(f->ctx, mom_model_evaluate(m, d, BB, TT, 0, &l), MOM_ERR_DATA, "eval vocab", "20", NULL);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     if (mom_dataset_write(f->ctx, dpath, tok, mod, 64, NULL, 1, V, NMOD + 2, NULL, NULL, NULL)) fail_msg("%s", mom_ctx_last_error(f->ctx));
     assert_int_equal(mom_dataset_open(f->ctx, dpath, &d), MOM_OK);
     expect_err(f->ctx, mom_dataset_check(m, d), MOM_ERR_DATA, "dataset modalities", "5", NULL);
+    mom_dataset_destroy(&d);
+}
+
+/* ---- batches read from a dataset ------------------------------------------ *
+ * A dataset records its failures in the context it was opened with, naming
+ * the file, the call and the bad value, so that a tool printing
+ * mom_ctx_last_error after a refused fill shows why, not an older message. */
+
+enum { FILL_TOKENS = 64, FILL_PATCH = 2, FILL_IMAGE = 4, FILL_PATCH_DIM = FILL_PATCH * FILL_PATCH };
+
+/* 64 tokens, one 4 x 4 gray image of 2 x 2 patches at tokens 11..14. */
+static void write_fill_datasets(fixture *f, const char *plain, const char *with_patches)
+{
+    int32_t tok[FILL_TOKENS];
+    uint8_t mod[FILL_TOKENS];
+    for (int i = 0; i < FILL_TOKENS; i++) {
+        tok[i] = MOM_N_SPECIAL + i % (V - MOM_N_SPECIAL);
+        mod[i] = 0;
+    }
+    if (mom_dataset_write(f->ctx, plain, tok, mod, FILL_TOKENS, NULL, 1, V, NMOD, NULL, NULL, NULL))
+        fail_msg("%s", mom_ctx_last_error(f->ctx));
+    tok[10] = MOM_TOK_BOI;
+    for (int i = 11; i < 15; i++) {
+        tok[i] = MOM_TOK_PAD;
+        mod[i] = MOM_MOD_IMAGE;
+    }
+    tok[15] = MOM_TOK_EOI;
+    float patches[4 * FILL_PATCH_DIM];
+    for (int i = 0; i < 4 * FILL_PATCH_DIM; i++) patches[i] = 0.1f * (float)(i % 7) - 0.3f;
+    const mom_patch_geometry g = {FILL_PATCH, FILL_IMAGE, 1};
+    if (mom_dataset_write(f->ctx, with_patches, tok, mod, FILL_TOKENS, NULL, 1, V, NMOD, NULL, patches, &g))
+        fail_msg("%s", mom_ctx_last_error(f->ctx));
+}
+
+/* An older failure in ctx, which the next refusal must replace. */
+static void stale_error(mom_ctx *ctx) { mom_fail(ctx, MOM_ERR_IO, "an older failure: elsewhere"); }
+
+static void expect_fresh(mom_ctx *ctx, mom_status got, const char *what, const char *sub1, const char *sub2)
+{
+    if (strstr(mom_ctx_last_error(ctx), "older failure")) fail_msg("%s: stale message: %s", what, mom_ctx_last_error(ctx));
+    expect_err(ctx, got, MOM_ERR_INVALID_ARG, what, sub1, sub2, NULL);
+}
+
+/* call, made right after an older failure was recorded in ctx, must fail
+ * with MOM_ERR_INVALID_ARG and a new message naming sub1 (and sub2). */
+#define EXPECT_FRESH(ctx, call, sub1, sub2) (stale_error(ctx), expect_fresh((ctx), (call), #call, (sub1), (sub2)))
+
+static void test_fill_messages(void **state)
+{
+    fixture *f = *state;
+    char plain[320], with_patches[320];
+    snprintf(plain, sizeof plain, "%s", in_dir(f, "fill.bin"));
+    snprintf(with_patches, sizeof with_patches, "%s", in_dir(f, "fill_patches.bin"));
+    write_fill_datasets(f, plain, with_patches);
+    mom_dataset *d = NULL, *pd = NULL;
+    assert_int_equal(mom_dataset_open(f->ctx, plain, &d), MOM_OK);
+    assert_int_equal(mom_dataset_open(f->ctx, with_patches, &pd), MOM_OK);
+    enum { B = 2, T = 8 };
+    int32_t tok[B * T], tgt[B * T];
+    uint8_t mod[B * T], tmod[B * T];
+    float patches[B * T * FILL_PATCH_DIM];
+    const int64_t ok[B] = {0, FILL_TOKENS - T - 1};
+    const int64_t past[B] = {0, 99999}, just_past[B] = {FILL_TOKENS - T, 0}, negative[B] = {0, -3};
+    mom_ctx *c = f->ctx;
+
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, past, tok, mod, tgt, tmod), "fill.bin: ",
+                 "mom_dataset_fill_batch: starts[1] = 99999 + T 8 + 1 passes the end of the dataset (64 tokens)");
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, just_past, tok, mod, tgt, tmod), "starts[0] = 56 + T 8 + 1",
+                 "(64 tokens)");
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, negative, tok, mod, tgt, tmod), "starts[1] = -3 is negative", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, 0, T, ok, tok, mod, tgt, tmod), "B = 0", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, -5, ok, tok, mod, tgt, tmod), "T = -5", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, FILL_TOKENS, ok, tok, mod, tgt, tmod), "T = 64", "(64 tokens)");
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, NULL, tok, mod, tgt, tmod), "starts is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, ok, NULL, mod, tgt, tmod), ": tokens is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, ok, tok, NULL, tgt, tmod), ": modality is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, ok, tok, mod, NULL, tmod), ": targets is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_batch(d, B, T, ok, tok, mod, tgt, NULL), ": target_modality is NULL", NULL);
+    assert_int_equal(mom_dataset_fill_batch(d, B, T, ok, tok, mod, tgt, tmod), MOM_OK);
+
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, B, T, past, patches), "fill_patches.bin: ",
+                 "mom_dataset_fill_patches: starts[1] = 99999 + T 8 + 1 passes the end of the dataset (64 tokens)");
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, B, T, negative, patches), "starts[1] = -3 is negative", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, -1, T, ok, patches), "B = -1", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, B, 0, ok, patches), "T = 0", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, B, T, NULL, patches), "starts is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_patches(pd, B, T, ok, NULL), "patches is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_fill_patches(d, B, T, ok, patches), "fill.bin: ", "no patch vectors");
+    assert_int_equal(mom_dataset_fill_patches(pd, B, T, ok, patches), MOM_OK);
+
+    /* The accessors that fill an out-pointer refuse NULL the same way. */
+    EXPECT_FRESH(c, mom_dataset_vocab_layout(d, NULL), "mom_dataset_vocab_layout: out is NULL", NULL);
+    EXPECT_FRESH(c, mom_dataset_patch_geometry(pd, NULL), "mom_dataset_patch_geometry: out is NULL", NULL);
+
+    /* A dataset opened on another context records there, and leaves this
+     * one's message alone. */
+    mom_ctx *other = NULL;
+    assert_int_equal(tu_ctx_create(&other, 1, NULL), MOM_OK);
+    mom_dataset *od = NULL;
+    assert_int_equal(mom_dataset_open(other, plain, &od), MOM_OK);
+    stale_error(f->ctx);
+    expect_err(other, mom_dataset_fill_batch(od, B, T, past, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG,
+               "fill_batch on another context", "starts[1] = 99999", NULL);
+    assert_non_null(strstr(mom_ctx_last_error(f->ctx), "older failure"));
+    mom_dataset_destroy(&od);
+    mom_ctx_destroy(&other);
+
+    /* The old name of mom_dataset_destroy still works for one release. */
+    mom_dataset_destroy(&pd);
+    assert_null(pd);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     mom_dataset_close(&d);
+    assert_null(d);
+    mom_dataset_close(&d); /* NULL is fine */
+#pragma GCC diagnostic pop
 }
 
 /* ---- configs ---------------------------------------------------------------- */
@@ -1052,6 +1167,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dataset_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fill_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_checkpoint, setup, teardown),

@@ -549,7 +549,7 @@ static void test_st_write_failures(void **state)
 
 /* ---- datasets ----------------------------------------------------------- */
 
-/* The checksum as documented in dataset.c, written again from the
+/* The checksum as documented in checksum.c, written again from the
  * description so the test holds the file format, not just the code. */
 static uint64_t le64(const uint8_t *p)
 {
@@ -647,10 +647,10 @@ static void test_ds_roundtrip(void **state)
     assert_int_equal(mom_dataset_fill_batch(d, 0, 4, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_fill_batch(d, 1, 0, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_fill_batch(NULL, 1, 4, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_null(d);
-    mom_dataset_close(&d); /* NULL is fine */
-    mom_dataset_close(NULL);
+    mom_dataset_destroy(&d); /* NULL is fine */
+    mom_dataset_destroy(NULL);
     assert_int_equal(mom_dataset_n_tokens(NULL), 0);
 
     /* The on-disk layout: header fields and document starts. */
@@ -674,13 +674,13 @@ static void test_ds_roundtrip(void **state)
     assert_int_equal(mom_dataset_n_docs(d), 1);
     assert_int_equal(mom_dataset_n_modalities(d), 1);
     for (int i = 0; i < NT; i++) assert_int_equal(mom_dataset_modalities(d)[i], 0);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     /* A single token is the smallest dataset. */
     assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "tiny.bin"), ds_tok, ds_mod, 1, NULL, 1, 6, 1, NULL, NULL, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "tiny.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_tokens(d)[0], 5);
     assert_int_equal(mom_dataset_fill_batch(d, 1, 1, zero, tok, mod, tgt, tmod), MOM_ERR_INVALID_ARG);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_false(tu_has_tmp_file(f->dir, 0));
 }
 
@@ -702,10 +702,10 @@ static void test_ds_version_1(void **state)
     mom_dataset *d = NULL;
     if (mom_dataset_open(&f->ctx, in_dir(f, "v1.bin"), &d)) fail_msg("%s", f->ctx.err);
     mom_vocab_layout got;
-    mom_dataset_vocab_layout(d, &got);
+    assert_int_equal(mom_dataset_vocab_layout(d, &got), MOM_OK);
     assert_false(mom_vocab_layout_is_set(&got));
     assert_int_equal(mom_dataset_tokens(d)[1], 9);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     b[72] = 7; /* the layout's place is reserved in version 1 */
     fix_checksum(b, n);
     tu_write_file(in_dir(f, "v1.bin"), b, n);
@@ -734,7 +734,7 @@ static void test_ds_truncations(void **state)
     tu_write_file(cut, b, n);
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(&f->ctx, cut, &d), MOM_OK);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     free(b);
 }
 
@@ -1036,12 +1036,12 @@ static void test_ds_patches_roundtrip(void **state)
     mom_dataset *d = NULL;
     if (mom_dataset_open(&f->ctx, in_dir(f, "p.bin"), &d)) fail_msg("%s", f->ctx.err);
     mom_patch_geometry g;
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_memory_equal(&g, &pgeom, sizeof g);
     assert_int_equal(mom_dataset_n_patches(d), PROWS);
     assert_int_equal(mom_dataset_n_modalities(d), 2);
     mom_vocab_layout lay;
-    mom_dataset_vocab_layout(d, &lay);
+    assert_int_equal(mom_dataset_vocab_layout(d, &lay), MOM_OK);
     assert_memory_equal(&lay, &play, sizeof lay);
     assert_memory_equal(mom_dataset_tokens(d), pt_tok, sizeof pt_tok);
     assert_memory_equal(mom_dataset_modalities(d), mod, sizeof mod);
@@ -1069,9 +1069,9 @@ static void test_ds_patches_roundtrip(void **state)
     assert_int_equal(mom_dataset_fill_patches(d, 1, 7, NULL, one), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_fill_patches(d, 1, 7, starts, NULL), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_dataset_fill_patches(NULL, 1, 7, starts, one), MOM_ERR_INVALID_ARG);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_int_equal(mom_dataset_n_patches(NULL), 0);
-    mom_dataset_patch_geometry(NULL, &g);
+    assert_int_equal(mom_dataset_patch_geometry(NULL, &g), MOM_ERR_INVALID_ARG);
     assert_int_equal(mom_patch_dim(&g), 0);
 
     /* The on-disk layout: version 3, flag 0, geometry, a 64-byte aligned
@@ -1099,9 +1099,9 @@ static void test_ds_patches_roundtrip(void **state)
     write_small_dataset(f, "plain.bin");
     assert_int_equal(mom_dataset_open(&f->ctx, in_dir(f, "plain.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_fill_patches(d, 1, 2, starts, one), MOM_ERR_INVALID_ARG);
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_int_equal(g.patch_size + g.image_size + g.channels, 0);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     b = tu_read_file(in_dir(f, "plain.bin"), &n);
     assert_int_equal(le64(b + 8) & 0xffffffffu, 2);
     /* The same as version 3 without the flag opens too. */
@@ -1110,17 +1110,17 @@ static void test_ds_patches_roundtrip(void **state)
     tu_write_file(in_dir(f, "plain3.bin"), b, n);
     if (mom_dataset_open(&f->ctx, f->path, &d)) fail_msg("%s", f->ctx.err);
     assert_int_equal(mom_dataset_n_patches(d), 0);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     free(b);
 
     /* A geometry without a single image: the flag, no rows. */
     assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "none.bin"), pt_tok, NULL, 2, NULL, 1, 1024, 2, &play, NULL,
                                        &pgeom), MOM_OK);
     if (mom_dataset_open(&f->ctx, f->path, &d)) fail_msg("%s", f->ctx.err);
-    mom_dataset_patch_geometry(d, &g);
+    assert_int_equal(mom_dataset_patch_geometry(d, &g), MOM_OK);
     assert_int_equal(mom_patch_dim(&g), PDIM);
     assert_int_equal(mom_dataset_n_patches(d), 0);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     assert_false(tu_has_tmp_file(f->dir, 0));
 }
 
@@ -1163,7 +1163,7 @@ static void test_ds_patches_long(void **state)
     assert_int_equal(mom_dataset_n_patches(d), n_rows);
     const int Ts[] = {1, 5, 63, 64, 65, 130};
     for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) check_every_window(d, tok, mod, rows, n, Ts[i]);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     free(rows);
 }
 
@@ -1368,7 +1368,7 @@ static void test_jsonl_import_good(void **state)
     /* Concatenated in file order, nothing between documents. */
     assert_memory_equal(mom_dataset_tokens(d), ds_tok, sizeof ds_tok);
     assert_memory_equal(mom_dataset_modalities(d), ds_mod, sizeof ds_mod);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     size_t n;
     uint8_t *b = tu_read_file(out, &n);
     uint64_t doc_off = le64(b + 56);
@@ -1388,7 +1388,7 @@ static void test_jsonl_import_good(void **state)
     assert_int_equal(mom_dataset_n_tokens(d), 100000);
     assert_int_equal(mom_dataset_tokens(d)[99999], 49999);
     assert_int_equal(mom_dataset_modalities(d)[12345], 1);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 typedef struct bad_jsonl {
@@ -1474,7 +1474,7 @@ static void test_jsonl_import_bad(void **state)
         }
         assert_int_equal(mom_dataset_vocab_size(d), max_tok + 1);
         assert_int_equal(mom_dataset_n_modalities(d), max_mod + 1);
-        mom_dataset_close(&d);
+        mom_dataset_destroy(&d);
         assert_null(d);
         unlink(out);
     }
@@ -1531,7 +1531,7 @@ static void test_jsonl_import_patches(void **state)
     assert_memory_equal(got + 3 * PDIM, want_first, sizeof want_first);
     for (int k = 0; k < 4 * PDIM; k++) assert_true(got[10 * PDIM + k] == (float)(k + 1)); /* two segments, one image */
     for (int k = 0; k < 3 * PDIM; k++) assert_true(got[k] == 0.0f);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 static void test_jsonl_import_patches_bad(void **state)

@@ -58,7 +58,7 @@ static void test_text_manifest(void **state)
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "out.bin"), &d), MOM_OK);
     mom_vocab_layout l;
-    mom_dataset_vocab_layout(d, &l);
+    assert_int_equal(mom_dataset_vocab_layout(d, &l), MOM_OK);
     assert_int_equal(l.n_special, MOM_N_SPECIAL);
     assert_int_equal(l.n_text, 256);
     assert_int_equal(l.n_image + l.n_speech, 0);
@@ -70,7 +70,7 @@ static void test_text_manifest(void **state)
     assert_int_equal(mom_dataset_n_tokens(d), 10);
     assert_memory_equal(mom_dataset_tokens(d), want, sizeof(want));
     for (int i = 0; i < 10; i++) assert_int_equal(mom_dataset_modalities(d)[i], MOM_MOD_TEXT);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 /* Each bad manifest fails with a message naming what, and writes nothing. */
@@ -119,7 +119,7 @@ static void test_utf8(void **state)
         assert_int_equal(mom_dataset_n_tokens(d), (int64_t)strlen(good[i]) + 2);
         for (size_t k = 0; k < strlen(good[i]); k++)
             assert_int_equal(mom_dataset_tokens(d)[k + 1], MOM_N_SPECIAL + (unsigned char)good[i][k]);
-        mom_dataset_close(&d);
+        mom_dataset_destroy(&d);
     }
     const struct { const char *text, *what; } bad[] = {
         {"ab\xc0\x80", "byte 2 (0xc0)"},         {"\xe0\x80\x80", "byte 0 (0xe0)"},
@@ -149,9 +149,9 @@ static void test_layout_modalities(void **state)
     mom_dataset *d = NULL;
     assert_int_equal(mom_dataset_open(f->ctx, p, &d), MOM_OK);
     mom_vocab_layout got;
-    mom_dataset_vocab_layout(d, &got);
+    assert_int_equal(mom_dataset_vocab_layout(d, &got), MOM_OK);
     assert_memory_equal(&got, &lay, sizeof(lay));
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     for (int i = 0; i < 16; i++)
         assert_int_equal(mom_vocab_layout_modality(&lay, i), i < 11 ? 0 : i < 14 ? 1 : 2);
     assert_int_equal(mom_vocab_layout_modality(&lay, 16), -1);
@@ -202,7 +202,7 @@ static void test_layout_config_and_model(void **state)
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "o.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_check(m, d), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "differs from the model's"));
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_model_destroy(&m);
 }
 
@@ -251,7 +251,7 @@ static void test_patch_config(void **state)
     assert_int_equal(mom_dataset_open(f->ctx, in_dir(f, "t.bin"), &d), MOM_OK);
     assert_int_equal(mom_dataset_check(m, d), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "differ from the model's (patch 2, image 8"));
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_model_destroy(&m);
 }
 
@@ -298,7 +298,7 @@ static void test_stop(void **state)
     assert_int_equal(l.n_targets, 2);
     if (mom_dataset_import_manifest(f->ctx, in_dir(f, "docs.jsonl"), in_dir(f, "out.bin"), NULL, NULL, NULL))
         fail_msg("%s", mom_ctx_last_error(f->ctx));
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_model_destroy(&m);
 }
 

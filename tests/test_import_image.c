@@ -499,13 +499,13 @@ static void test_manifest_patches(void **state)
     mom_dataset *d = NULL;
     if (mom_dataset_open(&f->ctx, out, &d)) fail_msg("%s", f->ctx.err);
     mom_vocab_layout lay;
-    mom_dataset_vocab_layout(d, &lay);
+    assert_int_equal(mom_dataset_vocab_layout(d, &lay), MOM_OK);
     const mom_vocab_layout want_lay = {MOM_N_SPECIAL, 256, 0, 0};
     assert_memory_equal(&lay, &want_lay, sizeof lay);
     assert_int_equal(mom_dataset_vocab_size(d), MOM_N_SPECIAL + 256);
     assert_int_equal(mom_dataset_n_modalities(d), 2);
     mom_patch_geometry got;
-    mom_dataset_patch_geometry(d, &got);
+    assert_int_equal(mom_dataset_patch_geometry(d, &got), MOM_OK);
     assert_memory_equal(&got, &g, sizeof got);
     assert_int_equal(mom_dataset_n_patches(d), 3 * 16);
     /* BOS a b BOI 16 x PAD EOI EOS | BOS BOI 16 EOI c BOI 16 EOI EOS */
@@ -540,7 +540,7 @@ static void test_manifest_patches(void **state)
             }
         }
     }
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     free(rows);
 
     /* RGB, resized 8 -> 4: the patches of what mom_image_load gives. */
@@ -556,7 +556,7 @@ static void test_manifest_patches(void **state)
     assert_int_equal(mom_dataset_fill_patches(d, 1, 6, &start, have), MOM_OK);
     assert_memory_equal(have + 12, want, sizeof want);
     for (int k = 0; k < 12; k++) assert_true(have[k] == 0.0f && have[5 * 12 + k] == 0.0f);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 static void test_manifest_patches_bad(void **state)

@@ -98,7 +98,7 @@ static void print_dataset(mom_ctx *ctx, const char *out)
                g.patch_size, g.image_size, g.channels, (long long)mom_dataset_n_patches(d),
                (long long)(mom_dataset_n_patches(d) / mom_patches_per_image(&g)));
     printf("}\n");
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 /* s inside a JSON string: quotes, backslashes and control bytes escaped. */
@@ -353,7 +353,7 @@ static int data_decode_images(int argc, char **argv)
         }
         int rc = s ? (s == MOM_ERR_INVALID_ARG ? 2 : tool_error("data decode-images", ctx, s)) : 0;
         if (!rc && !written) fprintf(stderr, "mom data decode-images: %s has no images\n", data);
-        mom_dataset_close(&d);
+        mom_dataset_destroy(&d);
         mom_ctx_destroy(&ctx);
         return rc ? rc : written ? 0 : 1;
     }
@@ -387,7 +387,7 @@ static int data_decode_images(int argc, char **argv)
     free(codes);
     free(px);
     mom_vq_destroy(&vq);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_ctx_destroy(&ctx);
     return rc ? rc : written ? 0 : 1;
 }

@@ -42,7 +42,7 @@ int cmd_eval(int argc, char **argv)
     }
     int rc = s == MOM_ERR_STOPPED ? stop_signal_exit("eval", "no loss printed") : s ? tool_error("eval", ctx, s) : 0;
     stop_signal_forward(NULL);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
     return rc;

@@ -71,7 +71,7 @@ int cmd_grad(int argc, char **argv)
     free(patches);
 done:
     free(tok); free(tgt); free(mod); free(tmod); free(starts);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
     return s ? 1 : 0;

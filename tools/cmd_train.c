@@ -276,8 +276,9 @@ static int setup(run *r, int resuming)
              * modalities and layout. */
             cfg.vocab_size = (int)mom_dataset_vocab_size(r->train);
             cfg.n_modalities = mom_dataset_n_modalities(r->train);
-            mom_dataset_vocab_layout(r->train, &cfg.vocab_layout);
-            mom_dataset_patch_geometry(r->train, &cfg.patches);
+            if ((s = mom_dataset_vocab_layout(r->train, &cfg.vocab_layout)) ||
+                (s = mom_dataset_patch_geometry(r->train, &cfg.patches)))
+                return tool_error("train", r->ctx, s);
             if (r->builtin) {
                 cfg.d_model = 128;
                 cfg.n_layer = 2;
@@ -659,8 +660,8 @@ int cmd_train(int argc, char **argv)
         rc = train_loop(&r);
     }
     if (r.metrics) fclose(r.metrics);
-    mom_dataset_close(&r.train);
-    mom_dataset_close(&r.val);
+    mom_dataset_destroy(&r.train);
+    mom_dataset_destroy(&r.val);
     mom_model_destroy(&r.m);
     mom_ctx_destroy(&r.ctx);
     return rc;

@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(vocab >= 1 && n_mod >= 1 && n_mod <= MOM_MAX_MODALITIES);
     mom_vocab_layout lay;
     mom_patch_geometry g;
-    mom_dataset_vocab_layout(d, &lay);
-    mom_dataset_patch_geometry(d, &g);
+    FUZZ_CHECK(mom_dataset_vocab_layout(d, &lay) == MOM_OK);
+    FUZZ_CHECK(mom_dataset_patch_geometry(d, &g) == MOM_OK);
     const int64_t n_patches = mom_dataset_n_patches(d);
     FUZZ_CHECK(n_patches >= 0 && n_patches <= n);
     const int32_t *tok = mom_dataset_tokens(d);
@@ -80,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (pt) FUZZ_CHECK(mom_dataset_fill_patches(d, B, (int)T, starts, pt) == MOM_OK);
             const int64_t bad[B] = {0, last + 1, 0};
             FUZZ_CHECK(mom_dataset_fill_batch(d, B, (int)T, bad, tk, md, tg, tm) != MOM_OK);
+            FUZZ_CHECK(strstr(mom_ctx_last_error(ctx), "starts[1]") != NULL); /* the refusal names the value */
         }
         free(tk);
         free(tg);
@@ -87,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(tm);
         free(pt);
     }
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     FUZZ_CHECK(d == NULL);
     return 0;
 }

@@ -17,7 +17,7 @@ static void import_and_check(mom_ctx *ctx, const char *in, const char *out, int 
     FUZZ_CHECK(mom_dataset_open(ctx, out, &d) == MOM_OK);
     if (vocab) FUZZ_CHECK(mom_dataset_vocab_size(d) == vocab);
     if (n_mod) FUZZ_CHECK(mom_dataset_n_modalities(d) == n_mod);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -37,6 +37,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     mom_dataset *d = NULL;
     FUZZ_CHECK(mom_dataset_open(ctx, out, &d) == MOM_OK);
-    mom_dataset_close(&d);
+    mom_dataset_destroy(&d);
     return 0;
 }

@@ -46,13 +46,13 @@ def f32(values):
     return struct.pack("<%df" % len(values), *values)
 
 
-# ---- MOM64 (src/dataset.c) and dataset versions ---------------------------
+# ---- MOM64 (src/checksum.c) and dataset versions --------------------------
 M = (1 << 64) - 1
 
 
 def mom64(b):
     # Mirrors the C one, mom64_init / mom64_update / mom64_final of
-    # src/dataset.c (declared in src/checksum.h): change both together.
+    # src/checksum.c (declared in src/checksum.h): change both together.
     h = [0xCBF29CE484222325 ^ i for i in range(4)]
     for off in range(0, len(b), 32):
         blk = b[off:off + 32].ljust(32, b"\0")
