@@ -209,7 +209,8 @@ typedef struct mom_model_info {
     int d_inner, dt_rank;
     uint64_t reserved[8]; /* written zero (see the top of this header) */
 } mom_model_info;
-MOM_API void mom_model_get_info(const mom_model *m, mom_model_info *info);
+/* MOM_ERR_INVALID_ARG when info is NULL. */
+MOM_API mom_status mom_model_get_info(const mom_model *m, mom_model_info *info);
 
 /* Parameter tensors by name (the safetensors names). */
 MOM_API size_t mom_model_n_tensors(const mom_model *m);
@@ -255,8 +256,9 @@ typedef struct mom_losses {
 /* Adds the losses of one more batch into acc (zeroed to start): each
  * modality's mean weighted by its count, and acc->loss recomputed as the
  * model defines it (with continuous images: the text mean + diffusion_weight
- * x the image MSE, not a mean of the batches' totals). */
-MOM_API void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add);
+ * x the image MSE, not a mean of the batches' totals). MOM_ERR_INVALID_ARG
+ * when acc or add is NULL. */
+MOM_API mom_status mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add);
 
 /* Forward only. */
 MOM_API mom_status mom_model_forward(mom_model *m, const mom_batch *b, mom_losses *out);
@@ -312,14 +314,17 @@ MOM_API mom_status mom_model_load_optim(mom_model *m, const char *path, uint64_t
 /* alpha_bar_t for t in [0, MOM_DIFFUSION_STEPS); 1 for t < 0 (clean). */
 MOM_API double mom_diffusion_alpha_bar(int t);
 /* The timestep's sinusoidal features: out[i] = sin(t w_i), out[dim/2 + i] =
- * cos(t w_i), w_i = 10000^(-i / (dim/2)), i < dim/2 (dim even). */
-MOM_API void mom_diffusion_time_features(int t, int dim, float *out);
+ * cos(t w_i), w_i = 10000^(-i / (dim/2)), i < dim/2. MOM_ERR_INVALID_ARG
+ * (out untouched) when out is NULL or dim is not even and >= 2. */
+MOM_API mom_status mom_diffusion_time_features(int t, int dim, float *out);
 /* One deterministic DDIM step (eta 0) of n values: x holds x_t and becomes
  * x_t_prev, given the predicted noise eps; t_prev -1 gives x_0. clip > 0:
  * the predicted x_0 is clamped to [-clip, clip] and the noise re-derived
  * from it (images live in [-1, 1]; at t near 999 dividing by
- * sqrt(alpha_bar) ~ 0.001 would blow any error up). */
-MOM_API void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
+ * sqrt(alpha_bar) ~ 0.001 would blow any error up). Timesteps past either
+ * end are clamped (mom_diffusion_alpha_bar). MOM_ERR_INVALID_ARG when x or
+ * eps is NULL and n > 0. */
+MOM_API mom_status mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip);
 
 /* ---- datasets --------------------------------------------------------
  * A dataset keeps the context it was opened with and records its failures

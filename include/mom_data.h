@@ -119,8 +119,8 @@ MOM_API mom_status mom_units_write_wav(mom_ctx *ctx, const mom_units *u, const i
 #define MOM_TEXT_BYTES 256
 MOM_API mom_status mom_dataset_import_manifest(mom_ctx *ctx, const char *manifest_path, const char *out_path,
                                        const mom_vq *vq, const mom_units *units, const mom_patch_geometry *patches);
-/* The layout such a file gets. */
-MOM_API void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out);
+/* The layout such a file gets (MOM_ERR_INVALID_ARG when out is NULL). */
+MOM_API mom_status mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out);
 
 #ifdef __cplusplus
 }

@@ -27,20 +27,21 @@ double mom_diffusion_alpha_bar(int t)
     return ab;
 }
 
-void mom_diffusion_time_features(int t, int dim, float *out)
+mom_status mom_diffusion_time_features(int t, int dim, float *out)
 {
-    if (!out) return;
+    if (!out || dim < 2 || dim % 2) return MOM_ERR_INVALID_ARG;
     const int half = dim / 2;
     for (int i = 0; i < half; i++) {
         const double w = exp(-log(10000.0) * i / half);
         out[i] = (float)sin(t * w);
         out[half + i] = (float)cos(t * w);
     }
+    return MOM_OK;
 }
 
-void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip)
+mom_status mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, float clip)
 {
-    if (!x || !eps) return;
+    if (n && (!x || !eps)) return MOM_ERR_INVALID_ARG;
     const double ab = mom_diffusion_alpha_bar(t), ap = mom_diffusion_alpha_bar(t_prev);
     const double sa = sqrt(ab), s1 = sqrt(1.0 - ab), sp = sqrt(ap), sp1 = sqrt(1.0 - ap);
     for (size_t i = 0; i < n; i++) {
@@ -51,6 +52,7 @@ void mom_ddim_step(size_t n, float *x, const float *eps, int t, int t_prev, floa
         }
         x[i] = (float)(sp * x0 + sp1 * e);
     }
+    return MOM_OK;
 }
 
 int diffusion_noise_batch(const diffusion_batch *db, float *x_t, float *eps, float *tfeat, int *steps)

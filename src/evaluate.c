@@ -8,9 +8,11 @@
 #include "dataset_format.h"
 #include "model.h"
 
-void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add)
+mom_status mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses *add)
 {
-    if (!m || !acc || !add) return;
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!acc || !add)
+        return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "mom_losses_accumulate: %s is NULL", acc ? "add" : "acc");
     const int n_mod = m->cfg.n_modalities, img = m->patch_dim ? MOM_MOD_IMAGE : -1;
     double ce = 0.0;
     for (int k = 0; k < MOM_MAX_MODALITIES; k++) {
@@ -28,6 +30,7 @@ void mom_losses_accumulate(const mom_model *m, mom_losses *acc, const mom_losses
     const int has_img = img >= 0 && acc->count[img];
     acc->loss = acc->n_targets ? ce / (double)acc->n_targets : has_img ? 0.0 : NAN;
     if (has_img) acc->loss += m->cfg.diffusion_weight * acc->by_modality[img];
+    return MOM_OK;
 }
 
 /* Windows of T+1 tokens with stride T, so every token after the first is a

@@ -92,9 +92,10 @@ void mom_model_destroy(mom_model **mp)
 
 const mom_config *mom_model_config(const mom_model *m) { return m ? &m->cfg : NULL; }
 
-void mom_model_get_info(const mom_model *m, mom_model_info *info)
+mom_status mom_model_get_info(const mom_model *m, mom_model_info *info)
 {
-    if (!m || !info) return;
+    if (!m) return MOM_ERR_INVALID_ARG;
+    if (!info) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "mom_model_get_info: info is NULL");
     memset(info, 0, sizeof(*info));
     const mom_config *c = &m->cfg;
     const int64_t Dm = c->d_model, Di = m->d_inner, N = c->d_state, V = c->vocab_size;
@@ -112,6 +113,7 @@ void mom_model_get_info(const mom_model *m, mom_model_info *info)
     info->train_flops_per_token = 6.0 * mm + c->n_layer * (27.0 * Di * N + 6.0 * Di * c->d_conv);
     info->d_inner = m->d_inner;
     info->dt_rank = m->dt_rank;
+    return MOM_OK;
 }
 
 size_t mom_model_n_tensors(const mom_model *m) { return m ? m->n_tensors : 0; }

@@ -40,13 +40,14 @@ static int push(doc_buf *d, int32_t token, int modality)
     return 0;
 }
 
-void mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out)
+mom_status mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out)
 {
-    if (!out) return;
+    if (!out) return MOM_ERR_INVALID_ARG;
     out->n_special = MOM_N_SPECIAL;
     out->n_text = MOM_TEXT_BYTES;
     out->n_image = vq ? mom_vq_codes(vq) : 0;
     out->n_speech = units ? mom_units_codes(units) : 0;
+    return MOM_OK;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
