@@ -145,7 +145,7 @@ uint32_t vk_groups(const vk_backend *vk, size_t n);
 /* vk_groups capped at the device's limit, for grid-stride shaders. */
 uint32_t vk_groups_max(const vk_backend *vk, size_t n);
 
-/* The open command buffer (begun on first use); NULL on failure. After
+/* vk_command.c: the open command buffer (begun on first use); NULL on failure. After
  * recording a transfer command into it, call vk_barrier. */
 VkCommandBuffer vk_cmd(vk_backend *vk);
 /* A full compute/transfer -> compute/transfer memory barrier in the open
@@ -178,7 +178,8 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap);
 void vk_device_close(vk_device *d);
 /* "discrete GPU", "software (CPU)" ... */
 const char *vk_device_type_name(const vk_device *d);
-/* Buffers of n elements (zeroed), on vk's memory type; NULL (error set) on failure. */
+/* vk_memory.c: buffers of n elements (zeroed), on vk's memory type; NULL
+ * (error set) on failure. */
 be_buf *vk_buf_create(vk_backend *vk, size_t n);
 /* A buffer in host-visible memory, mapped, whatever vk->d.staged says
  * (the staging buffer; read-back scratch). */
