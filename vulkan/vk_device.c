@@ -29,7 +29,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
     return VK_FALSE;
 }
 
-static int env_flag(const char *name)
+int vk_env_flag(const char *name)
 {
     const char *v = getenv(name);
     return v && v[0] && strcmp(v, "0") != 0;
@@ -116,7 +116,8 @@ static int rank(VkPhysicalDeviceType t)
     }
 }
 
-static int pick_device(vk_device *d, int allow_software, char *err, size_t err_cap)
+/* device >= 0: that one; else MOM_VK_DEVICE's; else the best usable. */
+static int pick_device(vk_device *d, int device, int allow_software, char *err, size_t err_cap)
 {
     uint32_t n = 0;
     if (vkEnumeratePhysicalDevices(d->instance, &n, NULL) != VK_SUCCESS || !n) {
@@ -130,12 +131,20 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
     }
     vkEnumeratePhysicalDevices(d->instance, &n, pds);
     const char *pick = getenv("MOM_VK_DEVICE");
-    int chosen = -1;
-    if (pick && pick[0]) {
+    char named[64] = ""; /* the index asked for, as an error names it ("": none) */
+    long i = device;
+    if (device >= 0) {
+        snprintf(named, sizeof(named), "device %d", device);
+    } else if (pick && pick[0]) {
         char *end = NULL;
-        long i = strtol(pick, &end, 10);
-        if (*end || i < 0 || i >= (long)n) {
-            snprintf(err, err_cap, "MOM_VK_DEVICE=%s: not a device index (there are %u devices)", pick, n);
+        i = strtol(pick, &end, 10);
+        if (*end) i = -1;
+        snprintf(named, sizeof(named), "MOM_VK_DEVICE=%.40s", pick);
+    }
+    int chosen = -1;
+    if (named[0]) {
+        if (i < 0 || i >= (long)n) {
+            snprintf(err, err_cap, "%s: not a device index (there are %u devices)", named, n);
             free(pds);
             return -1;
         }
@@ -143,23 +152,23 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
         vkGetPhysicalDeviceProperties(pds[i], &p);
         const char *why = unusable(pds[i], &p, allow_software);
         if (why[0]) {
-            snprintf(err, err_cap, "MOM_VK_DEVICE=%ld (%s): %s", i, p.deviceName, why);
+            snprintf(err, err_cap, "%s (%s): %s", named, p.deviceName, why);
             free(pds);
             return -1;
         }
         chosen = (int)i;
     } else {
         int best = 99, software_skipped = 0;
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t k = 0; k < n; k++) {
             VkPhysicalDeviceProperties p;
-            vkGetPhysicalDeviceProperties(pds[i], &p);
-            if (unusable(pds[i], &p, allow_software)[0]) {
+            vkGetPhysicalDeviceProperties(pds[k], &p);
+            if (unusable(pds[k], &p, allow_software)[0]) {
                 software_skipped |= p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && !allow_software;
                 continue;
             }
             if (rank(p.deviceType) < best) {
                 best = rank(p.deviceType);
-                chosen = (int)i;
+                chosen = (int)k;
             }
         }
         if (chosen < 0) {
@@ -176,7 +185,7 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
     return 0;
 }
 
-int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
+int vk_device_open(vk_device *d, int device, int allow_software, char *err, size_t err_cap)
 {
     memset(d, 0, sizeof(*d));
     uint32_t api = VK_API_VERSION_1_0;
@@ -185,7 +194,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
                  VK_API_VERSION_MAJOR(api), VK_API_VERSION_MINOR(api));
         return -1;
     }
-    const int validate = env_flag("MOM_VK_VALIDATE") && has_layer(VALIDATION_LAYER);
+    const int validate = vk_env_flag("MOM_VK_VALIDATE") && has_layer(VALIDATION_LAYER);
     const char *layers[] = {VALIDATION_LAYER};
     const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
     /* Synchronization validation too: a missing barrier between two
@@ -232,7 +241,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
             (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(d->instance, "vkCreateDebugUtilsMessengerEXT");
         if (create && create(d->instance, &mci, NULL, &d->messenger) == VK_SUCCESS) d->validation = 1;
     }
-    if (pick_device(d, allow_software, err, err_cap)) {
+    if (pick_device(d, device, allow_software, err, err_cap)) {
         vk_device_close(d);
         return -1;
     }
@@ -287,7 +296,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
                 d->staged = 1;
                 break;
             }
-    if (env_flag("MOM_VK_STAGING")) d->staged = 1; /* the staging path on any device */
+    if (vk_env_flag("MOM_VK_STAGING")) d->staged = 1; /* the staging path on any device */
 
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci = {
@@ -340,7 +349,7 @@ int vk_fail(vk_backend *vk, const char *fmt, ...)
 
 const char *vk_last_error(const vk_backend *vk) { return vk->err; }
 
-void mom_vulkan_list_devices(char *buf, size_t cap)
+void vk_list_devices(char *buf, size_t cap)
 {
     if (!buf || !cap) return;
     buf[0] = '\0';
