@@ -152,11 +152,20 @@ typedef struct mom_ctx_settings {
     const char *cpu; /* NULL = from MOM_CPU or auto; "scalar" forces plain C */
     int matmul_bf16; /* 1: projections in bf16 (fp32 accumulate, fp32 master
                         weights, fp32 scan) through oneDNN; needs oneDNN */
-    const char *backend; /* NULL = from MOM_BACKEND, else "cpu"; "cpu", "vulkan",
-                            or "auto": Vulkan when a usable device exists,
-                            else the CPU (mom_ctx_last_error then says why) */
-    int allow_software;  /* Vulkan: software devices (lavapipe) count too;
-                            also MOM_VK_ALLOW_SOFTWARE=1 */
+    /* Where the model runs: a backend of this build (mom_backend_name lists
+     * them: "cpu", then the device backends such as "vulkan"), or "auto":
+     * the first device backend that starts, else the CPU
+     * (mom_ctx_last_error then says why). NULL = from MOM_BACKEND, else "cpu". */
+    const char *backend;
+    int device;          /* which of the backend's devices, by its index in
+                            mom_devices_string; -1 (the default) = the
+                            backend's own choice (Vulkan: MOM_VK_DEVICE, else
+                            the best GPU). Only -1 with "auto". */
+    int allow_software;  /* 1: devices that are CPU emulations of a GPU
+                            (Mesa's lavapipe) count too, on any device
+                            backend; 0 (the default): only where the
+                            backend's environment says so (Vulkan:
+                            MOM_VK_ALLOW_SOFTWARE set and not "0") */
 } mom_ctx_settings;
 
 MOM_API void mom_ctx_default_settings(mom_ctx_settings *s);
@@ -179,10 +188,16 @@ MOM_API void mom_ctx_set_stop(mom_ctx *ctx, int stop);
 MOM_API const char *mom_ctx_backend_name(const mom_ctx *ctx);
 /* The CPU features found (cpuid and OS support), one line into buf. */
 MOM_API void mom_cpu_features_string(char *buf, size_t cap);
-/* The Vulkan devices found, "0: NAME (TYPE, Vulkan X.Y); 1: ..." ("" when
- * none, or in a build without the Vulkan backend); MOM_VK_DEVICE picks by
- * this index. */
-MOM_API void mom_vulkan_devices_string(char *buf, size_t cap);
+/* The name of backend i of this build: 0 is "cpu", then the device
+ * backends ("vulkan" ...) in the order "auto" tries them; NULL past the last. */
+MOM_API const char *mom_backend_name(int i);
+/* The devices backend sees, usable or not, "0: NAME (TYPE ...); 1: ..."
+ * ("" when none), indexed as mom_ctx_settings.device counts them.
+ * MOM_ERR_NOT_FOUND: no backend of that name in this build (buf is then
+ * "", as after any failure where it has room). */
+MOM_API mom_status mom_devices_string(const char *backend, char *buf, size_t cap);
+/* mom_devices_string("vulkan", buf, cap), "" where there is none. */
+MOM_API MOM_DEPRECATED("use mom_devices_string(\"vulkan\", buf, cap)") void mom_vulkan_devices_string(char *buf, size_t cap);
 
 /* ---- config files ---------------------------------------------------- */
 /* Parses a JSON object with the field names of mom_config; "decouple" is a

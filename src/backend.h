@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mom.h" /* mom_status, mom_ctx_settings: what a backend is created from */
+
 typedef struct be_buf be_buf;
 typedef struct bv {
     be_buf *buf;
@@ -94,6 +96,9 @@ struct backend {
     void (*scan_bwd)(backend *be, const be_scan *a, const be_scan_grads *g);
     /* scan_bwd scratch for n_threads threads */
     size_t (*scan_work_elems)(backend *be, const be_scan *a, int n_threads);
+    /* The elements of a->states a forward that keeps them writes: the
+     * states at the chunk boundaries, laid out as the backend likes. */
+    size_t (*scan_states_elems)(backend *be, const be_scan *a);
     /* loss[t] per row; logits become (softmax - onehot) * scale unless scale 0 */
     void (*xent)(backend *be, int T, int V, bv logits, bv targets, float scale, bv loss);
     /* loss[r] = mean (pred - target)^2 per row; pred becomes the gradient of
@@ -124,27 +129,55 @@ struct backend {
      * the backend's ops do not fail. */
     const char *(*error)(backend *be);
     int (*profile_read)(backend *be, int i, const char **name, double *seconds, long *calls);
+    /* Command buffers submitted to the device so far (a fused training
+     * step is one). NULL: the backend runs ops as they are called. */
+    uint64_t (*submissions)(backend *be);
 
     void (*destroy)(backend *be);
 };
 
-/* The CPU backend. matmul: "auto" (oneDNN, else CBLAS, else plain C: the
- * best built), "onednn", "blas" or "plain". */
-struct mom_kernels;
-/* kernels: the simd/ table to call (simd/dispatch.c); bf16: bf16 matmuls
- * (needs oneDNN and a CPU it runs bf16 on). NULL with the reason in name
- * when the matmul asked for is not built, or bf16 cannot run; NULL with an
- * empty name when out of memory. */
-backend *mom_cpu_backend_create(const char *matmul, int bf16, const struct mom_kernels *kernels, char *name,
-                                size_t name_cap);
+/* Which members every backend fills (REQ) and which it may leave NULL
+ * (OPT), in the order of the struct: be_create refuses a backend that lacks
+ * a required one, naming it, and src/backend.c fails to compile when a
+ * member is added to the struct without being listed here. */
+#define BE_OPS(REQ, OPT)                                                                                            \
+    REQ(alloc) OPT(wrap) REQ(release) REQ(upload) REQ(download) REQ(zero) REQ(copy)                                 \
+    REQ(mm_fwd) REQ(mm_bwd_data) REQ(mm_bwd_weight) REQ(gather_rows) REQ(add_bias) REQ(bias_grad)                   \
+    REQ(embed_fwd) REQ(embed_bwd) REQ(rmsnorm_fwd) REQ(rmsnorm_bwd) REQ(conv_silu_fwd) REQ(conv_silu_bwd)           \
+    REQ(softplus_fwd) REQ(softplus_bwd) REQ(scan_fwd) REQ(scan_bwd) REQ(scan_work_elems)                   \
+    REQ(scan_states_elems) REQ(xent) REQ(mse)                                                                       \
+    REQ(clip_scale) REQ(adamw_scaled)                                                         \
+    REQ(threads) OPT(profile) OPT(error) OPT(profile_read) OPT(submissions) REQ(destroy)
 
-/* The Vulkan backend (built when MOM_HAVE_VULKAN). allow_software: CPU-type
- * devices (lavapipe) may be used; MOM_VK_DEVICE=index picks a device.
- * NULL with a one-line reason in err when there is no usable device. */
-backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_cap, char *err, size_t err_cap);
-/* Command buffers a Vulkan backend has submitted (tests count them). */
-uint64_t mom_vulkan_submissions(backend *be);
-/* "0: NAME (TYPE, Vulkan X.Y); 1: ..." for every device the loader lists. */
-void mom_vulkan_list_devices(char *buf, size_t cap);
+/* ---- the backend registry -------------------------------------------------
+ * One entry per backend of the build, cpu first: the top meson.build lists
+ * the device backends' folders, each folder's meson.build adds its name
+ * when it is built, and src/meson.build writes the array (from
+ * src/backend_registry.c.in). A backend folder defines its entry as
+ * `const be_entry mom_backend_NAME`. */
+typedef struct be_entry {
+    const char *name; /* what mom_ctx_settings.backend and --backend say */
+    /* A backend for s: s->device (-1: the backend's default), s->allow_software
+     * and whichever of the other settings and environment variables are the
+     * backend's own. MOM_OK with *out set and a one-line description (the
+     * device, the libraries) in desc; else the status, *out NULL and the
+     * reason in desc. */
+    mom_status (*create)(const mom_ctx_settings *s, backend **out, char *desc, size_t desc_cap);
+    /* "0: NAME (...); 1: ..." for every device the backend sees, usable or
+     * not, in the order s->device counts them ("" when none). */
+    void (*list_devices)(char *buf, size_t cap);
+} be_entry;
+
+/* The entries, cpu first, then NULL. */
+extern const be_entry *const be_registry[];
+
+/* The entry called name, or NULL. */
+const be_entry *be_find(const char *name);
+/* "cpu, vulkan or auto": the names s->backend may take, for messages. */
+void be_names(char *buf, size_t cap);
+/* e->create, then the op table checked against BE_OPS: a backend lacking a
+ * required member is destroyed and refused (MOM_ERR_UNSUPPORTED, desc
+ * naming the member). */
+mom_status be_create(const be_entry *e, const mom_ctx_settings *s, backend **out, char *desc, size_t desc_cap);
 
 #endif

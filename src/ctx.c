@@ -1,13 +1,12 @@
-/* The context: last-error message, threads, and the chosen backend. */
+/* The context: last-error message, threads, and the backend chosen from the
+ * registry (src/backend.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
-#include "mom_build_config.h"
 #include "ctx.h"
-#include "kernels.h"
 
 const char *mom_version(void) { return MOM_VERSION_STRING; }
 
@@ -64,6 +63,7 @@ void mom_ctx_default_settings(mom_ctx_settings *s)
     s->cpu = NULL;
     s->matmul_bf16 = 0;
     s->backend = NULL;
+    s->device = -1;
     s->allow_software = 0;
 }
 
@@ -81,20 +81,20 @@ static mom_status create_fail(mom_status s, const char *fmt, ...)
     return s;
 }
 
-/* The Vulkan backend, or NULL with the reason in why. */
-static backend *vulkan_or_why(const mom_ctx_settings *s, char *name, size_t name_cap, char *why, size_t why_cap)
+/* "auto": the first backend after cpu that starts, else NULL with each
+ * one's reason in why ("a; b"). */
+static backend *first_device_backend(const mom_ctx_settings *s, char *desc, size_t desc_cap, char *why, size_t why_cap)
 {
-#if MOM_HAVE_VULKAN
-    const char *env = getenv("MOM_VK_ALLOW_SOFTWARE");
-    const int soft = s->allow_software || (env && !strcmp(env, "1"));
-    return mom_vulkan_backend_create(soft, name, name_cap, why, why_cap);
-#else
-    (void)s;
-    (void)name;
-    (void)name_cap;
-    snprintf(why, why_cap, "this build has no Vulkan backend (it needs libvulkan-dev and glslc at build time)");
+    size_t used = 0;
+    why[0] = '\0';
+    for (int i = 1; be_registry[i]; i++) {
+        backend *be = NULL;
+        if (be_create(be_registry[i], s, &be, desc, desc_cap) == MOM_OK) return be;
+        const int w = snprintf(why + used, why_cap - used, "%s%s", used ? "; " : "", desc);
+        if (w > 0) used = (size_t)w < why_cap - used ? used + (size_t)w : why_cap - 1;
+    }
+    if (!why[0]) snprintf(why, why_cap, "this build has no device backend");
     return NULL;
-#endif
 }
 
 mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
@@ -109,54 +109,42 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
     }
     if (s->n_threads < 0 || s->n_threads > 4096)
         return create_fail(MOM_ERR_INVALID_ARG, "n_threads = %d is not in [0, 4096]", s->n_threads);
-    const char *bk = s->backend ? s->backend : getenv("MOM_BACKEND");
-    if (!bk || !*bk) bk = "cpu";
-    if (strcmp(bk, "cpu") && strcmp(bk, "vulkan") && strcmp(bk, "auto"))
-        return create_fail(MOM_ERR_INVALID_ARG, "backend \"%s\" is not cpu, vulkan or auto", bk);
-    const char *cpu = s->cpu ? s->cpu : getenv("MOM_CPU");
-    /* "scalar" means every op in plain C, the matmuls included; else
-     * MOM_MATMUL may pin the matmul library (benchmarks, tests). */
-    const char *matmul = cpu && !strcmp(cpu, "scalar") ? "plain" : getenv("MOM_MATMUL");
-    if (!matmul || !*matmul) matmul = "auto";
-    if (strcmp(matmul, "auto") && strcmp(matmul, "onednn") && strcmp(matmul, "blas") && strcmp(matmul, "plain"))
-        return create_fail(MOM_ERR_INVALID_ARG, "MOM_MATMUL=%s is not auto, onednn, blas or plain", matmul);
-    const int use_dnnl = !strcmp(matmul, "auto") || !strcmp(matmul, "onednn");
-    const mom_kernels *k = mom_kernels_select(cpu);
-    if (!k) {
-        const int known = !strcmp(cpu, "avx512") || !strcmp(cpu, "avx2") || !strcmp(cpu, "neon");
-        return known ? create_fail(MOM_ERR_UNSUPPORTED, "MOM_CPU=%s: this CPU or build cannot run those kernels", cpu)
-                     : create_fail(MOM_ERR_INVALID_ARG, "MOM_CPU=%s is not scalar, avx2, avx512, neon or auto", cpu);
-    }
     if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1)
         return create_fail(MOM_ERR_INVALID_ARG, "matmul_bf16 = %d is not 0 or 1", s->matmul_bf16);
-    if (s->matmul_bf16 && (!use_dnnl || !MOM_HAVE_DNNL))
-        return create_fail(MOM_ERR_UNSUPPORTED, "bf16 matmuls need oneDNN (and not MOM_CPU=scalar)");
+    if (s->allow_software != 0 && s->allow_software != 1)
+        return create_fail(MOM_ERR_INVALID_ARG, "allow_software = %d is not 0 or 1", s->allow_software);
+    if (s->device < -1)
+        return create_fail(MOM_ERR_INVALID_ARG, "device = %d is not -1 (the backend's default) or a device index",
+                           s->device);
+    const char *name = s->backend ? s->backend : getenv("MOM_BACKEND");
+    if (!name || !*name) name = "cpu";
+    const int is_auto = !strcmp(name, "auto");
+    const be_entry *e = is_auto ? be_registry[0] : be_find(name);
+    if (!e) {
+        char names[256];
+        be_names(names, sizeof(names));
+        return create_fail(MOM_ERR_INVALID_ARG, "backend \"%s\" is not one of this build's: %s", name, names);
+    }
+    if (is_auto && s->device >= 0)
+        return create_fail(MOM_ERR_INVALID_ARG, "device = %d with backend auto: a device index needs its backend named",
+                           s->device);
     mom_ctx *ctx = calloc(1, sizeof(*ctx));
     if (!ctx) return create_fail(MOM_ERR_NOMEM, "out of memory for a context");
     ctx->n_threads = s->n_threads;
-    ctx->kernels = k;
-    if (strcmp(bk, "cpu")) {
-        char why[512] = "";
-        if (s->matmul_bf16) {
-            snprintf(why, sizeof(why), "bf16 matmuls are the CPU backend's (oneDNN)");
-        } else {
-            ctx->be = vulkan_or_why(s, ctx->backend_name, sizeof(ctx->backend_name), why, sizeof(why));
-        }
-        if (!ctx->be && !strcmp(bk, "vulkan")) {
-            free(ctx);
-            return create_fail(MOM_ERR_UNSUPPORTED, "backend vulkan: %s", why);
-        }
+    char desc[sizeof(ctx->backend_name)]; /* the backend's description, or why it did not start */
+    if (is_auto) {
+        char why[sizeof(ctx->err)];
+        ctx->be = first_device_backend(s, desc, sizeof(desc), why, sizeof(why));
         if (!ctx->be) mom_fail(ctx, MOM_OK, "backend auto: %s; running on the CPU", why);
     }
-    if (!ctx->be)
-        ctx->be = mom_cpu_backend_create(matmul, s->matmul_bf16, k, ctx->backend_name, sizeof(ctx->backend_name));
     if (!ctx->be) {
-        char why[sizeof(ctx->backend_name)];
-        snprintf(why, sizeof(why), "%s", ctx->backend_name);
-        free(ctx);
-        return why[0] ? create_fail(MOM_ERR_UNSUPPORTED, "%s", why)
-                      : create_fail(MOM_ERR_NOMEM, "cannot start the CPU backend");
+        const mom_status st = be_create(e, s, &ctx->be, desc, sizeof(desc));
+        if (st != MOM_OK) {
+            free(ctx);
+            return create_fail(st, "backend %s: %s", e->name, desc);
+        }
     }
+    snprintf(ctx->backend_name, sizeof(ctx->backend_name), "%s", desc);
     *out = ctx;
     return MOM_OK;
 }
@@ -173,19 +161,24 @@ const char *mom_ctx_last_error(const mom_ctx *ctx) { return ctx ? ctx->err : "no
 
 const char *mom_ctx_backend_name(const mom_ctx *ctx) { return ctx ? ctx->backend_name : ""; }
 
-void mom_vulkan_devices_string(char *buf, size_t cap)
+mom_status mom_devices_string(const char *backend, char *buf, size_t cap)
 {
-    if (!buf || !cap) return;
-    buf[0] = '\0';
-#if MOM_HAVE_VULKAN
-    mom_vulkan_list_devices(buf, cap);
-#endif
+    if (buf && cap) buf[0] = '\0';
+    if (!backend || !buf || !cap) return MOM_ERR_INVALID_ARG;
+    const be_entry *e = be_find(backend);
+    if (!e) return MOM_ERR_NOT_FOUND;
+    e->list_devices(buf, cap);
+    return MOM_OK;
 }
 
-void mom_cpu_features_string(char *buf, size_t cap)
+const char *mom_backend_name(int i)
 {
-    if (!buf || !cap) return;
-    mom_cpu_features f;
-    mom_cpu_detect(&f);
-    mom_cpu_features_str(&f, buf, cap);
+    int n = 0;
+    while (be_registry[n]) n++;
+    return i >= 0 && i < n ? be_registry[i]->name : NULL;
+}
+
+void mom_vulkan_devices_string(char *buf, size_t cap)
+{
+    if (mom_devices_string("vulkan", buf, cap) == MOM_ERR_NOT_FOUND) buf[0] = '\0';
 }

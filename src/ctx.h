@@ -7,14 +7,12 @@
 #include "mom.h"
 
 struct backend;
-struct mom_kernels;
 
 struct mom_ctx {
     char err[512];
     int n_threads;
     struct backend *be;
-    const struct mom_kernels *kernels; /* the CPU kernel table in use */
-    char backend_name[128];
+    char backend_name[512]; /* the backend's one-line description */
     atomic_int stop; /* mom_ctx_set_stop: lock-free, so a signal handler may set it */
 };
 

@@ -38,7 +38,7 @@ typedef struct layer_acts {
     bv rstd;   /* (BT) */
     bv xz;     /* (BT, 2 d_inner): u | z */
     bv xdbl;   /* (BT, dt_rank + 2 d_state): r | B | C */
-    bv states; /* (B, n_chunks, d_inner, d_state) */
+    bv states; /* the scan's chunk states, as many as scan_states_elems says */
 } layer_acts;
 
 /* One layer's recurrent state for the B sequences of a forward (src/state.c):

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
 #include "model.h"
 
 typedef struct cursor { size_t off; } cursor;
@@ -22,14 +21,15 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
 {
     const size_t BT = (size_t)p->B * p->T, Dm = (size_t)m->cfg.d_model, Di = (size_t)m->d_inner;
     const size_t N = (size_t)m->cfg.d_state, X = (size_t)m->n_xdbl, V = (size_t)m->cfg.vocab_size;
-    const size_t nc = (size_t)mom_scan_n_chunks(p->T, m->chunk);
+    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0, {0}, {0}};
+    const size_t states = m->be->scan_states_elems(m->be, &shape);
     for (int l = 0; l < m->cfg.n_layer; l++) {
         layer_acts *a = &p->layers[l];
         a->x_in = take(c, BT * Dm);
         a->rstd = take(c, BT);
         a->xz = take(c, BT * 2 * Di);
         a->xdbl = take(c, BT * X);
-        a->states = take(c, (size_t)p->B * nc * Di * N);
+        a->states = take(c, states);
     }
     p->x_final = take(c, BT * Dm);
     p->rstd_f = take(c, BT);
@@ -70,7 +70,6 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->duc = take(c, BT * Di);
     p->dxdbl = take(c, BT * X);
     p->ddelta = take(c, BT * Di);
-    const be_scan shape = {p->B, p->T, (int)Di, (int)N, m->chunk, {0}, {0}, {0}, {0}, {0}, {0}, {0}, {0}, 0, 0, {0}, {0}};
     p->scan_threads = m->be->threads(m->be, m->ctx->n_threads);
     p->scan_work = take(c, m->be->scan_work_elems(m->be, &shape, p->scan_threads));
 }

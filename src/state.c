@@ -3,8 +3,8 @@
  *
  *   layer l: conv (n_seq, d_conv - 1, d_inner) | ssm (n_seq, d_inner x d_state)
  *
- * (an SSM state in the order of mom_carry_index, simd/kernels.h: the scan's
- * own; nothing here looks inside one),
+ * (an SSM state in the backend's own order, be_scan.carry in backend.h;
+ * nothing here looks inside one),
  * so the sequences seq0 .. seq0 + n - 1 of a layer are one contiguous view
  * of each part, which is what a forward over those sequences carries. */
 #include <stdlib.h>

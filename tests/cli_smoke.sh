@@ -282,18 +282,25 @@ if "$mom" info | grep -q 'oneDNN fp32'; then
 fi
 
 # Backends: auto without a usable device says so in one line and runs on
-# the CPU; vulkan without one is refused; with lavapipe allowed (where the
+# the CPU; a name not in the build is refused, naming the ones it has;
+# vulkan without a device is refused; with lavapipe allowed (where the
 # backend is built) a training benchmark times each op on the device.
 # (MOM_VK_DEVICE=999: no such device, so a machine with a GPU reads the same)
 check "backend auto" env -u MOM_VK_ALLOW_SOFTWARE MOM_VK_DEVICE=999 "$mom" train --backend auto --steps 1 --batch 2 --seq 32 --out auto
 grep -q "running on the CPU" err.txt || { echo "FAIL: --backend auto: $(cat err.txt)"; fails=$((fails + 1)); }
-refuse "backend vulkan, none usable" "backend vulkan:" env -u MOM_VK_ALLOW_SOFTWARE MOM_VK_DEVICE=999 "$mom" train --backend vulkan --steps 1
-refuse "bad backend" "backend \"gpu\" is not cpu, vulkan or auto" "$mom" train --backend gpu --steps 1
-if MOM_VK_ALLOW_SOFTWARE=1 "$mom" bench train --backend vulkan --config cfg.json --batch 2 --seq 32 --steps 1 > out.txt 2> err.txt; then
-    grep -q '"name": "device_op", "shader": "mm_tiled"' out.txt ||
-        { echo "FAIL: bench train on Vulkan: no device timings: $(head -c 400 out.txt)"; fails=$((fails + 1)); }
-elif ! grep -q "no Vulkan backend\|no Vulkan device" err.txt; then
-    echo "FAIL: bench train --backend vulkan: $(cat err.txt)"; fails=$((fails + 1))
+refuse "bad backend" "backend \"gpu\" is not one of this build's: cpu" "$mom" train --backend gpu --steps 1
+refuse "bad device" "backend cpu: device 3: the CPU backend has one device" "$mom" train --device 3 --steps 1
+if "$mom" info | grep -q '"vulkan": '; then
+    refuse "backend vulkan, none usable" "backend vulkan:" env -u MOM_VK_ALLOW_SOFTWARE MOM_VK_DEVICE=999 "$mom" train --backend vulkan --steps 1
+    refuse "vulkan device 999" "backend vulkan: device 999: not a device index" "$mom" train --backend vulkan --device 999 --steps 1
+    if MOM_VK_ALLOW_SOFTWARE=1 "$mom" bench train --backend vulkan --config cfg.json --batch 2 --seq 32 --steps 1 > out.txt 2> err.txt; then
+        grep -q '"name": "device_op", "shader": "mm_tiled"' out.txt ||
+            { echo "FAIL: bench train on Vulkan: no device timings: $(head -c 400 out.txt)"; fails=$((fails + 1)); }
+    elif ! grep -q "no Vulkan device" err.txt; then
+        echo "FAIL: bench train --backend vulkan: $(cat err.txt)"; fails=$((fails + 1))
+    fi
+else
+    refuse "backend vulkan, not built" "backend \"vulkan\" is not one of this build's: cpu or auto" "$mom" train --backend vulkan --steps 1
 fi
 
 # Numerical guard: norm weights near FLT_MAX overflow the activations, so

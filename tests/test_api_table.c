@@ -462,11 +462,49 @@ static void row_mom_cpu_features_string(fixture *f)
     string_fn_cases(mom_cpu_features_string);
 }
 
+static void row_mom_backend_name(fixture *f)
+{
+    (void)f;
+    VAL_NULL(mom_backend_name(-1));
+    VAL_NULL(mom_backend_name(INT_MAX));
+    VAL_STR(mom_backend_name(0), "cpu");
+}
+
+/* The devices of every backend, into buffers of every size (as string_fn_cases). */
+static void row_mom_devices_string(fixture *f)
+{
+    (void)f;
+    char buf[512] = "x";
+    VAL(mom_devices_string("cpu", NULL, 10), MOM_ERR_INVALID_ARG);
+    VAL(mom_devices_string("cpu", buf, 0), MOM_ERR_INVALID_ARG);
+    assert_string_equal(buf, "x");
+    /* A failure with room in buf leaves it empty. */
+    VAL(mom_devices_string(NULL, buf, sizeof buf), MOM_ERR_INVALID_ARG);
+    assert_string_equal(buf, "");
+    VAL(mom_devices_string("no-such-backend", buf, sizeof buf), MOM_ERR_NOT_FOUND);
+    VAL(mom_devices_string("auto", buf, sizeof buf), MOM_ERR_NOT_FOUND);
+    for (int i = 0; mom_backend_name(i); i++) {
+        const char *name = mom_backend_name(i);
+        VAL(mom_devices_string(name, buf, 1), MOM_OK);
+        assert_string_equal(buf, "");
+        memset(buf, 'x', sizeof buf);
+        VAL(mom_devices_string(name, buf, 4), MOM_OK);
+        assert_true(strlen(buf) < 4);
+        assert_true(buf[4] == 'x');
+        VAL(mom_devices_string(name, buf, sizeof buf), MOM_OK);
+        assert_true(strlen(buf) < sizeof buf);
+    }
+}
+
+/* Deprecated, kept for one release: mom_devices_string("vulkan", ...). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 static void row_mom_vulkan_devices_string(fixture *f)
 {
     (void)f;
     string_fn_cases(mom_vulkan_devices_string);
 }
+#pragma GCC diagnostic pop
 
 /* ---- config files ---- */
 
@@ -2013,6 +2051,8 @@ static const api_row rows[] = {
     API_ROW(mom_ctx_set_stop),
     API_ROW(mom_ctx_backend_name),
     API_ROW(mom_cpu_features_string),
+    API_ROW(mom_backend_name),
+    API_ROW(mom_devices_string),
     API_ROW(mom_vulkan_devices_string),
     API_ROW(mom_config_parse_json),
     API_ROW(mom_config_load),

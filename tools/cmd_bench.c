@@ -302,7 +302,7 @@ int cmd_bench(int argc, char **argv)
         return f == stdout ? 0 : 2;
     }
     const char *config = NULL, *matmul = NULL, *model = NULL, *backend_name = NULL;
-    int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096, decode = 128;
+    int B = 8, T = 512, steps = 7, threads = 0, dense = 0, T1 = 1024, T2 = 4096, decode = 128, device = -1;
     arg_opt o[] = {
         {"--config", ARG_STR, &config, "FILE.json", "model config (default: d_model 256, 4 layers, 3 modalities)", 0},
         {"--batch", ARG_INT, &B, "B", "rows (default 8; generate always runs batch 1 and 8)", 0},
@@ -315,7 +315,8 @@ int cmd_bench(int argc, char **argv)
         {"--model", ARG_STR, &model, "M", "time this model (generate; default: a new one of --config)", 0},
         {"--threads", ARG_INT, &threads, "N", "threads (default: all cores)", 0},
         {"--matmul", ARG_STR, &matmul, "fp32|bf16", "projection precision (default fp32)", 0},
-        {"--backend", ARG_STR, &backend_name, "cpu|vulkan|auto", "where train and generate run (default cpu)", 0},
+        {"--backend", ARG_STR, &backend_name, tool_backend_choices(), "where train and generate run (default cpu)", 0},
+        {"--device", ARG_INT, &device, "N", "the backend's device N, as mom info lists them (default: its choice)", 0},
     };
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "bench %s", what);
@@ -328,7 +329,7 @@ int cmd_bench(int argc, char **argv)
                 cmd, B, T, steps, T1, T2, threads, decode);
         return 2;
     }
-    mom_ctx *ctx = tool_ctx_on(cmd, threads, matmul, backend_name);
+    mom_ctx *ctx = tool_ctx_on(cmd, threads, matmul, backend_name, device);
     if (!ctx) return 1;
     mom_config cfg;
     mom_config_default(&cfg);

@@ -20,7 +20,7 @@
 typedef struct gen_opts {
     const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting, *backend;
     float temperature, top_p;
-    int top_k, max_tokens, max_context, n, threads, ddim_steps;
+    int top_k, max_tokens, max_context, n, threads, ddim_steps, device;
     int64_t seed;
 } gen_opts;
 
@@ -474,6 +474,7 @@ int cmd_generate(int argc, char **argv)
     o->n = 1;
     o->ddim_steps = 50;
     o->out = "generated";
+    o->device = -1;
     arg_opt opts[] = {
         {"--model", ARG_STR, &o->model, "MODEL.safetensors", "the model (required)", 0},
         {"--prompt", ARG_STR, &o->prompt, "TEXT", "text the sample continues (default: none)", 0},
@@ -496,7 +497,8 @@ int cmd_generate(int argc, char **argv)
         {"--vq", ARG_STR, &o->vq_path, "VQ", "image codebook (default: the one beside the model)", 0},
         {"--units", ARG_STR, &o->units_path, "UNITS", "speech-unit codebook (default: beside the model)", 0},
         {"--threads", ARG_INT, &o->threads, "N", "threads (default: all cores)", 0},
-        {"--backend", ARG_STR, &o->backend, "cpu|vulkan|auto", "where it runs (default cpu, or MOM_BACKEND)", 0},
+        {"--backend", ARG_STR, &o->backend, tool_backend_choices(), "where it runs (default cpu, or MOM_BACKEND)", 0},
+        {"--device", ARG_INT, &o->device, "N", "the backend's device N, as mom info lists them (default: its choice)", 0},
     };
     const int n_opts = (int)(sizeof(opts) / sizeof(opts[0]));
     int r = args_parse("generate",
@@ -531,7 +533,7 @@ int cmd_generate(int argc, char **argv)
     }
     /* From here Ctrl-C and SIGTERM end the samples before the next token. */
     stop_signal_install();
-    if (!(g.ctx = tool_ctx_on("generate", o->threads, NULL, o->backend))) return 1;
+    if (!(g.ctx = tool_ctx_on("generate", o->threads, NULL, o->backend, o->device))) return 1;
     mom_status s = mom_model_load(g.ctx, o->model, &g.m);
     int rc = s ? fail(&g, s) : 0;
     if (!rc) {

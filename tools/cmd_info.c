@@ -1,5 +1,5 @@
-/* mom info: config, parameter counts, training FLOPs per token, backend and
- * CPU features, as one JSON object. */
+/* mom info: config, parameter counts, training FLOPs per token, backend,
+ * CPU features and every backend's devices, as one JSON object. */
 #include "mom_build_config.h"
 
 #include "args.h"
@@ -31,18 +31,22 @@ int cmd_info(int argc, char **argv)
         mom_ctx_destroy(&ctx);
         return rc;
     }
-    char cj[1024], cpu[256], vk[1024];
+    char cj[1024], cpu[256], devices[1024];
     mom_config_to_json(mom_model_config(m), cj, sizeof(cj));
     mom_cpu_features_string(cpu, sizeof(cpu));
-    mom_vulkan_devices_string(vk, sizeof(vk));
     mom_model_info info;
     mom_model_get_info(m, &info);
     printf("{\"config\": %s,\n \"n_params\": %lld, \"n_params_active_per_token\": %lld, \"d_inner\": %d, "
            "\"dt_rank\": %d,\n \"train_flops_per_token\": %.6g,\n \"backend\": \"%s\",\n \"cpu_features\": \"%s\",\n"
-           " \"vulkan_devices\": \"%s\",\n \"mpi\": %s,\n \"version\": \"%s\"}\n",
+           " \"devices\": {",
            cj, (long long)info.n_params, (long long)info.n_params_active, info.d_inner, info.dt_rank,
-           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu, vk, MOM_HAVE_MPI ? "true" : "false",
-           mom_version());
+           info.train_flops_per_token, mom_ctx_backend_name(ctx), cpu);
+    /* Every backend of this build, with the devices it sees. */
+    for (int i = 0; mom_backend_name(i); i++) {
+        mom_devices_string(mom_backend_name(i), devices, sizeof(devices));
+        printf("%s\"%s\": \"%s\"", i ? ", " : "", mom_backend_name(i), devices);
+    }
+    printf("},\n \"mpi\": %s,\n \"version\": \"%s\"}\n", MOM_HAVE_MPI ? "true" : "false", mom_version());
     mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
     return 0;

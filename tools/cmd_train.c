@@ -26,12 +26,12 @@
 
 typedef struct train_opts {
     const char *data, *val, *config, *model, *resume, *out, *matmul, *setting, *backend;
-    int B, T, accum, warmup, threads, save_every, eval_batches, eval_every, max_bad;
+    int B, T, accum, warmup, threads, save_every, eval_batches, eval_every, max_bad, device;
     int64_t steps, seed;
     float lr, wd, clip, low_t, save_minutes;
 } train_opts;
 
-#define N_OPTS 25
+#define N_OPTS 26
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
@@ -57,8 +57,9 @@ static void make_opts(arg_opt *o, train_opts *t)
         {"--clip", ARG_FLOAT, &t->clip, "NORM", "global gradient-norm clip, 0 = off (default 1.0)", 0},
         {"--seed", ARG_I64, &t->seed, "S", "seed of the init and of the batch order (default 0)", 0},
         {"--threads", ARG_INT, &t->threads, "N", "threads (default: all cores)", 0},
-        {"--backend", ARG_STR, &t->backend, "cpu|vulkan|auto",
+        {"--backend", ARG_STR, &t->backend, tool_backend_choices(),
          "where the step runs (default cpu, or MOM_BACKEND); Vulkan software devices need MOM_VK_ALLOW_SOFTWARE=1", 0},
+        {"--device", ARG_INT, &t->device, "N", "the backend's device N, as mom info lists them (default: its choice)", 0},
         {"--matmul", ARG_STR, &t->matmul, "fp32|bf16", "projection precision: bf16 uses AMX/AVX512-BF16 via oneDNN, "
                                                        "fp32 master weights and scan (default fp32)", 0},
         {"--save-every", ARG_INT, &t->save_every, "N", "also checkpoint every N steps (default 0: at the end)", 0},
@@ -434,6 +435,7 @@ int cmd_train(int argc, char **argv)
     o->B = 8; o->T = 256; o->steps = 300; o->lr = 3e-3f; o->warmup = 30; o->accum = 1;
     o->wd = 0.1f; o->clip = 1.0f; o->eval_batches = 32; o->setting = "three"; o->max_bad = 3;
     o->save_minutes = 10;
+    o->device = -1;
     arg_opt opts[N_OPTS];
     make_opts(opts, o);
     /* A first pass finds --resume; the run's own flags then go under the command line's. */
@@ -489,7 +491,7 @@ int cmd_train(int argc, char **argv)
     if (tool_mpi_bcast_string(r.dir, sizeof(r.dir))) return 1;
     /* The context first: one that cannot start (bf16 on a CPU without it)
      * leaves no empty run folder behind. */
-    if (!rc && !(r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend))) rc = 1;
+    if (!rc && !(r.ctx = tool_ctx_on("train", o->threads, o->matmul, o->backend, o->device))) rc = 1;
     if (!rc && writer && !resume && make_dir("train", r.dir)) rc = 1;
     if (!rc && writer) rc = setup(&r, resume != NULL);
     if (tool_mpi_barrier()) return 1;

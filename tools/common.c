@@ -15,12 +15,27 @@ int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s)
     return 1;
 }
 
-mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend)
+const char *tool_backend_choices(void)
+{
+    static char buf[256];
+    if (buf[0]) return buf;
+    size_t used = 0;
+    for (int i = 0; mom_backend_name(i) && used < sizeof(buf); i++) {
+        const int w = snprintf(buf + used, sizeof(buf) - used, "%s|", mom_backend_name(i));
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (used < sizeof(buf)) snprintf(buf + used, sizeof(buf) - used, "auto");
+    return buf;
+}
+
+mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend, int device)
 {
     mom_ctx_settings s;
     mom_ctx_default_settings(&s);
     s.n_threads = n_threads;
     s.backend = backend;
+    s.device = device;
     if (matmul && strcmp(matmul, "fp32") && strcmp(matmul, "bf16")) {
         fprintf(stderr, "mom %s: --matmul %s: expected fp32 or bf16\n", cmd, matmul);
         return NULL;
@@ -40,7 +55,7 @@ mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const c
 
 mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul)
 {
-    return tool_ctx_on(cmd, n_threads, matmul, NULL);
+    return tool_ctx_on(cmd, n_threads, matmul, NULL, -1);
 }
 
 void print_losses(FILE *f, const mom_losses *l, int n_mod)

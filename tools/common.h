@@ -21,8 +21,11 @@ int tool_error(const char *cmd, const mom_ctx *ctx, mom_status s);
 /* Creates a context with n_threads (0 = default) and matmul "fp32" (or
  * NULL) or "bf16"; prints on failure. */
 mom_ctx *tool_ctx(const char *cmd, int n_threads, const char *matmul);
-/* The same on a backend: "cpu", "vulkan", "auto" or NULL (MOM_BACKEND). */
-mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend);
+/* The same on a backend (a name of tool_backend_choices, or NULL:
+ * MOM_BACKEND) and its device (-1: the backend's choice). */
+mom_ctx *tool_ctx_on(const char *cmd, int n_threads, const char *matmul, const char *backend, int device);
+/* "cpu|vulkan|auto": the --backend values of this build (the registry's). */
+const char *tool_backend_choices(void);
 /* Makes a folder's entries durable (fsync of the folder; best effort). */
 void sync_dir(const char *dir);
 /* The median of v[0..n) (sorts v). */

@@ -116,6 +116,17 @@ static int scan_shape_ok(vk_backend *vk, const be_scan *a, const char *op)
     return 0;
 }
 
+/* Chunks of a->chunk positions over a->L (the last may be short). */
+static uint32_t scan_n_chunks(const be_scan *a) { return (uint32_t)((a->L + a->chunk - 1) / a->chunk); }
+
+/* (B, n_chunks, D, N): the state after each chunk, as scan_fwd.comp writes it. */
+size_t vk_scan_states_elems(backend *be, const be_scan *a)
+{
+    (void)be;
+    if (a->B <= 0 || a->L <= 0 || a->D <= 0 || a->chunk < 1) return 0;
+    return (size_t)a->B * scan_n_chunks(a) * (size_t)a->D * (size_t)a->N;
+}
+
 typedef struct scan_fwd_push {
     uint32_t B, L, D, N, chunk, nc, ld_bc, ld_z;
     uint32_t off_rows, off_u, off_delta, off_A, off_B, off_C, off_Dskip, off_z, off_states, off_carry, off_y;
@@ -128,7 +139,7 @@ void vk_scan_fwd(backend *be, const be_scan *a, bv y)
     if (a->B <= 0 || a->L <= 0 || a->D <= 0) return;
     if (scan_shape_ok(vk, a, "scan_fwd")) return;
     const scan_fwd_push p = {(uint32_t)a->B, (uint32_t)a->L, (uint32_t)a->D, (uint32_t)a->N, (uint32_t)a->chunk,
-                             (uint32_t)((a->L + a->chunk - 1) / a->chunk), (uint32_t)a->ld_bc, (uint32_t)a->ld_z,
+                             scan_n_chunks(a), (uint32_t)a->ld_bc, (uint32_t)a->ld_z,
                              off(a->rows), off(a->u), off(a->delta), off(a->A_log), off(a->Bm), off(a->Cm),
                              off(a->Dskip), off(a->z), off(a->states), off(a->carry), off(y),
                              has(a->rows), has(a->states), has(a->carry)};
@@ -184,7 +195,7 @@ void vk_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g)
                 g->work.buf ? g->work.buf->n - g->work.off : 0, need);
         return;
     }
-    const uint32_t nc = (uint32_t)((a->L + a->chunk - 1) / a->chunk), cs = (uint32_t)scan_chunk_len(a);
+    const uint32_t nc = scan_n_chunks(a), cs = (uint32_t)scan_chunk_len(a);
     const bv vc[15] = {a->rows, a->u,  a->delta, a->A_log, a->Bm, a->Cm,  a->Dskip, a->z,
                        a->states, g->dy, g->du, g->ddelta, g->dz, g->y, g->work};
     const bv vr[4] = {a->rows, g->dB, g->dC, g->work};

@@ -1,10 +1,9 @@
-/* The Vulkan backend's op table: buffers, transfers, and the ops of
- * ops_elementwise.c (and of ops_matmul.c and ops_time.c when built). */
+/* The Vulkan backend's op table and registry entry: buffers, transfers,
+ * and the ops of ops_elementwise.c, ops_matmul.c and ops_time.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mom_build_config.h"
 #include "vk_internal.h"
 #include "vk_ops.h"
 
@@ -71,7 +70,7 @@ static void vkb_upload(backend *be, bv dst, const void *src, size_t n)
     }
 }
 
-uint64_t mom_vulkan_submissions(backend *be) { return be ? vk_of(be)->submits : 0; }
+static uint64_t vkb_submissions(backend *be) { return vk_of(be)->submits; }
 
 static void vkb_download(backend *be, void *dst, bv src, size_t n)
 {
@@ -212,30 +211,29 @@ static int vkb_init(vk_backend *vk)
     return vk->dummy && vk->reduce && (vk->staging || !vk->d.staged) ? 0 : -1;
 }
 
-static int env_flag(const char *name)
+/* The device: s->device, else MOM_VK_DEVICE, else the best; CPU-type
+ * devices (lavapipe) only with s->allow_software or MOM_VK_ALLOW_SOFTWARE. */
+static mom_status vkb_create(const mom_ctx_settings *s, backend **out, char *desc, size_t desc_cap)
 {
-    const char *v = getenv(name);
-    return v && v[0] && strcmp(v, "0") != 0;
-}
-
-backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_cap, char *err, size_t err_cap)
-{
-    char scratch[8];
-    if (!err || !err_cap) err = scratch, err_cap = sizeof(scratch);
-    err[0] = 0;
+    *out = NULL;
+    if (s->matmul_bf16) {
+        snprintf(desc, desc_cap, "bf16 matmuls are the CPU backend's (oneDNN)");
+        return MOM_ERR_UNSUPPORTED;
+    }
     vk_backend *vk = calloc(1, sizeof(*vk));
     if (!vk) {
-        snprintf(err, err_cap, "out of host memory");
-        return NULL;
+        snprintf(desc, desc_cap, "out of host memory");
+        return MOM_ERR_NOMEM;
     }
-    if (vk_device_open(&vk->d, allow_software || env_flag("MOM_VK_ALLOW_SOFTWARE"), err, err_cap)) {
+    const int allow_software = s->allow_software || vk_env_flag("MOM_VK_ALLOW_SOFTWARE");
+    if (vk_device_open(&vk->d, s->device, allow_software, desc, desc_cap)) {
         free(vk);
-        return NULL;
+        return MOM_ERR_UNSUPPORTED;
     }
     if (vkb_init(vk)) {
-        snprintf(err, err_cap, "%s: %s", vk->d.props.deviceName, vk->err);
+        snprintf(desc, desc_cap, "%s: %s", vk->d.props.deviceName, vk->err);
         vkb_destroy(&vk->ops);
-        return NULL;
+        return MOM_ERR_BACKEND;
     }
     backend *b = &vk->ops;
     b->name = "vulkan";
@@ -249,6 +247,7 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->error = vkb_error;
     b->profile = vkb_profile;
     b->profile_read = vkb_profile_read;
+    b->submissions = vkb_submissions;
     b->destroy = vkb_destroy;
     b->gather_rows = vk_gather_rows;
     b->add_bias = vk_add_bias;
@@ -263,8 +262,6 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->mse = vk_mse;
     b->clip_scale = vk_clip_scale;
     b->adamw_scaled = vk_adamw_scaled;
-#if MOM_VK_HAVE_TIME_OPS
-    /* ops_matmul.c, ops_time.c */
     b->mm_fwd = vk_mm_fwd;
     b->mm_bwd_data = vk_mm_bwd_data;
     b->mm_bwd_weight = vk_mm_bwd_weight;
@@ -273,11 +270,14 @@ backend *mom_vulkan_backend_create(int allow_software, char *name, size_t name_c
     b->scan_fwd = vk_scan_fwd;
     b->scan_bwd = vk_scan_bwd;
     b->scan_work_elems = vk_scan_work_elems;
-#endif
-    if (name && name_cap)
-        snprintf(name, name_cap, "vulkan (%s, %s, Vulkan %u.%u, subgroup %u, workgroup %u%s%s)", vk->d.props.deviceName,
-                 vk_device_type_name(&vk->d), VK_API_VERSION_MAJOR(vk->d.props.apiVersion),
-                 VK_API_VERSION_MINOR(vk->d.props.apiVersion), vk->d.subgroup, vk->d.wg,
-                 vk->d.staged ? ", device-local memory, staged" : vk->d.unified ? ", unified memory" : ", host-visible memory", vk->d.validation ? ", validation" : "");
-    return b;
+    b->scan_states_elems = vk_scan_states_elems;
+    snprintf(desc, desc_cap, "vulkan (%s, %s, Vulkan %u.%u, subgroup %u, workgroup %u%s%s)", vk->d.props.deviceName,
+             vk_device_type_name(&vk->d), VK_API_VERSION_MAJOR(vk->d.props.apiVersion),
+             VK_API_VERSION_MINOR(vk->d.props.apiVersion), vk->d.subgroup, vk->d.wg,
+             vk->d.staged ? ", device-local memory, staged" : vk->d.unified ? ", unified memory" : ", host-visible memory",
+             vk->d.validation ? ", validation" : "");
+    *out = b;
+    return MOM_OK;
 }
+
+const be_entry mom_backend_vulkan = {"vulkan", vkb_create, vk_list_devices};

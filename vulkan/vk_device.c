@@ -1,6 +1,7 @@
 /* The Vulkan device: an instance with no surface extensions (compute only,
- * no display), a physical device and its compute queue, the validation
- * layer on request, and buffers on host-visible coherent memory. */
+ * no display), a physical device, its compute queue and memory types, the
+ * validation layer on request, and the backend's failures. Buffers are in
+ * vk_memory.c, the command buffer and its submission in vk_command.c. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,15 +13,8 @@
 static const char VALIDATION_LAYER[] = "VK_LAYER_KHRONOS_validation";
 
 static atomic_ulong validation_count;
-static atomic_ulong live_buffers, live_bytes; /* of every backend of the process */
 
 unsigned long vk_validation_messages(void) { return atomic_load(&validation_count); }
-
-void vk_live_memory(unsigned long *buffers, unsigned long *bytes)
-{
-    *buffers = atomic_load(&live_buffers);
-    *bytes = atomic_load(&live_bytes);
-}
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                  VkDebugUtilsMessageTypeFlagsEXT type,
@@ -35,7 +29,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
     return VK_FALSE;
 }
 
-static int env_flag(const char *name)
+int vk_env_flag(const char *name)
 {
     const char *v = getenv(name);
     return v && v[0] && strcmp(v, "0") != 0;
@@ -122,7 +116,8 @@ static int rank(VkPhysicalDeviceType t)
     }
 }
 
-static int pick_device(vk_device *d, int allow_software, char *err, size_t err_cap)
+/* device >= 0: that one; else MOM_VK_DEVICE's; else the best usable. */
+static int pick_device(vk_device *d, int device, int allow_software, char *err, size_t err_cap)
 {
     uint32_t n = 0;
     if (vkEnumeratePhysicalDevices(d->instance, &n, NULL) != VK_SUCCESS || !n) {
@@ -136,12 +131,20 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
     }
     vkEnumeratePhysicalDevices(d->instance, &n, pds);
     const char *pick = getenv("MOM_VK_DEVICE");
-    int chosen = -1;
-    if (pick && pick[0]) {
+    char named[64] = ""; /* the index asked for, as an error names it ("": none) */
+    long i = device;
+    if (device >= 0) {
+        snprintf(named, sizeof(named), "device %d", device);
+    } else if (pick && pick[0]) {
         char *end = NULL;
-        long i = strtol(pick, &end, 10);
-        if (*end || i < 0 || i >= (long)n) {
-            snprintf(err, err_cap, "MOM_VK_DEVICE=%s: not a device index (there are %u devices)", pick, n);
+        i = strtol(pick, &end, 10);
+        if (*end) i = -1;
+        snprintf(named, sizeof(named), "MOM_VK_DEVICE=%.40s", pick);
+    }
+    int chosen = -1;
+    if (named[0]) {
+        if (i < 0 || i >= (long)n) {
+            snprintf(err, err_cap, "%s: not a device index (there are %u devices)", named, n);
             free(pds);
             return -1;
         }
@@ -149,23 +152,23 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
         vkGetPhysicalDeviceProperties(pds[i], &p);
         const char *why = unusable(pds[i], &p, allow_software);
         if (why[0]) {
-            snprintf(err, err_cap, "MOM_VK_DEVICE=%ld (%s): %s", i, p.deviceName, why);
+            snprintf(err, err_cap, "%s (%s): %s", named, p.deviceName, why);
             free(pds);
             return -1;
         }
         chosen = (int)i;
     } else {
         int best = 99, software_skipped = 0;
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t k = 0; k < n; k++) {
             VkPhysicalDeviceProperties p;
-            vkGetPhysicalDeviceProperties(pds[i], &p);
-            if (unusable(pds[i], &p, allow_software)[0]) {
+            vkGetPhysicalDeviceProperties(pds[k], &p);
+            if (unusable(pds[k], &p, allow_software)[0]) {
                 software_skipped |= p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && !allow_software;
                 continue;
             }
             if (rank(p.deviceType) < best) {
                 best = rank(p.deviceType);
-                chosen = (int)i;
+                chosen = (int)k;
             }
         }
         if (chosen < 0) {
@@ -182,7 +185,7 @@ static int pick_device(vk_device *d, int allow_software, char *err, size_t err_c
     return 0;
 }
 
-int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
+int vk_device_open(vk_device *d, int device, int allow_software, char *err, size_t err_cap)
 {
     memset(d, 0, sizeof(*d));
     uint32_t api = VK_API_VERSION_1_0;
@@ -191,7 +194,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
                  VK_API_VERSION_MAJOR(api), VK_API_VERSION_MINOR(api));
         return -1;
     }
-    const int validate = env_flag("MOM_VK_VALIDATE") && has_layer(VALIDATION_LAYER);
+    const int validate = vk_env_flag("MOM_VK_VALIDATE") && has_layer(VALIDATION_LAYER);
     const char *layers[] = {VALIDATION_LAYER};
     const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
     /* Synchronization validation too: a missing barrier between two
@@ -238,7 +241,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
             (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(d->instance, "vkCreateDebugUtilsMessengerEXT");
         if (create && create(d->instance, &mci, NULL, &d->messenger) == VK_SUCCESS) d->validation = 1;
     }
-    if (pick_device(d, allow_software, err, err_cap)) {
+    if (pick_device(d, device, allow_software, err, err_cap)) {
         vk_device_close(d);
         return -1;
     }
@@ -293,7 +296,7 @@ int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap)
                 d->staged = 1;
                 break;
             }
-    if (env_flag("MOM_VK_STAGING")) d->staged = 1; /* the staging path on any device */
+    if (vk_env_flag("MOM_VK_STAGING")) d->staged = 1; /* the staging path on any device */
 
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci = {
@@ -346,114 +349,7 @@ int vk_fail(vk_backend *vk, const char *fmt, ...)
 
 const char *vk_last_error(const vk_backend *vk) { return vk->err; }
 
-/* A buffer in memory type `type`, mapped when `mapped`. */
-static be_buf *buf_create(vk_backend *vk, size_t n, uint32_t type, int mapped)
-{
-    const vk_device *d = &vk->d;
-    const VkDeviceSize bytes = (VkDeviceSize)(n ? n : 1) * sizeof(float);
-    /* Shaders bind whole buffers: one larger than a binding may cover
-     * cannot be used (binding at an offset is a later step). */
-    if (n > SIZE_MAX / sizeof(float) || bytes > d->props.limits.maxStorageBufferRange) {
-        vk_fail(vk, "buffer of %zu floats exceeds the device's storage-buffer range (%u bytes)", n,
-                d->props.limits.maxStorageBufferRange);
-        return NULL;
-    }
-    be_buf *b = calloc(1, sizeof(*b));
-    if (!b) {
-        vk_fail(vk, "out of host memory");
-        return NULL;
-    }
-    b->n = n;
-    VkBufferCreateInfo bci = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = bytes,
-        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-        .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
-    };
-    VkResult r = vkCreateBuffer(d->dev, &bci, NULL, &b->buffer);
-    if (r != VK_SUCCESS) {
-        vk_fail(vk, "vkCreateBuffer of %zu floats failed (VkResult %d)", n, (int)r);
-        free(b);
-        return NULL;
-    }
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(d->dev, b->buffer, &req);
-    if (!(req.memoryTypeBits & (1u << type))) {
-        vk_fail(vk, "buffer of %zu floats cannot live in memory type %u", n, type);
-        vkDestroyBuffer(d->dev, b->buffer, NULL);
-        free(b);
-        return NULL;
-    }
-    VkMemoryAllocateInfo mai = {
-        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-        .allocationSize = req.size,
-        .memoryTypeIndex = type,
-    };
-    r = vkAllocateMemory(d->dev, &mai, NULL, &b->memory);
-    if (r == VK_SUCCESS) r = vkBindBufferMemory(d->dev, b->buffer, b->memory, 0);
-    if (r == VK_SUCCESS && mapped) r = vkMapMemory(d->dev, b->memory, 0, VK_WHOLE_SIZE, 0, &b->map);
-    if (r != VK_SUCCESS) {
-        vk_fail(vk, "device memory for %zu floats: VkResult %d", n, (int)r);
-        if (b->memory) vkFreeMemory(d->dev, b->memory, NULL);
-        vkDestroyBuffer(d->dev, b->buffer, NULL);
-        free(b);
-        return NULL;
-    }
-    /* New memory is not referenced by recorded work: zero it from the host,
-     * or (unmapped) by a fill recorded before any use. */
-    if (b->map) {
-        memset(b->map, 0, (size_t)bytes);
-    } else {
-        VkCommandBuffer cb = vk_cmd(vk);
-        if (cb) {
-            vkCmdFillBuffer(cb, b->buffer, 0, VK_WHOLE_SIZE, 0);
-            vk_barrier(vk);
-        }
-    }
-    b->bytes = req.size;
-    atomic_fetch_add(&live_buffers, 1);
-    atomic_fetch_add(&live_bytes, (unsigned long)b->bytes);
-    b->next = vk->bufs;
-    if (vk->bufs) vk->bufs->prev = b;
-    vk->bufs = b;
-    return b;
-}
-
-be_buf *vk_buf_create(vk_backend *vk, size_t n)
-{
-    return vk->d.staged ? buf_create(vk, n, vk->d.dev_type, 0) : buf_create(vk, n, vk->d.mem_type, 1);
-}
-
-be_buf *vk_buf_create_host(vk_backend *vk, size_t n) { return buf_create(vk, n, vk->d.mem_type, 1); }
-
-void vk_buf_destroy(vk_backend *vk, be_buf *b)
-{
-    if (!b) return;
-    if (b->prev) b->prev->next = b->next;
-    else vk->bufs = b->next;
-    if (b->next) b->next->prev = b->prev;
-    if (b->map) vkUnmapMemory(vk->d.dev, b->memory);
-    vkDestroyBuffer(vk->d.dev, b->buffer, NULL);
-    vkFreeMemory(vk->d.dev, b->memory, NULL);
-    atomic_fetch_sub(&live_buffers, 1);
-    atomic_fetch_sub(&live_bytes, (unsigned long)b->bytes);
-    free(b);
-}
-
-be_buf *vk_scratch(vk_backend *vk, size_t n)
-{
-    if (vk->scratch && vk->scratch->n >= n) return vk->scratch;
-    if (vk_flush(vk)) return NULL; /* recorded work may use the old one */
-    size_t want = vk->scratch ? 2 * vk->scratch->n : 4096;
-    if (want < n) want = n;
-    be_buf *b = vk_buf_create(vk, want);
-    if (!b) return NULL;
-    if (vk->scratch) vk_buf_destroy(vk, vk->scratch);
-    vk->scratch = b;
-    return b;
-}
-
-void mom_vulkan_list_devices(char *buf, size_t cap)
+void vk_list_devices(char *buf, size_t cap)
 {
     if (!buf || !cap) return;
     buf[0] = '\0';

@@ -146,7 +146,7 @@ uint32_t vk_groups(const vk_backend *vk, size_t n);
 /* vk_groups capped at the device's limit, for grid-stride shaders. */
 uint32_t vk_groups_max(const vk_backend *vk, size_t n);
 
-/* The open command buffer (begun on first use); NULL on failure. After
+/* vk_command.c: the open command buffer (begun on first use); NULL on failure. After
  * recording a transfer command into it, call vk_barrier. */
 VkCommandBuffer vk_cmd(vk_backend *vk);
 /* A full compute/transfer -> compute/transfer memory barrier in the open
@@ -171,15 +171,17 @@ int vk_fail(vk_backend *vk, const char *fmt, ...)
 /* The last failure, one line ("" when none). */
 const char *vk_last_error(const vk_backend *vk);
 
-/* vk_device.c: open a device (allow_software: CPU-type devices too;
- * MOM_VK_DEVICE=index picks one of the loader's list, MOM_VK_VALIDATE=1
- * turns on the validation layer, synchronization validation included,
- * where it is installed). 0, or -1 with err set. */
-int vk_device_open(vk_device *d, int allow_software, char *err, size_t err_cap);
+/* vk_device.c: open a device: device >= 0, else the index MOM_VK_DEVICE
+ * gives, else the best (GPUs first); CPU-type devices only with
+ * allow_software. MOM_VK_VALIDATE turns on the validation layer,
+ * synchronization validation included, where it is installed. 0, or -1
+ * with err set. */
+int vk_device_open(vk_device *d, int device, int allow_software, char *err, size_t err_cap);
 void vk_device_close(vk_device *d);
 /* "discrete GPU", "software (CPU)" ... */
 const char *vk_device_type_name(const vk_device *d);
-/* Buffers of n elements (zeroed), on vk's memory type; NULL (error set) on failure. */
+/* vk_memory.c: buffers of n elements (zeroed), on vk's memory type; NULL
+ * (error set) on failure. */
 be_buf *vk_buf_create(vk_backend *vk, size_t n);
 /* A buffer in host-visible memory, mapped, whatever vk->d.staged says
  * (the staging buffer; read-back scratch). */
@@ -192,6 +194,14 @@ void vk_buf_destroy(vk_backend *vk, be_buf *b);
  * it before recording the dispatches that use it. NULL (error set) on
  * failure. */
 be_buf *vk_scratch(vk_backend *vk, size_t n);
+
+/* Whether environment variable name is set to something other than "" or
+ * "0": the one rule for the MOM_VK_* switches (ALLOW_SOFTWARE, VALIDATE,
+ * STAGING). */
+int vk_env_flag(const char *name);
+/* "0: NAME (TYPE, Vulkan X.Y); 1: ..." for every device the loader lists
+ * (the registry's list_devices). */
+void vk_list_devices(char *buf, size_t cap);
 
 /* Validation-layer messages (warnings and errors) seen by any Vulkan
  * backend of this process since it started: tests assert it stays 0. */

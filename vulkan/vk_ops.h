@@ -35,5 +35,6 @@ void vk_conv_silu_bwd(backend *be, int B, int L, int D, int K, bv rows, bv x, in
 void vk_scan_fwd(backend *be, const be_scan *a, bv y);
 void vk_scan_bwd(backend *be, const be_scan *a, const be_scan_grads *g);
 size_t vk_scan_work_elems(backend *be, const be_scan *a, int n_threads);
+size_t vk_scan_states_elems(backend *be, const be_scan *a);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
+#include "cpu_backend.h"
 #include "ctx.h"
 #include "kernels.h"
 
@@ -260,7 +260,10 @@ mom_status mom_bench_kernels(mom_ctx *ctx, const mom_config *cfg_in, int B, int 
     mom_config cfg = *cfg_in;
     mom_status st = mom_config_validate(ctx, &cfg);
     if (st) return st;
-    const mom_kernels *fast = ctx->kernels;
+    /* The CPU backend's kernels; on another backend, those MOM_CPU picks. */
+    const mom_kernels *fast = cpu_backend_kernels(ctx->be);
+    if (!fast) fast = mom_kernels_select(getenv("MOM_CPU"));
+    if (!fast) return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "bench: MOM_CPU=%s names no kernels this CPU runs", getenv("MOM_CPU"));
     shapes s = {B, T, B * T, cfg.d_model, cfg.expand * cfg.d_model, cfg.d_state, cfg.dt_rank + 2 * cfg.d_state,
                 cfg.dt_rank, cfg.d_conv, cfg.vocab_size};
     bench_threads = ctx->be->threads(ctx->be, ctx->n_threads);

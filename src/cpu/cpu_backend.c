@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "backend.h"
+#include "cpu_backend.h"
 #include "kernels.h"
 #include "matmul_blas.h"
 #include "matmul_dnnl.h"
@@ -236,6 +236,12 @@ static size_t cpu_scan_work(backend *be, const be_scan *a, int n_threads)
     mom_scan_args s = scan_args(a);
     return KN(be)->scan_bwd_work_floats(&s, n_threads);
 }
+/* (B, n_chunks, D, N): the state after each chunk (simd/kernels.h). */
+static size_t cpu_scan_states(backend *be, const be_scan *a)
+{
+    (void)be;
+    return (size_t)a->B * (size_t)mom_scan_n_chunks(a->L, a->chunk) * (size_t)a->D * (size_t)a->N;
+}
 
 static int cpu_threads(backend *be, int n)
 {
@@ -279,7 +285,12 @@ static void cpu_destroy(backend *be)
     free(be);
 }
 
-backend *mom_cpu_backend_create(const char *matmul, int bf16, const mom_kernels *k, char *name, size_t name_cap)
+const mom_kernels *cpu_backend_kernels(const backend *be)
+{
+    return be && be->destroy == cpu_destroy ? ((const cpu_backend *)be)->k : NULL;
+}
+
+backend *cpu_backend_create(const char *matmul, int bf16, const mom_kernels *k, char *name, size_t name_cap)
 {
     cpu_backend *cb = calloc(1, sizeof(*cb));
     if (!cb) return NULL;
@@ -309,6 +320,7 @@ backend *mom_cpu_backend_create(const char *matmul, int bf16, const mom_kernels 
     b->scan_fwd = cpu_scan_fwd;
     b->scan_bwd = cpu_scan_bwd;
     b->scan_work_elems = cpu_scan_work;
+    b->scan_states_elems = cpu_scan_states;
     b->threads = cpu_threads;
     b->xent = cpu_xent;
     b->mse = cpu_mse;
