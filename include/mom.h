@@ -166,6 +166,7 @@ typedef struct mom_ctx_settings {
                             backend; 0 (the default): only where the
                             backend's environment says so (Vulkan:
                             MOM_VK_ALLOW_SOFTWARE set and not "0") */
+    uint64_t reserved[8]; /* zero (see the top of this header) */
 } mom_ctx_settings;
 
 MOM_API void mom_ctx_default_settings(mom_ctx_settings *s);
@@ -186,8 +187,9 @@ MOM_API const char *mom_ctx_last_error(const mom_ctx *ctx);
 MOM_API void mom_ctx_set_stop(mom_ctx *ctx, int stop);
 /* One line naming the backend and matmul path in use. */
 MOM_API const char *mom_ctx_backend_name(const mom_ctx *ctx);
-/* The CPU features found (cpuid and OS support), one line into buf. */
-MOM_API void mom_cpu_features_string(char *buf, size_t cap);
+/* The CPU features found (cpuid and OS support), one line into buf
+ * (MOM_ERR_INVALID_ARG when buf is NULL or cap 0). */
+MOM_API mom_status mom_cpu_features_string(char *buf, size_t cap);
 /* The name of backend i of this build: 0 is "cpu", then the device
  * backends ("vulkan" ...) in the order "auto" tries them; NULL past the last. */
 MOM_API const char *mom_backend_name(int i);

@@ -59,6 +59,7 @@ mom_status mom_check_stop(mom_ctx *ctx, const char *what)
 void mom_ctx_default_settings(mom_ctx_settings *s)
 {
     if (!s) return;
+    memset(s, 0, sizeof(*s));
     s->n_threads = 0;
     s->cpu = NULL;
     s->matmul_bf16 = 0;
@@ -107,6 +108,12 @@ mom_status mom_ctx_create(mom_ctx **out, const mom_ctx_settings *s)
         mom_ctx_default_settings(&def);
         s = &def;
     }
+    for (size_t i = 0; i < sizeof s->reserved / sizeof s->reserved[0]; i++)
+        if (s->reserved[i])
+            return create_fail(MOM_ERR_INVALID_ARG,
+                               "settings: reserved[%zu] is set: a field of a newer libmom than %s; start the struct "
+                               "from mom_ctx_default_settings",
+                               i, mom_version());
     if (s->n_threads < 0 || s->n_threads > 4096)
         return create_fail(MOM_ERR_INVALID_ARG, "n_threads = %d is not in [0, 4096]", s->n_threads);
     if (s->matmul_bf16 != 0 && s->matmul_bf16 != 1)

@@ -43,6 +43,26 @@ static void test_defaults_zero_reserved(void **state)
     memset(&os, 0xab, sizeof os);
     mom_optim_default_settings(&os);
     assert_true(ALL_ZERO(os.reserved));
+    mom_ctx_settings cs;
+    memset(&cs, 0xab, sizeof cs);
+    mom_ctx_default_settings(&cs);
+    assert_true(ALL_ZERO(cs.reserved));
+}
+
+/* No context exists yet: the reason is mom_ctx_create_error's. */
+static void test_ctx_settings_reserved_refused(void **state)
+{
+    (void)state;
+    mom_ctx_settings cs;
+    mom_ctx_default_settings(&cs);
+    cs.reserved[6] = 1;
+    mom_ctx *ctx = (mom_ctx *)&cs;
+    assert_int_equal(mom_ctx_create(&ctx, &cs), MOM_ERR_INVALID_ARG);
+    assert_null(ctx);
+    if (!strstr(mom_ctx_create_error(), "reserved[6]")) fail_msg("create error \"%s\"", mom_ctx_create_error());
+    cs.reserved[6] = 0;
+    assert_int_equal(mom_ctx_create(&ctx, &cs), MOM_OK);
+    mom_ctx_destroy(&ctx);
 }
 
 /* st failed with MOM_ERR_INVALID_ARG and a message naming reserved[i]. */
@@ -140,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_version_agrees),
         cmocka_unit_test(test_defaults_zero_reserved),
         cmocka_unit_test(test_reserved_refused),
+        cmocka_unit_test(test_ctx_settings_reserved_refused),
         cmocka_unit_test(test_outputs_zero_reserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -459,7 +459,19 @@ static void string_fn_cases(string_fn fn)
 static void row_mom_cpu_features_string(fixture *f)
 {
     (void)f;
-    string_fn_cases(mom_cpu_features_string);
+    char buf[512] = "x";
+    VAL(mom_cpu_features_string(NULL, 10), MOM_ERR_INVALID_ARG);
+    VAL(mom_cpu_features_string(NULL, 0), MOM_ERR_INVALID_ARG);
+    VAL(mom_cpu_features_string(buf, 0), MOM_ERR_INVALID_ARG);
+    assert_string_equal(buf, "x");
+    VAL(mom_cpu_features_string(buf, 1), MOM_OK);
+    assert_string_equal(buf, "");
+    memset(buf, 'x', sizeof buf);
+    VAL(mom_cpu_features_string(buf, 4), MOM_OK);
+    assert_true(strlen(buf) < 4);
+    assert_true(buf[4] == 'x');
+    VAL(mom_cpu_features_string(buf, sizeof buf), MOM_OK);
+    assert_true(strlen(buf) < sizeof buf);
 }
 
 static void row_mom_backend_name(fixture *f)

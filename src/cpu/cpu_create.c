@@ -45,12 +45,13 @@ static mom_status cpu_create(const mom_ctx_settings *s, backend **out, char *des
     return MOM_ERR_NOMEM;
 }
 
-void mom_cpu_features_string(char *buf, size_t cap)
+mom_status mom_cpu_features_string(char *buf, size_t cap)
 {
-    if (!buf || !cap) return;
+    if (!buf || !cap) return MOM_ERR_INVALID_ARG;
     mom_cpu_features f;
     mom_cpu_detect(&f);
     mom_cpu_features_str(&f, buf, cap);
+    return MOM_OK;
 }
 
 /* One device: the CPU, with the kernels MOM_CPU would pick. */
