@@ -24,29 +24,22 @@ static int all_zero(const uint64_t *r, size_t n)
 #define ALL_ZERO(r) all_zero(r, sizeof(r) / sizeof((r)[0]))
 
 /* The defaults leave the reserved space zero, whatever was there before. */
+#define DEFAULT_ZEROES_RESERVED(type, default_fn)                                                                      \
+    do {                                                                                                               \
+        type v_;                                                                                                       \
+        memset(&v_, 0xab, sizeof v_);                                                                                  \
+        default_fn(&v_);                                                                                               \
+        if (!ALL_ZERO(v_.reserved)) fail_msg("%s left reserved words set", #default_fn);                             \
+    } while (0)
+
 static void test_defaults_zero_reserved(void **state)
 {
     (void)state;
-    mom_config c;
-    memset(&c, 0xab, sizeof c);
-    mom_config_default(&c);
-    assert_true(ALL_ZERO(c.reserved));
-    mom_state_settings ss;
-    memset(&ss, 0xab, sizeof ss);
-    mom_state_default_settings(&ss);
-    assert_true(ALL_ZERO(ss.reserved));
-    mom_sampling sg;
-    memset(&sg, 0xab, sizeof sg);
-    mom_sampling_default(&sg);
-    assert_true(ALL_ZERO(sg.reserved));
-    mom_optim_settings os;
-    memset(&os, 0xab, sizeof os);
-    mom_optim_default_settings(&os);
-    assert_true(ALL_ZERO(os.reserved));
-    mom_ctx_settings cs;
-    memset(&cs, 0xab, sizeof cs);
-    mom_ctx_default_settings(&cs);
-    assert_true(ALL_ZERO(cs.reserved));
+    DEFAULT_ZEROES_RESERVED(mom_config, mom_config_default);
+    DEFAULT_ZEROES_RESERVED(mom_state_settings, mom_state_default_settings);
+    DEFAULT_ZEROES_RESERVED(mom_sampling, mom_sampling_default);
+    DEFAULT_ZEROES_RESERVED(mom_optim_settings, mom_optim_default_settings);
+    DEFAULT_ZEROES_RESERVED(mom_ctx_settings, mom_ctx_default_settings);
 }
 
 /* No context exists yet: the reason is mom_ctx_create_error's. */
