@@ -513,8 +513,9 @@ class Errors(Base):
             libmom.Model.create(self.ctx, dict(CONFIG, decouple=["in", "sideways"]))
         with self.assertError(libmom.ERR_INVALID_ARG, "object"):
             libmom.Model.create(self.ctx, dict(CONFIG, d_model=object()))
-        # numpy scalars are numbers.
-        libmom.Model.create(self.ctx, dict(CONFIG, d_model=np.int64(32)))
+        # numpy scalars are numbers; None is the default.
+        m = libmom.Model.create(self.ctx, dict(CONFIG, d_model=np.int64(32), vocab_layout=None, d_state=None))
+        self.assertEqual((m.config["d_model"], m.config["d_state"], m.vocab_layout), (32, 16, None))
 
     def test_files(self):
         missing = self.path("nowhere/model.safetensors")
@@ -622,6 +623,8 @@ class DatasetAndEvaluate(Base):
         self.assertEqual(out.loss, float(out))
         self.assertEqual(out["n_targets"], 4 * 16)
         self.assertIn("Losses(loss=", repr(out))
+        self.assertIsInstance(out, dict)
+        self.assertEqual(json.loads(json.dumps(out))["by_modality"][1], None)
 
 
 class ContinuousImages(Base):

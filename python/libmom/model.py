@@ -67,9 +67,11 @@ class Model(Owner):
                 expand, dt_rank, decouple: a list of "in", "x", "dt", "out",
                 tie_embeddings, norm_eps, vocab_layout: {"special", "text",
                 "image", "speech"}, patches: {"patch_size", "image_size",
-                "channels"}, time_dim, diffusion_weight); missing fields keep
-                mom_config_default's values. None: the defaults. An unknown
-                field or a value that does not fit raises libmom.Error naming it.
+                "channels"}, time_dim, diffusion_weight); missing fields, and
+                fields given as None, keep mom_config_default's values (so
+                "vocab_layout": dataset.vocab_layout works for a dataset
+                without one). None: the defaults. An unknown field or a value
+                that does not fit raises libmom.Error naming it.
         seed:   the initialisation's random seed (an int in [0, 2^64)).
         """
         cp = _context(ctx)
@@ -77,7 +79,7 @@ class Model(Owner):
             config = {}
         if not isinstance(config, dict):
             raise Error(ERR_INVALID_ARG, f"config: {type(config).__name__} is not a dict of config fields")
-        text = json.dumps(config, default=_json_value).encode()
+        text = json.dumps({k: v for k, v in config.items() if v is not None}, default=_json_value).encode()
         cfg = Config()
         check(lib.mom_config_parse_json(cp, text, len(text), ctypes.byref(cfg)), cp)
         out = ctypes.c_void_p()
