@@ -1,94 +1,58 @@
 /* Prints the size and every field's offset of each public struct of mom.h
  * as one JSON object: {"mom_config": {"size": 160, "fields": {"n_modalities":
  * 0, ...}}, ...}. The python suite holds the ctypes Structures of
- * python/libmom/_lib.py to it, and this file's field lists to the header's. */
+ * python/libmom/_lib.py to it, and this table's fields to the header's. */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <mom.h>
 
-static int first_struct = 1, first_field;
+typedef struct row {
+    const char *type, *field;
+    size_t size, offset;
+} row;
 
-static void open_struct(const char *name, size_t size)
-{
-    printf("%s\"%s\": {\"size\": %zu, \"fields\": {", first_struct ? "" : ", ", name, size);
-    first_struct = 0;
-    first_field = 1;
-}
+#define F(s, f) {#s, #f, sizeof(s), offsetof(s, f)}
 
-static void field(const char *name, size_t offset)
-{
-    printf("%s\"%s\": %zu", first_field ? "" : ", ", name, offset);
-    first_field = 0;
-}
-
-static void close_struct(void) { printf("}}"); }
-
-#define STRUCT(s) open_struct(#s, sizeof(s))
-#define FIELD(s, f) field(#f, offsetof(s, f))
+/* Each struct's fields in declaration order, the structs one after another. */
+static const row rows[] = {
+    F(mom_vocab_layout, n_special), F(mom_vocab_layout, n_text), F(mom_vocab_layout, n_image),
+    F(mom_vocab_layout, n_speech),
+    F(mom_patch_geometry, patch_size), F(mom_patch_geometry, image_size), F(mom_patch_geometry, channels),
+    F(mom_config, n_modalities), F(mom_config, vocab_size), F(mom_config, d_model), F(mom_config, n_layer),
+    F(mom_config, d_state), F(mom_config, d_conv), F(mom_config, expand), F(mom_config, dt_rank),
+    F(mom_config, decouple), F(mom_config, tie_embeddings), F(mom_config, norm_eps), F(mom_config, vocab_layout),
+    F(mom_config, patches), F(mom_config, time_dim), F(mom_config, diffusion_weight), F(mom_config, reserved),
+    F(mom_ctx_settings, n_threads), F(mom_ctx_settings, cpu), F(mom_ctx_settings, matmul_bf16),
+    F(mom_ctx_settings, backend), F(mom_ctx_settings, device), F(mom_ctx_settings, allow_software),
+    F(mom_ctx_settings, reserved),
+    F(mom_model_info, n_params), F(mom_model_info, n_params_active), F(mom_model_info, train_flops_per_token),
+    F(mom_model_info, train_matmul_flops_per_token), F(mom_model_info, d_inner), F(mom_model_info, dt_rank),
+    F(mom_model_info, reserved),
+    F(mom_batch, B), F(mom_batch, T), F(mom_batch, tokens), F(mom_batch, modality), F(mom_batch, targets),
+    F(mom_batch, target_modality), F(mom_batch, patches), F(mom_batch, noise_seed), F(mom_batch, low_t_fraction),
+    F(mom_batch, reserved),
+    F(mom_losses, loss), F(mom_losses, by_modality), F(mom_losses, count), F(mom_losses, n_targets),
+    F(mom_losses, reserved),
+    F(mom_optim_settings, lr), F(mom_optim_settings, beta1), F(mom_optim_settings, beta2), F(mom_optim_settings, eps),
+    F(mom_optim_settings, weight_decay), F(mom_optim_settings, clip_norm), F(mom_optim_settings, warmup_steps),
+    F(mom_optim_settings, total_steps), F(mom_optim_settings, min_lr_ratio), F(mom_optim_settings, reserved),
+    F(mom_state_settings, n_seq), F(mom_state_settings, max_tokens), F(mom_state_settings, memory),
+    F(mom_state_settings, memory_bytes), F(mom_state_settings, reserved),
+    F(mom_sampling, temperature), F(mom_sampling, top_k), F(mom_sampling, top_p), F(mom_sampling, seed),
+    F(mom_sampling, image_tokens), F(mom_sampling, speech_tokens), F(mom_sampling, reserved),
+};
 
 int main(void)
 {
+    const size_t n = sizeof(rows) / sizeof(rows[0]);
     printf("{");
-    STRUCT(mom_vocab_layout);
-    FIELD(mom_vocab_layout, n_special); FIELD(mom_vocab_layout, n_text);
-    FIELD(mom_vocab_layout, n_image); FIELD(mom_vocab_layout, n_speech);
-    close_struct();
-
-    STRUCT(mom_patch_geometry);
-    FIELD(mom_patch_geometry, patch_size); FIELD(mom_patch_geometry, image_size);
-    FIELD(mom_patch_geometry, channels);
-    close_struct();
-
-    STRUCT(mom_config);
-    FIELD(mom_config, n_modalities); FIELD(mom_config, vocab_size); FIELD(mom_config, d_model);
-    FIELD(mom_config, n_layer); FIELD(mom_config, d_state); FIELD(mom_config, d_conv);
-    FIELD(mom_config, expand); FIELD(mom_config, dt_rank); FIELD(mom_config, decouple);
-    FIELD(mom_config, tie_embeddings); FIELD(mom_config, norm_eps); FIELD(mom_config, vocab_layout);
-    FIELD(mom_config, patches); FIELD(mom_config, time_dim); FIELD(mom_config, diffusion_weight);
-    FIELD(mom_config, reserved);
-    close_struct();
-
-    STRUCT(mom_ctx_settings);
-    FIELD(mom_ctx_settings, n_threads); FIELD(mom_ctx_settings, cpu); FIELD(mom_ctx_settings, matmul_bf16);
-    FIELD(mom_ctx_settings, backend); FIELD(mom_ctx_settings, device); FIELD(mom_ctx_settings, allow_software);
-    FIELD(mom_ctx_settings, reserved);
-    close_struct();
-
-    STRUCT(mom_model_info);
-    FIELD(mom_model_info, n_params); FIELD(mom_model_info, n_params_active);
-    FIELD(mom_model_info, train_flops_per_token); FIELD(mom_model_info, train_matmul_flops_per_token);
-    FIELD(mom_model_info, d_inner); FIELD(mom_model_info, dt_rank); FIELD(mom_model_info, reserved);
-    close_struct();
-
-    STRUCT(mom_batch);
-    FIELD(mom_batch, B); FIELD(mom_batch, T); FIELD(mom_batch, tokens); FIELD(mom_batch, modality);
-    FIELD(mom_batch, targets); FIELD(mom_batch, target_modality); FIELD(mom_batch, patches);
-    FIELD(mom_batch, noise_seed); FIELD(mom_batch, low_t_fraction); FIELD(mom_batch, reserved);
-    close_struct();
-
-    STRUCT(mom_losses);
-    FIELD(mom_losses, loss); FIELD(mom_losses, by_modality); FIELD(mom_losses, count);
-    FIELD(mom_losses, n_targets); FIELD(mom_losses, reserved);
-    close_struct();
-
-    STRUCT(mom_optim_settings);
-    FIELD(mom_optim_settings, lr); FIELD(mom_optim_settings, beta1); FIELD(mom_optim_settings, beta2);
-    FIELD(mom_optim_settings, eps); FIELD(mom_optim_settings, weight_decay); FIELD(mom_optim_settings, clip_norm);
-    FIELD(mom_optim_settings, warmup_steps); FIELD(mom_optim_settings, total_steps);
-    FIELD(mom_optim_settings, min_lr_ratio); FIELD(mom_optim_settings, reserved);
-    close_struct();
-
-    STRUCT(mom_state_settings);
-    FIELD(mom_state_settings, n_seq); FIELD(mom_state_settings, max_tokens); FIELD(mom_state_settings, memory);
-    FIELD(mom_state_settings, memory_bytes); FIELD(mom_state_settings, reserved);
-    close_struct();
-
-    STRUCT(mom_sampling);
-    FIELD(mom_sampling, temperature); FIELD(mom_sampling, top_k); FIELD(mom_sampling, top_p);
-    FIELD(mom_sampling, seed); FIELD(mom_sampling, image_tokens); FIELD(mom_sampling, speech_tokens);
-    FIELD(mom_sampling, reserved);
-    close_struct();
-    printf("}\n");
+    for (size_t i = 0; i < n; i++) {
+        const int first = i == 0 || strcmp(rows[i].type, rows[i - 1].type) != 0;
+        if (first) printf("%s\"%s\": {\"size\": %zu, \"fields\": {", i ? "}}, " : "", rows[i].type, rows[i].size);
+        printf("%s\"%s\": %zu", first ? "" : ", ", rows[i].field, rows[i].offset);
+    }
+    printf("}}}\n");
     return 0;
 }

@@ -78,21 +78,15 @@ class Dataset(Owner):
     def _ptrs(self):
         return self._handle.get(), self._ctx._handle.get()
 
-    @property
-    def n_tokens(self):
-        return lib.mom_dataset_n_tokens(self._ptrs()[0])
+    def _count(c_call, doc):
+        return property(lambda self: getattr(lib, c_call)(self._handle.get()), doc=doc)
 
-    @property
-    def n_docs(self):
-        return lib.mom_dataset_n_docs(self._ptrs()[0])
-
-    @property
-    def n_modalities(self):
-        return lib.mom_dataset_n_modalities(self._ptrs()[0])
-
-    @property
-    def vocab_size(self):
-        return lib.mom_dataset_vocab_size(self._ptrs()[0])
+    n_tokens = _count("mom_dataset_n_tokens", "Token positions in the file.")
+    n_docs = _count("mom_dataset_n_docs", "Documents in the file.")
+    n_modalities = _count("mom_dataset_n_modalities", "Modalities the file's tokens use.")
+    vocab_size = _count("mom_dataset_vocab_size", "The vocabulary size the file records.")
+    n_patches = _count("mom_dataset_n_patches", "Continuous images: the patch positions (0 without).")
+    del _count
 
     @property
     def vocab_layout(self):
@@ -103,25 +97,23 @@ class Dataset(Owner):
         check(lib.mom_dataset_vocab_layout(d, ctypes.byref(lay)), c)
         return {k: getattr(lay, f) for k, f in _LAYOUT_KEYS} if lib.mom_vocab_layout_is_set(ctypes.byref(lay)) else None
 
+    def _geometry(self):
+        d, c = self._ptrs()
+        g = PatchGeometry()
+        check(lib.mom_dataset_patch_geometry(d, ctypes.byref(g)), c)
+        return g, lib.mom_patch_dim(ctypes.byref(g))
+
     @property
     def patch_geometry(self):
         """The continuous images' patch geometry as the dict a config takes
         ({"patch_size", "image_size", "channels"}), or None."""
-        d, c = self._ptrs()
-        g = PatchGeometry()
-        check(lib.mom_dataset_patch_geometry(d, ctypes.byref(g)), c)
-        return {k: getattr(g, k) for k in _GEOMETRY_KEYS} if lib.mom_patch_dim(ctypes.byref(g)) else None
-
-    @property
-    def n_patches(self):
-        return lib.mom_dataset_n_patches(self._ptrs()[0])
+        g, dim = self._geometry()
+        return {k: getattr(g, k) for k in _GEOMETRY_KEYS} if dim else None
 
     @property
     def patch_dim(self):
-        d, c = self._ptrs()
-        g = PatchGeometry()
-        check(lib.mom_dataset_patch_geometry(d, ctypes.byref(g)), c)
-        return lib.mom_patch_dim(ctypes.byref(g))
+        """Floats per patch vector (0: no continuous images)."""
+        return self._geometry()[1]
 
     def tokens(self):
         """Every token id, a new int32 array (a copy of the mapped file)."""
