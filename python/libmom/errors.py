@@ -33,6 +33,8 @@ class Error(Exception):
     str(error) is the message; status_name gives "ERR_DATA" and the like.
     """
 
+    __module__ = "libmom"  # tracebacks say libmom.Error, the name to catch
+
     def __init__(self, status, message):
         self.status = int(status)
         self.message = message or status_text(status)
