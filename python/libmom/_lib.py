@@ -27,6 +27,10 @@ class VocabLayout(Structure):
     _fields_ = [("n_special", c_int), ("n_text", c_int), ("n_image", c_int), ("n_speech", c_int)]
 
 
+# A vocab_layout dict's keys (as config JSON has them) and their fields.
+LAYOUT_KEYS = (("special", "n_special"), ("text", "n_text"), ("image", "n_image"), ("speech", "n_speech"))
+
+
 class PatchGeometry(Structure):
     _fields_ = [("patch_size", c_int), ("image_size", c_int), ("channels", c_int)]
 

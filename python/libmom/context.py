@@ -63,6 +63,13 @@ class Context(Owner):
         return f"<libmom.Context {'closed' if self.closed else self.backend}>"
 
 
+def context_ptr(ctx):
+    """The mom_ctx of a Context argument; libmom.Error when it is not an open one."""
+    if not isinstance(ctx, Context):
+        raise Error(ERR_INVALID_ARG, f"ctx: {ctx!r} is not a libmom.Context")
+    return ctx._handle.get()
+
+
 def _text_arg(v, name):
     if not isinstance(v, str):
         raise Error(ERR_INVALID_ARG, f"{name}: {v!r} is not a string")

@@ -6,9 +6,9 @@ import numpy as np
 
 from . import _arrays as arr
 from ._handle import Handle, Owner
-from ._lib import PatchGeometry, VocabLayout, encode_path, lib
+from ._lib import LAYOUT_KEYS, PatchGeometry, VocabLayout, encode_path, lib
 from .errors import ERR_INVALID_ARG, Error, check
-from .model import _LAYOUT_KEYS, _context
+from .context import context_ptr
 
 _GEOMETRY_KEYS = ("patch_size", "image_size", "channels")
 
@@ -32,7 +32,7 @@ class Dataset(Owner):
         """Opens a dataset file (from `mom data import`, `mom train`'s built-in
         data in RUN/data/train.bin, or Dataset.write); a bad file raises
         libmom.Error naming what is wrong."""
-        cp = _context(ctx)
+        cp = context_ptr(ctx)
         out = ctypes.c_void_p()
         check(lib.mom_dataset_open(cp, encode_path(path), ctypes.byref(out)), cp)
         return cls(ctx, out.value)
@@ -47,7 +47,7 @@ class Dataset(Owner):
         that hold the data (the largest id + 1); vocab_layout: a dict {"special", "text", "image",
         "speech"} that sums to vocab_size, or None. A broken rule raises
         libmom.Error naming the token offset; nothing is written."""
-        cp = _context(ctx)
+        cp = context_ptr(ctx)
         tok = arr.integers(tokens, np.int32, "tokens")
         arr.expect_ndim(tok, (1,), "tokens", "(n_tokens,)")
         mod = None if modality is None else arr.modality_like(modality, tok)
@@ -70,7 +70,7 @@ class Dataset(Owner):
     def import_jsonl(ctx, jsonl_path, out_path, vocab_size=0, n_modalities=0):
         """Builds a dataset file from JSON lines, one document a line:
         {"segments": [{"modality": 0, "tokens": [5, 17]}, ...]} (mom_dataset_import_jsonl)."""
-        cp = _context(ctx)
+        cp = context_ptr(ctx)
         check(lib.mom_dataset_import_jsonl(cp, encode_path(jsonl_path), encode_path(out_path),
                                            arr.as_int(vocab_size, "vocab_size", 0, 2**31 - 1),
                                            arr.as_int(n_modalities, "n_modalities", 0, 2**31 - 1), None), cp)
@@ -95,7 +95,7 @@ class Dataset(Owner):
         d, c = self._ptrs()
         lay = VocabLayout()
         check(lib.mom_dataset_vocab_layout(d, ctypes.byref(lay)), c)
-        return {k: getattr(lay, f) for k, f in _LAYOUT_KEYS} if lib.mom_vocab_layout_is_set(ctypes.byref(lay)) else None
+        return {k: getattr(lay, f) for k, f in LAYOUT_KEYS} if lib.mom_vocab_layout_is_set(ctypes.byref(lay)) else None
 
     def _geometry(self):
         d, c = self._ptrs()
@@ -173,10 +173,10 @@ class Dataset(Owner):
 
 def _layout_struct(d):
     """A vocab_layout dict as mom_vocab_layout; unknown keys refused."""
-    names = [k for k, _ in _LAYOUT_KEYS]
+    names = [k for k, _ in LAYOUT_KEYS]
     if not isinstance(d, dict):
         raise Error(ERR_INVALID_ARG, f"vocab_layout: {d!r} is not a dict with keys {names}")
     unknown = [k for k in d if k not in names]
     if unknown:
         raise Error(ERR_INVALID_ARG, f"vocab_layout: unknown part {unknown[0]!r} (the parts: {', '.join(names)})")
-    return VocabLayout(**{f: arr.as_int(d.get(k, 0), f"vocab_layout[{k!r}]") for k, f in _LAYOUT_KEYS})
+    return VocabLayout(**{f: arr.as_int(d.get(k, 0), f"vocab_layout[{k!r}]") for k, f in LAYOUT_KEYS})

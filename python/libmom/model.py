@@ -7,13 +7,13 @@ import numpy as np
 
 from . import _arrays as arr
 from ._handle import Handle, Owner
-from ._lib import Batch, Config, Losses as CLosses, ModelInfo, OptimSettings, encode_path, lib
-from .context import Context
+from ._lib import LAYOUT_KEYS, Batch, Config, Losses as CLosses, ModelInfo, OptimSettings, encode_path, lib
+from .context import context_ptr
 from .errors import ERR_INVALID_ARG, ERR_NOT_FOUND, Error, check
+from .generate import generate
 from .losses import Losses
-
-_LAYOUT_KEYS = (("special", "n_special"), ("text", "n_text"), ("image", "n_image"), ("speech", "n_speech"))
-
+from .sampler import Sampler
+from .state import State
 
 def _json_value(v):
     """numpy scalars and arrays in a config dict, as JSON takes them."""
@@ -24,12 +24,6 @@ def _json_value(v):
     if isinstance(v, np.ndarray):
         return v.tolist()
     raise Error(ERR_INVALID_ARG, f"config: value {v!r} of type {type(v).__name__} is not a number, string, list or dict")
-
-
-def _context(ctx):
-    if not isinstance(ctx, Context):
-        raise Error(ERR_INVALID_ARG, f"ctx: {ctx!r} is not a libmom.Context")
-    return ctx._handle.get()
 
 
 class Model(Owner):
@@ -74,7 +68,7 @@ class Model(Owner):
                 that does not fit raises libmom.Error naming it.
         seed:   the initialisation's random seed (an int in [0, 2^64)).
         """
-        cp = _context(ctx)
+        cp = context_ptr(ctx)
         if config is None:
             config = {}
         if not isinstance(config, dict):
@@ -90,7 +84,7 @@ class Model(Owner):
     @classmethod
     def load(cls, ctx, path):
         """A model from a safetensors checkpoint (Model.save's, or mom train's)."""
-        cp = _context(ctx)
+        cp = context_ptr(ctx)
         out = ctypes.c_void_p()
         check(lib.mom_model_load(cp, encode_path(path), ctypes.byref(out)), cp)
         return cls(ctx, out.value)
@@ -140,7 +134,7 @@ class Model(Owner):
         self._ptrs()
         if not lib.mom_vocab_layout_is_set(ctypes.byref(self._layout)):
             return None
-        return {k: getattr(self._layout, f) for k, f in _LAYOUT_KEYS}
+        return {k: getattr(self._layout, f) for k, f in LAYOUT_KEYS}
 
     def token_modality(self, token):
         """The modality of a token id under the vocabulary layout
@@ -433,12 +427,10 @@ class Model(Owner):
     def state(self, n_seq=1, max_tokens=0):
         """A recurrent inference State of n_seq sequences, each allowed
         max_tokens tokens (0: no limit). See libmom.State."""
-        from .state import State
         return State(self, n_seq, max_tokens)
 
     def sampler(self, n_seq=1, *, temperature=1.0, top_k=0, top_p=1.0, seed=0, image_tokens=0, speech_tokens=500):
         """A Sampler drawing next tokens for n_seq sequences. See libmom.Sampler."""
-        from .sampler import Sampler
         return Sampler(self, n_seq, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                        image_tokens=image_tokens, speech_tokens=speech_tokens)
 
@@ -469,7 +461,6 @@ class Model(Owner):
         sequence stopped there (the EOS kept as its last element); (n,
         max_tokens) for n prompts, -1 after a row's EOS.
         """
-        from .generate import generate
         return generate(self, prompt_tokens, prompt_modality, max_tokens, seed, temperature, top_k, top_p,
                         image_tokens, speech_tokens, stop_at_eos, token_modality)
 
