@@ -90,7 +90,7 @@ class State(Owner):
         if tok.shape != (self.n_seq,):
             raise Error(ERR_INVALID_ARG, f"tokens: shape {np.shape(tokens)} is not (n_seq,) = ({self.n_seq},): "
                         "step feeds one token to every sequence")
-        mod = arr.modality_like(np.atleast_1d(modality) if np.ndim(modality) else modality, tok)
+        mod = arr.modality_like(modality, tok)
         out = np.empty((self.n_seq, self.model.vocab_size), dtype=np.float32)
         check(lib.mom_state_step(st, arr.ptr(tok), arr.ptr(mod), arr.ptr(out)), c,
               lambda msg: arr.locate_position(msg, tok.shape))
