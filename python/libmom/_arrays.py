@@ -81,7 +81,7 @@ def expect_ndim(a, ndims, what, form):
 
 def same_shape(a, b, what_a, what_b):
     if a.shape != b.shape:
-        raise Error(ERR_INVALID_ARG, f"{what_b}: shape {b.shape} is not {what_a}'s {a.shape}")
+        raise Error(ERR_INVALID_ARG, f"{what_b}: shape {b.shape} is not the shape of {what_a}, {a.shape}")
 
 
 def modality_like(mod, tokens, what="modality"):
