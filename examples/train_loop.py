@@ -22,7 +22,7 @@ with libmom.Context(threads=2) as ctx:
         out = model.train_step(tok, mod, lr=3e-3, warmup_steps=20)
         losses.append(out["loss"])
         if step % 50 == 0:
-            print(f"step {step}: loss {out['loss']:.3f}, by modality {[round(x, 3) for x in out['by_modality']]}")
+            print(f"step {step}: loss {out['loss']:.3f}, by modality {[x if x is None else round(x, 3) for x in out['by_modality']]}")
     print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} after {len(losses)} steps")
 
     # BOS (token 0), then the caption's bytes as text tokens (special + byte), all modality 0 (text).
