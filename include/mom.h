@@ -217,6 +217,16 @@ MOM_API mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **ou
 MOM_API mom_status mom_model_save(mom_model *m, const char *path);
 MOM_API void mom_model_destroy(mom_model **m);
 MOM_API const mom_config *mom_model_config(const mom_model *m);
+/* A dense Mamba-1 checkpoint of mamba_ssm (MambaLMHeadModel) or
+ * transformers (MambaForCausalLM) as a one-modality model with nothing
+ * decoupled. path: a folder holding config.json and model.safetensors (or
+ * model.safetensors.index.json and its shards), or one .safetensors file
+ * or index with config.json beside it. vocab_size is the embedding's rows
+ * (mamba_ssm's padded vocabulary); F16 and BF16 widen to fp32 exactly.
+ * MOM_ERR_UNSUPPORTED for what libmom does not compute (projection
+ * biases, LayerNorm, Mamba-2, a pickle file, which is never opened);
+ * MOM_ERR_FORMAT for a tensor missing, extra or of the wrong shape. */
+MOM_API mom_status mom_model_load_pretrained(mom_ctx *ctx, const char *path, mom_model **out);
 
 typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */

@@ -97,14 +97,6 @@ static int same_shape(const st_tensor_info *ti, const tensor_entry *e)
     return 1;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
-{
-    size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && o < cap; d++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (o < cap) snprintf(buf + o, cap - o, "]");
-}
-
 /* Checks that f holds exactly the model's tensors as F32 of the right shapes
  * (a tied model may also carry lm_head.weight equal to the embedding). */
 static mom_status check_tensors(mom_model *m, const st_file *f, const char *path)
@@ -116,8 +108,8 @@ static mom_status check_tensors(mom_model *m, const st_file *f, const char *path
         if (ti->dtype != ST_F32) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s is not F32", path, e->name);
         if (!same_shape(ti, e)) {
             char want[64], got[64];
-            shape_str(want, sizeof(want), e->ndim, e->shape);
-            shape_str(got, sizeof(got), ti->ndim, ti->shape);
+            st_shape_str(want, sizeof(want), e->ndim, e->shape);
+            st_shape_str(got, sizeof(got), ti->ndim, ti->shape);
             return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s has shape %s, the config needs %s", path, e->name, got, want);
         }
     }

@@ -621,6 +621,23 @@ static void row_mom_model_load(fixture *f)
     assert_null(o);
 }
 
+static void row_mom_model_load_pretrained(fixture *f)
+{
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_load_pretrained(NULL, f->missing, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, NULL, &o), MOM_ERR_INVALID_ARG, "path is NULL");
+    assert_null(o);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->missing, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->missing, &o), MOM_ERR_IO, "no-such-file");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->ds_path, &o), MOM_ERR_FORMAT, "d.bin"); /* not safetensors */
+    assert_null(o);
+}
+
 static void row_mom_model_save(fixture *f)
 {
     const uint64_t h = model_sum(f->m);
@@ -2072,6 +2089,7 @@ static const api_row rows[] = {
     API_ROW(mom_config_validate),
     API_ROW(mom_model_create),
     API_ROW(mom_model_load),
+    API_ROW(mom_model_load_pretrained),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),
     API_ROW(mom_model_config),

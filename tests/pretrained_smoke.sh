@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# mom convert end to end on small random dense Mamba-1 checkpoints written
+# by tests/pretrained_fixture.py (plain Python, no torch) in both layouts,
+# F32 / F16 / BF16, one file and sharded: the converted model's loss and
+# gradients are those of the same weights written natively, bit for bit;
+# and every refusal names what is wrong and leaves nothing at --out.
+# Usage: pretrained_smoke.sh PATH/TO/mom PYTHON3
+set -u
+mom=$(realpath "$1")
+py=$2
+fixture=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pretrained_fixture.py
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+for i in $(seq 0 40); do
+    echo "{\"segments\": [{\"modality\": 0, \"tokens\": [$((i % 29)), $(((i * 7) % 30)), $(((i * 3) % 29)), 5, 9]}]}"
+done > d.jsonl
+"$mom" data import --jsonl d.jsonl --out d.bin --vocab 30 > /dev/null || fail "data import"
+
+# convert == native: the same loss line and the same gradient bytes.
+n=0
+for layout in mamba_ssm hf; do
+    for dtype in F32 F16 BF16; do
+        for shards in 0 3; do
+            n=$((n + 1))
+            case=$layout-$dtype-$shards
+            extra=()
+            [ $((n % 4)) -eq 0 ] && extra=(--untied)
+            "$py" "$fixture" "$case" --layout $layout --dtype $dtype --shards $shards --seed $n \
+                --native "$case.native" "${extra[@]}" || { fail "$case: fixture"; continue; }
+            from=$case
+            [ $shards -gt 0 ] && [ $((n % 2)) -eq 0 ] && from=$case/model.safetensors.index.json
+            "$mom" convert --from "$from" --out "$case.mom" > out.txt 2> err.txt || { fail "$case: convert: $(cat err.txt)"; continue; }
+            "$mom" grad --model "$case.mom" --data d.bin --batch 2 --seq 16 --threads 1 --out "$case.g1" > l1.txt
+            "$mom" grad --model "$case.native" --data d.bin --batch 2 --seq 16 --threads 1 --out "$case.g2" > l2.txt
+            cmp -s l1.txt l2.txt || fail "$case: loss $(cat l1.txt) != native $(cat l2.txt)"
+            cmp -s "$case.g1" "$case.g2" || fail "$case: gradients differ from the native model's"
+        done
+    done
+done
+# mamba_ssm pads the vocabulary to a multiple of 8; transformers keeps it.
+grep -q '"vocab_size": 30' out.txt || fail "hf vocabulary: $(cat out.txt)"
+"$mom" convert --from mamba_ssm-F32-0 --out padded.mom | grep -q '"vocab_size": 32' || fail "mamba_ssm vocabulary not padded to 32"
+# One .safetensors file with config.json beside it.
+"$mom" convert --from hf-BF16-0/model.safetensors --out one.mom > /dev/null || fail "convert one file"
+
+# Refusals: the message names the field and value; nothing at --out, no
+# temporary file beside it.
+refuse() { # refuse "what" "message part" FROM
+    local what=$1 msg=$2 from=$3
+    mkdir -p outdir
+    if "$mom" convert --from "$from" --out outdir/m.safetensors > out.txt 2> err.txt; then
+        fail "$what: converted"
+    elif ! grep -qF -- "$msg" err.txt; then
+        fail "$what: message lacks '$msg': $(cat err.txt)"
+    fi
+    [ -z "$(ls -A outdir)" ] || fail "$what: left $(ls -A outdir)"
+}
+edit_config() { # edit_config DIR PYTHON-STATEMENT-ON-c
+    "$py" -c "import json,sys; p='$1/config.json'; c=json.load(open(p)); $2; json.dump(c, open(p, 'w'))"
+}
+"$py" "$fixture" bias --layout hf && edit_config bias "c['use_bias'] = True"
+refuse "use_bias" "use_bias = true is not supported: libmom needs false" bias
+"$py" "$fixture" convbias --layout mamba_ssm && edit_config convbias "c['ssm_cfg']['bias'] = True"
+refuse "ssm_cfg.bias" "ssm_cfg.bias = true is not supported" convbias
+"$py" "$fixture" ln --layout mamba_ssm && edit_config ln "c['rms_norm'] = False"
+refuse "layernorm" "rms_norm = false is not supported: libmom needs true" ln
+"$py" "$fixture" m2 --layout mamba_ssm && edit_config m2 "c['ssm_cfg']['layer'] = 'Mamba2'"
+refuse "mamba2 ssm_cfg" "ssm_cfg.layer = Mamba2 is not supported" m2
+"$py" "$fixture" m2hf --layout hf && edit_config m2hf "c['model_type'] = 'mamba2'"
+refuse "mamba2 hf" "model_type = mamba2 is not supported" m2hf
+"$py" "$fixture" mlp --layout mamba_ssm && edit_config mlp "c['d_intermediate'] = 64"
+refuse "mlp" "d_intermediate = 64 is not supported" mlp
+"$py" "$fixture" missing --layout hf --shards 2 --drop backbone.layers.1.mixer.D
+refuse "missing" "tensor backbone.layers.1.mixer.D is missing" missing
+"$py" "$fixture" extra --layout mamba_ssm --add backbone.layers.0.mixer.dt_bias
+refuse "extra" "tensor backbone.layers.0.mixer.dt_bias is not part of" extra
+"$py" "$fixture" shape --layout hf --dtype F16 --reshape backbone.layers.0.mixer.A_log
+refuse "shape" "backbone.layers.0.mixer.A_log has shape [127], the config needs [32, 4]" shape
+"$py" "$fixture" wrongname --layout hf && edit_config wrongname "c.pop('model_type'); c.pop('hidden_size'); c['d_model'] = 16; c['n_layer'] = 2; c['ssm_cfg'] = {'d_state': 4}"
+refuse "layout of names" "tensor backbone.embedding.weight is missing" wrongname
+"$py" "$fixture" vocab --layout hf && edit_config vocab "c['vocab_size'] = 32"
+refuse "vocab rows" "backbone.embeddings.weight has shape [30, 16], the config needs [32, 16]" vocab
+mkdir -p pickle && cp hf-F32-0/config.json pickle/ && printf '\x80\x02}q\x00.' > pickle/pytorch_model.bin
+refuse "pickle folder" "tools/scripts/torch_to_safetensors.py" pickle
+refuse "pickle file" "is never unpickled" pickle/pytorch_model.bin
+refuse "no checkpoint" "no model.safetensors" outdir
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails failure(s)"
+    exit 1
+fi
+echo "pretrained: all passed"
