@@ -227,6 +227,13 @@ MOM_API const mom_config *mom_model_config(const mom_model *m);
  * biases, LayerNorm, Mamba-2, a pickle file, which is never opened);
  * MOM_ERR_FORMAT for a tensor missing, extra or of the wrong shape. */
 MOM_API mom_status mom_model_load_pretrained(mom_ctx *ctx, const char *path, mom_model **out);
+/* A Mixture-of-Mamba of n_modalities grown from a one-modality model
+ * (upcycling): its config but n_modalities and decouple (MOM_DECOUPLE_*
+ * bits); every modality's copy of a decoupled projection, dt bias
+ * included, is the dense weight, so at step 0 it computes exactly what
+ * the dense model computes on any batch. The optimizer state starts at
+ * zero. MOM_ERR_INVALID_ARG when dense has more than one modality. */
+MOM_API mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decouple, mom_model **out);
 
 typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */

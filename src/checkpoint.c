@@ -103,13 +103,7 @@ static int same_shape(const st_tensor_info *ti, const tensor_entry *e)
  * there is none. */
 static void legacy_name(const mom_model *m, const char *name, char *out, size_t cap)
 {
-    out[0] = 0;
-    const char *le = strstr(name, "local_experts_");
-    if (m->cfg.n_modalities != 1 || !le) return;
-    const char *k = strstr(le, ".0.");
-    if (!k) return;
-    const char *what = le + strlen("local_experts_");
-    snprintf(out, cap, "%.*s%.*s%s", (int)(le - name), name, (int)(k - what), what, k + 2);
+    if (m->cfg.n_modalities != 1 || params_dense_name(name, out, cap) < 0) out[0] = 0;
 }
 
 /* The file's tensor for table entry e, under its name or its legacy one. */

@@ -103,6 +103,37 @@ const tensor_entry *params_find(const mom_model *m, const char *name)
     return NULL;
 }
 
+int params_dense_name(const char *name, char *out, size_t cap)
+{
+    const char *le = strstr(name, "local_experts_");
+    const char *what = le ? le + strlen("local_experts_") : NULL;
+    const char *dot = what ? strchr(what, '.') : NULL;
+    const char *rest = dot ? strchr(dot + 1, '.') : NULL;
+    if (!rest) {
+        snprintf(out, cap, "%s", name);
+        return -1;
+    }
+    snprintf(out, cap, "%.*s%.*s%s", (int)(le - name), name, (int)(dot - what), what, rest);
+    return atoi(dot + 1);
+}
+
+const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name, int k)
+{
+    const tensor_entry *e = params_find(m, dense_name);
+    if (e) return e;
+    static const char *const projs[] = {".in_proj.", ".x_proj.", ".dt_proj.", ".out_proj."};
+    for (int i = 0; i < 4; i++) {
+        const char *p = strstr(dense_name, projs[i]);
+        if (!p) continue;
+        char split[sizeof(e->name) + 32];
+        const size_t len = strlen(projs[i]) - 1; /* ".in_proj" */
+        snprintf(split, sizeof(split), "%.*s.local_experts_%.*s.%d%s", (int)(p - dense_name), dense_name,
+                 (int)len - 1, p + 1, k, p + len);
+        return params_find(m, split);
+    }
+    return NULL;
+}
+
 static void fill_uniform(rng *r, float *p, size_t n, float bound)
 {
     for (size_t i = 0; i < n; i++) p[i] = (2.0f * rng_uniform(r) - 1.0f) * bound;

@@ -47,6 +47,34 @@ grep -q '"vocab_size": 30' out.txt || fail "hf vocabulary: $(cat out.txt)"
 # One .safetensors file with config.json beside it.
 "$mom" convert --from hf-BF16-0/model.safetensors --out one.mom > /dev/null || fail "convert one file"
 
+# Upcycling: every copy is the dense weight, so the loss on batches whose
+# tokens carry modalities 0, 1 and 2 is the dense model's on the same
+# tokens (to float rounding: the split model runs other GEMM row blocks).
+for i in $(seq 0 40); do
+    echo "{\"segments\": [{\"modality\": $((i % 3)), \"tokens\": [$((i % 29)), $(((i * 7) % 30))]}, {\"modality\": $(((i + 1) % 3)), \"tokens\": [$(((i * 3) % 29)), 5, 9]}]}"
+done > dm.jsonl
+"$mom" data import --jsonl dm.jsonl --out dm.bin --vocab 30 > /dev/null || fail "mixed data import"
+same_loss() { # same_loss WHAT FILE1 FILE2: the "loss" of two mom grad lines within 1e-6
+    "$py" -c "import json,sys; a, b = (json.load(open(f))['loss'] for f in sys.argv[1:]); sys.exit(abs(a - b) > 1e-6 * abs(b))" "$2" "$3" ||
+        fail "$1: loss $(cat "$2") != dense $(cat "$3")"
+}
+"$mom" grad --model hf-F32-0.mom --data d.bin --batch 4 --seq 8 --threads 1 > dense.txt || fail "dense grad"
+for dec in in,x,dt,out in,dt none; do
+    "$mom" convert --from hf-F32-0 --upcycle 3 --decouple $dec --out up.mom > out.txt 2> err.txt ||
+        { fail "upcycle $dec: $(cat err.txt)"; continue; }
+    grep -q '"n_modalities": 3' out.txt || fail "upcycle $dec: $(cat out.txt)"
+    "$mom" grad --model up.mom --data dm.bin --batch 4 --seq 8 --threads 1 > up.txt || fail "upcycled grad $dec"
+    same_loss "upcycle --decouple $dec" up.txt dense.txt
+done
+"$mom" convert --from mamba_ssm-BF16-3 --upcycle 2 --decouple x,out --out up2.mom > /dev/null || fail "upcycle 2"
+"$mom" info --model up2.mom > info.txt 2>&1 || fail "info of an upcycled model"
+grep -q "local_experts_x_proj" up2.mom || fail "upcycle 2: no local_experts_x_proj tensors"
+"$mom" train --model up.mom --data dm.bin --batch 2 --seq 8 --steps 2 --threads 1 --out trained > /dev/null 2>&1 ||
+    fail "train an upcycled model"
+"$mom" convert --from hf-F32-0 --decouple in --out x.mom > /dev/null 2> err.txt && fail "--decouple without --upcycle accepted"
+"$mom" convert --from hf-F32-0 --upcycle 9 --out x.mom > /dev/null 2> err.txt && fail "--upcycle 9 accepted"
+[ -e x.mom ] && fail "a refused upcycle wrote x.mom"
+
 # Refusals: the message names the field and value; nothing at --out, no
 # temporary file beside it.
 refuse() { # refuse "what" "message part" FROM

@@ -638,6 +638,31 @@ static void row_mom_model_load_pretrained(fixture *f)
     assert_null(o);
 }
 
+static void row_mom_model_upcycle(fixture *f)
+{
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_upcycle(NULL, 2, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    BAD(f->ctx, mom_model_upcycle(f->m, 2, MOM_DECOUPLE_ALL, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    o = JUNK(mom_model);
+    /* f->m has three modalities: not a dense model */
+    BAD(f->ctx, mom_model_upcycle(f->m, 2, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "3 modalities");
+    assert_null(o);
+    mom_config c = tu_small_config();
+    c.n_modalities = 1;
+    mom_model *dense = tu_new_model(f->ctx, &c, 1);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, 0, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "n_modalities = 0");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, MOM_MAX_MODALITIES + 1, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "9");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, 2, 0x10, &o), MOM_ERR_CONFIG, "decouple");
+    assert_null(o);
+    mom_model_destroy(&dense);
+}
+
 static void row_mom_model_save(fixture *f)
 {
     const uint64_t h = model_sum(f->m);
@@ -2090,6 +2115,7 @@ static const api_row rows[] = {
     API_ROW(mom_model_create),
     API_ROW(mom_model_load),
     API_ROW(mom_model_load_pretrained),
+    API_ROW(mom_model_upcycle),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),
     API_ROW(mom_model_config),
