@@ -234,6 +234,16 @@ MOM_API mom_status mom_model_load_pretrained(mom_ctx *ctx, const char *path, mom
  * the dense model computes on any batch. The optimizer state starts at
  * zero. MOM_ERR_INVALID_ARG when dense has more than one modality. */
 MOM_API mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decouple, mom_model **out);
+/* Writes the folder out_dir (created if missing) holding config.json and
+ * model.safetensors (F32) that format's library loads strictly by name:
+ * "mamba_ssm" (MambaLMHeadModel; a tied head is written too, as its
+ * state_dict lists it) or "hf" (MambaForCausalLM). modality k >= 0: the
+ * dense model modality k's copies make, which computes what m computes on
+ * a sequence of modality k; -1: m must be dense (MOM_ERR_INVALID_ARG for a
+ * Mixture-of-Mamba with decoupled projections). MOM_ERR_UNSUPPORTED for
+ * what the format cannot hold (continuous-image layers; a norm_eps other
+ * than 1e-5 in mamba_ssm's). A refusal writes nothing. */
+MOM_API mom_status mom_model_export(mom_model *m, const char *format, int modality, const char *out_dir);
 
 typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */

@@ -6,6 +6,8 @@
 #ifndef MOM_PRETRAINED_H
 #define MOM_PRETRAINED_H
 
+#include <stddef.h>
+
 #include "mom.h"
 
 typedef enum { PRETRAINED_MAMBA_SSM, PRETRAINED_HF } pretrained_layout;
@@ -13,6 +15,9 @@ typedef enum { PRETRAINED_MAMBA_SSM, PRETRAINED_HF } pretrained_layout;
 /* The embedding's name, which is all that tells the two layouts' tensors
  * apart: "backbone.embedding.weight" or "backbone.embeddings.weight". */
 const char *pretrained_embedding_name(pretrained_layout layout);
+/* The checkpoint's name of a dense libmom tensor (embedding.weight ->
+ * backbone.embedding(s).weight, layers.N.* -> backbone.layers.N.*). */
+void pretrained_tensor_name(pretrained_layout layout, const char *name, char *out, size_t cap);
 
 /* Reads config.json (at path) of either library into cfg: one modality,
  * nothing decoupled, vocab_size the embedding's rows (mamba_ssm pads the

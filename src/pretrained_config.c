@@ -18,6 +18,13 @@ const char *pretrained_embedding_name(pretrained_layout layout)
     return layout == PRETRAINED_HF ? "backbone.embeddings.weight" : "backbone.embedding.weight";
 }
 
+void pretrained_tensor_name(pretrained_layout layout, const char *name, char *out, size_t cap)
+{
+    if (!strcmp(name, "embedding.weight")) snprintf(out, cap, "%s", pretrained_embedding_name(layout));
+    else if (!strcmp(name, "lm_head.weight")) snprintf(out, cap, "%s", name);
+    else snprintf(out, cap, "backbone.%s", name);
+}
+
 /* One config field of the file: where it is read from, for messages. */
 typedef struct {
     mom_ctx *ctx;

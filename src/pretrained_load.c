@@ -178,14 +178,6 @@ static found find(const source *src, const char *name)
     return r;
 }
 
-/* libmom's name of a dense tensor -> the checkpoint's. */
-static void source_name(pretrained_layout layout, const char *name, char *out, size_t cap)
-{
-    if (!strcmp(name, "embedding.weight")) snprintf(out, cap, "%s", pretrained_embedding_name(layout));
-    else if (!strcmp(name, "lm_head.weight")) snprintf(out, cap, "%s", name);
-    else snprintf(out, cap, "backbone.%s", name);
-}
-
 /* where: the checkpoint, for a tensor that is in none of its files. */
 static mom_status check_one(mom_ctx *ctx, const found *t, const char *name, const tensor_entry *e, const char *where)
 {
@@ -252,7 +244,7 @@ static mom_status check_no_extra(mom_model *m, const source *src, pretrained_lay
             int used = 0;
             char want[300];
             for (size_t k = 0; k < m->n_tensors && !used; k++) {
-                source_name(layout, m->tensors[k].name, want, sizeof(want));
+                pretrained_tensor_name(layout, m->tensors[k].name, want, sizeof(want));
                 used = !strcmp(want, nm);
             }
             for (int i2 = 0; i2 < i && used; i2++)
@@ -272,7 +264,7 @@ static mom_status fill(mom_model *m, const source *src, pretrained_layout layout
     char nm[300];
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
-        source_name(layout, e->name, nm, sizeof(nm));
+        pretrained_tensor_name(layout, e->name, nm, sizeof(nm));
         found t = find(src, nm);
         widen(&t, host + e->off, e->n);
         for (size_t j = 0; j < e->n; j++)
@@ -305,7 +297,7 @@ static mom_status load(mom_ctx *ctx, const source *src, const mom_config *cfg, p
     mom_status s = model_alloc(ctx, cfg, 0, &m);
     char nm[300];
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
-        source_name(layout, m->tensors[i].name, nm, sizeof(nm));
+        pretrained_tensor_name(layout, m->tensors[i].name, nm, sizeof(nm));
         found t = find(src, nm);
         s = check_one(ctx, &t, nm, &m->tensors[i], src->dir);
     }

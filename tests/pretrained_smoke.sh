@@ -14,6 +14,9 @@ trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+edit_config() { # edit_config DIR PYTHON-STATEMENT-ON-c
+    "$py" -c "import json,sys; p='$1/config.json'; c=json.load(open(p)); $2; json.dump(c, open(p, 'w'))"
+}
 
 for i in $(seq 0 40); do
     echo "{\"segments\": [{\"modality\": 0, \"tokens\": [$((i % 29)), $(((i * 7) % 30)), $(((i * 3) % 29)), 5, 9]}]}"
@@ -75,6 +78,67 @@ grep -q "local_experts_x_proj" up2.mom || fail "upcycle 2: no local_experts_x_pr
 "$mom" convert --from hf-F32-0 --upcycle 9 --out x.mom > /dev/null 2> err.txt && fail "--upcycle 9 accepted"
 [ -e x.mom ] && fail "a refused upcycle wrote x.mom"
 
+# Export, then convert: the same bytes, in either format; the folder is
+# created, and holds config.json and model.safetensors only.
+for case in mamba_ssm-F32-0 mamba_ssm-BF16-3 hf-F16-0 hf-BF16-3 mamba_ssm-F32-3; do
+    for format in mamba_ssm hf; do
+        rm -rf "exp/$case-$format"
+        "$mom" export --model "$case.mom" --format $format --out "exp/$case-$format" > /dev/null 2> err.txt ||
+            { fail "export $case $format: $(cat err.txt)"; continue; }
+        [ "$(ls "exp/$case-$format" | tr '\n' ' ')" = "config.json model.safetensors " ] ||
+            fail "export $case $format holds $(ls "exp/$case-$format")"
+        "$mom" convert --from "exp/$case-$format" --out back.mom > /dev/null 2> err.txt ||
+            { fail "convert the $format export of $case: $(cat err.txt)"; continue; }
+        cmp -s back.mom "$case.mom" || fail "export $case $format, then convert: other bytes"
+    done
+done
+# A tied model's mamba_ssm export lists lm_head.weight (its state_dict does);
+# the transformers export leaves it out.
+grep -q '"lm_head.weight"' exp/mamba_ssm-F32-0-mamba_ssm/model.safetensors || fail "mamba_ssm export without lm_head"
+grep -q '"lm_head.weight"' exp/mamba_ssm-F32-0-hf/model.safetensors && fail "tied hf export with lm_head"
+grep -q '"backbone.embeddings.weight"' exp/mamba_ssm-F32-0-hf/model.safetensors || fail "hf export embedding name"
+# --modality K: the dense model modality K's weights make computes what the
+# Mixture-of-Mamba computes on a sequence of modality K. Trained first, so
+# the copies differ.
+"$py" -c "
+import json
+for line in open('d.jsonl'):
+    d = json.loads(line)
+    for seg in d['segments']: seg['modality'] = 1
+    print(json.dumps(d))" > d1.jsonl
+"$mom" data import --jsonl d1.jsonl --out d1.bin --vocab 30 --modalities 3 > /dev/null || fail "modality-1 data import"
+"$mom" convert --from hf-F32-0 --upcycle 3 --out up.mom > /dev/null || fail "upcycle for export"
+rm -rf trained
+"$mom" train --model up.mom --data dm.bin --batch 2 --seq 8 --steps 3 --warmup 1 --lr 0.01 --threads 1 --out trained \
+    > /dev/null 2>&1 || fail "train the upcycled model"
+"$mom" grad --model trained/model.safetensors --data d1.bin --batch 4 --seq 8 --threads 1 > mom1.txt || fail "grad mom m1"
+"$mom" export --model trained/model.safetensors --format hf --modality 1 --out exp/m1 > /dev/null 2> err.txt ||
+    fail "export --modality 1: $(cat err.txt)"
+"$mom" convert --from exp/m1 --out m1.mom > /dev/null || fail "convert the modality-1 export"
+"$mom" grad --model m1.mom --data d.bin --batch 4 --seq 8 --threads 1 > dense1.txt || fail "grad of the modality-1 export"
+same_loss "export --modality 1" dense1.txt mom1.txt
+"$mom" export --model trained/model.safetensors --format hf --modality 0 --out exp/m0 > /dev/null || fail "export m0"
+cmp -s exp/m0/model.safetensors exp/m1/model.safetensors && fail "trained modalities 0 and 1 export the same weights"
+# Export refusals leave nothing at --out.
+refuse_export() { # refuse_export "what" "message part" ARGS...
+    local what=$1 msg=$2; shift 2
+    rm -rf exp/refused
+    if "$mom" export "$@" --out exp/refused/deep > out.txt 2> err.txt; then
+        fail "$what: exported"
+    elif ! grep -qF -- "$msg" err.txt; then
+        fail "$what: message lacks '$msg': $(cat err.txt)"
+    fi
+    [ -e exp/refused ] && fail "$what: left exp/refused"
+}
+refuse_export "MoM without --modality" "pick the modality" --model up.mom --format hf
+refuse_export "modality out of range" "modality 3: the model has 3" --model up.mom --format hf --modality 3
+refuse_export "unknown format" "is not hf or mamba_ssm" --model up.mom --format torch --modality 0
+"$py" "$fixture" eps --layout hf && edit_config eps "c['layer_norm_epsilon'] = 1e-6"
+"$mom" convert --from eps --out eps.mom > /dev/null || fail "convert eps 1e-6"
+refuse_export "eps in mamba_ssm" "norm_eps = 1e-06, but mamba_ssm" --model eps.mom --format mamba_ssm
+"$mom" export --model eps.mom --format hf --out exp/eps > /dev/null || fail "export eps hf"
+grep -q '"layer_norm_epsilon": 1e-06' exp/eps/config.json || fail "layer_norm_epsilon: $(cat exp/eps/config.json)"
+
 # Refusals: the message names the field and value; nothing at --out, no
 # temporary file beside it.
 refuse() { # refuse "what" "message part" FROM
@@ -86,9 +150,6 @@ refuse() { # refuse "what" "message part" FROM
         fail "$what: message lacks '$msg': $(cat err.txt)"
     fi
     [ -z "$(ls -A outdir)" ] || fail "$what: left $(ls -A outdir)"
-}
-edit_config() { # edit_config DIR PYTHON-STATEMENT-ON-c
-    "$py" -c "import json,sys; p='$1/config.json'; c=json.load(open(p)); $2; json.dump(c, open(p, 'w'))"
 }
 "$py" "$fixture" bias --layout hf && edit_config bias "c['use_bias'] = True"
 refuse "use_bias" "use_bias = true is not supported: libmom needs false" bias

@@ -22,6 +22,7 @@
 #include "test_util.h"
 
 #include <limits.h>
+#include <sys/stat.h>
 
 /* ---- checking one call ---------------------------------------------------- */
 
@@ -661,6 +662,22 @@ static void row_mom_model_upcycle(fixture *f)
     BAD(f->ctx, mom_model_upcycle(dense, 2, 0x10, &o), MOM_ERR_CONFIG, "decouple");
     assert_null(o);
     mom_model_destroy(&dense);
+}
+
+static void row_mom_model_export(fixture *f)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/export", f->dir);
+    BAD(NULL, mom_model_export(NULL, "hf", 0, out), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_model_export(f->m, NULL, 0, out), MOM_ERR_INVALID_ARG, "format is NULL");
+    BAD(f->ctx, mom_model_export(f->m, "hf", 0, NULL), MOM_ERR_INVALID_ARG, "out_dir is NULL");
+    BAD(f->ctx, mom_model_export(f->m, "torch", 0, out), MOM_ERR_INVALID_ARG, "torch");
+    BAD(f->ctx, mom_model_export(f->m, "hf", -1, out), MOM_ERR_INVALID_ARG, "pick the modality");
+    BAD(f->ctx, mom_model_export(f->m, "hf", -2, out), MOM_ERR_INVALID_ARG, "modality -2");
+    BAD(f->ctx, mom_model_export(f->m, "hf", f->m->cfg.n_modalities, out), MOM_ERR_INVALID_ARG, "the model has");
+    BAD(f->ctx, mom_model_export(f->pm, "hf", 0, out), MOM_ERR_UNSUPPORTED, "continuous images");
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0); /* nothing written */
 }
 
 static void row_mom_model_save(fixture *f)
@@ -2116,6 +2133,7 @@ static const api_row rows[] = {
     API_ROW(mom_model_load),
     API_ROW(mom_model_load_pretrained),
     API_ROW(mom_model_upcycle),
+    API_ROW(mom_model_export),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),
     API_ROW(mom_model_config),
