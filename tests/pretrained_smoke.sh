@@ -173,6 +173,10 @@ refuse "shape" "backbone.layers.0.mixer.A_log has shape [127], the config needs 
 refuse "layout of names" "tensor backbone.embedding.weight is missing" wrongname
 "$py" "$fixture" vocab --layout hf && edit_config vocab "c['vocab_size'] = 32"
 refuse "vocab rows" "backbone.embeddings.weight has shape [30, 16], the config needs [32, 16]" vocab
+"$py" "$fixture" head --layout mamba_ssm --untied && edit_config head "c['tie_embeddings'] = True"
+refuse "tied head differs" "lm_head.weight differs from the embedding, but the config ties them" head
+"$py" "$fixture" noconv --layout hf && edit_config noconv "c['use_conv_bias'] = False"
+refuse "no conv bias" "use_conv_bias = false is not supported: libmom needs true" noconv
 mkdir -p pickle && cp hf-F32-0/config.json pickle/ && printf '\x80\x02}q\x00.' > pickle/pytorch_model.bin
 refuse "pickle folder" "tools/scripts/torch_to_safetensors.py" pickle
 refuse "pickle file" "is never unpickled" pickle/pytorch_model.bin
