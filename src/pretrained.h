@@ -19,6 +19,11 @@ const char *pretrained_embedding_name(pretrained_layout layout);
  * backbone.embedding(s).weight, layers.N.* -> backbone.layers.N.*). */
 void pretrained_tensor_name(pretrained_layout layout, const char *name, char *out, size_t cap);
 
+struct json_value;
+/* Reads and parses a whole JSON file into *out (json_free it); a parse
+ * error is bad_json, naming the file and the offset. */
+mom_status pretrained_read_json(mom_ctx *ctx, const char *path, mom_status bad_json, struct json_value **out);
+
 /* Reads config.json (at path) of either library into cfg: one modality,
  * nothing decoupled, vocab_size the embedding's rows (mamba_ssm pads the
  * vocabulary to pad_vocab_size_multiple, transformers does not). A

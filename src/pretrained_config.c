@@ -4,6 +4,7 @@
  * Keys neither form needs (architectures, torch_dtype, init ranges) are
  * ignored; a value that changes what the model computes and that libmom
  * cannot compute is refused, never dropped. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,20 +180,26 @@ static mom_status parse_hf(const cfg_reader *r, mom_config *c)
     return MOM_OK;
 }
 
-mom_status pretrained_config_load(mom_ctx *ctx, const char *path, mom_config *cfg, pretrained_layout *layout)
+mom_status pretrained_read_json(mom_ctx *ctx, const char *path, mom_status bad_json, json_value **out)
 {
+    *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open the config", path);
+    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t n = 0;
     unsigned char *text = file_read_all(f, &n);
     fclose(f);
-    if (!text) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot read the config", path);
-    json_value *root = NULL;
+    if (!text) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot read", path);
     char err[160];
-    int bad = json_parse((const char *)text, n, &root, err, sizeof(err));
+    int bad = json_parse((const char *)text, n, out, err, sizeof(err));
     free(text);
-    if (bad) return mom_fail(ctx, MOM_ERR_CONFIG, "%s: not valid JSON: %s", path, err);
-    mom_status s = MOM_OK;
+    return bad ? mom_fail(ctx, bad_json, "%s: not valid JSON: %s", path, err) : MOM_OK;
+}
+
+mom_status pretrained_config_load(mom_ctx *ctx, const char *path, mom_config *cfg, pretrained_layout *layout)
+{
+    json_value *root = NULL;
+    mom_status s = pretrained_read_json(ctx, path, MOM_ERR_CONFIG, &root);
+    if (s) return s;
     mom_config c;
     mom_config_default(&c);
     c.n_modalities = 1;

@@ -92,19 +92,10 @@ static mom_status open_one(mom_ctx *ctx, source *src, const char *path)
  * each shard once and checks that every tensor is where the map says. */
 static mom_status open_index(mom_ctx *ctx, source *src, const char *index)
 {
-    FILE *f = fopen(index, "rb");
-    if (!f) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", index, strerror(errno));
-    size_t n = 0;
-    unsigned char *text = file_read_all(f, &n);
-    fclose(f);
-    if (!text) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot read", index);
     json_value *root = NULL;
-    char err[160];
-    int bad = json_parse((const char *)text, n, &root, err, sizeof(err));
-    free(text);
-    if (bad) return mom_fail(ctx, MOM_ERR_FORMAT, "%s: not valid JSON: %s", index, err);
+    mom_status s = pretrained_read_json(ctx, index, MOM_ERR_FORMAT, &root);
+    if (s) return s;
     const json_value *map = json_get(root, "weight_map");
-    mom_status s = MOM_OK;
     if (!map || map->type != JSON_OBJECT)
         s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: no \"weight_map\" object", index);
     for (size_t i = 0; !s && i < map->n_keys; i++) {

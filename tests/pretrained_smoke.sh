@@ -151,32 +151,29 @@ refuse() { # refuse "what" "message part" FROM
     fi
     [ -z "$(ls -A outdir)" ] || fail "$what: left $(ls -A outdir)"
 }
-"$py" "$fixture" bias --layout hf && edit_config bias "c['use_bias'] = True"
-refuse "use_bias" "use_bias = true is not supported: libmom needs false" bias
-"$py" "$fixture" convbias --layout mamba_ssm && edit_config convbias "c['ssm_cfg']['bias'] = True"
-refuse "ssm_cfg.bias" "ssm_cfg.bias = true is not supported" convbias
-"$py" "$fixture" ln --layout mamba_ssm && edit_config ln "c['rms_norm'] = False"
-refuse "layernorm" "rms_norm = false is not supported: libmom needs true" ln
-"$py" "$fixture" m2 --layout mamba_ssm && edit_config m2 "c['ssm_cfg']['layer'] = 'Mamba2'"
-refuse "mamba2 ssm_cfg" "ssm_cfg.layer = Mamba2 is not supported" m2
-"$py" "$fixture" m2hf --layout hf && edit_config m2hf "c['model_type'] = 'mamba2'"
-refuse "mamba2 hf" "model_type = mamba2 is not supported" m2hf
-"$py" "$fixture" mlp --layout mamba_ssm && edit_config mlp "c['d_intermediate'] = 64"
-refuse "mlp" "d_intermediate = 64 is not supported" mlp
+refuse_config() { # refuse_config NAME LAYOUT CONFIG-EDIT "message part"
+    "$py" "$fixture" "$1" --layout "$2" && edit_config "$1" "$3"
+    refuse "$1" "$4" "$1"
+}
+refuse_config bias hf "c['use_bias'] = True" "use_bias = true is not supported: libmom needs false"
+refuse_config ssmbias mamba_ssm "c['ssm_cfg']['bias'] = True" "ssm_cfg.bias = true is not supported"
+refuse_config ln mamba_ssm "c['rms_norm'] = False" "rms_norm = false is not supported: libmom needs true"
+refuse_config m2 mamba_ssm "c['ssm_cfg']['layer'] = 'Mamba2'" "ssm_cfg.layer = Mamba2 is not supported"
+refuse_config m2hf hf "c['model_type'] = 'mamba2'" "model_type = mamba2 is not supported"
+refuse_config mlp mamba_ssm "c['d_intermediate'] = 64" "d_intermediate = 64 is not supported"
+refuse_config attn mamba_ssm "c['attn_layer_idx'] = [1]" "attn_layer_idx has 1 layers"
+refuse_config noconv hf "c['use_conv_bias'] = False" "use_conv_bias = false is not supported: libmom needs true"
+refuse_config vocab hf "c['vocab_size'] = 32" "backbone.embeddings.weight has shape [30, 16], the config needs [32, 16]"
+refuse_config wrongname hf "c.pop('model_type'); c.pop('hidden_size'); c['d_model'] = 16; c['n_layer'] = 2; c['ssm_cfg'] = {'d_state': 4}" \
+    "tensor backbone.embedding.weight is missing"
 "$py" "$fixture" missing --layout hf --shards 2 --drop backbone.layers.1.mixer.D
 refuse "missing" "tensor backbone.layers.1.mixer.D is missing" missing
 "$py" "$fixture" extra --layout mamba_ssm --add backbone.layers.0.mixer.dt_bias
 refuse "extra" "tensor backbone.layers.0.mixer.dt_bias is not part of" extra
 "$py" "$fixture" shape --layout hf --dtype F16 --reshape backbone.layers.0.mixer.A_log
 refuse "shape" "backbone.layers.0.mixer.A_log has shape [127], the config needs [32, 4]" shape
-"$py" "$fixture" wrongname --layout hf && edit_config wrongname "c.pop('model_type'); c.pop('hidden_size'); c['d_model'] = 16; c['n_layer'] = 2; c['ssm_cfg'] = {'d_state': 4}"
-refuse "layout of names" "tensor backbone.embedding.weight is missing" wrongname
-"$py" "$fixture" vocab --layout hf && edit_config vocab "c['vocab_size'] = 32"
-refuse "vocab rows" "backbone.embeddings.weight has shape [30, 16], the config needs [32, 16]" vocab
 "$py" "$fixture" head --layout mamba_ssm --untied && edit_config head "c['tie_embeddings'] = True"
 refuse "tied head differs" "lm_head.weight differs from the embedding, but the config ties them" head
-"$py" "$fixture" noconv --layout hf && edit_config noconv "c['use_conv_bias'] = False"
-refuse "no conv bias" "use_conv_bias = false is not supported: libmom needs true" noconv
 mkdir -p pickle && cp hf-F32-0/config.json pickle/ && printf '\x80\x02}q\x00.' > pickle/pytorch_model.bin
 refuse "pickle folder" "tools/scripts/torch_to_safetensors.py" pickle
 refuse "pickle file" "is never unpickled" pickle/pytorch_model.bin
