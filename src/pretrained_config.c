@@ -207,12 +207,15 @@ mom_status pretrained_config_load(mom_ctx *ctx, const char *path, mom_config *cf
     cfg_reader r = {ctx, path, root, ""};
     if (root->type != JSON_OBJECT)
         s = mom_fail(ctx, MOM_ERR_CONFIG, "%s: the top level must be a JSON object", path);
-    else if (json_get(root, "d_model")) {
-        *layout = PRETRAINED_MAMBA_SSM;
-        s = parse_mamba_ssm(&r, &c);
-    } else if (json_get(root, "hidden_size") || json_get(root, "model_type")) {
+    /* transformers' first: its config.json may carry mamba_ssm's keys too
+     * (the -hf conversions keep n_layer, rms_norm ...); mamba_ssm's has
+     * neither model_type nor hidden_size. */
+    else if (json_get(root, "model_type") || json_get(root, "hidden_size")) {
         *layout = PRETRAINED_HF;
         s = parse_hf(&r, &c);
+    } else if (json_get(root, "d_model")) {
+        *layout = PRETRAINED_MAMBA_SSM;
+        s = parse_mamba_ssm(&r, &c);
     } else
         s = mom_fail(ctx, MOM_ERR_CONFIG,
                      "%s: neither mamba_ssm's config (d_model) nor transformers' (hidden_size, model_type)", path);

@@ -158,7 +158,11 @@ typedef struct {
     const char *path;
 } found;
 
-static found find(const source *src, const char *name)
+/* transformers' MambaModel renames embedding. to embeddings. as it loads
+ * (its load_hook), so a file of that layout may hold either name. */
+static const char HF_OLD_EMBEDDING[] = "backbone.embedding.weight";
+
+static found find_exact(const source *src, const char *name)
 {
     found r = {0};
     for (int i = 0; i < src->n_files && !r.info; i++) {
@@ -166,6 +170,13 @@ static found find(const source *src, const char *name)
         r.file = &src->files[i];
         r.path = src->paths[i];
     }
+    return r;
+}
+
+static found find(const source *src, const char *name)
+{
+    found r = find_exact(src, name);
+    if (!r.info && !strcmp(name, pretrained_embedding_name(PRETRAINED_HF))) r = find_exact(src, HF_OLD_EMBEDDING);
     return r;
 }
 
@@ -236,7 +247,8 @@ static mom_status check_no_extra(mom_model *m, const source *src, pretrained_lay
             char want[300];
             for (size_t k = 0; k < m->n_tensors && !used; k++) {
                 pretrained_tensor_name(layout, m->tensors[k].name, want, sizeof(want));
-                used = !strcmp(want, nm);
+                used = !strcmp(want, nm) || (layout == PRETRAINED_HF && !strcmp(nm, HF_OLD_EMBEDDING) &&
+                                              !strcmp(want, pretrained_embedding_name(PRETRAINED_HF)));
             }
             for (int i2 = 0; i2 < i && used; i2++)
                 if (st_find(&src->files[i2], nm))

@@ -10,7 +10,7 @@ the native file holds them widened to fp32, which is exact.
 
 usage: pretrained_fixture.py OUT_DIR --layout mamba_ssm|hf [--dtype F32|F16|BF16]
        [--shards K] [--vocab V] [--untied] [--drop NAME] [--add NAME]
-       [--reshape NAME] [--native FILE] [--seed S]
+       [--reshape NAME] [--native FILE] [--old-embedding-name] [--seed S]
 """
 import argparse
 import json
@@ -100,7 +100,12 @@ def config_json(layout, vocab, tied):
                 "intermediate_size": D_INNER, "time_step_rank": DT_RANK, "layer_norm_epsilon": 1e-5,
                 "use_bias": False, "use_conv_bias": True, "hidden_act": "silu", "vocab_size": vocab,
                 "pad_vocab_size_multiple": 8, "tie_word_embeddings": tied, "residual_in_fp32": True,
-                "torch_dtype": "float32"}
+                "torch_dtype": "float32",
+                # what state-spaces/mamba-*-hf configs carry besides MambaConfig's own fields
+                "n_layer": N_LAYER, "rms_norm": True, "fused_add_norm": True, "bos_token_id": 0, "eos_token_id": 0,
+                "pad_token_id": 0, "initializer_range": 0.1, "rescale_prenorm_residual": False,
+                "time_step_floor": 0.0001, "time_step_init_scheme": "random", "time_step_max": 0.1,
+                "time_step_min": 0.001, "time_step_scale": 1.0, "use_cache": True}
     return {"d_model": D_MODEL, "d_intermediate": 0, "n_layer": N_LAYER, "vocab_size": vocab,
             "ssm_cfg": {"layer": "Mamba1", "d_state": D_STATE, "d_conv": D_CONV, "expand": EXPAND},
             "attn_layer_idx": [], "attn_cfg": {}, "rms_norm": True, "residual_in_fp32": True,
@@ -119,6 +124,8 @@ def main():
     ap.add_argument("--add", help="add this extra checkpoint tensor")
     ap.add_argument("--reshape", help="give this checkpoint tensor one element less")
     ap.add_argument("--native", help="also write the same weights as a libmom model here")
+    ap.add_argument("--old-embedding-name", action="store_true",
+                    help="hf: name the embedding backbone.embedding.weight, which transformers renames on load")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -133,6 +140,8 @@ def main():
         native.append((name, "F32", shape, struct.pack("<%df" % len(wide), *wide)))
     if tied and a.layout == "mamba_ssm":  # MambaLMHeadModel.state_dict() lists the tied head
         ckpt.append(["lm_head.weight", a.dtype, ckpt[0][2], ckpt[0][3]])
+    if a.old_embedding_name:
+        ckpt[0][0] = "backbone.embedding.weight"
     if a.drop:
         ckpt = [t for t in ckpt if t[0] != a.drop]
     if a.add:

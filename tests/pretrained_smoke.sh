@@ -47,6 +47,12 @@ done
 # mamba_ssm pads the vocabulary to a multiple of 8; transformers keeps it.
 grep -q '"vocab_size": 30' out.txt || fail "hf vocabulary: $(cat out.txt)"
 "$mom" convert --from mamba_ssm-F32-0 --out padded.mom | grep -q '"vocab_size": 32' || fail "mamba_ssm vocabulary not padded to 32"
+# transformers renames backbone.embedding.weight as it loads: either name.
+"$py" "$fixture" hfold --layout hf --old-embedding-name --native hfold.native > /dev/null || fail "hfold fixture"
+"$mom" convert --from hfold --out hfold.mom > /dev/null 2> err.txt || fail "hf with the old embedding name: $(cat err.txt)"
+"$mom" grad --model hfold.mom --data d.bin --batch 2 --seq 16 --threads 1 --out hfold.g1 > /dev/null
+"$mom" grad --model hfold.native --data d.bin --batch 2 --seq 16 --threads 1 --out hfold.g2 > /dev/null
+cmp -s hfold.g1 hfold.g2 || fail "hf with the old embedding name: other gradients"
 # One .safetensors file with config.json beside it.
 "$mom" convert --from hf-BF16-0/model.safetensors --out one.mom > /dev/null || fail "convert one file"
 
