@@ -28,15 +28,17 @@ static void shortest_float(float v, char *buf, size_t cap)
 }
 
 /* Only MambaConfig's own fields: mamba_ssm's MambaConfig(**config) fails
- * on an unknown key. mamba_ssm pads vocab_size up to
+ * on an unknown key. The fields of mamba_ssm 1.x, which 2.x keeps, so that
+ * both load it (2.x's d_intermediate, attn_layer_idx and ssm_cfg.layer
+ * default to a pure Mamba-1). mamba_ssm pads vocab_size up to
  * pad_vocab_size_multiple: a multiple that the rows already are keeps
  * them. */
 static void config_mamba_ssm(const mom_config *c, char *buf, size_t cap)
 {
     snprintf(buf, cap,
-             "{\n  \"d_model\": %d,\n  \"d_intermediate\": 0,\n  \"n_layer\": %d,\n  \"vocab_size\": %d,\n"
-             "  \"ssm_cfg\": {\"layer\": \"Mamba1\", \"d_state\": %d, \"d_conv\": %d, \"expand\": %d, \"dt_rank\": %d},\n"
-             "  \"attn_layer_idx\": [],\n  \"attn_cfg\": {},\n  \"rms_norm\": true,\n  \"residual_in_fp32\": true,\n"
+             "{\n  \"d_model\": %d,\n  \"n_layer\": %d,\n  \"vocab_size\": %d,\n"
+             "  \"ssm_cfg\": {\"d_state\": %d, \"d_conv\": %d, \"expand\": %d, \"dt_rank\": %d},\n"
+             "  \"rms_norm\": true,\n  \"residual_in_fp32\": true,\n"
              "  \"fused_add_norm\": true,\n  \"pad_vocab_size_multiple\": %d,\n  \"tie_embeddings\": %s\n}\n",
              c->d_model, c->n_layer, c->vocab_size, c->d_state, c->d_conv, c->expand, c->dt_rank,
              c->vocab_size % 8 ? 1 : 8, c->tie_embeddings ? "true" : "false");

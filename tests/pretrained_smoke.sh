@@ -103,6 +103,13 @@ done
 grep -q '"lm_head.weight"' exp/mamba_ssm-F32-0-mamba_ssm/model.safetensors || fail "mamba_ssm export without lm_head"
 grep -q '"lm_head.weight"' exp/mamba_ssm-F32-0-hf/model.safetensors && fail "tied hf export with lm_head"
 grep -q '"backbone.embeddings.weight"' exp/mamba_ssm-F32-0-hf/model.safetensors || fail "hf export embedding name"
+# MambaConfig(**config) fails on a key it lacks: only mamba_ssm 1.x's fields,
+# which 2.x keeps.
+"$py" -c "
+import json, sys
+keys = set(json.load(open('exp/mamba_ssm-F32-0-mamba_ssm/config.json')))
+sys.exit(bool(keys - {'d_model', 'n_layer', 'vocab_size', 'ssm_cfg', 'rms_norm', 'residual_in_fp32',
+                      'fused_add_norm', 'pad_vocab_size_multiple', 'tie_embeddings'}))" || fail "mamba_ssm export config keys"
 # --modality K: the dense model modality K's weights make computes what the
 # Mixture-of-Mamba computes on a sequence of modality K. Trained first, so
 # the copies differ.
