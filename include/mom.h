@@ -217,6 +217,33 @@ MOM_API mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **ou
 MOM_API mom_status mom_model_save(mom_model *m, const char *path);
 MOM_API void mom_model_destroy(mom_model **m);
 MOM_API const mom_config *mom_model_config(const mom_model *m);
+/* A dense Mamba-1 checkpoint of mamba_ssm (MambaLMHeadModel) or
+ * transformers (MambaForCausalLM) as a one-modality model with nothing
+ * decoupled. path: a folder holding config.json and model.safetensors (or
+ * model.safetensors.index.json and its shards), or one .safetensors file
+ * or index with config.json beside it. vocab_size is the embedding's rows
+ * (mamba_ssm's padded vocabulary); F16 and BF16 widen to fp32 exactly.
+ * MOM_ERR_UNSUPPORTED for what libmom does not compute (projection
+ * biases, LayerNorm, Mamba-2, a pickle file, which is never opened);
+ * MOM_ERR_FORMAT for a tensor missing, extra or of the wrong shape. */
+MOM_API mom_status mom_model_load_pretrained(mom_ctx *ctx, const char *path, mom_model **out);
+/* A Mixture-of-Mamba of n_modalities grown from a one-modality model
+ * (upcycling): its config but n_modalities and decouple (MOM_DECOUPLE_*
+ * bits); every modality's copy of a decoupled projection, dt bias
+ * included, is the dense weight, so at step 0 it computes exactly what
+ * the dense model computes on any batch. The optimizer state starts at
+ * zero. MOM_ERR_INVALID_ARG when dense has more than one modality. */
+MOM_API mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decouple, mom_model **out);
+/* Writes the folder out_dir (created if missing) holding config.json and
+ * model.safetensors (F32) that format's library loads strictly by name:
+ * "mamba_ssm" (MambaLMHeadModel; a tied head is written too, as its
+ * state_dict lists it) or "hf" (MambaForCausalLM). modality k >= 0: the
+ * dense model modality k's copies make, which computes what m computes on
+ * a sequence of modality k; -1: m must be dense (MOM_ERR_INVALID_ARG for a
+ * Mixture-of-Mamba with decoupled projections). MOM_ERR_UNSUPPORTED for
+ * what the format cannot hold (continuous-image layers; a norm_eps other
+ * than 1e-5 in mamba_ssm's). A refusal writes nothing. */
+MOM_API mom_status mom_model_export(mom_model *m, const char *format, int modality, const char *out_dir);
 
 typedef struct mom_model_info {
     int64_t n_params;            /* every parameter */

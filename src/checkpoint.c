@@ -97,12 +97,34 @@ static int same_shape(const st_tensor_info *ti, const tensor_entry *e)
     return 1;
 }
 
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+/* A one-modality model whose config decouples a projection was saved
+ * under the dense name (layers.N.mixer.in_proj.weight) before its names
+ * followed the config: the dense name of modality 0's copy, or "" when
+ * there is none. */
+static void legacy_name(const mom_model *m, const char *name, char *out, size_t cap)
 {
-    size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && o < cap; d++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (o < cap) snprintf(buf + o, cap - o, "]");
+    if (m->cfg.n_modalities != 1 || params_dense_name(name, out, cap) < 0) out[0] = 0;
+}
+
+/* The file's tensor for table entry e, under its name or its legacy one. */
+static const st_tensor_info *find_entry(const mom_model *m, const st_file *f, const tensor_entry *e)
+{
+    const st_tensor_info *ti = st_find(f, e->name);
+    char old[sizeof(e->name)];
+    legacy_name(m, e->name, old, sizeof(old));
+    if (!ti && old[0]) ti = st_find(f, old);
+    return ti;
+}
+
+/* Whether a file tensor of that name is some entry's legacy name. */
+static int is_legacy_of_entry(const mom_model *m, const char *name)
+{
+    char old[sizeof(m->tensors[0].name)];
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        legacy_name(m, m->tensors[i].name, old, sizeof(old));
+        if (old[0] && !strcmp(old, name)) return 1;
+    }
+    return 0;
 }
 
 /* Checks that f holds exactly the model's tensors as F32 of the right shapes
@@ -111,19 +133,19 @@ static mom_status check_tensors(mom_model *m, const st_file *f, const char *path
 {
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
-        const st_tensor_info *ti = st_find(f, e->name);
+        const st_tensor_info *ti = find_entry(m, f, e);
         if (!ti) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: missing tensor %s", path, e->name);
         if (ti->dtype != ST_F32) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s is not F32", path, e->name);
         if (!same_shape(ti, e)) {
             char want[64], got[64];
-            shape_str(want, sizeof(want), e->ndim, e->shape);
-            shape_str(got, sizeof(got), ti->ndim, ti->shape);
+            st_shape_str(want, sizeof(want), e->ndim, e->shape);
+            st_shape_str(got, sizeof(got), ti->ndim, ti->shape);
             return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s has shape %s, the config needs %s", path, e->name, got, want);
         }
     }
     for (size_t i = 0; i < f->n_tensors; i++) {
         const st_tensor_info *ti = &f->tensors[i];
-        if (params_find(m, ti->name)) continue;
+        if (params_find(m, ti->name) || is_legacy_of_entry(m, ti->name)) continue;
         if (m->cfg.tie_embeddings && !strcmp(ti->name, "lm_head.weight")) {
             const st_tensor_info *emb = st_find(f, "embedding.weight");
             if (ti->dtype == ST_F32 && ti->end - ti->begin == emb->end - emb->begin &&
@@ -157,7 +179,7 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) {
         for (size_t i = 0; i < m->n_tensors; i++) {
             const tensor_entry *e = &m->tensors[i];
-            const st_tensor_info *ti = st_find(&f, e->name);
+            const st_tensor_info *ti = find_entry(m, &f, e);
             memcpy(host + e->off, f.data + ti->begin, e->n * sizeof(float));
         }
         for (size_t i = 0; i < m->n_params && !s; i++)

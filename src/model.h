@@ -154,6 +154,14 @@ mom_status model_patch_pred(mom_model *m, int i0, int ni);
 mom_status params_build_table(mom_model *m);
 void params_init(mom_model *m, uint64_t seed, float *host);
 const tensor_entry *params_find(const mom_model *m, const char *name);
+/* The dense name of a modality copy (layers.0.mixer.local_experts_in_proj.2.weight
+ * -> layers.0.mixer.in_proj.weight) into out, and its modality; a name that
+ * is no copy is copied as it is, and -1 returned. */
+int params_dense_name(const char *name, char *out, size_t cap);
+/* The tensor that holds, for modality k, what the dense tensor dense_name
+ * holds: modality k's copy where the projection is decoupled, else the
+ * tensor itself (NULL: none). */
+const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name, int k);
 
 /* plan.c: allocates activations for (B, T) once; reused while the shape holds. */
 mom_status plan_ensure(mom_model *m, int B, int T);

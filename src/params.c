@@ -32,11 +32,15 @@ static size_t add(mom_model *m, int cap, int decay, int ndim, int64_t d0, int64_
     return t->off;
 }
 
-/* One weight per modality, or one shared weight in every slot. */
+/* One weight per modality, or one shared weight in every slot. A
+ * decoupled projection has its local_experts names even with one modality,
+ * so that names and config agree and the reference module loads the file
+ * strictly; checkpoint.c still reads the dense names such a model had
+ * before. */
 static void proj(mom_model *m, int cap, unsigned bit, int i, const char *what, int64_t out, int64_t in,
                  size_t *slots)
 {
-    const int split = (m->cfg.decouple & bit) && m->cfg.n_modalities > 1;
+    const int split = (m->cfg.decouple & bit) != 0;
     if (split) {
         for (int k = 0; k < m->cfg.n_modalities; k++)
             slots[k] = add(m, cap, 1, 2, out, in, 0, "layers.%d.mixer.local_experts_%s.%d.weight", i, what, k);
@@ -63,7 +67,7 @@ mom_status params_build_table(mom_model *m)
         L->conv_w = add(m, cap, 0, 3, Di, 1, c->d_conv, "layers.%d.mixer.conv1d.weight", i);
         L->conv_b = add(m, cap, 0, 1, Di, 0, 0, "layers.%d.mixer.conv1d.bias", i);
         proj(m, cap, MOM_DECOUPLE_X, i, "x_proj", m->n_xdbl, Di, L->x);
-        if ((c->decouple & MOM_DECOUPLE_DT) && M > 1) {
+        if (c->decouple & MOM_DECOUPLE_DT) {
             for (int k = 0; k < M; k++) {
                 L->dt_w[k] = add(m, cap, 1, 2, Di, R, 0, "layers.%d.mixer.local_experts_dt_proj.%d.weight", i, k);
                 L->dt_b[k] = add(m, cap, 0, 1, Di, 0, 0, "layers.%d.mixer.local_experts_dt_proj.%d.bias", i, k);
@@ -96,6 +100,37 @@ const tensor_entry *params_find(const mom_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_tensors; i++)
         if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+    return NULL;
+}
+
+int params_dense_name(const char *name, char *out, size_t cap)
+{
+    const char *le = strstr(name, "local_experts_");
+    const char *what = le ? le + strlen("local_experts_") : NULL;
+    const char *dot = what ? strchr(what, '.') : NULL;
+    const char *rest = dot ? strchr(dot + 1, '.') : NULL;
+    if (!rest) {
+        snprintf(out, cap, "%s", name);
+        return -1;
+    }
+    snprintf(out, cap, "%.*s%.*s%s", (int)(le - name), name, (int)(dot - what), what, rest);
+    return atoi(dot + 1);
+}
+
+const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name, int k)
+{
+    const tensor_entry *e = params_find(m, dense_name);
+    if (e) return e;
+    static const char *const projs[] = {".in_proj.", ".x_proj.", ".dt_proj.", ".out_proj."};
+    for (int i = 0; i < 4; i++) {
+        const char *p = strstr(dense_name, projs[i]);
+        if (!p) continue;
+        char split[sizeof(e->name) + 32];
+        const size_t len = strlen(projs[i]) - 1; /* ".in_proj" */
+        snprintf(split, sizeof(split), "%.*s.local_experts_%.*s.%d%s", (int)(p - dense_name), dense_name,
+                 (int)len - 1, p + 1, k, p + len);
+        return params_find(m, split);
+    }
     return NULL;
 }
 

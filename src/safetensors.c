@@ -25,13 +25,21 @@
 #error "safetensors data is little-endian; this host is not"
 #endif
 
-static const char *const dtype_names[] = {"F32", "I32", "U8", "I64", "U64", "F64"};
-static const size_t dtype_sizes[] = {4, 4, 1, 8, 8, 8};
+static const char *const dtype_names[] = {"F32", "I32", "U8", "I64", "U64", "F64", "F16", "BF16"};
+static const size_t dtype_sizes[] = {4, 4, 1, 8, 8, 8, 2, 2};
 #define N_DTYPES (sizeof dtype_sizes / sizeof dtype_sizes[0])
 
 size_t st_dtype_size(st_dtype t) { return (unsigned)t < N_DTYPES ? dtype_sizes[t] : 0; }
 
 const char *st_dtype_name(st_dtype t) { return (unsigned)t < N_DTYPES ? dtype_names[t] : "?"; }
+
+void st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && o < cap; d++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { ST_F32, ST_I32, ST_U8, ST_I64, ST_U64, ST_F64 } st_dtype; /* "F32","I32","U8","I64","U64","F64" */
+/* F16 and BF16 are read from pretrained checkpoints (src/pretrained_load.c). */
+typedef enum { ST_F32, ST_I32, ST_U8, ST_I64, ST_U64, ST_F64, ST_F16, ST_BF16 } st_dtype; /* "F32",...,"F64","F16","BF16" */
 #define ST_MAX_DIMS 4
 /* The safetensors library refuses headers above 100 MB; so do we. */
 #define ST_MAX_HEADER_LEN 100000000u
@@ -48,6 +49,8 @@ const char *st_meta_get(const st_file *f, const char *key);
 /* Bytes per element; 0 for an unknown value. */
 size_t st_dtype_size(st_dtype t);
 const char *st_dtype_name(st_dtype t);
+/* "[2, 3]": a shape for messages. */
+void st_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 
 typedef struct {
     const char *name;

@@ -22,6 +22,7 @@
 #include "test_util.h"
 
 #include <limits.h>
+#include <sys/stat.h>
 
 /* ---- checking one call ---------------------------------------------------- */
 
@@ -619,6 +620,64 @@ static void row_mom_model_load(fixture *f)
     o = JUNK(mom_model);
     BAD(f->ctx, mom_model_load(f->ctx, f->ds_path, &o), MOM_ERR_FORMAT, "d.bin"); /* not a checkpoint */
     assert_null(o);
+}
+
+static void row_mom_model_load_pretrained(fixture *f)
+{
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_load_pretrained(NULL, f->missing, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, NULL, &o), MOM_ERR_INVALID_ARG, "path is NULL");
+    assert_null(o);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->missing, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->missing, &o), MOM_ERR_IO, "no-such-file");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_load_pretrained(f->ctx, f->ds_path, &o), MOM_ERR_FORMAT, "d.bin"); /* not safetensors */
+    assert_null(o);
+}
+
+static void row_mom_model_upcycle(fixture *f)
+{
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_upcycle(NULL, 2, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    BAD(f->ctx, mom_model_upcycle(f->m, 2, MOM_DECOUPLE_ALL, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    o = JUNK(mom_model);
+    /* f->m has three modalities: not a dense model */
+    BAD(f->ctx, mom_model_upcycle(f->m, 2, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "3 modalities");
+    assert_null(o);
+    mom_config c = tu_small_config();
+    c.n_modalities = 1;
+    mom_model *dense = tu_new_model(f->ctx, &c, 1);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, 0, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "n_modalities = 0");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, MOM_MAX_MODALITIES + 1, MOM_DECOUPLE_ALL, &o), MOM_ERR_INVALID_ARG, "9");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_upcycle(dense, 2, 0x10, &o), MOM_ERR_CONFIG, "decouple");
+    assert_null(o);
+    mom_model_destroy(&dense);
+}
+
+static void row_mom_model_export(fixture *f)
+{
+    char out[400];
+    snprintf(out, sizeof out, "%s/export", f->dir);
+    BAD(NULL, mom_model_export(NULL, "hf", 0, out), MOM_ERR_INVALID_ARG, NULL);
+    BAD(f->ctx, mom_model_export(f->m, NULL, 0, out), MOM_ERR_INVALID_ARG, "format is NULL");
+    BAD(f->ctx, mom_model_export(f->m, "hf", 0, NULL), MOM_ERR_INVALID_ARG, "out_dir is NULL");
+    BAD(f->ctx, mom_model_export(f->m, "torch", 0, out), MOM_ERR_INVALID_ARG, "torch");
+    BAD(f->ctx, mom_model_export(f->m, "hf", -1, out), MOM_ERR_INVALID_ARG, "pick the modality");
+    BAD(f->ctx, mom_model_export(f->m, "hf", -2, out), MOM_ERR_INVALID_ARG, "modality -2");
+    BAD(f->ctx, mom_model_export(f->m, "hf", f->m->cfg.n_modalities, out), MOM_ERR_INVALID_ARG, "the model has");
+    BAD(f->ctx, mom_model_export(f->pm, "hf", 0, out), MOM_ERR_UNSUPPORTED, "continuous images");
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0); /* nothing written */
 }
 
 static void row_mom_model_save(fixture *f)
@@ -2072,6 +2131,9 @@ static const api_row rows[] = {
     API_ROW(mom_config_validate),
     API_ROW(mom_model_create),
     API_ROW(mom_model_load),
+    API_ROW(mom_model_load_pretrained),
+    API_ROW(mom_model_upcycle),
+    API_ROW(mom_model_export),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),
     API_ROW(mom_model_config),

@@ -772,9 +772,9 @@ static void test_lying_checkpoint(void **state)
     }
 
     /* dtypes: an unknown one, and a known one that is not F32 */
-    h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\"", "\"layers.0.mixer.A_log\":{\"dtype\":\"F16\"");
+    h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\"", "\"layers.0.mixer.A_log\":{\"dtype\":\"F8_E4M3\"");
     join_file(bad, h, p.data, p.data_len);
-    expect_load_refused(f, bad, "F16", "F16");
+    expect_load_refused(f, bad, "F8_E4M3", "F8_E4M3");
     free(h);
     h = replace(p.header, "\"layers.0.mixer.A_log\":{\"dtype\":\"F32\"", "\"layers.0.mixer.A_log\":{\"dtype\":\"I32\"");
     join_file(bad, h, p.data, p.data_len);

@@ -1,5 +1,6 @@
 /* Mixture-of-Mamba reduces to a dense Mamba:
- *  - n_modalities = 1 is the dense model (same tensors, same numbers);
+ *  - n_modalities = 1 is the dense model (same numbers; a decoupled
+ *    projection named as modality 0's copy, old dense names still load);
  *  - a decoupled model whose modality copies all hold the dense weights
  *    gives the dense model's losses, and per-copy gradients that sum to the
  *    dense gradient. */
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "safetensors.h"
 #include "test_util.h"
 
 static mom_ctx *new_ctx(void)
@@ -32,8 +34,24 @@ static void assert_close(const float *a, const float *b, size_t n, double rel, c
     assert_true(e <= rel);
 }
 
+/* The name of modality k's copy of a dense tensor, or the name itself. */
+static void split_name(const char *dense, int k, char *out, size_t cap)
+{
+    const char *projs[] = {"in_proj", "x_proj", "dt_proj", "out_proj"};
+    for (int i = 0; i < 4; i++) {
+        const char *p = strstr(dense, projs[i]);
+        if (p && p > dense && p[-1] == '.') {
+            snprintf(out, cap, "%.*slocal_experts_%s.%d%s", (int)(p - dense), dense, projs[i], k, p + strlen(projs[i]));
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", dense);
+}
+
 /* One modality, every projection "decoupled", is the dense model: the same
- * tensor names, init, losses and gradients, bit for bit. */
+ * init, losses and gradients, bit for bit, its tensors named as its config
+ * says (modality 0's local_experts copies), so the reference module loads
+ * it strictly. */
 static void test_one_modality_is_dense(void **st)
 {
     (void)st;
@@ -48,11 +66,12 @@ static void test_one_modality_is_dense(void **st)
     assert_true(la.loss == ld.loss);
     assert_true(la.loss > 0);
     for (size_t i = 0; i < mom_model_n_tensors(a); i++) {
-        const char *name = mom_model_tensor_name(a, i);
-        assert_string_equal(name, mom_model_tensor_name(d, i));
-        assert_null(strstr(name, "local_experts"));
+        const char *name = mom_model_tensor_name(d, i);
+        char split[128];
+        split_name(name, 0, split, sizeof split);
+        assert_string_equal(split, mom_model_tensor_name(a, i));
         size_t n;
-        float *ga = tu_get_tensor(a, name, 1, &n), *gd = tu_get_tensor(d, name, 1, &n);
+        float *ga = tu_get_tensor(a, split, 1, &n), *gd = tu_get_tensor(d, name, 1, &n);
         assert_memory_equal(ga, gd, n * 4);
         free(ga);
         free(gd);
@@ -63,18 +82,53 @@ static void test_one_modality_is_dense(void **st)
     mom_ctx_destroy(&ctx);
 }
 
-/* The name of modality k's copy of a dense tensor, or the name itself. */
-static void split_name(const char *dense, int k, char *out, size_t cap)
+/* A one-modality decoupled model saved before names followed the config
+ * has the dense names: it still loads, each dense tensor into modality 0's
+ * copy. */
+static void test_old_one_modality_names_load(void **st)
 {
-    const char *projs[] = {"in_proj", "x_proj", "dt_proj", "out_proj"};
-    for (int i = 0; i < 4; i++) {
-        const char *p = strstr(dense, projs[i]);
-        if (p && p > dense && p[-1] == '.') {
-            snprintf(out, cap, "%.*slocal_experts_%s.%d%s", (int)(p - dense), dense, projs[i], k, p + strlen(projs[i]));
-            return;
-        }
+    (void)st;
+    mom_ctx *ctx = new_ctx();
+    mom_config c1 = tu_tiny_config(1, MOM_DECOUPLE_ALL), cd = tu_tiny_config(1, 0);
+    mom_model *d = tu_new_model(ctx, &cd, 4), *o = NULL;
+    char dir[256], dense_path[300], old_path[300], err[256], cfg[1024];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "dense"), 0);
+    snprintf(dense_path, sizeof dense_path, "%s/dense.safetensors", dir);
+    snprintf(old_path, sizeof old_path, "%s/old.safetensors", dir);
+    assert_int_equal(mom_model_save(d, dense_path), MOM_OK);
+    /* The dense tensors under the decoupled config: what such a save wrote. */
+    st_file f;
+    assert_int_equal(st_open(dense_path, &f, err, sizeof err), 0);
+    st_write_tensor *t = calloc(f.n_tensors, sizeof *t);
+    assert_non_null(t);
+    for (size_t i = 0; i < f.n_tensors; i++) {
+        t[i].name = f.tensors[i].name;
+        t[i].dtype = f.tensors[i].dtype;
+        t[i].ndim = f.tensors[i].ndim;
+        memcpy(t[i].shape, f.tensors[i].shape, sizeof t[i].shape);
+        t[i].data = f.data + f.tensors[i].begin;
     }
-    snprintf(out, cap, "%s", dense);
+    assert_int_equal(mom_config_to_json(&c1, cfg, sizeof cfg), MOM_OK);
+    st_meta meta[1] = {{"config", cfg}};
+    assert_int_equal(st_write(old_path, t, f.n_tensors, meta, 1, err, sizeof err), 0);
+    free(t);
+    st_close(&f);
+    assert_int_equal(mom_model_load(ctx, old_path, &o), MOM_OK);
+    for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
+        const char *name = mom_model_tensor_name(d, i);
+        char split[128];
+        split_name(name, 0, split, sizeof split);
+        size_t n, n2;
+        float *a = tu_get_tensor(o, split, 0, &n), *b = tu_get_tensor(d, name, 0, &n2);
+        assert_int_equal(n, n2);
+        assert_memory_equal(a, b, n * 4);
+        free(a);
+        free(b);
+    }
+    mom_model_destroy(&o);
+    mom_model_destroy(&d);
+    tu_remove_tree(dir);
+    mom_ctx_destroy(&ctx);
 }
 
 static void test_identical_copies_match_dense(void **st)
@@ -160,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_modality_is_dense),
+        cmocka_unit_test(test_old_one_modality_names_load),
         cmocka_unit_test(test_identical_copies_match_dense),
         cmocka_unit_test(test_modality_labels_only_route),
     };

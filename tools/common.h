@@ -8,6 +8,8 @@
 #include "mom.h"
 
 int cmd_init(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_grad(int argc, char **argv);

@@ -11,6 +11,8 @@ DESIGN.md alone, so agreement means something.
 Modes (see --help):
   compare   --ckpt M.safetensors --jsonl D.jsonl --batch B --seq T
             [--grads G.safetensors] [--mom-json L.json] [--grads-out R.safetensors]
+            (--pretrained DIR instead of --ckpt: a mamba_ssm or transformers
+            checkpoint, to check what `mom convert` made of it)
   init      --init-out M.safetensors --config CFG.json --seed S
   data      --make-jsonl D.jsonl --docs N --vocab V --modalities M --seed S
   self-test --self-test   (autograd vs finite differences, float64, tiny configs)
@@ -257,6 +259,59 @@ def load_checkpoint(path):
                          f"{sorted(inferred)}")
     check_names_shapes(expected_shapes(c), {k: v.shape for k, v in tensors.items()}, "config", path)
     return c, tensors
+
+
+def load_pretrained(path):
+    """A dense Mamba-1 checkpoint of mamba_ssm (MambaLMHeadModel) or
+    transformers (MambaForCausalLM), read by their own conventions and
+    independently of src/pretrained_*.c: path is a folder holding
+    config.json and model.safetensors (or model.safetensors.index.json and
+    its shards), or one .safetensors / index file with config.json beside.
+    Returns (config, params) under this script's dense names, to check
+    `mom convert` + `mom grad` against."""
+    d = path if os.path.isdir(path) else (os.path.dirname(path) or ".")
+    with open(os.path.join(d, "config.json")) as f:
+        raw = json.load(f)
+    if os.path.isdir(path):
+        single = os.path.join(d, "model.safetensors")
+        path = single if os.path.exists(single) else os.path.join(d, "model.safetensors.index.json")
+    files = [path]
+    if path.endswith(".index.json"):
+        with open(path) as f:
+            files = sorted({os.path.join(d, v) for v in json.load(f)["weight_map"].values()})
+    tensors = {}
+    for fp in files:
+        tensors.update(read_safetensors(fp)[0])
+    if "d_model" in raw:  # mamba_ssm: the vocabulary padded to a multiple
+        ssm = raw.get("ssm_cfg") or {}
+        vocab, mult = raw.get("vocab_size", 50277), raw.get("pad_vocab_size_multiple", 8)
+        vocab += -vocab % mult
+        dt_rank = ssm.get("dt_rank", "auto")
+        c = {"d_model": raw["d_model"], "n_layer": raw["n_layer"], "d_state": ssm.get("d_state", 16),
+             "d_conv": ssm.get("d_conv", 4), "expand": ssm.get("expand", 2), "tie_embeddings": raw.get("tie_embeddings", True),
+             "norm_eps": 1e-5}
+        emb = "backbone.embedding.weight"
+    else:  # transformers: rows == vocab_size
+        vocab, dt_rank = raw.get("vocab_size", 50280), raw.get("time_step_rank", "auto")
+        c = {"d_model": raw["hidden_size"], "n_layer": raw["num_hidden_layers"], "d_state": raw.get("state_size", 16),
+             "d_conv": raw.get("conv_kernel", 4), "expand": raw.get("expand", 2),
+             "tie_embeddings": raw.get("tie_word_embeddings", True), "norm_eps": raw.get("layer_norm_epsilon", 1e-5)}
+        emb = "backbone.embeddings.weight"
+    c.update({"n_modalities": 1, "vocab_size": vocab, "decouple": [], "dt_rank": 0 if dt_rank == "auto" else dt_rank})
+    c = normalize_config(c)
+    params = {}
+    for k, v in tensors.items():
+        if k == emb:
+            params["embedding.weight"] = v
+        elif k == "lm_head.weight":
+            if not c["tie_embeddings"]:
+                params[k] = v
+        elif k.startswith("backbone."):
+            params[k[len("backbone."):]] = v
+        else:
+            raise ValueError(f"{path}: unexpected tensor {k}")
+    check_names_shapes(expected_shapes(c), {k: v.shape for k, v in params.items()}, "config", path)
+    return c, params
 
 
 def check_names_shapes(want, got, want_what, got_what):
@@ -749,6 +804,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--self-test", action="store_true", help="autograd vs finite differences, then exit")
     ap.add_argument("--ckpt", help="model checkpoint (safetensors with config in __metadata__)")
+    ap.add_argument("--pretrained", help="instead of --ckpt: a dense Mamba-1 checkpoint of mamba_ssm or "
+                    "transformers (folder, model.safetensors or index), to check `mom convert` against")
     ap.add_argument("--jsonl", help="documents as JSON lines; the batch is cut from their concatenation")
     ap.add_argument("--batch", type=int, help="rows B")
     ap.add_argument("--seq", type=int, help="positions T per row (each row reads T+1 tokens)")
@@ -787,11 +844,11 @@ def main(argv=None):
                               {"config": config_to_json(c), "format": "pt"})
             print(f"wrote {len(params)} tensors ({sum(v.numel() for v in params.values())} params) to {a.init_out}")
             return 0
-        if not (a.ckpt and a.jsonl and a.batch and a.seq):
-            ap.error("compare mode needs --ckpt, --jsonl, --batch and --seq")
+        if not ((a.ckpt or a.pretrained) and a.jsonl and a.batch and a.seq):
+            ap.error("compare mode needs --ckpt (or --pretrained), --jsonl, --batch and --seq")
 
         dtype = torch.float64 if a.dtype == "float64" else torch.float32
-        c, params = load_checkpoint(a.ckpt)
+        c, params = load_pretrained(a.pretrained) if a.pretrained else load_checkpoint(a.ckpt)
         toks, mods = read_jsonl(a.jsonl, c)
         batch = make_batch(toks, mods, a.batch, a.seq, a.start)
         loss, by, counts, grads = compute_grads(c, params, batch, dtype)
