@@ -7,14 +7,9 @@ mom=$(realpath "$1")
 mom_bin=$mom # the program itself, even where $mom becomes a wrapper below
 tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$tests_dir/processes.sh"
+source "$tests_dir/exe_wrapper.sh"
 dir=$(mktemp -d)
-# In a cross build the command runs under an emulator: MOM_EXE_WRAPPER
-# (the cross file's script_exe_wrapper, e.g. "qemu-aarch64 -L /").
-if [ -n "${MOM_EXE_WRAPPER:-}" ]; then
-    printf '#!/usr/bin/env bash\nexec %s %q "$@"\n' "$MOM_EXE_WRAPPER" "$mom" > "$dir/mom"
-    chmod +x "$dir/mom"
-    mom=$dir/mom
-fi
+mom=$(mom_under_wrapper "$dir" "$mom")
 cd "$dir" || exit 1
 end_processes_on_exit "$dir" || exit 1
 fails=0

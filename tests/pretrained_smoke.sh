@@ -8,9 +8,12 @@
 set -u
 mom=$(realpath "$1")
 py=$2
-fixture=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pretrained_fixture.py
+tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fixture=$tests_dir/pretrained_fixture.py
+source "$tests_dir/exe_wrapper.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+mom=$(mom_under_wrapper "$dir" "$mom")
 cd "$dir" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
