@@ -35,7 +35,7 @@ float mom_optim_lr_at(const mom_optim_settings *s, int64_t step)
     return (float)(lo + 0.5 * ((double)s->lr - lo) * (1.0 + cos(3.14159265358979323846 * progress)));
 }
 
-static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
+mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s)
 {
     if (!s) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "optimizer settings are NULL");
     mom_status rs = MOM_CHECK_RESERVED(ctx, "optimizer settings", s->reserved);
@@ -54,8 +54,6 @@ static mom_status check_settings(mom_ctx *ctx, const mom_optim_settings *s)
                         (double)s->clip_norm, s->warmup_steps, s->total_steps, (double)s->min_lr_ratio);
     return MOM_OK;
 }
-
-mom_status optim_check(mom_ctx *ctx, const mom_optim_settings *s) { return check_settings(ctx, s); }
 
 /* The first tensor in table order whose gradient is not finite, so the
  * refusal says where it starts. Only on that (rare) path: one clip_scale
@@ -105,7 +103,7 @@ mom_status optim_finish(mom_model *m, const float clip[3], float *grad_norm)
 mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad_norm)
 {
     if (!m) return MOM_ERR_INVALID_ARG;
-    mom_status st = check_settings(m->ctx, s);
+    mom_status st = optim_check(m->ctx, s);
     if (st) return st;
     m->be->threads(m->be, m->ctx->n_threads);
     const bv scale = {m->step_scale, 0};
