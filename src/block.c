@@ -15,8 +15,8 @@
  * shared one over the whole batch. Only the conv and the scan run
  * along time; they find position (b, t) through the batch's row map.
  *
- * The layer keeps x, rstd, [u z], [r B C] and the chunk states (layer_acts);
- * the backward recomputes h, uc, delta and y from them. */
+ * The layer keeps x, rstd, [u z], uc, [r B C] and the chunk states
+ * (layer_acts); the backward recomputes h, delta and y from them. */
 #include "model.h"
 
 typedef struct proj {
@@ -128,20 +128,19 @@ static be_scan scan_of(const mom_model *m, const layer_params *L, const layer_ac
 {
     const act_plan *pl = &m->plan;
     const int Di = m->d_inner, R = m->dt_rank, N = m->cfg.d_state;
-    be_scan s = {pl->B, pl->T, Di, N, m->chunk, pl->uc, pl->delta, P(m, L->A_log),
+    be_scan s = {pl->B, pl->T, Di, N, m->chunk, a->uc, pl->delta, P(m, L->A_log),
                  bv_at(a->xdbl, (size_t)R), bv_at(a->xdbl, (size_t)R + N), P(m, L->D),
                  bv_at(a->xz, (size_t)Di), a->states, m->n_xdbl, 2 * Di, pl->rows, carry};
     return s;
 }
 
-/* uc = SiLU(conv(u)) and delta = softplus(W_dt r + b): forward steps that
- * the backward runs again rather than keep their outputs per layer. */
+/* uc = SiLU(conv(u)), kept per layer for the backward. */
 static void conv_silu(mom_model *m, const layer_params *L, const layer_acts *a, bv hist)
 {
     const act_plan *pl = &m->plan;
     const int Di = m->d_inner;
     m->be->conv_silu_fwd(m->be, pl->B, pl->T, Di, m->cfg.d_conv, pl->rows, a->xz, 2 * Di, P(m, L->conv_w),
-                         P(m, L->conv_b), hist, pl->uc);
+                         P(m, L->conv_b), hist, a->uc);
 }
 
 static mom_status dt_and_softplus(mom_model *m, const layer_acts *a, const proj *dt)
@@ -167,7 +166,7 @@ mom_status block_forward(mom_model *m, int layer, bv x, const layer_carry *carry
     const layer_carry none = {{0}, {0}}, *c = carry ? carry : &none;
     if ((s = proj_fwd(m, &p.in, pl->h, Dm, a->xz, 2 * Di, 0))) return s;
     conv_silu(m, L, a, c->conv);
-    if ((s = proj_fwd(m, &p.x, pl->uc, Di, a->xdbl, X, 0))) return s;
+    if ((s = proj_fwd(m, &p.x, a->uc, Di, a->xdbl, X, 0))) return s;
     if ((s = dt_and_softplus(m, a, &p.dt))) return s;
     be_scan sc = scan_of(m, L, a, c->ssm);
     if (carry) sc.states.buf = NULL; /* inference has no backward to keep states for */
@@ -186,10 +185,9 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
     const block_projs p = projs_of(m, L);
     mom_status s;
 
-    /* Recompute what the forward did not keep: uc and delta (y comes out
-     * of the scan's backward, h at the end). */
+    /* Recompute what the forward did not keep: delta (y comes out of the
+     * scan's backward, h at the end). */
     const bv none = {0};
-    conv_silu(m, L, a, none);
     if ((s = dt_and_softplus(m, a, &p.dt))) return s;
     /* dy = dx W_out; W_out's own gradient needs y, recomputed by the scan. */
     if ((s = proj_bwd(m, &p.out, GRAD_DATA, pl->y, Di, dx, Dm, pl->dy, Di, 0))) return s;
@@ -203,11 +201,11 @@ mom_status block_backward(mom_model *m, int layer, bv dx)
     be->softplus_bwd(be, (size_t)BT * Di, pl->dtp, pl->ddelta, pl->ddelta);
     /* dt_proj reads columns [0, dt_rank) of x_dbl: its input grad lands there. */
     if ((s = proj_bwd(m, &p.dt, GRAD_WEIGHT | GRAD_DATA, a->xdbl, X, pl->ddelta, Di, pl->dxdbl, X, 0))) return s;
-    if ((s = proj_bwd(m, &p.x, GRAD_WEIGHT | GRAD_DATA, pl->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
+    if ((s = proj_bwd(m, &p.x, GRAD_WEIGHT | GRAD_DATA, a->uc, Di, pl->dxdbl, X, pl->duc, Di, 1))) return s;
     be->conv_silu_bwd(be, B, T, Di, m->cfg.d_conv, pl->rows, a->xz, 2 * Di, P(m, L->conv_w), P(m, L->conv_b),
                       pl->duc, pl->dxz, 2 * Di, G(m, L->conv_w), G(m, L->conv_b));
     be->rmsnorm_fwd(be, BT, Dm, a->x_in, P(m, L->norm), m->cfg.norm_eps, pl->h, a->rstd);
-    /* h (over uc's memory, now spent) and dh (over y's, now spent). */
+    /* h (over dtp's memory, now spent) and dh (over y's, now spent). */
     if ((s = proj_bwd(m, &p.in, GRAD_WEIGHT | GRAD_DATA, pl->h, Dm, pl->dxz, 2 * Di, pl->dh, Dm, 0))) return s;
     be->rmsnorm_bwd(be, BT, Dm, a->x_in, P(m, L->norm), a->rstd, pl->dh, dx, G(m, L->norm));
     return MOM_OK;

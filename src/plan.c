@@ -28,6 +28,7 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
         a->x_in = take(c, BT * Dm);
         a->rstd = take(c, BT);
         a->xz = take(c, BT * 2 * Di);
+        a->uc = take(c, BT * Di);
         a->xdbl = take(c, BT * X);
         a->states = take(c, states);
     }
@@ -54,13 +55,13 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
     p->pred = take(c, BT * PD);
     p->patch_loss = take(c, PD ? BT : 0);
     /* Buffers whose lives do not overlap share memory (see block.c):
-     * h and uc (h is spent before the conv writes uc, and recomputed after
-     * the last read of uc); y, dy and dh (the scan's backward reads dy[t]
-     * before it writes y[t]; dh comes after the last read of y). */
+     * h and dtp (in_proj reads h before dt_proj writes dtp; in the backward
+     * softplus' backward reads dtp for the last time before h is
+     * recomputed); y, dy and dh (the scan's backward reads dy[t] before it
+     * writes y[t]; dh comes after the last read of y). */
     const size_t wide_row = Di > Dm ? Di : Dm;
-    p->h = take(c, BT * wide_row);
-    p->uc = p->h;
-    p->dtp = take(c, BT * Di);
+    p->dtp = take(c, BT * wide_row);
+    p->h = p->dtp;
     p->delta = take(c, BT * Di);
     p->y = take(c, BT * wide_row);
     p->dy = p->y;
@@ -77,12 +78,12 @@ static void layout(mom_model *m, act_plan *p, cursor *c)
 static void bind(act_plan *p, int n_layer)
 {
     bv *all[] = {&p->x_final, &p->rstd_f, &p->h_f, &p->dh_f, &p->logits, &p->row_loss, &p->step_clip, &p->tokens, &p->targets,
-                 &p->rows, &p->sel, &p->pin_x, &p->pin_eps, &p->pin_t, &p->pred, &p->patch_loss, &p->h, &p->uc, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
+                 &p->rows, &p->sel, &p->pin_x, &p->pin_eps, &p->pin_t, &p->pred, &p->patch_loss, &p->h, &p->dtp, &p->delta, &p->y, &p->dx, &p->dy, &p->dh, &p->dxz,
                  &p->duc, &p->dxdbl, &p->ddelta, &p->scan_work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) all[i]->buf = p->buf;
     for (int l = 0; l < n_layer; l++) {
         layer_acts *a = &p->layers[l];
-        bv *la[] = {&a->x_in, &a->rstd, &a->xz, &a->xdbl, &a->states};
+        bv *la[] = {&a->x_in, &a->rstd, &a->xz, &a->uc, &a->xdbl, &a->states};
         for (size_t i = 0; i < sizeof(la) / sizeof(la[0]); i++) la[i]->buf = p->buf;
     }
 }
