@@ -1,10 +1,20 @@
-/* oneDNN (v2 C API) matmul primitives.
+/* oneDNN (v2 C API) matmuls.
  *
- * Each product is src[M0,K0] x wei[K0,N0] = dst[M0,N0] with strides chosen so
- * that no operand is copied: the PyTorch [out, in] weight read as K x N with
- * strides {1, K} for the forward, and so on. The varying dimension (the token
- * count of one modality's slice) is DNNL_RUNTIME_DIM_VAL, so one primitive per
- * (kind, sizes, strides, accumulate) serves every batch and every modality. */
+ * fp32 products go through dnnl_sgemm, row-major with transposes, so that no
+ * operand is copied. In a training step (d_model 256, 3 modalities, AMD EPYC
+ * Zen 5, 2 threads, each product timed in alternation with the primitive on
+ * the same calls) it took 5-30% less time than a matmul primitive for every
+ * shape of the step: the primitive pays for three memory objects per call,
+ * and its sum post-op (out_proj's accumulate into the residual) ran 30%
+ * slower than sgemm's beta = 1.
+ *
+ * bf16 products, which sgemm cannot do, use matmul primitives: each is
+ * src[M0,K0] x wei[K0,N0] = dst[M0,N0], with strides standing for the
+ * transposes (the PyTorch [out, in] weight read as K x N with strides
+ * {1, K} for the forward, and so on). The varying dimension (the token
+ * count of one modality's slice) is DNNL_RUNTIME_DIM_VAL, so one primitive
+ * per (kind, sizes, strides, accumulate) serves every batch and every
+ * modality. */
 #include "mom_build_config.h"
 #include "matmul_dnnl.h"
 
@@ -202,9 +212,18 @@ static int run(dnnl_mm *mm, const mm_key *key, int64_t R, const float *src, cons
     return ok ? 0 : -1;
 }
 
+/* The three products in sgemm's terms (row-major, C = A op B + beta C). */
+static int sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                 int64_t ldb, int acc, float *C, int64_t ldc)
+{
+    if (M == 0) return 0;
+    return dnnl_sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C, ldc) == dnnl_success ? 0 : -1;
+}
+
 int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const float *W,
                 float *C, int ldc, int acc)
 {
+    if (!mm->bf16) return sgemm('N', 'T', M, N, K, A, lda, W, K, acc, C, ldc); /* A W^T */
     mm_key k = {MM_FWD, N, K, lda, 0, ldc, acc};
     return run(mm, &k, M, A, W, C);
 }
@@ -212,6 +231,7 @@ int dnnl_mm_fwd(dnnl_mm *mm, int M, int N, int K, const float *A, int lda, const
 int dnnl_mm_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc, const float *W,
                      float *dA, int ldda, int acc)
 {
+    if (!mm->bf16) return sgemm('N', 'N', M, K, N, dC, lddc, W, K, acc, dA, ldda); /* dC W */
     mm_key k = {MM_BWD_DATA, N, K, lddc, 0, ldda, acc};
     return run(mm, &k, M, dC, W, dA);
 }
@@ -219,6 +239,7 @@ int dnnl_mm_bwd_data(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc
 int dnnl_mm_bwd_weight(dnnl_mm *mm, int M, int N, int K, const float *dC, int lddc,
                        const float *A, int lda, float *dW)
 {
+    if (!mm->bf16) return sgemm('T', 'N', N, K, M, dC, lddc, A, lda, 1, dW, K); /* dW += dC^T A */
     mm_key k = {MM_BWD_WEIGHT, N, K, lddc, lda, K, 1};
     return run(mm, &k, M, dC, A, dW);
 }
