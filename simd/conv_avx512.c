@@ -27,6 +27,16 @@ static inline void prefetch_floats(const float *p, int n)
     for (int i = 0; i < n; i += 16) _mm_prefetch((const char *)(p + i), _MM_HINT_T0);
 }
 
+/* The same for lines about to be written: prefetchw fetches them for
+ * ownership, so the stores do not wait on a write-allocate's read. In the
+ * backward it took 4-11% off the conv (training step, AMD EPYC Zen 5); in
+ * the forward, for its output rows, it cost time, so only the backward
+ * uses it. */
+static inline void prefetch_floats_w(float *p, int n)
+{
+    for (int i = 0; i < n; i += 16) __builtin_prefetch(p + i, 1, 3);
+}
+
 /* w[d0 + lane, k] for k < K, lanes under m. */
 static inline void load_taps(int K, int d0, __mmask16 m, const float *w, __m512 *wk)
 {
@@ -155,6 +165,10 @@ static inline __attribute__((always_inline)) void conv_bwd_chunk(int K, int B, i
                 const size_t ahead = mom_row(rows, bi, L, t + PREFETCH_AHEAD);
                 prefetch_floats(x + ahead * ldx + c0, 16 * nb);
                 prefetch_floats(dout + ahead * D + c0, 16 * nb);
+                /* dx's row trails t by K - 1. */
+                if (t + PREFETCH_AHEAD - (K - 1) >= 0)
+                    prefetch_floats_w(dx + mom_row(rows, bi, L, t + PREFETCH_AHEAD - (K - 1)) * (size_t)lddx + c0,
+                                      16 * nb);
             }
             for (int j = 0; j < nb; j++) {
                 conv_block *k = &blk[j];
