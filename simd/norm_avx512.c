@@ -78,6 +78,9 @@ void mom_rmsnorm_fwd_avx512(int T, int D, const float *x, const float *w, float 
     }
 }
 
+/* zmm accumulators of dw per span: 8 of the 32 registers. */
+#define DW_BLOCKS 8
+
 /* dx += r (w g) - x r^3 / D * sum(w g x) per token; dw += sum_t g x r. */
 void mom_rmsnorm_bwd_avx512(int T, int D, const float *x, const float *w, const float *rstd,
                             const float *dout, float *dx, float *dw)
@@ -115,19 +118,27 @@ void mom_rmsnorm_bwd_avx512(int T, int D, const float *x, const float *w, const 
             }
         }
         /* dx and dw are disjoint, so no barrier between the two loops.
-         * dw[c] += (g x) r over tokens in order, the reference's order. */
+         * dw[c] += (g x) r over tokens in order, the reference's order, in
+         * spans of DW_BLOCKS zmm that stay in registers over all tokens
+         * (through memory, each token's add waited on the last one's store). */
         int c0, c1;
         mom_column_span(D, &c0, &c1);
-        for (int t = 0; c0 < c1 && t < T; t++) {
-            const float *xt = x + (size_t)t * D;
-            const float *gt = dout + (size_t)t * D;
-            const __m512 r = _mm512_set1_ps(rstd[t]);
-            for (int c = c0; c < c1; c += 16) {
-                const __mmask16 m = mom_mask16(c1 - c);
-                const __m512 gx = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gt + c), _mm512_maskz_loadu_ps(m, xt + c));
-                const __m512 v = _mm512_mul_ps(gx, r);
-                _mm512_mask_storeu_ps(dw + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dw + c), v));
+        for (int s0 = c0; s0 < c1; s0 += 16 * DW_BLOCKS) {
+            const int nb = (c1 - s0 + 15) / 16 < DW_BLOCKS ? (c1 - s0 + 15) / 16 : DW_BLOCKS;
+            __m512 acc[DW_BLOCKS];
+            for (int j = 0; j < nb; j++) acc[j] = _mm512_maskz_loadu_ps(mom_mask16(c1 - s0 - 16 * j), dw + s0 + 16 * j);
+            for (int t = 0; t < T; t++) {
+                const float *xt = x + (size_t)t * D + s0;
+                const float *gt = dout + (size_t)t * D + s0;
+                const __m512 r = _mm512_set1_ps(rstd[t]);
+                for (int j = 0; j < nb; j++) {
+                    const __mmask16 m = mom_mask16(c1 - s0 - 16 * j);
+                    const __m512 gx = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gt + 16 * j),
+                                                    _mm512_maskz_loadu_ps(m, xt + 16 * j));
+                    acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(gx, r));
+                }
             }
+            for (int j = 0; j < nb; j++) _mm512_mask_storeu_ps(dw + s0 + 16 * j, mom_mask16(c1 - s0 - 16 * j), acc[j]);
         }
     }
 }
