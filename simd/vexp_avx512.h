@@ -33,15 +33,16 @@ static inline __m512 mom_exp512(__m512 x)
 /* 2^z for the scan's decays, z = delta A log2(e) <= 0 (delta >= 0, A < 0,
  * so no upper clamp). The scan scales A by log2(e) once per channel group,
  * so the reduction is exact (f = z - round(z)) and needs no ln 2 split;
- * round() is the 1.5 * 2^23 trick, valid once z >= -127. The polynomial is
+ * round() is one roundscale (to nearest even, as the 1.5 * 2^23 add and
+ * subtract it replaced, which cost one more op and about 8% of the forward
+ * scan's time on one thread). The polynomial is
  * Cephes' exp2f on [-1/2, 1/2], about 1 ulp. Against expf(delta A) the
  * result differs by the rounding of A log2(e) and of the product, a few
  * ulp times |z|, which the scan tests bound. */
 static inline __m512 mom_exp2_neg512(__m512 z)
 {
     z = _mm512_max_ps(_mm512_set1_ps(-127.0f), z);
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    const __m512 n = _mm512_sub_ps(_mm512_add_ps(z, magic), magic);
+    const __m512 n = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(z, n);
     __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
