@@ -43,7 +43,7 @@ mom_status mom_bench_matmul_peak(mom_ctx *ctx, const mom_config *cfg_in, int tok
         const int N = nk[i][0], K = nk[i][1];
         bv A = {buf, 0}, W = {buf, (size_t)tokens * K}, C = {buf, (size_t)tokens * K + (size_t)N * K};
         double t_best = 1e30;
-        for (int r = 0; r < 6; r++) { /* the first call also creates the primitive */
+        for (int r = 0; r < 6; r++) { /* the first call also creates the primitive or JIT kernels */
             const double t0 = now_s();
             if (be->mm_fwd(be, tokens, N, K, A, K, W, C, N, 0)) {
                 be->release(be, buf);

@@ -1,5 +1,6 @@
-/* oneDNN matmul primitives for the projections, created once per shape
- * (with the token count as a run-time dimension) and reused. */
+/* oneDNN matmuls for the projections: dnnl_sgemm in fp32; in bf16, matmul
+ * primitives created once per shape (with the token count as a run-time
+ * dimension) and reused. */
 #ifndef MOM_MATMUL_DNNL_H
 #define MOM_MATMUL_DNNL_H
 
