@@ -9,6 +9,7 @@ from ._handle import Handle, Owner
 from ._lib import LAYOUT_KEYS, PatchGeometry, VocabLayout, encode_path, lib
 from .errors import ERR_INVALID_ARG, Error, check
 from .context import context_ptr
+from .model import Model
 
 _GEOMETRY_KEYS = ("patch_size", "image_size", "channels")
 
@@ -137,8 +138,10 @@ class Dataset(Owner):
     def check(self, model):
         """Raises libmom.Error when the dataset does not fit the model (its
         vocabulary, its modalities)."""
-        d, c = self._ptrs()
-        m, _ = model._ptrs()
+        d, _ = self._ptrs()
+        if not isinstance(model, Model):
+            raise Error(ERR_INVALID_ARG, f"check: model is a {type(model).__name__}, not a libmom.Model")
+        m, c = model._ptrs()  # the call reports through the model's context
         check(lib.mom_dataset_check(m, d), c)
 
     def batch(self, starts, T):

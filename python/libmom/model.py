@@ -238,8 +238,9 @@ class Model(Owner):
         if strict and missing:
             raise Error(ERR_NOT_FOUND, f"load_state_dict: the dict lacks {len(missing)} of the model's tensors: "
                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} (strict=False sets the others)")
-        for name, a in checked.items():
-            self.set_param(name, a)
+        m, c = self._ptrs()
+        for name, a in checked.items():  # checked above: no second pass over the values
+            check(lib.mom_model_set_param(m, name.encode(), arr.ptr(a), a.size), c)
 
     def grads(self):
         """{tensor name: float32 array}: a copy of every gradient (what
@@ -397,7 +398,10 @@ class Model(Owner):
     def evaluate(self, dataset, batch, seq, max_batches=0):
         """The held-out Losses over a Dataset in consecutive (batch, seq)
         windows; max_batches 0: the whole dataset."""
+        from .dataset import Dataset  # here: dataset.py imports this module
         m, c = self._ptrs()
+        if not isinstance(dataset, Dataset):
+            raise Error(ERR_INVALID_ARG, f"evaluate: dataset is a {type(dataset).__name__}, not a libmom.Dataset")
         d = dataset._handle.get()
         out = CLosses()
         check(lib.mom_model_evaluate(m, d, arr.as_int(batch, "batch", 1, 2**31 - 1), arr.as_int(seq, "seq", 1, 2**31 - 1),
