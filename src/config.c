@@ -253,21 +253,11 @@ mom_status mom_config_load(mom_ctx *ctx, const char *path, mom_config *c)
     return s;
 }
 
-/* The shortest %g form that reads back as the same float (1e-05, not
- * 9.99999975e-06). */
-static void float_str(float v, char *buf, size_t cap)
-{
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) return;
-    }
-}
-
 mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
 {
     if (!c || !buf) return MOM_ERR_INVALID_ARG;
     char eps[32];
-    float_str(c->norm_eps, eps, sizeof(eps));
+    json_write_float(eps, sizeof(eps), c->norm_eps);
     char dec[64] = "";
     for (int b = 0; b < 4; b++)
         if (c->decouple & (1u << b)) {
@@ -294,7 +284,7 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
     }
     if (mom_patch_dim(&c->patches)) {
         char w[32];
-        float_str(c->diffusion_weight, w, sizeof(w));
+        json_write_float(w, sizeof(w), c->diffusion_weight);
         int m = snprintf(buf + n - 1, cap - (size_t)n + 1,
                          ", \"patches\": {\"patch_size\": %d, \"image_size\": %d, \"channels\": %d}, \"time_dim\": %d, "
                          "\"diffusion_weight\": %s}",

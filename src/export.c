@@ -14,18 +14,10 @@
 
 #include "ctx.h"
 #include "file_util.h"
+#include "json.h"
 #include "model.h"
 #include "pretrained.h"
 #include "safetensors.h"
-
-/* The shortest %g that reads back as the same float. */
-static void shortest_float(float v, char *buf, size_t cap)
-{
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) return;
-    }
-}
 
 /* Only MambaConfig's own fields: mamba_ssm's MambaConfig(**config) fails
  * on an unknown key. The fields of mamba_ssm 1.x, which 2.x keeps, so that
@@ -48,7 +40,7 @@ static void config_mamba_ssm(const mom_config *c, char *buf, size_t cap)
 static void config_hf(const mom_config *c, char *buf, size_t cap)
 {
     char eps[32];
-    shortest_float(c->norm_eps, eps, sizeof(eps));
+    json_write_float(eps, sizeof(eps), c->norm_eps);
     snprintf(buf, cap,
              "{\n  \"architectures\": [\"MambaForCausalLM\"],\n  \"model_type\": \"mamba\",\n  \"hidden_size\": %d,\n"
              "  \"num_hidden_layers\": %d,\n  \"state_size\": %d,\n  \"conv_kernel\": %d,\n  \"expand\": %d,\n"
@@ -86,41 +78,66 @@ static mom_status check_exportable(mom_model *m, pretrained_layout layout, int m
     return MOM_OK;
 }
 
-/* Writes text to dir/config.json through a temporary file and a rename. */
-static mom_status write_config(mom_ctx *ctx, const char *dir, const char *text)
+/* Writes text to the temporary file tmp, synced; published later by a
+ * rename (after the weights), so a failure never leaves a new config.json
+ * beside old weights or none. */
+static mom_status write_temp(mom_ctx *ctx, const char *tmp, const char *text)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
     int bad = file_write_all(fd, text, strlen(text)) || fsync(fd);
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path)) {
-        unlink(tmp);
-        return mom_fail(ctx, MOM_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    int err = bad ? errno : 0;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        err = errno;
     }
-    file_fsync_parent_dir(path);
-    return MOM_OK;
+    if (!bad) return MOM_OK;
+    unlink(tmp);
+    return mom_fail(ctx, MOM_ERR_IO, "%s: cannot write: %s", tmp, strerror(err));
 }
 
-/* mkdir -p; *made says whether the last folder was created here. */
-static mom_status make_dirs(mom_ctx *ctx, const char *dir, int *made)
+/* Removes the folders make_dirs created: dir and its parents, down to the
+ * prefix of length first_made. */
+static void remove_made(const char *dir, size_t first_made)
 {
     char p[4096];
     snprintf(p, sizeof(p), "%s", dir);
-    *made = 0;
+    for (size_t len = strlen(p); first_made && len >= first_made;) {
+        p[len] = 0;
+        rmdir(p);
+        const char *slash = strrchr(p, '/');
+        if (!slash) break;
+        len = (size_t)(slash - p);
+    }
+}
+
+/* mkdir -p. *first_made: the length of the shortest prefix of dir that
+ * this call created (every deeper one is new too), 0 if none; on failure
+ * what it created is removed again. */
+static mom_status make_dirs(mom_ctx *ctx, const char *dir, size_t *first_made)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s", dir);
+    *first_made = 0;
     for (char *s = p + 1;; s++) {
         if (*s && *s != '/') continue;
         const char c = *s;
         *s = 0;
-        if (mkdir(p, 0755) == 0) *made = !c;
-        else if (errno != EEXIST) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot create the folder: %s", p, strerror(errno));
+        if (mkdir(p, 0755) == 0) {
+            if (!*first_made) *first_made = strlen(p);
+        } else if (errno != EEXIST) {
+            const int err = errno;
+            remove_made(dir, *first_made);
+            return mom_fail(ctx, MOM_ERR_IO, "%s: cannot create the folder: %s", p, strerror(err));
+        }
         *s = c;
         if (!c) break;
     }
     struct stat st;
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return mom_fail(ctx, MOM_ERR_IO, "%s: not a folder", dir);
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        remove_made(dir, *first_made);
+        return mom_fail(ctx, MOM_ERR_IO, "%s: not a folder", dir);
+    }
     return MOM_OK;
 }
 
@@ -169,9 +186,9 @@ mom_status mom_model_export(mom_model *m, const char *format, int modality, cons
     float *host = malloc(sizeof(float) * m->n_params);
     st_write_tensor *t = calloc(dense->n_tensors + 1, sizeof(*t));
     char(*names)[300] = calloc(dense->n_tensors + 1, sizeof(*names));
-    char cfg[2048], path[4200], err[512];
-    size_t n = 0;
-    int made = 0;
+    char cfg[2048], path[4200], cfg_path[4200], tmp[4300], err[512];
+    size_t n = 0, first_made = 0;
+    int wrote_weights = 0;
     if (!host || !t || !names) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "export: out of memory");
     if (!s) {
         bv all = {m->params, 0};
@@ -180,15 +197,28 @@ mom_status mom_model_export(mom_model *m, const char *format, int modality, cons
     }
     if (!s) {
         (layout == PRETRAINED_HF ? config_hf : config_mamba_ssm)(&dense->cfg, cfg, sizeof(cfg));
-        s = make_dirs(m->ctx, out_dir, &made);
+        s = make_dirs(m->ctx, out_dir, &first_made);
     }
-    if (!s) {
-        snprintf(path, sizeof(path), "%s/model.safetensors", out_dir);
+    /* config.json's temporary file, the weights (st_write: a temporary file
+     * and a rename), then config.json's rename. A failure removes what this
+     * call made; in a folder that already existed, only the last rename (in
+     * the same folder) can still fail after the weights replaced the old. */
+    snprintf(path, sizeof(path), "%s/model.safetensors", out_dir);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/config.json", out_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", cfg_path, (long)getpid());
+    if (!s && !(s = write_temp(m->ctx, tmp, cfg))) {
         st_meta meta[1] = {{"format", "pt"}};
         if (st_write(path, t, n, meta, 1, err, sizeof(err))) s = mom_fail(m->ctx, MOM_ERR_IO, "%s", err);
+        else wrote_weights = 1;
+        if (!s && rename(tmp, cfg_path))
+            s = mom_fail(m->ctx, MOM_ERR_IO, "%s: cannot write: %s", cfg_path, strerror(errno));
+        if (s) unlink(tmp);
+        else file_fsync_parent_dir(cfg_path);
     }
-    if (!s && (s = write_config(m->ctx, out_dir, cfg))) unlink(path);
-    if (s && made) rmdir(out_dir);
+    if (s && first_made) {
+        if (wrote_weights) unlink(path); /* in a folder this call made: nobody's file */
+        remove_made(out_dir, first_made);
+    }
     free(host);
     free(t);
     free(names);

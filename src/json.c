@@ -519,3 +519,11 @@ size_t json_write_string(char *buf, size_t cap, const char *s)
     if (cap > 0) buf[n < cap ? n : cap - 1] = '\0';
     return n;
 }
+
+void json_write_float(char *buf, size_t cap, float v)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, cap, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}

@@ -41,4 +41,8 @@ const json_value *json_get(const json_value *obj, const char *key);
  * output is always valid JSON. */
 size_t json_write_string(char *buf, size_t cap, const char *s);
 
+/* The shortest %g form of v that reads back as the same float (1e-05, not
+ * 9.99999975e-06), as snprintf into buf. */
+void json_write_float(char *buf, size_t cap, float v);
+
 #endif
