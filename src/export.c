@@ -141,8 +141,9 @@ static mom_status make_dirs(mom_ctx *ctx, const char *dir, size_t *first_made)
     return MOM_OK;
 }
 
-/* The dense tensors, named as the library names them, pointing into host. */
-static mom_status build_tensors(mom_model *m, mom_model *dense, pretrained_layout layout, int k, const float *host,
+/* The dense tensors, named as the library names them: modality k's
+ * weights downloaded into host, laid out as the dense model's table. */
+static mom_status build_tensors(mom_model *m, mom_model *dense, pretrained_layout layout, int k, float *host,
                                 st_write_tensor *t, char (*names)[300], size_t *n)
 {
     *n = 0;
@@ -150,8 +151,9 @@ static mom_status build_tensors(mom_model *m, mom_model *dense, pretrained_layou
         const tensor_entry *e = &dense->tensors[i];
         const tensor_entry *src = params_find_copy(m, e->name, k);
         if (!src || src->n != e->n) return mom_fail(m->ctx, MOM_ERR_FORMAT, "export: no tensor for %s", e->name);
+        m->be->download(m->be, host + e->off, (bv){m->params, src->off}, e->n);
         pretrained_tensor_name(layout, e->name, names[*n], sizeof(names[0]));
-        t[*n] = (st_write_tensor){names[*n], ST_F32, e->ndim, {0}, host + src->off};
+        t[*n] = (st_write_tensor){names[*n], ST_F32, e->ndim, {0}, host + e->off};
         memcpy(t[*n].shape, e->shape, sizeof(e->shape));
         (*n)++;
     }
@@ -183,18 +185,14 @@ mom_status mom_model_export(mom_model *m, const char *format, int modality, cons
     memset(&dc.vocab_layout, 0, sizeof(dc.vocab_layout));
     mom_model *dense = NULL;
     if ((s = model_alloc(m->ctx, &dc, 0, &dense))) return s;
-    float *host = malloc(sizeof(float) * m->n_params);
+    float *host = malloc(sizeof(float) * dense->n_params);
     st_write_tensor *t = calloc(dense->n_tensors + 1, sizeof(*t));
     char(*names)[300] = calloc(dense->n_tensors + 1, sizeof(*names));
     char cfg[2048], path[4200], cfg_path[4200], tmp[4300], err[512];
     size_t n = 0, first_made = 0;
     int wrote_weights = 0;
     if (!host || !t || !names) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "export: out of memory");
-    if (!s) {
-        bv all = {m->params, 0};
-        m->be->download(m->be, host, all, m->n_params);
-        s = build_tensors(m, dense, layout, modality < 0 ? 0 : modality, host, t, names, &n);
-    }
+    if (!s) s = build_tensors(m, dense, layout, modality < 0 ? 0 : modality, host, t, names, &n);
     if (!s) {
         (layout == PRETRAINED_HF ? config_hf : config_mamba_ssm)(&dense->cfg, cfg, sizeof(cfg));
         s = make_dirs(m->ctx, out_dir, &first_made);

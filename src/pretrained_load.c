@@ -77,7 +77,9 @@ static mom_status open_one(mom_ctx *ctx, source *src, const char *path)
     if (src->n_files == MAX_SHARDS)
         return mom_fail(ctx, MOM_ERR_FORMAT, "%s: more than %d shards", path, MAX_SHARDS);
     char err[512];
-    if (!is_file(path)) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    struct stat st;
+    if (stat(path, &st)) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return mom_fail(ctx, MOM_ERR_IO, "%s: cannot open: not a regular file", path);
     if (st_open(path, &src->files[src->n_files], err, sizeof(err))) return mom_fail(ctx, MOM_ERR_FORMAT, "%s", err);
     src->paths[src->n_files] = strdup(path);
     if (!src->paths[src->n_files]) {

@@ -27,8 +27,10 @@ mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decoup
     mom_model *m = NULL;
     mom_status s = model_alloc(ctx, &cfg, 1, &m);
     if (s) return s;
-    float *from = malloc(sizeof(float) * dense->n_params), *to = malloc(sizeof(float) * m->n_params);
-    if (!from || !to) s = mom_fail(ctx, MOM_ERR_NOMEM, "mom_model_upcycle: out of memory");
+    /* The dense weights on the host once; each new tensor is uploaded from
+     * there (no host copy of the whole, larger model). */
+    float *from = malloc(sizeof(float) * dense->n_params);
+    if (!from) s = mom_fail(ctx, MOM_ERR_NOMEM, "mom_model_upcycle: out of memory");
     if (!s) {
         bv all = {dense->params, 0};
         dense->be->download(dense->be, from, all, dense->n_params);
@@ -41,14 +43,9 @@ mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decoup
         if (!src || src->n != e->n) /* the same config but for the split: cannot happen */
             s = mom_fail(ctx, MOM_ERR_FORMAT, "mom_model_upcycle: no dense tensor for %s", e->name);
         else
-            memcpy(to + e->off, from + src->off, e->n * sizeof(float));
-    }
-    if (!s) {
-        bv all = {m->params, 0};
-        m->be->upload(m->be, all, to, m->n_params);
+            m->be->upload(m->be, (bv){m->params, e->off}, from + src->off, e->n);
     }
     free(from);
-    free(to);
     if (s) mom_model_destroy(&m);
     *out = m;
     return s;

@@ -69,11 +69,11 @@ int cmd_convert(int argc, char **argv)
         mom_model_destroy(&dense);
     }
     if (!s) s = mom_model_save(m, out);
+    mom_model_info info;
+    if (!s) s = mom_model_get_info(m, &info);
     int rc = s ? tool_error("convert", ctx, s) : 0;
     if (!s) {
         const mom_config *c = mom_model_config(m);
-        mom_model_info info;
-        mom_model_get_info(m, &info);
         printf("{\"out\": \"%s\", \"n_params\": %lld, \"n_modalities\": %d, \"vocab_size\": %d, \"d_model\": %d, "
                "\"n_layer\": %d}\n",
                out, (long long)info.n_params, c->n_modalities, c->vocab_size, c->d_model, c->n_layer);
