@@ -76,16 +76,30 @@ enum {
     MOM_DECOUPLE_ALL = 0xfu,
 };
 
-/* The unified vocabulary of multimodal data: n_special special tokens
- * (ids 0.., see MOM_TOK_*), then n_text text tokens, then n_image image
- * codes, then n_speech speech units. Modality ids: MOM_MOD_TEXT (special
- * tokens count as text), MOM_MOD_IMAGE, MOM_MOD_SPEECH. All zero: no
- * layout (the ids are whatever the data says). */
-typedef struct mom_vocab_layout {
-    int n_special, n_text, n_image, n_speech;
-} mom_vocab_layout;
+/* The unified vocabulary of multimodal data: special tokens (BOS, EOS,
+ * begin / end image, begin / end speech, pad), text tokens, image codes,
+ * speech units. Modality ids: MOM_MOD_TEXT (special tokens count as text),
+ * MOM_MOD_IMAGE, MOM_MOD_SPEECH. All zero: no layout (the ids are whatever
+ * the data says). Two orders:
+ *   - libmom's own (text_first 0): ids [0, n_special) are the specials in
+ *     MOM_TOK_* order, then n_text text tokens, n_image image codes,
+ *     n_speech speech units; special_id unused (zero).
+ *   - a pretrained vocabulary's (text_first 1): ids [0, n_text) are the
+ *     pretrained tokenizer's, unchanged; then the n_special specials that
+ *     vocabulary lacked, then image codes, then speech units. special_id[k]
+ *     is special k's id: a pretrained token (say its end-of-text, which
+ *     may serve as both BOS and EOS) or one of the appended ones, each of
+ *     which is exactly one special's.
+ * Image codes start at n_special + n_text in both orders, speech units
+ * n_image later. Use mom_vocab_special and mom_vocab_first rather than the
+ * MOM_TOK_* values, which are the ids only in libmom's own order. */
 enum { MOM_TOK_BOS, MOM_TOK_EOS, MOM_TOK_BOI, MOM_TOK_EOI, MOM_TOK_BOSP, MOM_TOK_EOSP, MOM_TOK_PAD, MOM_N_SPECIAL };
 enum { MOM_MOD_TEXT, MOM_MOD_IMAGE, MOM_MOD_SPEECH };
+typedef struct mom_vocab_layout {
+    int n_special, n_text, n_image, n_speech;
+    int text_first;                     /* 0 or 1, see above */
+    int32_t special_id[MOM_N_SPECIAL];  /* with text_first: each special's id */
+} mom_vocab_layout;
 /* Whether a layout is set, its vocabulary size (-1 when a part is negative
  * or the sum overflows), and the modality a token id belongs to (-1:
  * outside the layout). */
@@ -94,6 +108,16 @@ MOM_API int mom_vocab_layout_size(const mom_vocab_layout *v);
 MOM_API int mom_vocab_layout_modality(const mom_vocab_layout *v, int32_t token);
 /* The modalities a layout needs: 1 text only, 2 with images, 3 with speech. */
 MOM_API int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
+/* The id of special token `which` (MOM_TOK_*): special_id[which] in a
+ * pretrained order, else `which` (also without a layout); -1 for a
+ * `which` outside [0, MOM_N_SPECIAL). */
+MOM_API int32_t mom_vocab_special(const mom_vocab_layout *v, int which);
+/* Which special token id `token` is (MOM_TOK_*, the lowest where one id
+ * serves two, such as BOS and EOS), or -1: not a special token of v. */
+MOM_API int mom_vocab_which_special(const mom_vocab_layout *v, int32_t token);
+/* The first id of a modality's own tokens: text tokens, image codes or
+ * speech units (MOM_MOD_*); -1 for another modality. */
+MOM_API int32_t mom_vocab_first(const mom_vocab_layout *v, int modality);
 /* "text", "image", "speech" for the layout's modality ids; else "m<k>". */
 MOM_API const char *mom_modality_name(const mom_vocab_layout *v, int modality);
 
@@ -234,6 +258,17 @@ MOM_API mom_status mom_model_load_pretrained(mom_ctx *ctx, const char *path, mom
  * the dense model computes on any batch. The optimizer state starts at
  * zero. MOM_ERR_INVALID_ARG when dense has more than one modality. */
 MOM_API mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decouple, mom_model **out);
+/* A model whose vocabulary is `layout`, grown from m's pretrained one (m
+ * without a layout): layout must be a pretrained order (text_first 1)
+ * whose text is m's whole vocabulary (n_text = m's vocab_size), so every
+ * pretrained id keeps its row. The rows of the ids it adds (specials, image
+ * codes, speech units) in the embedding, and in the head when untied,
+ * start as mom_model_create(seed) starts them; all else is m's. The
+ * optimizer state starts at zero; m is left as it was. MOM_ERR_CONFIG for
+ * a layout the config check refuses (such as image codes with fewer than
+ * 2 modalities: upcycle first). */
+MOM_API mom_status mom_model_extend_vocab(mom_model *m, const mom_vocab_layout *layout, uint64_t seed,
+                                          mom_model **out);
 /* Writes the folder out_dir (created if missing) holding config.json and
  * model.safetensors (F32) that format's library loads strictly by name:
  * "mamba_ssm" (MambaLMHeadModel; a tied head is written too, as its

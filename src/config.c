@@ -8,6 +8,7 @@
 #include "ctx.h"
 #include "json.h"
 #include "reserved.h"
+#include "vocab.h"
 
 void mom_config_default(mom_config *c)
 {
@@ -98,6 +99,7 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
         if (mom_vocab_layout_size(v) != c->vocab_size) /* -1 on a negative part or overflow */
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout %d + %d + %d + %d does not sum to vocab_size %d",
                             v->n_special, v->n_text, v->n_image, v->n_speech, c->vocab_size);
+        if ((s = vocab_layout_check(ctx, "config", v))) return s;
         if (mom_vocab_layout_n_modalities(v) > c->n_modalities)
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout needs %d modalities, n_modalities = %d",
                             mom_vocab_layout_n_modalities(v), c->n_modalities);
@@ -147,13 +149,20 @@ static mom_status int_parts(mom_ctx *ctx, const json_value *v, const char *what,
     return MOM_OK;
 }
 
-static const char *const layout_names[4] = {"special", "text", "image", "speech"};
+/* The four sizes, then (a pretrained order only) text_first and each
+ * special token's id under vocab_special_name's keys. */
+#define LAYOUT_PARTS (5 + MOM_N_SPECIAL)
 
 static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layout *out)
 {
-    int *const dst[4] = {&out->n_special, &out->n_text, &out->n_image, &out->n_speech};
+    const char *names[LAYOUT_PARTS] = {"special", "text", "image", "speech", "text_first"};
+    int *dst[LAYOUT_PARTS] = {&out->n_special, &out->n_text, &out->n_image, &out->n_speech, &out->text_first};
+    for (int k = 0; k < MOM_N_SPECIAL; k++) {
+        names[5 + k] = vocab_special_name(k);
+        dst[5 + k] = &out->special_id[k];
+    }
     return int_parts(ctx, v, "vocab_layout", "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}",
-                     layout_names, 4, dst);
+                     (const char *const *)names, LAYOUT_PARTS, dst);
 }
 
 static const char *const patch_names[3] = {"patch_size", "image_size", "channels"};
@@ -281,6 +290,15 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
                          v->n_special, v->n_text, v->n_image, v->n_speech);
         if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
         n += m - 1;
+        /* A pretrained order: text_first and the special ids, inside the
+         * layout's object (replacing its closing brace and the config's). */
+        for (int k = -1; v->text_first && k < MOM_N_SPECIAL; k++) {
+            m = k < 0 ? snprintf(buf + n - 2, cap - (size_t)n + 2, ", \"text_first\": 1}}")
+                      : snprintf(buf + n - 2, cap - (size_t)n + 2, ", \"%s\": %d}}", vocab_special_name(k),
+                                 v->special_id[k]);
+            if (m < 0 || (size_t)m >= cap - (size_t)n + 2) return MOM_ERR_INVALID_ARG;
+            n += m - 2;
+        }
     }
     if (mom_patch_dim(&c->patches)) {
         char w[32];

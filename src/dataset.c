@@ -92,8 +92,11 @@ static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d
     mom_status gst = dataset_check_geometry(ctx, path, &geom, MOM_ERR_FORMAT);
     if (gst) return gst;
     const uint64_t patch_dim = (uint64_t)mom_patch_dim(&geom), n_patches = get_u64(h + H_N_PATCHES);
-    mom_vocab_layout lay = {(int)get_u32(h + H_LAYOUT), (int)get_u32(h + H_LAYOUT + 4), (int)get_u32(h + H_LAYOUT + 8),
-                            (int)get_u32(h + H_LAYOUT + 12)};
+    /* libmom's own order: a file has no place for a pretrained one's. */
+    const mom_vocab_layout lay = {.n_special = (int)get_u32(h + H_LAYOUT),
+                                  .n_text = (int)get_u32(h + H_LAYOUT + 4),
+                                  .n_image = (int)get_u32(h + H_LAYOUT + 8),
+                                  .n_speech = (int)get_u32(h + H_LAYOUT + 12)};
     mom_status lst = dataset_check_layout(ctx, path, &lay, vocab, n_mod);
     if (lst) return lst;
     /* Each token takes at least 5 bytes, each document 8: bounding the counts

@@ -18,6 +18,11 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
     mom_vocab_layout dl;
     const mom_vocab_layout *ml = &m->cfg.vocab_layout;
     mom_dataset_vocab_layout(d, &dl);
+    if (mom_vocab_layout_is_set(&dl) && ml->text_first)
+        return mom_fail(m->ctx, MOM_ERR_DATA,
+                        "dataset has libmom's own vocabulary layout (special tokens first, text as bytes), but the "
+                        "model's text ids are a pretrained tokenizer's: import its data with mom data import --jsonl, "
+                        "in that tokenizer's ids");
     if (mom_vocab_layout_is_set(&dl) && mom_vocab_layout_is_set(ml) && memcmp(&dl, ml, sizeof(dl)))
         return mom_fail(m->ctx, MOM_ERR_DATA,
                         "dataset vocabulary layout (special %d, text %d, image %d, speech %d) differs from the "

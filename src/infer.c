@@ -147,7 +147,7 @@ mom_status mom_state_prefill_patches(mom_state *st, int seq, int n, const float 
         return mom_fail(m->ctx, MOM_ERR_NOMEM, "prefill_patches: out of memory");
     }
     for (int i = 0; i < n; i++) {
-        tok[i] = MOM_TOK_PAD;
+        tok[i] = mom_vocab_special(&m->cfg.vocab_layout, MOM_TOK_PAD);
         mod[i] = MOM_MOD_IMAGE;
     }
     layer_carry carry[512];

@@ -107,16 +107,18 @@ mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token)
     if (token < 0 || token >= sp->V)
         return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d is not in [0, %d)", token, sp->V);
     if (!sp->laid_out) return MOM_OK;
-    if ((token == MOM_TOK_BOI && !sp->lay.n_image && !sp->continuous) || (token == MOM_TOK_BOSP && !sp->lay.n_speech))
+    const mom_vocab_layout *v = &sp->lay;
+    const int which = mom_vocab_which_special(v, token);
+    if ((which == MOM_TOK_BOI && !v->n_image && !sp->continuous) || (which == MOM_TOK_BOSP && !v->n_speech))
         return mom_fail(sp->ctx, MOM_ERR_DATA, "sampler: token %d opens %s, but the vocabulary has none", token,
-                        token == MOM_TOK_BOI ? "an image" : "a recording");
+                        which == MOM_TOK_BOI ? "an image" : "a recording");
     seq_grammar *g = &sp->g[seq];
-    if (token == MOM_TOK_BOI || token == MOM_TOK_BOSP) {
-        g->segment = token == MOM_TOK_BOI ? IN_IMAGE : IN_SPEECH;
+    if (which == MOM_TOK_BOI || which == MOM_TOK_BOSP) {
+        g->segment = which == MOM_TOK_BOI ? IN_IMAGE : IN_SPEECH;
         g->count = 0;
-    } else if (token < MOM_N_SPECIAL) {
+    } else if (which >= 0) {
         g->segment = IN_TEXT; /* EOI, EOSP, BOS, EOS, PAD end any segment */
-    } else if (mom_vocab_layout_modality(&sp->lay, token) != MOM_MOD_TEXT) {
+    } else if (mom_vocab_layout_modality(v, token) != MOM_MOD_TEXT) {
         g->count++;
     }
     return MOM_OK;
@@ -131,25 +133,33 @@ static int allowed(const mom_sampler *sp, const seq_grammar *g)
         return n;
     }
     const mom_vocab_layout *v = &sp->lay;
-    const int text0 = v->n_special, image0 = text0 + v->n_text, speech0 = image0 + v->n_image;
+    const int32_t text0 = mom_vocab_first(v, MOM_MOD_TEXT), image0 = mom_vocab_first(v, MOM_MOD_IMAGE),
+                  speech0 = mom_vocab_first(v, MOM_MOD_SPEECH);
+    const int32_t eos = mom_vocab_special(v, MOM_TOK_EOS), eoi = mom_vocab_special(v, MOM_TOK_EOI),
+                  eosp = mom_vocab_special(v, MOM_TOK_EOSP);
     if (g->segment == IN_IMAGE && sp->continuous) {
-        sp->cand[n++] = MOM_TOK_EOI; /* the patches come from diffusion, not from here */
+        sp->cand[n++] = eoi; /* the patches come from diffusion, not from here */
     } else if (g->segment == IN_IMAGE) {
         const int must_end = sp->s.image_tokens > 0 && g->count >= sp->s.image_tokens;
         const int may_end = sp->s.image_tokens == 0 || must_end;
-        if (may_end) sp->cand[n++] = MOM_TOK_EOI;
+        if (may_end) sp->cand[n++] = eoi;
         if (!must_end)
             for (int t = image0; t < speech0; t++) sp->cand[n++] = t;
     } else if (g->segment == IN_SPEECH) {
         const int must_end = g->count >= sp->s.speech_tokens;
-        if (g->count > 0) sp->cand[n++] = MOM_TOK_EOSP;
+        if (g->count > 0) sp->cand[n++] = eosp;
         if (!must_end)
             for (int t = speech0; t < speech0 + v->n_speech; t++) sp->cand[n++] = t;
     } else {
-        sp->cand[n++] = MOM_TOK_EOS;
-        if (v->n_image || sp->continuous) sp->cand[n++] = MOM_TOK_BOI;
-        if (v->n_speech) sp->cand[n++] = MOM_TOK_BOSP;
-        for (int t = text0; t < image0; t++) sp->cand[n++] = t;
+        sp->cand[n++] = eos;
+        if (v->n_image || sp->continuous) sp->cand[n++] = mom_vocab_special(v, MOM_TOK_BOI);
+        if (v->n_speech) sp->cand[n++] = mom_vocab_special(v, MOM_TOK_BOSP);
+        /* A pretrained vocabulary may hold specials among its text (its
+         * end-of-text as EOS): those are drawn as what they are, above, or
+         * not at all. */
+        const int32_t text_end = text0 + v->n_text;
+        for (int t = text0; t < text_end; t++)
+            if (!v->text_first || mom_vocab_which_special(v, t) < 0) sp->cand[n++] = t;
     }
     return n;
 }

@@ -277,7 +277,7 @@ static void row_mom_vocab_layout_is_set(fixture *f)
 {
     (void)f;
     VAL(mom_vocab_layout_is_set(NULL), 0);
-    const mom_vocab_layout zero = {0, 0, 0, 0};
+    const mom_vocab_layout zero = {.n_special = 0, .n_text = 0, .n_image = 0, .n_speech = 0};
     VAL(mom_vocab_layout_is_set(&zero), 0);
 }
 
@@ -285,7 +285,7 @@ static void row_mom_vocab_layout_size(fixture *f)
 {
     (void)f;
     VAL(mom_vocab_layout_size(NULL), 0);
-    const mom_vocab_layout neg = {MOM_N_SPECIAL, -1, 0, 0}, big = {INT_MAX, INT_MAX, 1, 0};
+    const mom_vocab_layout neg = {.n_special = MOM_N_SPECIAL, .n_text = -1, .n_image = 0, .n_speech = 0}, big = {.n_special = INT_MAX, .n_text = INT_MAX, .n_image = 1, .n_speech = 0};
     VAL(mom_vocab_layout_size(&neg), -1);
     VAL(mom_vocab_layout_size(&big), -1);
 }
@@ -558,7 +558,7 @@ static void row_mom_config_to_json(fixture *f)
     BAD(NULL, mom_config_to_json(&cfg, buf, 5), MOM_ERR_INVALID_ARG, NULL);
     assert_true(strlen(buf) < 5);
     /* the layout and the patches are appended: too short for them as well */
-    cfg.vocab_layout = (mom_vocab_layout){MOM_N_SPECIAL, V - MOM_N_SPECIAL, 0, 0};
+    cfg.vocab_layout = (mom_vocab_layout){.n_special = MOM_N_SPECIAL, .n_text = V - MOM_N_SPECIAL};
     cfg.patches = (mom_patch_geometry){PATCH, IMAGE, 1};
     assert_int_equal(mom_config_to_json(&cfg, buf, sizeof buf), MOM_OK);
     const size_t full = strlen(buf);
@@ -1126,7 +1126,7 @@ static void row_mom_dataset_modalities(fixture *f) { (void)f; VAL_NULL(mom_datas
 
 static void row_mom_dataset_vocab_layout(fixture *f)
 {
-    mom_vocab_layout l = {1, 2, 3, 4};
+    mom_vocab_layout l = {.n_special = 1, .n_text = 2, .n_image = 3, .n_speech = 4};
     BAD(NULL, mom_dataset_vocab_layout(NULL, &l), MOM_ERR_INVALID_ARG, NULL);
     assert_int_equal(l.n_special + l.n_text + l.n_image + l.n_speech, 0);
     BAD(f->ctx, mom_dataset_vocab_layout(f->d, NULL), MOM_ERR_INVALID_ARG, "mom_dataset_vocab_layout: out is NULL");
@@ -1277,7 +1277,7 @@ static void row_mom_dataset_write(fixture *f)
         mod[i] = 0;
     }
     const int64_t starts[3] = {0, 8, 16}, bad_starts[3] = {0, 20, 16};
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 3, 0, 0}; /* sums to 10, not V */
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 3, .n_image = 0, .n_speech = 0}; /* sums to 10, not V */
     const mom_patch_geometry g = {PATCH, IMAGE, 1}, bad_g = {3, 4, 1};
     const float patches[PATCH_DIM] = {0};
     mom_ctx *c = f->ctx;

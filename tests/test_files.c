@@ -689,7 +689,7 @@ static void test_ds_roundtrip(void **state)
 static void test_ds_version_1(void **state)
 {
     fixture *f = *state;
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 1017, 0, 0};
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 1017, .n_image = 0, .n_speech = 0};
     int32_t tok[4] = {MOM_TOK_BOS, 9, 10, MOM_TOK_EOS};
     assert_int_equal(mom_dataset_write(&f->ctx, in_dir(f, "v2.bin"), tok, NULL, 4, NULL, 1, 1024, 1, &lay, NULL, NULL), MOM_OK);
     size_t n;
@@ -963,7 +963,7 @@ static void test_ds_write_rejects(void **state)
 
 /* 4 x 4 gray images in 2 x 2 patches: 4 positions of 4 values each. */
 static const mom_patch_geometry pgeom = {2, 4, 1};
-static const mom_vocab_layout play = {MOM_N_SPECIAL, 1024 - MOM_N_SPECIAL, 0, 0};
+static const mom_vocab_layout play = {.n_special = MOM_N_SPECIAL, .n_text = 1024 - MOM_N_SPECIAL, .n_image = 0, .n_speech = 0};
 enum { PDIM = 4, PPI = 4, PNT = 25, PROWS = 12 };
 #define PP MOM_TOK_PAD
 /* Three documents: text then an image, an image first, an image last. */

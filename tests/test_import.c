@@ -141,7 +141,7 @@ static void test_utf8(void **state)
 static void test_layout_modalities(void **state)
 {
     fixture *f = *state;
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 4, 3, 2}; /* ids 0-6 special, 7-10 text, 11-13 image, 14-15 speech */
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 4, .n_image = 3, .n_speech = 2}; /* ids 0-6 special, 7-10 text, 11-13 image, 14-15 speech */
     int32_t tok[6] = {MOM_TOK_BOS, 8, MOM_TOK_BOI, 12, 15, MOM_TOK_EOS};
     uint8_t mod[6] = {0, 0, 0, 1, 2, 0};
     const char *p = in_dir(f, "lay.bin");
@@ -194,7 +194,7 @@ static void test_layout_config_and_model(void **state)
     assert_non_null(strstr(mom_ctx_last_error(f->ctx), "unknown part \"pixels\""));
 
     mom_model *m = tu_new_model(f->ctx, &c, 1);
-    const mom_vocab_layout other = {MOM_N_SPECIAL, 5, 2, 2};
+    const mom_vocab_layout other = {.n_special = MOM_N_SPECIAL, .n_text = 5, .n_image = 2, .n_speech = 2};
     int32_t tok[3] = {MOM_TOK_BOS, 8, MOM_TOK_EOS};
     if (mom_dataset_write(f->ctx, in_dir(f, "o.bin"), tok, NULL, 3, NULL, 1, 16, 3, &other, NULL, NULL))
         fail_msg("%s", mom_ctx_last_error(f->ctx));
@@ -243,7 +243,7 @@ static void test_patch_config(void **state)
     }
     /* A text-only file has no patches: a continuous-image model refuses it. */
     mom_model *m = tu_new_model(f->ctx, &c, 1);
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 256, 0, 0};
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 256, .n_image = 0, .n_speech = 0};
     int32_t tok[3] = {MOM_TOK_BOS, 8, MOM_TOK_EOS};
     if (mom_dataset_write(f->ctx, in_dir(f, "t.bin"), tok, NULL, 3, NULL, 1, 263, 2, &lay, NULL, NULL))
         fail_msg("%s", mom_ctx_last_error(f->ctx));

@@ -401,7 +401,7 @@ static void test_rgb_patches(void **state)
     /* As a prompt segment: BOI, the codes past the special and text
      * tokens, EOI; an image off the grid, or a vocabulary of another
      * size, is refused with both named. */
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 256, 4, 0}, other = {MOM_N_SPECIAL, 256, 8, 0};
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 256, .n_image = 4, .n_speech = 0}, other = {.n_special = MOM_N_SPECIAL, .n_text = 256, .n_image = 8, .n_speech = 0};
     int32_t tok[6];
     uint8_t mod[6];
     assert_int_equal(mom_vq_image_tokens(&f->ctx, vq, &lay, px, 4, 4, 3, tok, mod), MOM_OK);
@@ -500,7 +500,7 @@ static void test_manifest_patches(void **state)
     if (mom_dataset_open(&f->ctx, out, &d)) fail_msg("%s", f->ctx.err);
     mom_vocab_layout lay;
     assert_int_equal(mom_dataset_vocab_layout(d, &lay), MOM_OK);
-    const mom_vocab_layout want_lay = {MOM_N_SPECIAL, 256, 0, 0};
+    const mom_vocab_layout want_lay = {.n_special = MOM_N_SPECIAL, .n_text = 256, .n_image = 0, .n_speech = 0};
     assert_memory_equal(&lay, &want_lay, sizeof lay);
     assert_int_equal(mom_dataset_vocab_size(d), MOM_N_SPECIAL + 256);
     assert_int_equal(mom_dataset_n_modalities(d), 2);

@@ -15,7 +15,7 @@
 #include "test_util.h"
 
 /* 7 special tokens, 20 text, 12 image codes, 9 speech units. */
-static const mom_vocab_layout LAYOUT = {MOM_N_SPECIAL, 20, 12, 9};
+static const mom_vocab_layout LAYOUT = {.n_special = MOM_N_SPECIAL, .n_text = 20, .n_image = 12, .n_speech = 9};
 enum { V = MOM_N_SPECIAL + 20 + 12 + 9 };
 #define TOL 1e-5
 
@@ -388,7 +388,7 @@ static void test_bad_input_leaves_state(void **s)
  * of a 4 x 4 gray image (4 positions of 4 floats). */
 static mom_model *new_patch_model(mom_ctx *ctx)
 {
-    const mom_vocab_layout lay = {MOM_N_SPECIAL, 20, 0, 0};
+    const mom_vocab_layout lay = {.n_special = MOM_N_SPECIAL, .n_text = 20, .n_image = 0, .n_speech = 0};
     mom_config c = tu_config(2, MOM_N_SPECIAL + 20, 24, 2, 16);
     c.vocab_layout = lay;
     const mom_patch_geometry g = {2, 4, 1};
@@ -684,7 +684,7 @@ static void test_sampling_keeps_modalities(void **st)
 
     /* A vocabulary without speech: BOSP opens nothing, and is refused. */
     mom_config c = tu_config(2, MOM_N_SPECIAL + 20 + 12, 24, 1, 16);
-    const mom_vocab_layout no_speech = {MOM_N_SPECIAL, 20, 12, 0};
+    const mom_vocab_layout no_speech = {.n_special = MOM_N_SPECIAL, .n_text = 20, .n_image = 12, .n_speech = 0};
     c.vocab_layout = no_speech;
     m = tu_new_model(ctx, &c, 1);
     sp = new_sampler(m, &sg, 1);

@@ -2,7 +2,9 @@
  *
  * The prompt is BOS, then an image (BOI codes EOI) and / or a recording
  * (BOSP units EOSP) if given, then the text, then BOI or BOSP if --then
- * asks for one. It is prefilled once; with --n N the state is branched
+ * asks for one. The text is bytes (--prompt) in libmom's own vocabulary,
+ * and token ids (--prompt-ids) in any: a pretrained vocabulary's text is
+ * its tokenizer's ids, which are also what is printed for it. It is prefilled once; with --n N the state is branched
  * into N sequences that step together, each with its own random stream.
  * Text goes to stdout; each image is decoded through the codebook to a
  * PNG and each recording's units are written as a list (and as a WAV
@@ -18,7 +20,7 @@
 #include "stop_signal.h"
 
 typedef struct gen_opts {
-    const char *model, *prompt, *image, *audio, *then, *vq_path, *units_path, *out, *setting, *backend;
+    const char *model, *prompt, *prompt_ids, *image, *audio, *then, *vq_path, *units_path, *out, *setting, *backend;
     float temperature, top_p;
     int top_k, max_tokens, max_context, n, threads, ddim_steps, device;
     int64_t seed;
@@ -88,6 +90,9 @@ typedef struct gen {
 
 static int fail(gen *g, mom_status s) { return tool_error("generate", g->ctx, s); }
 
+/* The id of special token `which` (MOM_TOK_*) in the model's vocabulary. */
+static int32_t special(const gen *g, int which) { return mom_vocab_special(&g->lay, which); }
+
 /* --out is made when the first file goes there. */
 static int ensure_out(gen *g)
 {
@@ -122,11 +127,37 @@ static int load_codebooks(gen *g)
     return 0;
 }
 
+/* --prompt-ids "5 17 9" (or comma-separated): text token ids, each one
+ * of the vocabulary's text part. */
+static int push_prompt_ids(gen *g, tok_buf *p)
+{
+    const char *c = g->o.prompt_ids;
+    for (;;) {
+        while (*c == ' ' || *c == ',') c++;
+        if (!*c) return 0;
+        char *end;
+        const long id = strtol(c, &end, 10);
+        if (end == c || (*end && *end != ' ' && *end != ',') || id < 0 || id >= g->V ||
+            mom_vocab_layout_modality(&g->lay, (int32_t)id) != MOM_MOD_TEXT) {
+            fprintf(stderr, "mom generate: --prompt-ids: \"%.*s\" is not a text token id of the model (text ids: "
+                            "[%d, %d))\n",
+                    (int)strcspn(c, " ,"), c, mom_vocab_first(&g->lay, MOM_MOD_TEXT),
+                    mom_vocab_first(&g->lay, MOM_MOD_TEXT) + g->lay.n_text);
+            return -1;
+        }
+        if (push(p, (int32_t)id, MOM_MOD_TEXT)) {
+            fprintf(stderr, "mom generate: out of memory building the prompt\n");
+            return -1;
+        }
+        c = end;
+    }
+}
+
 /* BOS, [image], [recording], text, [BOI | BOSP]. */
 static int build_prompt(gen *g, tok_buf *p)
 {
     const mom_vocab_layout *v = &g->lay;
-    int bad = push(p, MOM_TOK_BOS, MOM_MOD_TEXT);
+    int bad = push(p, special(g, MOM_TOK_BOS), MOM_MOD_TEXT);
     mom_status s;
     if (g->o.image && g->continuous) {
         fprintf(stderr, "mom generate: --image %s: image prompts for a continuous-image model are not supported yet\n",
@@ -161,9 +192,9 @@ static int build_prompt(gen *g, tok_buf *p)
         int32_t *u = NULL;
         size_t n = 0;
         if ((s = mom_units_encode_file(g->ctx, g->units, g->o.audio, &u, &n))) return fail(g, s);
-        bad |= push(p, MOM_TOK_BOSP, MOM_MOD_TEXT);
-        for (size_t i = 0; i < n; i++) bad |= push(p, v->n_special + v->n_text + v->n_image + u[i], MOM_MOD_SPEECH);
-        bad |= push(p, MOM_TOK_EOSP, MOM_MOD_TEXT);
+        bad |= push(p, special(g, MOM_TOK_BOSP), MOM_MOD_TEXT);
+        for (size_t i = 0; i < n; i++) bad |= push(p, mom_vocab_first(v, MOM_MOD_SPEECH) + u[i], MOM_MOD_SPEECH);
+        bad |= push(p, special(g, MOM_TOK_EOSP), MOM_MOD_TEXT);
         free(u);
     }
     for (const unsigned char *c = (const unsigned char *)(g->o.prompt ? g->o.prompt : ""); *c; c++) {
@@ -172,10 +203,11 @@ static int build_prompt(gen *g, tok_buf *p)
                     *c, (int)(c - (const unsigned char *)g->o.prompt), v->n_text);
             return -1;
         }
-        bad |= push(p, v->n_special + *c, MOM_MOD_TEXT);
+        bad |= push(p, mom_vocab_first(v, MOM_MOD_TEXT) + *c, MOM_MOD_TEXT);
     }
-    if (g->o.then && !strcmp(g->o.then, "image")) bad |= push(p, MOM_TOK_BOI, MOM_MOD_TEXT);
-    if (g->o.then && !strcmp(g->o.then, "speech")) bad |= push(p, MOM_TOK_BOSP, MOM_MOD_TEXT);
+    if (g->o.prompt_ids && push_prompt_ids(g, p)) return -1;
+    if (g->o.then && !strcmp(g->o.then, "image")) bad |= push(p, special(g, MOM_TOK_BOI), MOM_MOD_TEXT);
+    if (g->o.then && !strcmp(g->o.then, "speech")) bad |= push(p, special(g, MOM_TOK_BOSP), MOM_MOD_TEXT);
     if (bad) {
         fprintf(stderr, "mom generate: out of memory building the prompt\n");
         return -1;
@@ -188,7 +220,7 @@ typedef struct sample_out {
     char *text;
     size_t n_text, cap_text;
     tok_buf seg; /* the codes or units of the image or recording under way */
-    int in_seg;  /* BOI or BOSP came, its end not yet */
+    int in_seg;  /* MOM_TOK_BOI or MOM_TOK_BOSP came, its end not yet; else 0 */
     int images, recordings, done;
 } sample_out;
 
@@ -216,7 +248,7 @@ static int write_codes(gen *g, int k, int j, const sample_out *so, int32_t base)
 static int write_image(gen *g, int k, sample_out *so)
 {
     const int j = so->images++;
-    const int32_t base = g->lay.n_special + g->lay.n_text;
+    const int32_t base = mom_vocab_first(&g->lay, MOM_MOD_IMAGE);
     if (ensure_out(g)) return -1;
     if (!g->vq || so->seg.n != (size_t)mom_vq_tokens_per_image(g->vq)) return write_codes(g, k, j, so, base);
     char path[4300];
@@ -240,7 +272,7 @@ static int write_recording(gen *g, int k, sample_out *so)
 {
     char path[4300];
     const int j = so->recordings++;
-    const int32_t base = g->lay.n_special + g->lay.n_text + g->lay.n_image;
+    const int32_t base = mom_vocab_first(&g->lay, MOM_MOD_SPEECH);
     if (ensure_out(g)) return -1;
     snprintf(path, sizeof(path), "%s/sample%d_speech%d.units.txt", g->o.out, k, j);
     FILE *f = fopen(path, "w");
@@ -308,38 +340,54 @@ static int draw_image(gen *g, mom_state *st, int k, sample_out *so)
     return 0;
 }
 
+/* Appends n bytes to a sample's text (and to stdout when streaming). */
+static int put_text(sample_out *so, const char *c, size_t n, int stream)
+{
+    if (stream) {
+        fwrite(c, 1, n, stdout);
+        fflush(stdout);
+    }
+    if (so->n_text + n > so->cap_text) {
+        size_t cap = so->cap_text ? 2 * so->cap_text : 256;
+        while (cap < so->n_text + n) cap *= 2;
+        char *nt = realloc(so->text, cap);
+        if (!nt) return -1;
+        so->text = nt;
+        so->cap_text = cap;
+    }
+    memcpy(so->text + so->n_text, c, n);
+    so->n_text += n;
+    return 0;
+}
+
 /* Takes sequence k's next token into its output. */
 static int take(gen *g, int k, sample_out *so, int32_t t, int stream)
 {
     const mom_vocab_layout *v = &g->lay;
     const int mod = mom_vocab_layout_modality(v, t);
-    if (t == MOM_TOK_EOS) {
+    /* EOS first: a pretrained vocabulary's end-of-text may be BOS too. */
+    if (t == special(g, MOM_TOK_EOS)) {
         so->done = 1;
         return 0;
     }
-    if (t == MOM_TOK_BOI || t == MOM_TOK_BOSP) {
+    const int which = mom_vocab_which_special(v, t);
+    if (which == MOM_TOK_BOI || which == MOM_TOK_BOSP) {
         so->seg.n = 0;
-        so->in_seg = t;
+        so->in_seg = which;
         return 0;
     }
-    if (t == MOM_TOK_EOI || t == MOM_TOK_EOSP) so->in_seg = 0;
-    if (t == MOM_TOK_EOI) return write_image(g, k, so);
-    if (t == MOM_TOK_EOSP) return write_recording(g, k, so);
-    if (t < v->n_special) return 0;
+    if (which == MOM_TOK_EOI || which == MOM_TOK_EOSP) so->in_seg = 0;
+    if (which == MOM_TOK_EOI) return write_image(g, k, so);
+    if (which == MOM_TOK_EOSP) return write_recording(g, k, so);
+    if (which >= 0) return 0;
     if (mod != MOM_MOD_TEXT) return push(&so->seg, t, mod);
-    const char c = (char)(t - v->n_special);
-    if (stream) {
-        fputc(c, stdout);
-        fflush(stdout);
+    if (!v->text_first) {
+        const char c = (char)(t - mom_vocab_first(v, MOM_MOD_TEXT));
+        return put_text(so, &c, 1, stream);
     }
-    if (so->n_text == so->cap_text) {
-        so->cap_text = so->cap_text ? 2 * so->cap_text : 256;
-        char *nt = realloc(so->text, so->cap_text);
-        if (!nt) return -1;
-        so->text = nt;
-    }
-    so->text[so->n_text++] = c;
-    return 0;
+    char id[16]; /* a pretrained tokenizer's id: the user's tokenizer decodes it */
+    const int n = snprintf(id, sizeof(id), "%s%d", so->n_text ? " " : "", t);
+    return put_text(so, id, (size_t)n, stream);
 }
 
 /* 0, -1 on failure (reported), or 128 + the signal that stopped it. */
@@ -384,7 +432,8 @@ static int run(gen *g)
     for (int k = 0; !rc && k < n; k++) {
         for (size_t i = 0; !rc && i < prompt.n; i++)
             if ((s = mom_sampler_accept(sp, k, prompt.tok[i]))) rc = fail(g, s);
-        const int32_t last = prompt.tok[prompt.n - 1]; /* --then opened an image or a recording */
+        /* --then opened an image or a recording */
+        const int last = mom_vocab_which_special(&g->lay, prompt.tok[prompt.n - 1]);
         if (last == MOM_TOK_BOI || last == MOM_TOK_BOSP) out[k].in_seg = last;
     }
     const double t1 = now_seconds();
@@ -398,7 +447,7 @@ static int run(gen *g)
         }
         int live = 0;
         for (int k = 0; !rc && k < n; k++) {
-            next[k] = MOM_TOK_PAD;
+            next[k] = special(g, MOM_TOK_PAD);
             next_mod[k] = MOM_MOD_TEXT;
             if (out[k].done) continue;
             if (g->continuous && out[k].in_seg == MOM_TOK_BOI) {
@@ -406,7 +455,7 @@ static int run(gen *g)
                 const double ti = now_seconds();
                 if (draw_image(g, st, k, &out[k])) rc = -1;
                 image_s += now_seconds() - ti;
-                next[k] = MOM_TOK_EOI;
+                next[k] = special(g, MOM_TOK_EOI);
                 if (!rc && (s = mom_sampler_accept(sp, k, next[k]))) rc = fail(g, s);
                 live++;
                 continue;
@@ -478,6 +527,9 @@ int cmd_generate(int argc, char **argv)
     arg_opt opts[] = {
         {"--model", ARG_STR, &o->model, "MODEL.safetensors", "the model (required)", 0},
         {"--prompt", ARG_STR, &o->prompt, "TEXT", "text the sample continues (default: none)", 0},
+        {"--prompt-ids", ARG_STR, &o->prompt_ids, "IDS",
+         "text token ids the sample continues, such as \"5 17 9\" (a pretrained vocabulary's: its tokenizer's ids, "
+         "also what is printed)", 0},
         {"--image", ARG_STR, &o->image, "IMAGE", "an image before the text (captioning)", 0},
         {"--audio", ARG_STR, &o->audio, "WAV", "a recording before the text (transcription)", 0},
         {"--then", ARG_STR, &o->then, "text|image|speech", "open an image or a recording after the prompt", 0},
@@ -546,6 +598,12 @@ int cmd_generate(int argc, char **argv)
                     o->model);
             rc = 1;
         }
+    }
+    if (!rc && o->prompt && g.lay.text_first) {
+        fprintf(stderr, "mom generate: --prompt: %s's text tokens are a pretrained tokenizer's, not bytes; give them "
+                        "with --prompt-ids\n",
+                o->model);
+        rc = 1;
     }
     if (!rc && o->setting) {
         if (strcmp(o->setting, "transfusion")) {

@@ -312,13 +312,13 @@ mom_status mom_vq_image_tokens(mom_ctx *ctx, const mom_vq *vq, const mom_vocab_l
     const int nt = mom_vq_tokens_per_image(vq);
     mom_status s = mom_vq_encode(ctx, vq, pixels, tokens + 1);
     if (s) return s;
-    tokens[0] = MOM_TOK_BOI;
+    tokens[0] = mom_vocab_special(layout, MOM_TOK_BOI);
     modality[0] = MOM_MOD_TEXT;
     for (int i = 1; i <= nt; i++) {
-        tokens[i] += layout->n_special + layout->n_text;
+        tokens[i] += mom_vocab_first(layout, MOM_MOD_IMAGE);
         modality[i] = MOM_MOD_IMAGE;
     }
-    tokens[nt + 1] = MOM_TOK_EOI;
+    tokens[nt + 1] = mom_vocab_special(layout, MOM_TOK_EOI);
     modality[nt + 1] = MOM_MOD_TEXT;
     return MOM_OK;
 }

@@ -40,9 +40,12 @@ static int push(doc_buf *d, int32_t token, int modality)
     return 0;
 }
 
+/* libmom's own order (text_first 0), so the importers below write the
+ * MOM_TOK_* values as the special tokens' ids. */
 mom_status mom_import_layout(const mom_vq *vq, const mom_units *units, mom_vocab_layout *out)
 {
     if (!out) return MOM_ERR_INVALID_ARG;
+    memset(out, 0, sizeof(*out));
     out->n_special = MOM_N_SPECIAL;
     out->n_text = MOM_TEXT_BYTES;
     out->n_image = vq ? mom_vq_codes(vq) : 0;
