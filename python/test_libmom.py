@@ -380,6 +380,32 @@ class Inference(Base):
                 self.assertEqual(int(t), int(np.argmax(lg)))
                 lg = st.step(t, fill)[0]
 
+    def test_generate_pretrained_layout(self):
+        """A pretrained order (mom convert --add-image-codes ...): the dict
+        round-trips, and EOS is the layout's id (0, the pretrained
+        end-of-text, also BOS), not libmom's own 1."""
+        layout = {"special": 5, "text": 40, "image": 8, "speech": 0, "text_first": 1, "bos": 0, "eos": 0,
+                  "boi": 40, "eoi": 41, "bosp": 42, "eosp": 43, "pad": 44}
+        m = libmom.Model.create(self.ctx, {"n_modalities": 2, "vocab_size": 53, "d_model": 32, "n_layer": 1,
+                                           "vocab_layout": layout}, seed=2)
+        self.assertEqual(m.vocab_layout, layout)
+        self.assertEqual((m.special_token("eos"), m.special_token("pad")), (0, 44))
+        with self.assertError(libmom.ERR_INVALID_ARG, "'eot' is not one of bos, eos"):
+            m.special_token("eot")
+        seen_eos = False
+        for seed in range(30):
+            out = m.generate([0, 5, 9], 0, max_tokens=30, seed=seed)
+            self.assertNotIn(0, out[:-1].tolist())
+            self.assertFalse(set(out.tolist()) & {42, 43, 44})  # no speech: no BOSP, EOSP; never PAD
+            inside = False  # image codes (45..52) only between BOI (40) and EOI (41)
+            for t in out.tolist():
+                self.assertTrue(t >= 45 or t == 41 if inside else t < 45 and t != 41, out)
+                inside = t == 40 or (inside and t != 41)
+            if len(out) < 30:
+                self.assertEqual(out[-1], 0)
+                seen_eos = True
+        self.assertTrue(seen_eos, "30 samples of 30 tokens from an untrained model never drew EOS (id 0)")
+
     def test_sampler(self):
         m = libmom.Model.create(self.ctx, CONFIG, seed=6)
         lg = np.zeros(300, np.float32)

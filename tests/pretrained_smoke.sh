@@ -87,6 +87,43 @@ grep -q "local_experts_x_proj" up2.mom || fail "upcycle 2: no local_experts_x_pr
 "$mom" convert --from hf-F32-0 --upcycle 9 --out x.mom > /dev/null 2> err.txt && fail "--upcycle 9 accepted"
 [ -e x.mom ] && fail "a refused upcycle wrote x.mom"
 
+# A multimodal vocabulary past the pretrained one: the pretrained ids stay,
+# id 0 serves as BOS and EOS, the other specials, 16 image codes and 8
+# speech units are appended (mamba_ssm's padded 32 rows stay text).
+"$mom" convert --from mamba_ssm-F32-0 --upcycle 3 --add-image-codes 16 --add-speech-units 8 --bos 0 --eos 0 \
+    --out mm.mom > out.txt 2> err.txt || fail "extend the vocabulary: $(cat err.txt)"
+grep -qF '"vocab_size": 61' out.txt && grep -qF '"pretrained_ids": 32, "image_codes": {"first": 37, "n": 16}' out.txt &&
+    grep -qF '"special": {"bos": 0, "eos": 0, "boi": 32, "eoi": 33, "bosp": 34, "eosp": 35, "pad": 36}' out.txt ||
+    fail "extended vocabulary: $(cat out.txt)"
+"$mom" info --model mm.mom 2>&1 | grep -qF '"text_first": 1, "bos": 0, "eos": 0, "boi": 32' || fail "info: no text_first layout"
+# Its data: the pretrained tokenizer's ids and the appended ones, imported
+# without a layout; train, then sample: text ids printed, an image's codes
+# listed, only codes inside it.
+for i in $(seq 0 40); do
+    echo "{\"segments\": [{\"modality\": 0, \"tokens\": [0, $((i % 29)), 32]}, {\"modality\": 1, \"tokens\": [$((37 + i % 16)), $((37 + (i * 3) % 16))]}, {\"modality\": 0, \"tokens\": [33, 5, 0]}]}"
+done > mm.jsonl
+"$mom" data import --jsonl mm.jsonl --out mm.bin --vocab 61 --modalities 3 > /dev/null || fail "import mm data"
+rm -rf mmrun
+"$mom" train --model mm.mom --data mm.bin --batch 2 --seq 8 --steps 2 --threads 1 --out mmrun > /dev/null 2> err.txt ||
+    fail "train the extended model: $(cat err.txt)"
+"$mom" generate --model mmrun/model.safetensors --prompt-ids "0 5 9" --then image --max-tokens 40 --seed 3 --out gen \
+    > gen.txt 2> err.txt || fail "generate from the extended model: $(cat err.txt)"
+codes=$(cat gen/sample0_image0.codes.txt 2> /dev/null)
+[ -n "$codes" ] || fail "generate --then image wrote no codes: $(cat err.txt)"
+for c in $codes; do [ "$c" -ge 0 ] && [ "$c" -lt 16 ] || fail "image code $c is not in [0, 16)"; done
+grep -qE '^[0-9 ]*$' gen.txt || fail "text of a pretrained vocabulary is not ids: $(cat gen.txt)"
+"$mom" generate --model mm.mom --prompt hi > /dev/null 2> err.txt && fail "--prompt bytes accepted for pretrained ids"
+grep -qF "give them with --prompt-ids" err.txt || fail "--prompt refusal: $(cat err.txt)"
+"$mom" generate --model mm.mom --prompt-ids "5 40" > /dev/null 2> err.txt && fail "--prompt-ids with an image code accepted"
+grep -qF '"40" is not a text token id of the model (text ids: [0, 32))' err.txt || fail "--prompt-ids refusal: $(cat err.txt)"
+# Refusals, nothing written.
+"$mom" convert --from hf-F32-0 --add-image-codes 4 --out x.mom > /dev/null 2> err.txt && fail "image codes on a dense model"
+grep -qF -- "--add-image-codes needs --upcycle 2 or more" err.txt || fail "dense image codes: $(cat err.txt)"
+"$mom" convert --from hf-F32-0 --upcycle 2 --eos 30 --out x.mom > /dev/null 2> err.txt && fail "--eos 30 accepted"
+grep -qF -- "--eos 30 is not a token of the pretrained vocabulary [0, 30)" err.txt || fail "--eos refusal: $(cat err.txt)"
+"$mom" convert --from hf-F32-0 --upcycle 3 --add-speech-units -2 --out x.mom > /dev/null 2> err.txt && fail "-2 units"
+[ -e x.mom ] && fail "a refused vocabulary wrote x.mom"
+
 # Export, then convert: the same bytes, in either format; the folder is
 # created, and holds config.json and model.safetensors only.
 for case in mamba_ssm-F32-0 mamba_ssm-BF16-3 hf-F16-0 hf-BF16-3 mamba_ssm-F32-3; do

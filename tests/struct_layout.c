@@ -18,7 +18,7 @@ typedef struct row {
 /* Each struct's fields in declaration order, the structs one after another. */
 static const row rows[] = {
     F(mom_vocab_layout, n_special), F(mom_vocab_layout, n_text), F(mom_vocab_layout, n_image),
-    F(mom_vocab_layout, n_speech),
+    F(mom_vocab_layout, n_speech), F(mom_vocab_layout, text_first), F(mom_vocab_layout, special_id),
     F(mom_patch_geometry, patch_size), F(mom_patch_geometry, image_size), F(mom_patch_geometry, channels),
     F(mom_config, n_modalities), F(mom_config, vocab_size), F(mom_config, d_model), F(mom_config, n_layer),
     F(mom_config, d_state), F(mom_config, d_conv), F(mom_config, expand), F(mom_config, dt_rank),

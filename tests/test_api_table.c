@@ -285,7 +285,8 @@ static void row_mom_vocab_layout_size(fixture *f)
 {
     (void)f;
     VAL(mom_vocab_layout_size(NULL), 0);
-    const mom_vocab_layout neg = {.n_special = MOM_N_SPECIAL, .n_text = -1, .n_image = 0, .n_speech = 0}, big = {.n_special = INT_MAX, .n_text = INT_MAX, .n_image = 1, .n_speech = 0};
+    const mom_vocab_layout neg = {.n_special = MOM_N_SPECIAL, .n_text = -1},
+                           big = {.n_special = INT_MAX, .n_text = INT_MAX, .n_image = 1};
     VAL(mom_vocab_layout_size(&neg), -1);
     VAL(mom_vocab_layout_size(&big), -1);
 }
@@ -303,6 +304,29 @@ static void row_mom_vocab_layout_n_modalities(fixture *f)
 {
     (void)f;
     VAL(mom_vocab_layout_n_modalities(NULL), 0);
+}
+
+static void row_mom_vocab_special(fixture *f)
+{
+    VAL(mom_vocab_special(NULL, MOM_TOK_EOS), MOM_TOK_EOS); /* no layout: libmom's own ids */
+    VAL(mom_vocab_special(&f->lay, -1), -1);
+    VAL(mom_vocab_special(&f->lay, MOM_N_SPECIAL), -1);
+    VAL(mom_vocab_special(&f->lay, INT_MIN), -1);
+}
+
+static void row_mom_vocab_which_special(fixture *f)
+{
+    VAL(mom_vocab_which_special(NULL, 0), -1);
+    VAL(mom_vocab_which_special(&f->lay, -1), -1);
+    VAL(mom_vocab_which_special(&f->lay, INT32_MIN), -1);
+    VAL(mom_vocab_which_special(&f->lay, INT32_MAX), -1);
+}
+
+static void row_mom_vocab_first(fixture *f)
+{
+    VAL(mom_vocab_first(NULL, MOM_MOD_TEXT), -1);
+    VAL(mom_vocab_first(&f->lay, -1), -1);
+    VAL(mom_vocab_first(&f->lay, MOM_MOD_SPEECH + 1), -1);
 }
 
 static void row_mom_modality_name(fixture *f)
@@ -662,6 +686,28 @@ static void row_mom_model_upcycle(fixture *f)
     BAD(f->ctx, mom_model_upcycle(dense, 2, 0x10, &o), MOM_ERR_CONFIG, "decouple");
     assert_null(o);
     mom_model_destroy(&dense);
+}
+
+static void row_mom_model_extend_vocab(fixture *f)
+{
+    mom_vocab_layout l = {.n_special = 5, .n_text = TU_SMALL_VOCAB, .n_image = 2, .text_first = 1};
+    for (int k = 0; k < MOM_N_SPECIAL; k++) l.special_id[k] = k < 2 ? 0 : TU_SMALL_VOCAB + k - 2;
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_extend_vocab(NULL, &l, 0, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_extend_vocab(f->m, NULL, 0, &o), MOM_ERR_INVALID_ARG, "layout is NULL");
+    assert_null(o);
+    BAD(f->ctx, mom_model_extend_vocab(f->m, &l, 0, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    mom_vocab_layout own = l;
+    own.text_first = 0;
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_extend_vocab(f->m, &own, 0, &o), MOM_ERR_INVALID_ARG, "text_first 0");
+    assert_null(o);
+    l.special_id[MOM_TOK_PAD] = -3;
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_extend_vocab(f->m, &l, 0, &o), MOM_ERR_CONFIG, "vocab_layout.pad = -3");
+    assert_null(o);
 }
 
 static void row_mom_model_export(fixture *f)
@@ -2110,6 +2156,9 @@ static const api_row rows[] = {
     API_ROW(mom_vocab_layout_size),
     API_ROW(mom_vocab_layout_modality),
     API_ROW(mom_vocab_layout_n_modalities),
+    API_ROW(mom_vocab_special),
+    API_ROW(mom_vocab_which_special),
+    API_ROW(mom_vocab_first),
     API_ROW(mom_modality_name),
     API_ROW(mom_patch_dim),
     API_ROW(mom_patches_per_image),
@@ -2133,6 +2182,7 @@ static const api_row rows[] = {
     API_ROW(mom_model_load),
     API_ROW(mom_model_load_pretrained),
     API_ROW(mom_model_upcycle),
+    API_ROW(mom_model_extend_vocab),
     API_ROW(mom_model_export),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),

@@ -9,7 +9,7 @@ C library libmom.so, with ctypes and numpy and nothing else.
 
 Every failure raises libmom.Error (.status: the mom_status, .message: what
 was wrong, naming the value). The library is found through $LIBMOM_LIBRARY,
-else next to this package, else the dynamic loader (libmom.so.0); see _lib.py.
+else next to this package, else the dynamic loader (libmom.so.1); see _lib.py.
 """
 from .context import Context, backends, cpu_features, devices, version
 from .dataset import Dataset
@@ -22,7 +22,7 @@ from .state import State
 
 # This package's version: meson.build's project version (the python suite
 # checks that they agree).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Context", "Dataset", "Error", "Losses", "Model", "Sampler", "State", "backends", "cpu_features",
            "devices", "version", "OK", "ERR_INVALID_ARG", "ERR_CONFIG", "ERR_IO", "ERR_FORMAT", "ERR_NOMEM",

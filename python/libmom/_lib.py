@@ -4,7 +4,7 @@ per call of include/mom.h that the package uses.
 Where the library comes from, first found wins:
   1. the environment variable LIBMOM_LIBRARY (a path to libmom.so);
   2. a libmom.so* next to this file (a copy placed in the package);
-  3. ctypes.CDLL("libmom.so.0"): the dynamic loader's search, which honours
+  3. ctypes.CDLL("libmom.so.1"): the dynamic loader's search, which honours
      LD_LIBRARY_PATH and the ld.so cache (an installed libmom).
 
 The Structures mirror mom.h field for field, the reserved space included
@@ -17,18 +17,36 @@ import os
 from ctypes import (POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint,
                     c_uint8, c_uint64, c_void_p)
 
-# The C library's major version this package is written for: a library of
-# another major may have moved a struct or a call.
-EXPECTED_MAJOR = 0
+# The C library's version this package is written for, as far as its ABI
+# goes: the major, and before 1.0 the minor too (0.2 grew mom_vocab_layout).
+# A library of another may have moved a struct or a call.
+EXPECTED_ABI = "0.2"
 MAX_MODALITIES = 8
 
 
+# The special tokens in MOM_TOK_* order, by their config JSON names.
+SPECIAL_NAMES = ("bos", "eos", "boi", "eoi", "bosp", "eosp", "pad")
+
+
 class VocabLayout(Structure):
-    _fields_ = [("n_special", c_int), ("n_text", c_int), ("n_image", c_int), ("n_speech", c_int)]
+    _fields_ = [("n_special", c_int), ("n_text", c_int), ("n_image", c_int), ("n_speech", c_int),
+                ("text_first", c_int), ("special_id", c_int32 * len(SPECIAL_NAMES))]
 
 
-# A vocab_layout dict's keys (as config JSON has them) and their fields.
+# A vocab_layout dict's keys (as config JSON has them) and their fields; a
+# pretrained order (text_first 1) also has "text_first" and SPECIAL_NAMES.
 LAYOUT_KEYS = (("special", "n_special"), ("text", "n_text"), ("image", "n_image"), ("speech", "n_speech"))
+
+
+def layout_dict(lay):
+    """A mom_vocab_layout as the dict config JSON has (None when unset)."""
+    if not lib.mom_vocab_layout_is_set(ctypes.byref(lay)):
+        return None
+    d = {k: getattr(lay, f) for k, f in LAYOUT_KEYS}
+    if lay.text_first:
+        d["text_first"] = lay.text_first
+        d.update(zip(SPECIAL_NAMES, lay.special_id))
+    return d
 
 
 class PatchGeometry(Structure):
@@ -102,6 +120,7 @@ _PROTOTYPES = {
     "mom_version": (c_char_p, []),
     "mom_vocab_layout_modality": (c_int, [POINTER(VocabLayout), c_int32]),
     "mom_vocab_layout_is_set": (c_int, [POINTER(VocabLayout)]),
+    "mom_vocab_special": (c_int32, [POINTER(VocabLayout), c_int]),
     "mom_patch_dim": (c_int, [POINTER(PatchGeometry)]),
     "mom_ctx_default_settings": (None, [POINTER(CtxSettings)]),
     "mom_ctx_create": (_st, [_hp, POINTER(CtxSettings)]),
@@ -182,7 +201,7 @@ def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
     beside = sorted(glob.glob(os.path.join(here, "libmom.so*")))
     found = [("next to the package", p) for p in beside[:1]]
-    return found + [("the dynamic loader (LD_LIBRARY_PATH, ld.so cache)", "libmom.so.0")]
+    return found + [("the dynamic loader (LD_LIBRARY_PATH, ld.so cache)", "libmom.so.1")]
 
 
 def _load():
@@ -210,10 +229,10 @@ def _bind(cdll, path):
 lib, path = _load()
 _bind(lib, path)
 version = lib.mom_version().decode()
-_major = version.split(".")[0]
-if _major != str(EXPECTED_MAJOR):
+_abi = ".".join(version.split(".")[:2 if version.startswith("0.") else 1])
+if _abi != EXPECTED_ABI:
     raise ImportError(f"libmom: {path} is libmom {version}, but this package is written for libmom "
-                      f"{EXPECTED_MAJOR}.x (the same major version); point LIBMOM_LIBRARY at a matching libmom.so")
+                      f"{EXPECTED_ABI}.x (the same ABI); point LIBMOM_LIBRARY at a matching libmom.so")
 
 
 def encode_path(p):

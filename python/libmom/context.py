@@ -77,7 +77,7 @@ def _text_arg(v, name):
 
 
 def version():
-    """The running libmom.so's version, e.g. "0.1.0" (mom_version)."""
+    """The running libmom.so's version, e.g. "0.2.0" (mom_version)."""
     return lib.mom_version().decode()
 
 

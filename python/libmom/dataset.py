@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _arrays as arr
 from ._handle import Handle, Owner
-from ._lib import LAYOUT_KEYS, PatchGeometry, VocabLayout, encode_path, lib
+from ._lib import LAYOUT_KEYS, SPECIAL_NAMES, PatchGeometry, VocabLayout, encode_path, layout_dict, lib
 from .errors import ERR_INVALID_ARG, Error, check
 from .context import context_ptr
 from .model import Model
@@ -96,7 +96,7 @@ class Dataset(Owner):
         d, c = self._ptrs()
         lay = VocabLayout()
         check(lib.mom_dataset_vocab_layout(d, ctypes.byref(lay)), c)
-        return {k: getattr(lay, f) for k, f in LAYOUT_KEYS} if lib.mom_vocab_layout_is_set(ctypes.byref(lay)) else None
+        return layout_dict(lay)
 
     def _geometry(self):
         d, c = self._ptrs()
@@ -176,10 +176,14 @@ class Dataset(Owner):
 
 def _layout_struct(d):
     """A vocab_layout dict as mom_vocab_layout; unknown keys refused."""
-    names = [k for k, _ in LAYOUT_KEYS]
+    names = [k for k, _ in LAYOUT_KEYS] + ["text_first"] + list(SPECIAL_NAMES)
     if not isinstance(d, dict):
         raise Error(ERR_INVALID_ARG, f"vocab_layout: {d!r} is not a dict with keys {names}")
     unknown = [k for k in d if k not in names]
     if unknown:
         raise Error(ERR_INVALID_ARG, f"vocab_layout: unknown part {unknown[0]!r} (the parts: {', '.join(names)})")
-    return VocabLayout(**{f: arr.as_int(d.get(k, 0), f"vocab_layout[{k!r}]") for k, f in LAYOUT_KEYS})
+    lay = VocabLayout(**{f: arr.as_int(d.get(k, 0), f"vocab_layout[{k!r}]") for k, f in LAYOUT_KEYS})
+    lay.text_first = arr.as_int(d.get("text_first", 0), "vocab_layout['text_first']")
+    for i, k in enumerate(SPECIAL_NAMES):
+        lay.special_id[i] = arr.as_int(d.get(k, 0), f"vocab_layout[{k!r}]")
+    return lay

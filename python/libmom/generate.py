@@ -5,8 +5,6 @@ import numpy as np
 from . import _arrays as arr
 from .errors import ERR_INVALID_ARG, Error
 
-TOK_EOS = 1  # MOM_TOK_EOS
-TOK_PAD = 6  # MOM_TOK_PAD: what a finished sequence is fed while the others go on
 
 
 def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperature, top_k, top_p, image_tokens,
@@ -21,6 +19,9 @@ def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperatur
         raise Error(ERR_INVALID_ARG, f"prompt_tokens: shape {tok.shape} holds no token: a prompt needs one at least")
     max_tokens = arr.as_int(max_tokens, "max_tokens", 1, 1 << 24)
     laid_out = model.vocab_layout is not None
+    # The layout's ids (a pretrained vocabulary places them); PAD is what a
+    # finished sequence is fed while the others go on.
+    tok_eos, tok_pad = model.special_token("eos"), model.special_token("pad")
     stop = laid_out if stop_at_eos is None else bool(stop_at_eos)
     table = None
     if token_modality is not None:
@@ -43,7 +44,7 @@ def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperatur
         for step in range(max_tokens):
             for k in range(n):
                 if done[k]:
-                    next_tok[k], next_mod[k] = (TOK_PAD if laid_out else 0), 0
+                    next_tok[k], next_mod[k] = (tok_pad if laid_out else 0), 0
                     continue
                 t = sp.sample(k, logits[k])
                 sp.accept(k, t)
@@ -54,7 +55,7 @@ def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperatur
                     next_mod[k] = max(model.token_modality(t), 0)
                 else:
                     next_mod[k] = fallback[k]
-                done[k] = stop and t == TOK_EOS
+                done[k] = stop and t == tok_eos
             # As mom generate: no step after the last draw.
             if done.all() or step + 1 == max_tokens:
                 break
@@ -62,4 +63,4 @@ def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperatur
     if tok.ndim == 2:
         return out
     row = out[0]
-    return row[:np.argmax(row == TOK_EOS) + 1].copy() if done[0] else row
+    return row[:np.argmax(row == tok_eos) + 1].copy() if done[0] else row

@@ -7,7 +7,8 @@ import numpy as np
 
 from . import _arrays as arr
 from ._handle import Handle, Owner
-from ._lib import LAYOUT_KEYS, Batch, Config, Losses as CLosses, ModelInfo, OptimSettings, encode_path, lib
+from ._lib import (SPECIAL_NAMES, Batch, Config, Losses as CLosses, ModelInfo, OptimSettings, encode_path, layout_dict,
+                   lib)
 from .context import context_ptr
 from .errors import ERR_INVALID_ARG, ERR_NOT_FOUND, Error, check
 from .generate import generate
@@ -130,11 +131,20 @@ class Model(Owner):
     @property
     def vocab_layout(self):
         """The vocabulary layout as a dict {"special", "text", "image",
-        "speech"} (the form config takes), or None when the model has none."""
+        "speech"} (the form config takes), or None when the model has none.
+        A pretrained order (mom convert --add-image-codes ...) adds
+        "text_first": 1 and each special token's id ("bos", "eos", "boi",
+        "eoi", "bosp", "eosp", "pad")."""
         self._ptrs()
-        if not lib.mom_vocab_layout_is_set(ctypes.byref(self._layout)):
-            return None
-        return {k: getattr(self._layout, f) for k, f in LAYOUT_KEYS}
+        return layout_dict(self._layout)
+
+    def special_token(self, name):
+        """The id of a special token ("bos", "eos", "boi", "eoi", "bosp",
+        "eosp" or "pad") in this model's vocabulary (mom_vocab_special)."""
+        self._ptrs()
+        if name not in SPECIAL_NAMES:
+            raise Error(ERR_INVALID_ARG, f"special_token: {name!r} is not one of {', '.join(SPECIAL_NAMES)}")
+        return lib.mom_vocab_special(ctypes.byref(self._layout), SPECIAL_NAMES.index(name))
 
     def token_modality(self, token):
         """The modality of a token id under the vocabulary layout
@@ -453,7 +463,7 @@ class Model(Owner):
         image_tokens, speech_tokens: with a vocabulary layout, the codes per
                          image (0: EOI may come any time) and the most units
                          per recording.
-        stop_at_eos:     end a sequence at the EOS token (MOM_TOK_BOS + 1 = 1);
+        stop_at_eos:     end a sequence at the EOS token (special_token("eos"));
                          default: when the model has a vocabulary layout.
         token_modality:  the modality each sampled token is fed back with:
                          None: the vocabulary layout's (mom_vocab_layout_modality),
