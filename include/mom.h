@@ -98,7 +98,7 @@ enum { MOM_MOD_TEXT, MOM_MOD_IMAGE, MOM_MOD_SPEECH };
 typedef struct mom_vocab_layout {
     int n_special, n_text, n_image, n_speech;
     int text_first;                     /* 0 or 1, see above */
-    int32_t special_id[MOM_N_SPECIAL];  /* with text_first: each special's id */
+    int special_id[MOM_N_SPECIAL];      /* with text_first: each special's id */
 } mom_vocab_layout;
 /* Whether a layout is set, its vocabulary size (-1 when a part is negative
  * or the sum overflows), and the modality a token id belongs to (-1:
@@ -112,8 +112,10 @@ MOM_API int mom_vocab_layout_n_modalities(const mom_vocab_layout *v);
  * pretrained order, else `which` (also without a layout); -1 for a
  * `which` outside [0, MOM_N_SPECIAL). */
 MOM_API int32_t mom_vocab_special(const mom_vocab_layout *v, int which);
-/* Which special token id `token` is (MOM_TOK_*, the lowest where one id
- * serves two, such as BOS and EOS), or -1: not a special token of v. */
+/* Which special token id `token` is (MOM_TOK_*), or -1: not a special
+ * token of v. Where one id serves two (a pretrained end-of-text as BOS and
+ * EOS) it says the lower, MOM_TOK_BOS: to ask whether a token ends a
+ * sequence, compare it with mom_vocab_special(v, MOM_TOK_EOS). */
 MOM_API int mom_vocab_which_special(const mom_vocab_layout *v, int32_t token);
 /* The first id of a modality's own tokens: text tokens, image codes or
  * speech units (MOM_MOD_*); -1 for another modality. */

@@ -99,7 +99,7 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
         if (mom_vocab_layout_size(v) != c->vocab_size) /* -1 on a negative part or overflow */
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout %d + %d + %d + %d does not sum to vocab_size %d",
                             v->n_special, v->n_text, v->n_image, v->n_speech, c->vocab_size);
-        if ((s = vocab_layout_check(ctx, "config", v))) return s;
+        if ((s = vocab_layout_check(ctx, "config", v, MOM_ERR_CONFIG))) return s;
         if (mom_vocab_layout_n_modalities(v) > c->n_modalities)
             return mom_fail(ctx, MOM_ERR_CONFIG, "config: vocab_layout needs %d modalities, n_modalities = %d",
                             mom_vocab_layout_n_modalities(v), c->n_modalities);
@@ -110,8 +110,10 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
     const long long in_rows = 2 * d_inner * (long long)c->d_model;
     const long long emb = (long long)c->vocab_size * c->d_model;
     if (in_rows > (1LL << 31) - 1 || emb > (1LL << 31) - 1)
-        return mom_fail(ctx, MOM_ERR_CONFIG, "config: d_model = %d makes a tensor too large",
-                        c->d_model);
+        return mom_fail(ctx, MOM_ERR_CONFIG,
+                        "config: d_model = %d makes a tensor too large (vocab_size %d x d_model and 2 d_inner x "
+                        "d_model must stay under 2^31 values)",
+                        c->d_model, c->vocab_size);
     return MOM_OK;
 }
 
@@ -161,8 +163,20 @@ static mom_status layout_field(mom_ctx *ctx, const json_value *v, mom_vocab_layo
         names[5 + k] = vocab_special_name(k);
         dst[5 + k] = &out->special_id[k];
     }
-    return int_parts(ctx, v, "vocab_layout", "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}",
-                     (const char *const *)names, LAYOUT_PARTS, dst);
+    mom_status s = int_parts(ctx, v, "vocab_layout", "{\"special\": 7, \"text\": 256, \"image\": 256, \"speech\": 128}",
+                             (const char *const *)names, LAYOUT_PARTS, dst);
+    /* A pretrained order names every special token: an absent one would
+     * read as id 0 and be taken for a clash with BOS. */
+    for (int k = 0; !s && out->text_first && k < MOM_N_SPECIAL; k++) {
+        size_t i = 0;
+        while (i < v->n_keys && strcmp(v->keys[i], names[5 + k])) i++;
+        if (i == v->n_keys)
+            s = mom_fail(ctx, MOM_ERR_CONFIG,
+                         "config: vocab_layout.%s is missing: a pretrained (text_first) layout names the id of every "
+                         "special token (bos, eos, boi, eoi, bosp, eosp, pad)",
+                         names[5 + k]);
+    }
+    return s;
 }
 
 static const char *const patch_names[3] = {"patch_size", "image_size", "channels"};

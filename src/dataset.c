@@ -176,7 +176,7 @@ static mom_status validate_mapped(mom_ctx *ctx, const char *path, mom_dataset *d
         if (d->doc_starts[i] <= d->doc_starts[i - 1] || d->doc_starts[i] >= n_tok)
             return mom_fail(ctx, MOM_ERR_FORMAT, "%s: document start %llu not ascending or >= n_tokens %llu at document %llu",
                             path, (unsigned long long)d->doc_starts[i], (unsigned long long)n_tok, (unsigned long long)i);
-    st = dataset_check_layout_mods(ctx, path, &lay, d->tokens, d->mods, d->n_tokens, has_patches);
+    st = dataset_check_layout_mods(ctx, path, &lay, d->tokens, d->mods, d->n_tokens, has_patches, MOM_ERR_FORMAT);
     if (st != MOM_OK || !has_patches) return st;
     const doc_bounds docs = {NULL, d->doc_starts, d->n_docs, d->n_tokens};
     int64_t rows = 0;

@@ -42,13 +42,13 @@ mom_status dataset_check_layout(mom_ctx *ctx, const char *path, const mom_vocab_
 }
 
 mom_status dataset_check_layout_mods(mom_ctx *ctx, const char *path, const mom_vocab_layout *v, const int32_t *tok,
-                                     const uint8_t *mods, int64_t n, int has_patches)
+                                     const uint8_t *mods, int64_t n, int has_patches, mom_status bad)
 {
     if (!mom_vocab_layout_is_set(v)) return MOM_OK;
     for (int64_t i = 0; i < n; i++) {
         const int want = mom_vocab_layout_modality(v, tok[i]), got = mods ? mods[i] : 0;
         if (want != got && !(has_patches && dataset_is_patch(tok, mods, i)))
-            return mom_fail(ctx, MOM_ERR_FORMAT, "%s: token %d at position %lld has modality %d, its range's is %d", path,
+            return mom_fail(ctx, bad, "%s: token %d at position %lld has modality %d, its range's is %d", path,
                             tok[i], (long long)i, got, want);
     }
     return MOM_OK;

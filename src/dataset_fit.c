@@ -2,6 +2,7 @@
  * layout and patch geometry. */
 #include <string.h>
 
+#include "dataset_format.h"
 #include "model.h"
 
 mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
@@ -23,6 +24,14 @@ mom_status mom_dataset_check(mom_model *m, const mom_dataset *d)
                         "dataset has libmom's own vocabulary layout (special tokens first, text as bytes), but the "
                         "model's text ids are a pretrained tokenizer's: import its data with mom data import --jsonl, "
                         "in that tokenizer's ids");
+    /* Such a model's data has no layout of its own: hold each token's
+     * modality to the model's, as a laid-out file is held to its own. */
+    mom_status s;
+    if (ml->text_first &&
+        (s = dataset_check_layout_mods(m->ctx, "dataset, under the model's vocabulary layout", ml,
+                                       mom_dataset_tokens(d), mom_dataset_modalities(d), mom_dataset_n_tokens(d),
+                                       m->patch_dim > 0, MOM_ERR_DATA)))
+        return s;
     if (mom_vocab_layout_is_set(&dl) && mom_vocab_layout_is_set(ml) && memcmp(&dl, ml, sizeof(dl)))
         return mom_fail(m->ctx, MOM_ERR_DATA,
                         "dataset vocabulary layout (special %d, text %d, image %d, speech %d) differs from the "

@@ -123,10 +123,10 @@ mom_status dataset_check_mods(mom_ctx *ctx, const char *path, const uint8_t *mod
 mom_status dataset_check_layout(mom_ctx *ctx, const char *path, const mom_vocab_layout *v, uint32_t vocab,
                                 uint32_t n_mod);
 /* Every token's modality id is the one of its range (special tokens:
- * text), but for the patch positions of a file with patches:
- * MOM_ERR_FORMAT. */
+ * text), but for the patch positions of a file with patches; else `bad`
+ * (MOM_ERR_FORMAT for a file, MOM_ERR_DATA for data held to a model). */
 mom_status dataset_check_layout_mods(mom_ctx *ctx, const char *path, const mom_vocab_layout *v, const int32_t *tok,
-                                     const uint8_t *mods, int64_t n, int has_patches);
+                                     const uint8_t *mods, int64_t n, int has_patches, mom_status bad);
 /* A patch geometry fit for a file: all zero (none), or in the ranges of
  * the format's comment; `bad` is the status when it is not. */
 mom_status dataset_check_geometry(mom_ctx *ctx, const char *path, const mom_patch_geometry *g, mom_status bad);

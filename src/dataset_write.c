@@ -7,6 +7,7 @@
 #include "file_util.h"
 #include "little_endian.h"
 #include "mom.h"
+#include "vocab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -178,6 +179,7 @@ mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *toke
         st = dataset_check_mods(ctx, path, mods, n_tokens, n_modalities);
         if (st != MOM_OK) return st;
     }
+    if (layout && (st = vocab_layout_check(ctx, path, layout, MOM_ERR_INVALID_ARG))) return st;
     if (layout && mom_vocab_layout_is_set(layout) && layout->text_first)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG,
                         "%s: a pretrained vocabulary layout (text_first) has no place in a dataset file, which holds "
@@ -185,7 +187,7 @@ mom_status mom_dataset_write(mom_ctx *ctx, const char *path, const int32_t *toke
                         path);
     if (layout && mom_vocab_layout_is_set(layout)) {
         if ((st = dataset_check_layout(ctx, path, layout, (uint32_t)vocab_size, (uint32_t)n_modalities)) ||
-            (st = dataset_check_layout_mods(ctx, path, layout, tokens, mods, n_tokens, geom != NULL)))
+            (st = dataset_check_layout_mods(ctx, path, layout, tokens, mods, n_tokens, geom != NULL, MOM_ERR_DATA)))
             return st == MOM_ERR_FORMAT ? (mom_status)MOM_ERR_DATA : st;
     } else {
         layout = NULL;

@@ -124,6 +124,24 @@ mom_status mom_sampler_accept(mom_sampler *sp, int seq, int32_t token)
     return MOM_OK;
 }
 
+/* The special ids inside a pretrained text part, ascending, each once,
+ * into skip; their count (0 in libmom's own order). */
+static int specials_in_text(const mom_vocab_layout *v, int32_t *skip)
+{
+    int n = 0;
+    for (int k = 0; v->text_first && k < MOM_N_SPECIAL; k++) {
+        const int32_t id = v->special_id[k];
+        if (id >= v->n_text) continue;
+        int i = n;
+        while (i > 0 && skip[i - 1] > id) i--;
+        if (i > 0 && skip[i - 1] == id) continue; /* BOS and EOS as one */
+        memmove(skip + i + 1, skip + i, sizeof(int32_t) * (size_t)(n - i));
+        skip[i] = id;
+        n++;
+    }
+    return n;
+}
+
 /* The tokens seq may draw next, into sp->cand; their count. */
 static int allowed(const mom_sampler *sp, const seq_grammar *g)
 {
@@ -156,10 +174,15 @@ static int allowed(const mom_sampler *sp, const seq_grammar *g)
         if (v->n_speech) sp->cand[n++] = mom_vocab_special(v, MOM_TOK_BOSP);
         /* A pretrained vocabulary may hold specials among its text (its
          * end-of-text as EOS): those are drawn as what they are, above, or
-         * not at all. */
-        const int32_t text_end = text0 + v->n_text;
-        for (int t = text0; t < text_end; t++)
-            if (!v->text_first || mom_vocab_which_special(v, t) < 0) sp->cand[n++] = t;
+         * not at all. The text runs between them, in id order. */
+        int32_t skip[MOM_N_SPECIAL];
+        const int ns = specials_in_text(v, skip);
+        int32_t t = text0;
+        for (int i = 0; i <= ns; i++) {
+            const int32_t end = i < ns ? skip[i] : text0 + v->n_text;
+            for (; t < end; t++) sp->cand[n++] = t;
+            t = end + 1;
+        }
     }
     return n;
 }

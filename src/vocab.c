@@ -68,22 +68,22 @@ const char *vocab_special_name(int which)
     return which >= 0 && which < MOM_N_SPECIAL ? special_names[which] : "?";
 }
 
-mom_status vocab_layout_check(mom_ctx *ctx, const char *what, const mom_vocab_layout *v)
+mom_status vocab_layout_check(mom_ctx *ctx, const char *what, const mom_vocab_layout *v, mom_status bad)
 {
     if (!mom_vocab_layout_is_set(v)) return MOM_OK;
     if (v->text_first != 0 && v->text_first != 1)
-        return mom_fail(ctx, MOM_ERR_CONFIG, "%s: vocab_layout.text_first = %d is not 0 or 1", what, v->text_first);
+        return mom_fail(ctx, bad, "%s: vocab_layout.text_first = %d is not 0 or 1", what, v->text_first);
     if (!v->text_first) {
         for (int k = 0; k < MOM_N_SPECIAL; k++)
             if (v->special_id[k])
-                return mom_fail(ctx, MOM_ERR_CONFIG,
+                return mom_fail(ctx, bad,
                                 "%s: vocab_layout.%s = %d, but only a pretrained (text_first) layout places its "
                                 "special tokens; libmom's own has them at 0..%d",
                                 what, special_names[k], v->special_id[k], MOM_N_SPECIAL - 1);
         return MOM_OK;
     }
     if (v->n_special < 0 || v->n_special > MOM_N_SPECIAL || v->n_text < 1)
-        return mom_fail(ctx, MOM_ERR_CONFIG,
+        return mom_fail(ctx, bad,
                         "%s: a pretrained (text_first) vocab_layout needs text >= 1 and special in [0, %d]: text "
                         "%d, special %d",
                         what, MOM_N_SPECIAL, v->n_text, v->n_special);
@@ -92,7 +92,7 @@ mom_status vocab_layout_check(mom_ctx *ctx, const char *what, const mom_vocab_la
     for (int k = 0; k < MOM_N_SPECIAL; k++) {
         const int32_t id = v->special_id[k];
         if (id < 0 || id >= end)
-            return mom_fail(ctx, MOM_ERR_CONFIG,
+            return mom_fail(ctx, bad,
                             "%s: vocab_layout.%s = %d is not a text token or an appended special, in [0, %d)", what,
                             special_names[k], id, end);
         if (id >= v->n_text) uses[id - v->n_text]++;
@@ -100,12 +100,12 @@ mom_status vocab_layout_check(mom_ctx *ctx, const char *what, const mom_vocab_la
          * others must be told apart from every special. */
         for (int j = 0; j < k; j++)
             if (v->special_id[j] == id && !(j == MOM_TOK_BOS && k == MOM_TOK_EOS))
-                return mom_fail(ctx, MOM_ERR_CONFIG, "%s: vocab_layout.%s and %s are both %d; only bos and eos may share an id",
+                return mom_fail(ctx, bad, "%s: vocab_layout.%s and %s are both %d; only bos and eos may share an id",
                                 what, special_names[j], special_names[k], id);
     }
     for (int i = 0; i < v->n_special; i++)
         if (uses[i] != 1)
-            return mom_fail(ctx, MOM_ERR_CONFIG,
+            return mom_fail(ctx, bad,
                             "%s: appended special id %d is no special token's; the %d appended ids [%d, %d) must "
                             "each be one",
                             what, v->n_text + i, v->n_special, v->n_text, end);

@@ -111,17 +111,36 @@ rm -rf mmrun
 codes=$(cat gen/sample0_image0.codes.txt 2> /dev/null)
 [ -n "$codes" ] || fail "generate --then image wrote no codes: $(cat err.txt)"
 for c in $codes; do [ "$c" -ge 0 ] && [ "$c" -lt 16 ] || fail "image code $c is not in [0, 16)"; done
-grep -qE '^[0-9 ]*$' gen.txt || fail "text of a pretrained vocabulary is not ids: $(cat gen.txt)"
+# Text alone: pretrained ids, printed as ids (not bytes), none an appended special.
+texts=0
+for seed in 1 2 3 4 5 6; do
+    "$mom" generate --model mmrun/model.safetensors --prompt-ids "0 5 9" --max-tokens 12 --seed $seed > gen.txt 2> err.txt ||
+        fail "generate text: $(cat err.txt)"
+    read -r -a ids < gen.txt
+    [ "${#ids[@]}" -gt 0 ] && texts=$((texts + 1))
+    for t in "${ids[@]}"; do [[ "$t" =~ ^[0-9]+$ ]] && [ "$t" -lt 32 ] || fail "generated text token '$t' is not a pretrained id"; done
+done
+[ "$texts" -gt 0 ] || fail "six samples drew no text at all"
 "$mom" generate --model mm.mom --prompt hi > /dev/null 2> err.txt && fail "--prompt bytes accepted for pretrained ids"
 grep -qF "give them with --prompt-ids" err.txt || fail "--prompt refusal: $(cat err.txt)"
 "$mom" generate --model mm.mom --prompt-ids "5 40" > /dev/null 2> err.txt && fail "--prompt-ids with an image code accepted"
 grep -qF '"40" is not a text token id of the model (text ids: [0, 32))' err.txt || fail "--prompt-ids refusal: $(cat err.txt)"
+"$mom" generate --model mm.mom --prompt-ids "5 33" > /dev/null 2> err.txt && fail "--prompt-ids with EOI accepted"
+# Its data is held to its layout: an image code labelled text is refused.
+echo '{"segments": [{"modality": 0, "tokens": [0, 5, 40, 9, 0]}]}' > bad.jsonl
+"$mom" data import --jsonl bad.jsonl --out bad.bin --vocab 61 --modalities 3 > /dev/null || fail "import bad.jsonl"
+"$mom" train --model mm.mom --data bad.bin --batch 1 --seq 4 --steps 1 --threads 1 --out badrun > /dev/null 2> err.txt &&
+    fail "train on mislabelled image codes"
+grep -qF "token 40 at position 2 has modality 0, its range's is 1" err.txt || fail "mislabelled data: $(cat err.txt)"
 # Refusals, nothing written.
 "$mom" convert --from hf-F32-0 --add-image-codes 4 --out x.mom > /dev/null 2> err.txt && fail "image codes on a dense model"
 grep -qF -- "--add-image-codes needs --upcycle 2 or more" err.txt || fail "dense image codes: $(cat err.txt)"
 "$mom" convert --from hf-F32-0 --upcycle 2 --eos 30 --out x.mom > /dev/null 2> err.txt && fail "--eos 30 accepted"
 grep -qF -- "--eos 30 is not a token of the pretrained vocabulary [0, 30)" err.txt || fail "--eos refusal: $(cat err.txt)"
 "$mom" convert --from hf-F32-0 --upcycle 3 --add-speech-units -2 --out x.mom > /dev/null 2> err.txt && fail "-2 units"
+grep -qF -- "--add-speech-units -2 is not in [0, 16777216]" err.txt || fail "-2 units: $(cat err.txt)"
+"$mom" convert --from hf-F32-0 --upcycle 2 --bos -1 --out x.mom > /dev/null 2> err.txt && fail "--bos -1 accepted"
+grep -qF -- "--bos -1 is not a token of the pretrained vocabulary" err.txt || fail "--bos -1: $(cat err.txt)"
 [ -e x.mom ] && fail "a refused vocabulary wrote x.mom"
 
 # Export, then convert: the same bytes, in either format; the folder is

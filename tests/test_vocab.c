@@ -85,6 +85,10 @@ static void test_layout_checks(void **st)
     /* Its own fields set, all sizes zero: still checked, not ignored. */
     const mom_vocab_layout stray = {.text_first = 1};
     assert_true(mom_vocab_layout_is_set(&stray));
+    c = tu_config(3, 40, D, 2, 4);
+    c.vocab_layout = stray;
+    assert_int_equal(mom_config_validate(ctx, &c), MOM_ERR_CONFIG);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "does not sum to vocab_size 40"));
     mom_ctx_destroy(&ctx);
 }
 
@@ -116,6 +120,11 @@ static void test_layout_json(void **st)
                       "\"unk\": 1}}";
     assert_int_equal(mom_config_parse_json(ctx, bad, strlen(bad), &back), MOM_ERR_CONFIG);
     assert_non_null(strstr(mom_ctx_last_error(ctx), "vocab_layout has an unknown part \"unk\""));
+    /* A pretrained order names all seven: an absent one is not taken as 0. */
+    const char *no_boi = "{\"vocab_size\": 34, \"vocab_layout\": {\"special\": 5, \"text\": 29, \"text_first\": 1, "
+                         "\"bos\": 0, \"eos\": 0, \"eoi\": 30, \"bosp\": 31, \"eosp\": 32, \"pad\": 33}}";
+    assert_int_equal(mom_config_parse_json(ctx, no_boi, strlen(no_boi), &back), MOM_ERR_CONFIG);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "vocab_layout.boi is missing"));
     mom_ctx_destroy(&ctx);
 }
 
@@ -257,6 +266,20 @@ static void test_sampler_pretrained_order(void **st)
     assert_true(seen[PRE] > 0 && seen[PRE + 2] > 0); /* BOI, BOSP */
     assert_int_equal(seen[PRE + 1] + seen[PRE + 3] + seen[PRE + 4], 0); /* EOI, EOSP, PAD */
     for (int v = PRE + 5; v < V; v++) assert_int_equal(seen[v], 0);
+    /* Equal logits: every allowed token as likely, EOS (id 0, inside the
+     * text) one candidate like the others: 19 text ids, EOS, BOI, BOSP. */
+    enum { DRAWS = 22000, ALLOWED = 22 };
+    float flat[V];
+    memset(flat, 0, sizeof flat);
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < DRAWS; i++) {
+        assert_int_equal(mom_sampler_sample(sp, 0, flat, &t), MOM_OK);
+        seen[t]++;
+    }
+    const double p = 1.0 / ALLOWED, sd = sqrt(DRAWS * p * (1 - p));
+    for (int v = 0; v < PRE + 3; v++)
+        if (v != PRE + 1) /* EOI */
+            if (fabs(seen[v] - DRAWS * p) > 5 * sd) fail_msg("id %d drawn %d times of %d, expected %.0f", v, seen[v], DRAWS, DRAWS * p);
     /* Greedy: the highest allowed, and EOS is drawn as itself. */
     mom_sampling gr = sg;
     gr.temperature = 0.0f;
@@ -316,11 +339,23 @@ static void test_dataset_refusals(void **st)
     assert_int_equal(mom_dataset_check(m, d), MOM_ERR_DATA);
     assert_non_null(strstr(mom_ctx_last_error(ctx), "import its data with mom data import --jsonl"));
     mom_dataset_destroy(&d);
-    /* Without a layout the tokens are the data's: they fit. */
-    assert_int_equal(mom_dataset_write(ctx, path, tok, NULL, 4, NULL, 1, V, 3, NULL, NULL, NULL), MOM_OK);
+    /* Without a layout the tokens are the data's: they fit when each one's
+     * modality is its range's under the model's layout. */
+    const uint8_t mods[4] = {0, 0, 0, 0}, wrong[4] = {0, 0, 1, 0};
+    assert_int_equal(mom_dataset_write(ctx, path, tok, mods, 4, NULL, 1, V, 3, NULL, NULL, NULL), MOM_OK);
     assert_int_equal(mom_dataset_open(ctx, path, &d), MOM_OK);
     assert_int_equal(mom_dataset_check(m, d), MOM_OK);
     mom_dataset_destroy(&d);
+    assert_int_equal(mom_dataset_write(ctx, path, tok, wrong, 4, NULL, 1, V, 3, NULL, NULL, NULL), MOM_OK);
+    assert_int_equal(mom_dataset_open(ctx, path, &d), MOM_OK);
+    assert_int_equal(mom_dataset_check(m, d), MOM_ERR_DATA);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "under the model's vocabulary layout: token 4 at position 2 has "
+                                                    "modality 1, its range's is 0"));
+    mom_dataset_destroy(&d);
+    /* libmom's own order with special ids set: refused, not dropped. */
+    const mom_vocab_layout stray = {.n_special = MOM_N_SPECIAL, .n_text = V - MOM_N_SPECIAL, .special_id = {0, 9}};
+    assert_int_equal(mom_dataset_write(ctx, path, tok, NULL, 4, NULL, 1, V, 3, &stray, NULL, NULL), MOM_ERR_INVALID_ARG);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "vocab_layout.eos = 9, but only a pretrained"));
     mom_model_destroy(&m);
     unlink(path);
     rmdir(dir);

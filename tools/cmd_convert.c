@@ -29,8 +29,13 @@ static int parse_decouple(const char *list)
 
 /* What the vocabulary flags ask for. */
 typedef struct vocab_opts {
-    int image_codes, speech_units, bos, eos; /* bos, eos: -1 = appended */
+    int image_codes, speech_units, bos, eos;
+    int bos_given, eos_given; /* else that special token is appended */
 } vocab_opts;
+
+/* At most this many new codes or units: the vocabulary stays a size whose
+ * embedding a d_model of a few hundred can hold. */
+#define MAX_ADDED (1 << 24)
 
 /* The pretrained ids first and unchanged, then the special tokens not
  * taken from them (in MOM_TOK_* order), the image codes, the speech units. */
@@ -39,8 +44,9 @@ static mom_vocab_layout extended_layout(int vocab, const vocab_opts *v)
     mom_vocab_layout l = {.n_text = vocab, .n_image = v->image_codes, .n_speech = v->speech_units, .text_first = 1};
     int32_t next = vocab;
     for (int k = 0; k < MOM_N_SPECIAL; k++) {
-        const int given = k == MOM_TOK_BOS ? v->bos : k == MOM_TOK_EOS ? v->eos : -1;
-        l.special_id[k] = given >= 0 ? given : next++;
+        if (k == MOM_TOK_BOS && v->bos_given) l.special_id[k] = v->bos;
+        else if (k == MOM_TOK_EOS && v->eos_given) l.special_id[k] = v->eos;
+        else l.special_id[k] = next++;
     }
     l.n_special = next - vocab;
     return l;
@@ -50,10 +56,13 @@ static mom_vocab_layout extended_layout(int vocab, const vocab_opts *v)
 static int check_vocab_opts(const vocab_opts *v, int upcycle)
 {
     const int need = v->speech_units ? 3 : v->image_codes ? 2 : 1;
-    if (v->image_codes < 0 || v->speech_units < 0) {
-        fprintf(stderr, "mom convert: --add-%s %d: a count >= 0\n", v->image_codes < 0 ? "image-codes" : "speech-units",
-                v->image_codes < 0 ? v->image_codes : v->speech_units);
-        return 2;
+    for (int k = 0; k < 2; k++) {
+        const int n = k ? v->speech_units : v->image_codes;
+        if (n < 0 || n > MAX_ADDED) {
+            fprintf(stderr, "mom convert: --add-%s %d is not in [0, %d]\n", k ? "speech-units" : "image-codes", n,
+                    MAX_ADDED);
+            return 2;
+        }
     }
     if ((upcycle ? upcycle : 1) < need) {
         fprintf(stderr,
@@ -70,7 +79,7 @@ int cmd_convert(int argc, char **argv)
     const char *from = NULL, *out = NULL, *decouple = "in,x,dt,out";
     int upcycle = 0;
     int64_t seed = 0;
-    vocab_opts vo = {0, 0, -1, -1};
+    vocab_opts vo = {0};
     arg_opt o[] = {
         {"--from", ARG_STR, &from, "PATH",
          "folder with config.json and model.safetensors (or a sharded model.safetensors.index.json), or one "
@@ -114,6 +123,8 @@ int cmd_convert(int argc, char **argv)
     }
     const int extend = args_seen(o, N_OPTS, "--add-image-codes") || args_seen(o, N_OPTS, "--add-speech-units") ||
                        args_seen(o, N_OPTS, "--bos") || args_seen(o, N_OPTS, "--eos");
+    vo.bos_given = args_seen(o, N_OPTS, "--bos");
+    vo.eos_given = args_seen(o, N_OPTS, "--eos");
     if (extend && (r = check_vocab_opts(&vo, upcycle))) return r;
     mom_ctx *ctx = tool_ctx("convert", 0, NULL);
     if (!ctx) return 1;
@@ -122,7 +133,7 @@ int cmd_convert(int argc, char **argv)
     const int vocab = s ? 0 : mom_model_config(m)->vocab_size;
     for (int k = 0; !s && extend && k < 2; k++) {
         const int id = k ? vo.eos : vo.bos;
-        if (id != -1 && (id < 0 || id >= vocab)) {
+        if ((k ? vo.eos_given : vo.bos_given) && (id < 0 || id >= vocab)) {
             fprintf(stderr, "mom convert: --%s %d is not a token of the pretrained vocabulary [0, %d)\n",
                     k ? "eos" : "bos", id, vocab);
             mom_model_destroy(&m);

@@ -128,7 +128,8 @@ static int load_codebooks(gen *g)
 }
 
 /* --prompt-ids "5 17 9" (or comma-separated): text token ids, each one
- * of the vocabulary's text part. */
+ * of the vocabulary's text part (a pretrained vocabulary's own specials,
+ * such as its end-of-text, included; the specials libmom adds are not). */
 static int push_prompt_ids(gen *g, tok_buf *p)
 {
     const char *c = g->o.prompt_ids;
@@ -136,9 +137,8 @@ static int push_prompt_ids(gen *g, tok_buf *p)
         while (*c == ' ' || *c == ',') c++;
         if (!*c) return 0;
         char *end;
-        const long id = strtol(c, &end, 10);
-        if (end == c || (*end && *end != ' ' && *end != ',') || id < 0 || id >= g->V ||
-            mom_vocab_layout_modality(&g->lay, (int32_t)id) != MOM_MOD_TEXT) {
+        const long id = strtol(c, &end, 10), text0 = mom_vocab_first(&g->lay, MOM_MOD_TEXT);
+        if (end == c || (*end && *end != ' ' && *end != ',') || id < text0 || id >= text0 + g->lay.n_text) {
             fprintf(stderr, "mom generate: --prompt-ids: \"%.*s\" is not a text token id of the model (text ids: "
                             "[%d, %d))\n",
                     (int)strcspn(c, " ,"), c, mom_vocab_first(&g->lay, MOM_MOD_TEXT),

@@ -30,7 +30,7 @@ SPECIAL_NAMES = ("bos", "eos", "boi", "eoi", "bosp", "eosp", "pad")
 
 class VocabLayout(Structure):
     _fields_ = [("n_special", c_int), ("n_text", c_int), ("n_image", c_int), ("n_speech", c_int),
-                ("text_first", c_int), ("special_id", c_int32 * len(SPECIAL_NAMES))]
+                ("text_first", c_int), ("special_id", c_int * len(SPECIAL_NAMES))]
 
 
 # A vocab_layout dict's keys (as config JSON has them) and their fields; a

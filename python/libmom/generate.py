@@ -6,7 +6,6 @@ from . import _arrays as arr
 from .errors import ERR_INVALID_ARG, Error
 
 
-
 def generate(model, prompt_tokens, prompt_modality, max_tokens, seed, temperature, top_k, top_p, image_tokens,
              speech_tokens, stop_at_eos, token_modality):
     """See Model.generate."""

@@ -61,7 +61,9 @@ class Model(Owner):
                 (n_modalities, vocab_size, d_model, n_layer, d_state, d_conv,
                 expand, dt_rank, decouple: a list of "in", "x", "dt", "out",
                 tie_embeddings, norm_eps, vocab_layout: {"special", "text",
-                "image", "speech"}, patches: {"patch_size", "image_size",
+                "image", "speech"} (a pretrained order adds "text_first"
+                and the ids "bos", "eos", "boi", "eoi", "bosp", "eosp",
+                "pad"), patches: {"patch_size", "image_size",
                 "channels"}, time_dim, diffusion_weight); missing fields, and
                 fields given as None, keep mom_config_default's values (so
                 "vocab_layout": dataset.vocab_layout works for a dataset

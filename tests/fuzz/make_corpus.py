@@ -19,6 +19,11 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
+# A vocabulary in a pretrained order: 40 tokenizer ids (0 as BOS and EOS),
+# the other specials appended, then 8 image codes.
+PRETRAINED = {"n_modalities": 2, "vocab_size": 53, "d_model": 8, "n_layer": 1,
+              "vocab_layout": {"special": 5, "text": 40, "image": 8, "speech": 0, "text_first": 1, "bos": 0, "eos": 0,
+                               "boi": 40, "eoi": 41, "bosp": 42, "eosp": 43, "pad": 44}}
 TINY = {"n_modalities": 2, "vocab_size": 16, "d_model": 8, "n_layer": 1, "d_state": 2, "d_conv": 2, "expand": 1}
 
 
@@ -128,6 +133,7 @@ def main():
             "tie_embeddings": False, "vocab_layout": {"special": 7, "text": 256},
             "patches": {"patch_size": 2, "image_size": 8, "channels": 3}, "time_dim": 16,
             "diffusion_weight": 2.5}))
+        put("config", "pretrained.json", json.dumps(PRETRAINED))
         put("config", "bad_range.json", '{"d_model": 0, "n_layer": 99999999999}')
         put("config", "bad_syntax.json", '{"d_model": 8,, "decouple": ["in" "x"], "norm_eps": 1e400}')
         put("config", "unicode.json", '{"n_modalities": 1, "\\u00e9": "\\ud83d\\ude00"}')
