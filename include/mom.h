@@ -159,8 +159,16 @@ typedef struct mom_config {
     mom_patch_geometry patches;
     int time_dim;           /* sinusoidal timestep features, even, default 64 */
     float diffusion_weight; /* lambda of loss = text CE + lambda image MSE, default 5 */
-    uint64_t reserved[8];   /* zero (see the top of this header) */
+    /* How the projection weights are stored: MOM_WEIGHTS_F32 (0, the
+     * default), or quantized for inference (mom_model_quantize), which a
+     * model only gets from that call or from a file it wrote. */
+    int weight_format;
+    int reserved_int;       /* zero */
+    uint64_t reserved[7];   /* zero (see the top of this header) */
 } mom_config;
+/* Weight formats. Q8: int8, one fp32 scale per output row. Q4: 4 bits,
+ * one fp32 scale per group of 32 along the input. */
+enum { MOM_WEIGHTS_F32, MOM_WEIGHTS_Q8, MOM_WEIGHTS_Q4 };
 
 /* Fills the defaults: 3 modalities, vocab 1024, d_model 256, 4 layers,
  * d_state 16, d_conv 4, expand 2, dt_rank auto, all decoupled, tied. */
@@ -269,6 +277,15 @@ MOM_API mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigne
  * optimizer state starts at zero; m is left as it was. MOM_ERR_CONFIG for
  * a layout the config check refuses (such as image codes with fewer than
  * 2 modalities: upcycle first). */
+/* A copy of m for inference with quantized weights (MOM_WEIGHTS_Q8 or
+ * _Q4, see mom_config.weight_format): each modality's copy of every
+ * projection, the LM head, and the embedding when tied to it; everything
+ * else (A_log, D, the conv, the norms, the dt bias) stays fp32. Saved, it
+ * is a smaller file (int8, or packed 4-bit, values with fp32 scales). It
+ * computes with the values the quantized weights stand for. Training,
+ * upcycling, growing its vocabulary and the Vulkan backend refuse it
+ * (MOM_ERR_UNSUPPORTED naming the format); so does quantizing it again. */
+MOM_API mom_status mom_model_quantize(mom_model *m, int format, mom_model **out);
 MOM_API mom_status mom_model_extend_vocab(mom_model *m, const mom_vocab_layout *layout, uint64_t seed,
                                           mom_model **out);
 /* Writes the folder out_dir (created if missing) holding config.json and

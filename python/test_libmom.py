@@ -406,6 +406,23 @@ class Inference(Base):
                 seen_eos = True
         self.assertTrue(seen_eos, "30 samples of 30 tokens from an untrained model never drew EOS (id 0)")
 
+    def test_quantize(self):
+        """A q8 copy's logits stay near the fp32 model's; training it raises,
+        naming the format."""
+        m = libmom.Model.create(self.ctx, CONFIG, seed=6)
+        tok = np.array([[5, 17, 42, 7, 9, 100]], np.int32)
+        mod = np.array([[0, 0, 1, 2, 1, 0]], np.uint8)
+        ref = m.logits(tok, mod)
+        for fmt, rel in (("q8", 1e-2), ("q4", 1e-1)):
+            q = m.quantize(fmt)
+            self.assertEqual(q.config["weight_format"], fmt)
+            self.assertLessEqual(float(np.abs(q.logits(tok, mod) - ref).max()), rel * float(np.ptp(ref)))
+            with self.assertError(libmom.ERR_UNSUPPORTED, f"the model's are {fmt}"):
+                q.train_step(tok, mod)
+            q.close()
+        with self.assertError(libmom.ERR_INVALID_ARG, "'q2' is not 'q8' or 'q4'"):
+            m.quantize("q2")
+
     def test_sampler(self):
         m = libmom.Model.create(self.ctx, CONFIG, seed=6)
         lg = np.zeros(300, np.float32)

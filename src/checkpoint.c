@@ -13,12 +13,21 @@
 #include "model.h"
 #include "safetensors.h"
 
-/* Writes buffer `buf` (n_params floats) as one tensor per table entry. */
+/* Writes buffer `buf` (n_params floats) as one tensor per table entry; a
+ * quantized model's parameters with each quantized tensor in its stored
+ * form (two tensors: the fp32 scales among the other fp32 ones first, the
+ * byte-sized values last, so every tensor stays aligned). */
 static mom_status write_table(mom_model *m, be_buf *buf, const char *path, const char *kind)
 {
     if (!path) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: output path is NULL", kind);
+    const int quantized = buf == m->params && m->cfg.weight_format;
     float *host = malloc(sizeof(float) * m->n_params);
-    st_write_tensor *t = calloc(m->n_tensors, sizeof(*t));
+    st_write_tensor *t = calloc(2 * m->n_tensors, sizeof(*t));
+    quant_file_names *qn = quantized ? calloc(m->n_tensors, sizeof(*qn)) : NULL;
+    if (quantized && !qn) {
+        free(host);
+        host = NULL;
+    }
     if (!host || !t) {
         free(host);
         free(t);
@@ -26,21 +35,33 @@ static mom_status write_table(mom_model *m, be_buf *buf, const char *path, const
     }
     bv all = {buf, 0};
     m->be->download(m->be, host, all, m->n_params);
+    size_t nt = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
-        t[i].name = e->name;
-        t[i].dtype = ST_F32;
-        t[i].ndim = e->ndim;
-        memcpy(t[i].shape, e->shape, sizeof(e->shape));
-        t[i].data = host + e->off;
+        if (quantized && quant_is_quantized(m, e)) {
+            qn[i] = quant_names(m, e);
+            t[nt++] = (st_write_tensor){qn[i].scale, ST_F32, qn[i].scale_ndim, {qn[i].scale_shape[0], qn[i].scale_shape[1]},
+                                        m->quant[i].scale};
+            continue;
+        }
+        t[nt].name = e->name;
+        t[nt].dtype = ST_F32;
+        t[nt].ndim = e->ndim;
+        memcpy(t[nt].shape, e->shape, sizeof(e->shape));
+        t[nt++].data = host + e->off;
     }
+    for (size_t i = 0; quantized && i < m->n_tensors; i++)
+        if (quant_is_quantized(m, &m->tensors[i]))
+            t[nt++] = (st_write_tensor){qn[i].q, m->cfg.weight_format == MOM_WEIGHTS_Q8 ? ST_I8 : ST_U8, 2,
+                                        {qn[i].q_shape[0], qn[i].q_shape[1]}, m->quant[i].q};
     char cfg[1024];
     mom_config_to_json(&m->cfg, cfg, sizeof(cfg));
     st_meta meta[3] = {{"format", "pt"}, {"config", cfg}, {"libmom", (char *)kind}};
     char err[512];
-    int rc = st_write(path, t, m->n_tensors, meta, 3, err, sizeof(err));
+    int rc = st_write(path, t, nt, meta, 3, err, sizeof(err));
     free(host);
     free(t);
+    free(qn);
     return rc ? mom_fail(m->ctx, MOM_ERR_IO, "%s", err) : MOM_OK;
 }
 
@@ -127,12 +148,25 @@ static int is_legacy_of_entry(const mom_model *m, const char *name)
     return 0;
 }
 
+/* Whether a file tensor of that name is part of a quantized tensor's
+ * stored form. */
+static int is_stored_form(const mom_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        if (!quant_is_quantized(m, &m->tensors[i])) continue;
+        const quant_file_names n = quant_names(m, &m->tensors[i]);
+        if (!strcmp(name, n.q) || !strcmp(name, n.scale)) return 1;
+    }
+    return 0;
+}
+
 /* Checks that f holds exactly the model's tensors as F32 of the right shapes
  * (a tied model may also carry lm_head.weight equal to the embedding). */
 static mom_status check_tensors(mom_model *m, const st_file *f, const char *path)
 {
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
+        if (quant_is_quantized(m, e)) continue; /* its stored form: quant_load */
         const st_tensor_info *ti = find_entry(m, f, e);
         if (!ti) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: missing tensor %s", path, e->name);
         if (ti->dtype != ST_F32) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s is not F32", path, e->name);
@@ -145,7 +179,9 @@ static mom_status check_tensors(mom_model *m, const st_file *f, const char *path
     }
     for (size_t i = 0; i < f->n_tensors; i++) {
         const st_tensor_info *ti = &f->tensors[i];
-        if (params_find(m, ti->name) || is_legacy_of_entry(m, ti->name)) continue;
+        const tensor_entry *e = params_find(m, ti->name);
+        if ((e && !quant_is_quantized(m, e)) || is_legacy_of_entry(m, ti->name) || is_stored_form(m, ti->name))
+            continue;
         if (m->cfg.tie_embeddings && !strcmp(ti->name, "lm_head.weight")) {
             const st_tensor_info *emb = st_find(f, "embedding.weight");
             if (ti->dtype == ST_F32 && ti->end - ti->begin == emb->end - emb->begin &&
@@ -179,9 +215,11 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) {
         for (size_t i = 0; i < m->n_tensors; i++) {
             const tensor_entry *e = &m->tensors[i];
+            if (quant_is_quantized(m, e)) continue;
             const st_tensor_info *ti = find_entry(m, &f, e);
             memcpy(host + e->off, f.data + ti->begin, e->n * sizeof(float));
         }
+        s = quant_load(m, &f, path, host);
         for (size_t i = 0; i < m->n_params && !s; i++)
             if (!isfinite(host[i]))
                 s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, i);

@@ -75,6 +75,14 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
 {
     if (!c) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_config_validate: cfg is NULL");
     mom_status s = MOM_CHECK_RESERVED(ctx, "config", c->reserved);
+    if (!s && c->reserved_int)
+        s = mom_fail(ctx, MOM_ERR_INVALID_ARG,
+                     "config: reserved_int is set: a field of a newer libmom than %s; start the struct from its "
+                     "_default call",
+                     mom_version());
+    if (!s && (c->weight_format < MOM_WEIGHTS_F32 || c->weight_format > MOM_WEIGHTS_Q4))
+        s = mom_fail(ctx, MOM_ERR_CONFIG, "config: weight_format = %d is not MOM_WEIGHTS_F32, _Q8 or _Q4",
+                     c->weight_format);
     if (s) return s;
     if ((s = range(ctx, "n_modalities", c->n_modalities, 1, MOM_MAX_MODALITIES)) ||
         (s = range(ctx, "vocab_size", c->vocab_size, 2, 1 << 24)) ||
@@ -118,6 +126,7 @@ mom_status mom_config_validate(mom_ctx *ctx, mom_config *c)
 }
 
 static const char *const decouple_names[4] = {"in", "x", "dt", "out"};
+static const char *const weight_format_names[3] = {"f32", "q8", "q4"}; /* MOM_WEIGHTS_* */
 
 static mom_status int_field(mom_ctx *ctx, const json_value *v, const char *key, int *out)
 {
@@ -245,6 +254,14 @@ mom_status mom_config_parse_json(mom_ctx *ctx, const char *text, size_t len, mom
             }
         } else if (!strcmp(k, "vocab_layout")) {
             s = layout_field(ctx, v, &c->vocab_layout);
+        } else if (!strcmp(k, "weight_format")) {
+            int f = 0;
+            while (f < 3 && !(v->type == JSON_STRING && !strcmp(v->str, weight_format_names[f]))) f++;
+            if (f == 3)
+                s = mom_fail(ctx, MOM_ERR_CONFIG, "config: weight_format %s is not \"f32\", \"q8\" or \"q4\"",
+                             v->type == JSON_STRING ? v->str : "(not a string)");
+            else
+                c->weight_format = f;
         } else {
             s = mom_fail(ctx, MOM_ERR_CONFIG, "config: unknown field \"%s\"", k);
         }
@@ -321,6 +338,12 @@ mom_status mom_config_to_json(const mom_config *c, char *buf, size_t cap)
                          ", \"patches\": {\"patch_size\": %d, \"image_size\": %d, \"channels\": %d}, \"time_dim\": %d, "
                          "\"diffusion_weight\": %s}",
                          c->patches.patch_size, c->patches.image_size, c->patches.channels, c->time_dim, w);
+        if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
+        n += m - 1;
+    }
+    if (c->weight_format > MOM_WEIGHTS_F32 && c->weight_format <= MOM_WEIGHTS_Q4) {
+        int m = snprintf(buf + n - 1, cap - (size_t)n + 1, ", \"weight_format\": \"%s\"}",
+                         weight_format_names[c->weight_format]);
         if (m < 0 || (size_t)m >= cap - (size_t)n + 1) return MOM_ERR_INVALID_ARG;
     }
     return MOM_OK;

@@ -16,6 +16,9 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, int with_buffers, mo
     mom_config c = *cfg;
     mom_status s = mom_config_validate(ctx, &c);
     if (s) return s;
+    if (c.weight_format && strcmp(ctx->be->name, "cpu"))
+        return mom_fail(ctx, MOM_ERR_UNSUPPORTED, "a model with %s weights (quantized) runs on the CPU backend, not %s",
+                        c.weight_format == MOM_WEIGHTS_Q8 ? "q8" : "q4", ctx->be->name);
     mom_model *m = calloc(1, sizeof(*m));
     if (!m) return mom_fail(ctx, MOM_ERR_NOMEM, "out of memory for the model");
     m->ctx = ctx;
@@ -58,6 +61,11 @@ mom_status mom_model_create(mom_ctx *ctx, const mom_config *cfg, uint64_t seed, 
     if (out) *out = NULL;
     if (!ctx) return MOM_ERR_INVALID_ARG;
     if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_create: out is NULL");
+    if (cfg && cfg->weight_format)
+        return mom_fail(ctx, MOM_ERR_INVALID_ARG,
+                        "mom_model_create: weight_format = %d: a quantized model comes from mom_model_quantize (or a "
+                        "file it wrote), not from initialisation",
+                        cfg->weight_format);
     mom_model *m;
     mom_status s = model_alloc(ctx, cfg, 1, &m);
     if (s) return s;
@@ -84,6 +92,7 @@ void mom_model_destroy(mom_model **mp)
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]) m->be->release(m->be, bufs[i]);
     }
+    quant_free(m);
     free(m->tensors);
     free(m->layers);
     free(m);

@@ -111,6 +111,10 @@ struct mom_model {
     size_t patch_in_w, patch_in_b, time_in_w, time_in_b, patch_out_w, patch_out_b;
 
     be_buf *params, *grads, *adam_m, *adam_v;
+    /* With a weight_format other than fp32: per tensor, the stored form of
+     * a quantized one (NULL members for the others); params then hold the
+     * values it stands for (src/quant_model.c). */
+    struct quant_tensor *quant;
     be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
     int64_t step; /* optimizer steps done */
 
@@ -165,6 +169,35 @@ int params_dense_name(const char *name, char *out, size_t cap);
  * holds: modality k's copy where the projection is decoupled, else the
  * tensor itself (NULL: none). */
 const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name, int k);
+
+/* quant_model.c: a quantized tensor's stored form, rows x quant_row_bytes
+ * values and rows x quant_row_scales scales (src/quant.h). */
+typedef struct quant_tensor {
+    uint8_t *q;
+    float *scale;
+} quant_tensor;
+/* Whether the model stores e quantized: with a weight_format, each
+ * modality's copy of every projection, the LM head, and the embedding when
+ * tied to it. */
+int quant_is_quantized(const mom_model *m, const tensor_entry *e);
+/* MOM_ERR_UNSUPPORTED naming the format when the model is quantized: what
+ * (training, a device backend, ...) needs fp32 weights. */
+mom_status quant_refuse(const mom_model *m, const char *what);
+/* A quantized tensor's names and shapes in a file: NAME.q8 (I8 [rows, K])
+ * or NAME.q4 (U8 [rows, 16 ceil(K / 32)]), and NAME.scale (F32 [rows] or
+ * [rows, ceil(K / 32)]). */
+typedef struct quant_file_names {
+    char q[112], scale[112];
+    int64_t q_shape[2], scale_shape[2];
+    int scale_ndim;
+} quant_file_names;
+quant_file_names quant_names(const mom_model *m, const tensor_entry *e);
+/* Loading: checks the stored form of every quantized tensor in f (shapes,
+ * dtypes, values, scales; MOM_ERR_FORMAT naming the tensor) and keeps it,
+ * writing the values it stands for into host (n_params floats). */
+struct st_file;
+mom_status quant_load(mom_model *m, const struct st_file *f, const char *path, float *host);
+void quant_free(mom_model *m);
 
 /* plan.c: allocates activations for (B, T) once; reused while the shape holds. */
 mom_status plan_ensure(mom_model *m, int B, int T);

@@ -168,6 +168,7 @@ static mom_status run_step(mom_model *m, const mom_batch *b, int backward, float
     mom_status s = check_batch(m, b);
     if (s) return s;
     if (!out) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "losses output is NULL");
+    if (backward && (s = quant_refuse(m, "a backward pass (training)"))) return s;
     if (backward && !isfinite(grad_scale))
         return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "grad_scale = %g is not finite", (double)grad_scale);
     const patch_feed pf = {b->patches, 1, b->noise_seed, b->low_t_fraction, 0};

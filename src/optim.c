@@ -104,6 +104,7 @@ mom_status mom_model_step(mom_model *m, const mom_optim_settings *s, float *grad
 {
     if (!m) return MOM_ERR_INVALID_ARG;
     mom_status st = optim_check(m->ctx, s);
+    if (!st) st = quant_refuse(m, "mom_model_step (training)");
     if (st) return st;
     m->be->threads(m->be, m->ctx->n_threads);
     const bv scale = {m->step_scale, 0};

@@ -25,8 +25,8 @@
 #error "safetensors data is little-endian; this host is not"
 #endif
 
-static const char *const dtype_names[] = {"F32", "I32", "U8", "I64", "U64", "F64", "F16", "BF16"};
-static const size_t dtype_sizes[] = {4, 4, 1, 8, 8, 8, 2, 2};
+static const char *const dtype_names[] = {"F32", "I32", "U8", "I64", "U64", "F64", "F16", "BF16", "I8"};
+static const size_t dtype_sizes[] = {4, 4, 1, 8, 8, 8, 2, 2, 1};
 #define N_DTYPES (sizeof dtype_sizes / sizeof dtype_sizes[0])
 
 size_t st_dtype_size(st_dtype t) { return (unsigned)t < N_DTYPES ? dtype_sizes[t] : 0; }

@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* F16 and BF16 are read from pretrained checkpoints (src/pretrained_load.c). */
-typedef enum { ST_F32, ST_I32, ST_U8, ST_I64, ST_U64, ST_F64, ST_F16, ST_BF16 } st_dtype; /* "F32",...,"F64","F16","BF16" */
+/* F16 and BF16 are read from pretrained checkpoints (src/pretrained_load.c);
+ * I8 and U8 hold quantized weights (src/quant_model.c). */
+typedef enum { ST_F32, ST_I32, ST_U8, ST_I64, ST_U64, ST_F64, ST_F16, ST_BF16, ST_I8 } st_dtype; /* "F32",...,"BF16","I8" */
 #define ST_MAX_DIMS 4
 /* The safetensors library refuses headers above 100 MB; so do we. */
 #define ST_MAX_HEADER_LEN 100000000u

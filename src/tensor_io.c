@@ -54,6 +54,7 @@ mom_status mom_model_set_param(mom_model *m, const char *name, const float *in, 
     /* The name and n first: only then is n known to be in's length. */
     const tensor_entry *t = NULL;
     mom_status s = find_tensor(m, name, &n, &t);
+    if (!s && quant_is_quantized(m, t)) s = quant_refuse(m, "mom_model_set_param on a quantized tensor");
     if (s) return s;
     if (in)
         for (size_t i = 0; i < n; i++)

@@ -14,6 +14,8 @@ mom_status mom_model_upcycle(mom_model *dense, int n_modalities, unsigned decoup
     if (!dense) return MOM_ERR_INVALID_ARG;
     mom_ctx *ctx = dense->ctx;
     if (!out) return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_upcycle: out is NULL");
+    mom_status qs = quant_refuse(dense, "mom_model_upcycle");
+    if (qs) return qs;
     if (dense->cfg.n_modalities != 1)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG,
                         "mom_model_upcycle: the model has %d modalities; upcycling starts from a dense one (1)",

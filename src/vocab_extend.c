@@ -16,6 +16,8 @@ mom_status mom_model_extend_vocab(mom_model *m, const mom_vocab_layout *layout, 
     mom_ctx *ctx = m->ctx;
     if (!layout || !out)
         return mom_fail(ctx, MOM_ERR_INVALID_ARG, "mom_model_extend_vocab: %s is NULL", !layout ? "layout" : "out");
+    mom_status qs = quant_refuse(m, "mom_model_extend_vocab");
+    if (qs) return qs;
     if (mom_vocab_layout_is_set(&m->cfg.vocab_layout))
         return mom_fail(ctx, MOM_ERR_INVALID_ARG,
                         "mom_model_extend_vocab: the model already has a vocabulary layout; extending starts from a "

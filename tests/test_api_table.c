@@ -688,6 +688,20 @@ static void row_mom_model_upcycle(fixture *f)
     mom_model_destroy(&dense);
 }
 
+static void row_mom_model_quantize(fixture *f)
+{
+    mom_model *o = JUNK(mom_model);
+    BAD(NULL, mom_model_quantize(NULL, MOM_WEIGHTS_Q8, &o), MOM_ERR_INVALID_ARG, NULL);
+    assert_null(o);
+    BAD(f->ctx, mom_model_quantize(f->m, MOM_WEIGHTS_Q8, NULL), MOM_ERR_INVALID_ARG, "out is NULL");
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_quantize(f->m, MOM_WEIGHTS_F32, &o), MOM_ERR_INVALID_ARG, "format 0");
+    assert_null(o);
+    o = JUNK(mom_model);
+    BAD(f->ctx, mom_model_quantize(f->m, -1, &o), MOM_ERR_INVALID_ARG, "format -1");
+    assert_null(o);
+}
+
 static void row_mom_model_extend_vocab(fixture *f)
 {
     mom_vocab_layout l = {.n_special = 5, .n_text = TU_SMALL_VOCAB, .n_image = 2, .text_first = 1};
@@ -2183,6 +2197,7 @@ static const api_row rows[] = {
     API_ROW(mom_model_load_pretrained),
     API_ROW(mom_model_upcycle),
     API_ROW(mom_model_extend_vocab),
+    API_ROW(mom_model_quantize),
     API_ROW(mom_model_export),
     API_ROW(mom_model_save),
     API_ROW(mom_model_destroy),

@@ -16,6 +16,7 @@ static const struct {
     {"generate", cmd_generate, "sample text, images and speech from a model (prefill, then step)"},
     {"eval", cmd_eval, "held-out loss of a model on a dataset, total and per modality"},
     {"init", cmd_init, "write a freshly initialised model from a config"},
+    {"quantize", cmd_quantize, "a model with int8 or 4-bit weights, for inference"},
     {"convert", cmd_convert, "a dense Mamba-1 checkpoint (mamba_ssm or transformers) as a libmom model"},
     {"export", cmd_export, "a model as a mamba_ssm or transformers checkpoint folder"},
     {"grad", cmd_grad, "loss and gradients of a model on exactly one batch"},

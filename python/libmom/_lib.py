@@ -58,7 +58,8 @@ class Config(Structure):
                 ("d_state", c_int), ("d_conv", c_int), ("expand", c_int), ("dt_rank", c_int),
                 ("decouple", c_uint), ("tie_embeddings", c_int), ("norm_eps", c_float),
                 ("vocab_layout", VocabLayout), ("patches", PatchGeometry), ("time_dim", c_int),
-                ("diffusion_weight", c_float), ("reserved", c_uint64 * 8)]
+                ("diffusion_weight", c_float), ("weight_format", c_int), ("reserved_int", c_int),
+                ("reserved", c_uint64 * 7)]
 
 
 class CtxSettings(Structure):
@@ -137,6 +138,7 @@ _PROTOTYPES = {
     "mom_model_create": (_st, [_h, POINTER(Config), c_uint64, _hp]),
     "mom_model_load": (_st, [_h, c_char_p, _hp]),
     "mom_model_save": (_st, [_h, c_char_p]),
+    "mom_model_quantize": (_st, [_h, c_int, _hp]),
     "mom_model_destroy": (None, [_hp]),
     "mom_model_config": (POINTER(Config), [_h]),
     "mom_model_get_info": (_st, [_h, POINTER(ModelInfo)]),

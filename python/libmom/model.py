@@ -92,6 +92,19 @@ class Model(Owner):
         check(lib.mom_model_load(cp, encode_path(path), ctypes.byref(out)), cp)
         return cls(ctx, out.value)
 
+    def quantize(self, fmt):
+        """A copy for inference with "q8" or "q4" weights
+        (mom_model_quantize): each modality's copy of every projection, the
+        LM head and a tied embedding; the rest stays fp32. Training it
+        raises libmom.Error (ERR_UNSUPPORTED)."""
+        m, c = self._ptrs()
+        formats = {"q8": 1, "q4": 2}  # MOM_WEIGHTS_Q8, _Q4
+        if fmt not in formats:
+            raise Error(ERR_INVALID_ARG, f"quantize: format {fmt!r} is not 'q8' or 'q4'")
+        out = ctypes.c_void_p()
+        check(lib.mom_model_quantize(m, formats[fmt], ctypes.byref(out)), c)
+        return Model(self._ctx, out.value)
+
     def _ptrs(self):
         """(the model, its context), both open, else libmom.Error."""
         return self._handle.get(), self._ctx._handle.get()

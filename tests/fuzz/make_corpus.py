@@ -175,6 +175,17 @@ def main():
         model = open(t("model.safetensors"), "rb").read()
         put("safetensors", "tiny.safetensors", model)
         put("safetensors", "truncated.safetensors", model[:len(model) // 2])
+        # quantized models (I8 / packed U8 values with F32 scales), and one
+        # whose first stored scale is NaN
+        for fmt in ("q8", "q4"):
+            run(mom, "quantize", "--model", t("model.safetensors"), "--out", t(fmt + ".safetensors"), "--format", fmt)
+            put("safetensors", "tiny_%s.safetensors" % fmt, open(t(fmt + ".safetensors"), "rb").read())
+        q8 = open(t("q8.safetensors"), "rb").read()
+        n = struct.unpack("<Q", q8[:8])[0]
+        header = json.loads(q8[8:8 + n])
+        first_scale = min(v["data_offsets"][0] for k, v in header.items() if k.endswith(".scale"))
+        at = 8 + n + first_scale
+        put("safetensors", "q8_nan_scale.safetensors", q8[:at] + struct.pack("<f", float("nan")) + q8[at + 4:])
         put("safetensors", "generic.safetensors", safetensors(
             [("a", "F64", [2], struct.pack("<2d", 1, 2)), ("b", "I64", [1, 1], struct.pack("<q", 7)),
              ("c", "U8", [3], b"abc"), ("d", "I32", [0, 4], b""), ("e", "U64", [], struct.pack("<Q", 1))],
