@@ -39,6 +39,10 @@ const mom_kernels mom_kernels_scalar = {
     .adamw = mom_adamw_ref,
     .f32_to_bf16 = mom_f32_to_bf16_ref,
     .exp = mom_exp_ref,
+    .qmm_q8 = mom_qmm_q8_ref,
+    .qmm_q4 = mom_qmm_q4_ref,
+    .dequant_q8 = mom_dequant_q8_ref,
+    .dequant_q4 = mom_dequant_q4_ref,
 };
 
 static int always(const mom_cpu_features *f)

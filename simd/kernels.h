@@ -21,6 +21,23 @@ void mom_mm_bwd_data_ref(int M, int N, int K, const float *dC, int lddc, const f
 void mom_mm_bwd_weight_ref(int M, int N, int K, const float *dC, int lddc, const float *A,
                            int lda, float *dW);
 
+/* ---- quantized weights (inference) ------------------------------------ */
+/* The formats of src/quant.h. q8: W[n][k] = q[n K + k] scale[n], q int8.
+ * q4: rows of G = ceil(K / 32) groups of 16 bytes; value k of row n is
+ * nibble k % 32 of group k / 32 (low nibble first) minus 8, times
+ * scale[n G + k / 32].
+ * C[M,N] (= or +=) A[M,K] W^T: each output a sum of A times the integer
+ * values (per group for q4), times the scale. The fused form for a few
+ * rows (decoding); a prefill dequantizes W in tiles into a GEMM. */
+void mom_qmm_q8_ref(int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C,
+                    int ldc, int accumulate);
+void mom_qmm_q4_ref(int M, int N, int K, const float *A, int lda, const uint8_t *q, const float *scale, float *C,
+                    int ldc, int accumulate);
+/* w[rows, K] = the values rows of q and scale stand for. */
+void mom_dequant_q8_ref(int rows, int K, const int8_t *q, const float *scale, float *w);
+void mom_dequant_q4_ref(int rows, int K, const uint8_t *q, const float *scale, float *w);
+#define MOM_Q4_GROUP 32
+
 /* ---- embedding ------------------------------------------------------- */
 /* out[t,:] = table[tok[t],:]. */
 void mom_embed_fwd_ref(int T, int D, const int32_t *tok, const float *table, float *out);
@@ -217,6 +234,14 @@ void mom_exp_ref(size_t n, const float *x, float *y);
       (size_t n, float *p, const float *g, float *m, float *v, float gscale, float lr, float b1, float b2,     \
        float eps, float wd, int64_t step))                                                                     \
     X(void, f32_to_bf16, (size_t n, const float *src, uint16_t *dst))                                          \
+    X(void, qmm_q8,                                                                                            \
+      (int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C, int ldc,   \
+       int accumulate))                                                                                        \
+    X(void, qmm_q4,                                                                                            \
+      (int M, int N, int K, const float *A, int lda, const uint8_t *q, const float *scale, float *C, int ldc,  \
+       int accumulate))                                                                                        \
+    X(void, dequant_q8, (int rows, int K, const int8_t *q, const float *scale, float *w))                      \
+    X(void, dequant_q4, (int rows, int K, const uint8_t *q, const float *scale, float *w))                     \
     X(void, exp, (size_t n, const float *x, float *y))
 
 #define MOM_KERNEL_MEMBER(ret, member, params) ret(*member) params;

@@ -32,4 +32,8 @@ const mom_kernels mom_kernels_avx512 = {
     .adamw = mom_adamw_avx512,
     .f32_to_bf16 = mom_f32_to_bf16_avx512,
     .exp = mom_exp_avx512,
+    .qmm_q8 = mom_qmm_q8_avx512,
+    .qmm_q4 = mom_qmm_q4_avx512,
+    .dequant_q8 = mom_dequant_q8_avx512,
+    .dequant_q4 = mom_dequant_q4_avx512,
 };

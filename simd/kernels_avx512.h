@@ -38,5 +38,11 @@ void mom_f32_to_bf16_avx512(size_t n, const float *src, uint16_t *dst);
 void mom_scan_fwd_avx512(const mom_scan_args *a, float *y);
 void mom_scan_bwd_avx512(const mom_scan_args *a, const mom_scan_grads *g);
 size_t mom_scan_bwd_work_floats_avx512(const mom_scan_args *a, int n_threads);
+void mom_qmm_q8_avx512(int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C,
+                       int ldc, int accumulate);
+void mom_qmm_q4_avx512(int M, int N, int K, const float *A, int lda, const uint8_t *q, const float *scale, float *C,
+                       int ldc, int accumulate);
+void mom_dequant_q8_avx512(int rows, int K, const int8_t *q, const float *scale, float *w);
+void mom_dequant_q4_avx512(int rows, int K, const uint8_t *q, const float *scale, float *w);
 
 #endif

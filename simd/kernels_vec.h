@@ -46,6 +46,12 @@ void VNAME(adamw)(size_t n, float *p, const float *g, float *m, float *v, float 
 void VNAME(scan_fwd)(const mom_scan_args *a, float *y);
 void VNAME(scan_bwd)(const mom_scan_args *a, const mom_scan_grads *g);
 size_t VNAME(scan_bwd_work_floats)(const mom_scan_args *a, int n_threads);
+void VNAME(qmm_q8)(int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C,
+                   int ldc, int accumulate);
+void VNAME(qmm_q4)(int M, int N, int K, const float *A, int lda, const uint8_t *q, const float *scale, float *C,
+                   int ldc, int accumulate);
+void VNAME(dequant_q8)(int rows, int K, const int8_t *q, const float *scale, float *w);
+void VNAME(dequant_q4)(int rows, int K, const uint8_t *q, const float *scale, float *w);
 #endif
 
 #endif

@@ -24,4 +24,8 @@ const mom_kernels VEC_TABLE = {
     .xent = VNAME(xent),
     .adamw = VNAME(adamw),
     .exp = VNAME(exp),
+    .qmm_q8 = VNAME(qmm_q8),
+    .qmm_q4 = VNAME(qmm_q4),
+    .dequant_q8 = VNAME(dequant_q8),
+    .dequant_q4 = VNAME(dequant_q4),
 };

@@ -68,6 +68,11 @@ struct backend {
     int (*mm_bwd_data)(backend *be, int M, int N, int K, bv dC, int lddc, bv W, bv dA, int ldda,
                        int acc);
     int (*mm_bwd_weight)(backend *be, int M, int N, int K, bv dC, int lddc, bv A, int lda, bv dW);
+    /* C[M,N] (= or +=) A W^T with W quantized: format MOM_WEIGHTS_Q8 or
+     * _Q4 (src/quant.h), q and scale in host memory (the model's stored
+     * form). A backend without it runs no quantized model. */
+    int (*mm_fwd_q)(backend *be, int format, int M, int N, int K, bv A, int lda, const void *q, const float *scale,
+                    bv C, int ldc, int acc);
 
     /* dst[i, 0:cols] = src[idx[i], 0:cols] (idx int32): a few rows picked
      * out of a batch (the positions whose logits inference returns) */
@@ -142,7 +147,7 @@ struct backend {
  * member is added to the struct without being listed here. */
 #define BE_OPS(REQ, OPT)                                                                                            \
     REQ(alloc) OPT(wrap) REQ(release) REQ(upload) REQ(download) REQ(zero) REQ(copy)                                 \
-    REQ(mm_fwd) REQ(mm_bwd_data) REQ(mm_bwd_weight) REQ(gather_rows) REQ(add_bias) REQ(bias_grad)                   \
+    REQ(mm_fwd) REQ(mm_bwd_data) REQ(mm_bwd_weight) OPT(mm_fwd_q) REQ(gather_rows) REQ(add_bias) REQ(bias_grad)                   \
     REQ(embed_fwd) REQ(embed_bwd) REQ(rmsnorm_fwd) REQ(rmsnorm_bwd) REQ(conv_silu_fwd) REQ(conv_silu_bwd)           \
     REQ(softplus_fwd) REQ(softplus_bwd) REQ(scan_fwd) REQ(scan_bwd) REQ(scan_work_elems)                   \
     REQ(scan_states_elems) REQ(xent) REQ(mse)                                                                       \

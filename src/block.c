@@ -78,7 +78,7 @@ static mom_status proj_fwd(mom_model *m, const proj *p, bv A, int lda, bv C, int
             int o, n;
             piece(&r, i, &o, &n);
             const bv Ai = bv_at(A, (size_t)o * lda), Ci = bv_at(C, (size_t)o * ldc);
-            BE_TRY(be->mm_fwd(be, n, p->N, p->K, Ai, lda, P(m, p->w[k]), Ci, ldc, acc));
+            BE_TRY(model_mm_fwd(m, n, p->N, p->K, Ai, lda, p->w[k], Ci, ldc, acc));
             if (p->bias) be->add_bias(be, n, p->N, P(m, p->bias[k]), Ci, ldc);
         }
     }

@@ -42,7 +42,7 @@ static mom_status head_logits(mom_model *m, int n, int stride, int offset, float
         be->upload(be, pl->sel, pl->host_sel, (size_t)nb);
         be->gather_rows(be, nb, Dm, pl->sel, pl->x_final, Dm, pl->dx);
         be->rmsnorm_fwd(be, nb, Dm, pl->dx, P(m, m->norm_f), m->cfg.norm_eps, pl->h_f, pl->rstd_f);
-        if (be->mm_fwd(be, nb, V, Dm, pl->h_f, Dm, P(m, m->lm_head), pl->logits, V, 0))
+        if (model_mm_fwd(m, nb, V, Dm, pl->h_f, Dm, m->lm_head, pl->logits, V, 0))
             return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
         be->download(be, logits + (size_t)r0 * V, pl->logits, (size_t)nb * V);
     }

@@ -198,6 +198,10 @@ quant_file_names quant_names(const mom_model *m, const tensor_entry *e);
 struct st_file;
 mom_status quant_load(mom_model *m, const struct st_file *f, const char *path, float *host);
 void quant_free(mom_model *m);
+/* C[M,N] (= or +=) A W^T for the weight at offset w of the parameters:
+ * through its stored form when the model keeps it quantized, else the
+ * fp32 matmul. Non-zero when the backend fails. */
+int model_mm_fwd(mom_model *m, int M, int N, int K, bv A, int lda, size_t w, bv C, int ldc, int acc);
 
 /* plan.c: allocates activations for (B, T) once; reused while the shape holds. */
 mom_status plan_ensure(mom_model *m, int B, int T);

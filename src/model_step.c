@@ -112,7 +112,7 @@ static mom_status lm_head(mom_model *m, int r0, int r1, float scale)
     for (int r = r0; r < r1; r += m->head_block) {
         const int n = r1 - r < m->head_block ? r1 - r : m->head_block;
         const bv hf = bv_at(pl->h_f, (size_t)r * Dm);
-        if (be->mm_fwd(be, n, V, Dm, hf, Dm, P(m, m->lm_head), pl->logits, V, 0))
+        if (model_mm_fwd(m, n, V, Dm, hf, Dm, m->lm_head, pl->logits, V, 0))
             return mom_fail(m->ctx, MOM_ERR_BACKEND, "LM head matmul failed");
         be->xent(be, n, V, pl->logits, bv_at(pl->targets, (size_t)r), scale, bv_at(pl->row_loss, (size_t)r));
         if (scale != 0.0f && (be->mm_bwd_weight(be, n, V, Dm, pl->logits, V, hf, Dm, G(m, m->lm_head)) ||

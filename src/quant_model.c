@@ -1,9 +1,10 @@
-/* Quantized models: mom_model_quantize, and what loading and saving one
- * needs. A quantized model keeps each quantized tensor's stored form (the
- * int8 or packed 4-bit values and their scales, src/quant.h) beside the
- * fp32 values they stand for, which is what it computes with today; a file
- * written from it holds the stored form, so writing it again gives the
- * same bytes. Training, upcycling, growing the vocabulary and device
+/* Quantized models: mom_model_quantize, what loading and saving one needs,
+ * and its projections. A quantized model keeps each quantized tensor's
+ * stored form (the int8 or packed 4-bit values and their scales,
+ * src/quant.h), which its projections and head compute with
+ * (model_mm_fwd), beside the fp32 values they stand for (the embedding
+ * lookup and mom_model_get_param read those); a file written from it holds
+ * the stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
  * backends need fp32 weights and refuse it (quant_refuse). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,15 @@ static mom_status find_stored(mom_model *m, const st_file *f, const char *path, 
                         st_dtype_name(ti->dtype), got, st_dtype_name(bad_q ? qt : ST_F32), want);
     }
     return MOM_OK;
+}
+
+int model_mm_fwd(mom_model *m, int M, int N, int K, bv A, int lda, size_t w, bv C, int ldc, int acc)
+{
+    for (size_t i = 0; m->quant && i < m->n_tensors; i++)
+        if (m->tensors[i].off == w && m->quant[i].q)
+            return m->be->mm_fwd_q(m->be, m->cfg.weight_format, M, N, K, A, lda, m->quant[i].q, m->quant[i].scale, C,
+                                   ldc, acc);
+    return m->be->mm_fwd(m->be, M, N, K, A, lda, P(m, w), C, ldc, acc);
 }
 
 mom_status quant_load(mom_model *m, const st_file *f, const char *path, float *host)

@@ -30,6 +30,8 @@ typedef struct cpu_backend {
     int blas;                 /* else CBLAS (OpenBLAS), else plain C */
     const mom_kernels *k;     /* the kernel path (simd/dispatch.c) */
     int default_threads;      /* OpenMP's count when the backend started */
+    float *qtile;             /* a prefill's dequantized weight tile (cpu_mm_fwd_q) */
+    size_t qtile_cap;         /* its floats */
 } cpu_backend;
 
 static int max_threads(void)
@@ -128,11 +130,55 @@ static void cpu_copy(backend *be, bv dst, bv src, size_t n)
     for (size_t i = 0; i < n; i += PIECE) memcpy(d + i, s + i, (n - i < PIECE ? n - i : PIECE) * sizeof(float));
 }
 
+static int mm_fwd_ptr(backend *be, int M, int N, int K, const float *A, int lda, const float *W, float *C, int ldc,
+                      int acc)
+{
+    if (MM(be)) return dnnl_mm_fwd(MM(be), M, N, K, A, lda, W, C, ldc, acc);
+    if (BLAS(be)) blas_mm_fwd(M, N, K, A, lda, W, C, ldc, acc);
+    else KN(be)->mm_fwd(M, N, K, A, lda, W, C, ldc, acc);
+    return 0;
+}
 static int cpu_mm_fwd(backend *be, int M, int N, int K, bv A, int lda, bv W, bv C, int ldc, int acc)
 {
-    if (MM(be)) return dnnl_mm_fwd(MM(be), M, N, K, F(A), lda, F(W), F(C), ldc, acc);
-    if (BLAS(be)) blas_mm_fwd(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
-    else KN(be)->mm_fwd(M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+    return mm_fwd_ptr(be, M, N, K, F(A), lda, F(W), F(C), ldc, acc);
+}
+
+/* Quantized weights. Up to QMM_FUSED_ROWS rows of A (a decode step's
+ * batch) take the fused kernel, which reads each weight byte once; more
+ * rows (a prefill, an evaluation) dequantize W in tiles of about
+ * QMM_TILE_FLOATS into the fp32 GEMM, whose speed the dequantization then
+ * barely touches. */
+#define QMM_FUSED_ROWS 8
+#define QMM_TILE_FLOATS ((size_t)1 << 18)
+static int cpu_mm_fwd_q(backend *be, int format, int M, int N, int K, bv A, int lda, const void *q,
+                        const float *scale, bv C, int ldc, int acc)
+{
+    const mom_kernels *k = KN(be);
+    const int q8 = format == MOM_WEIGHTS_Q8, G = (K + MOM_Q4_GROUP - 1) / MOM_Q4_GROUP;
+    if (format != MOM_WEIGHTS_Q8 && format != MOM_WEIGHTS_Q4) return -1;
+    if (M <= QMM_FUSED_ROWS) {
+        if (q8) k->qmm_q8(M, N, K, F(A), lda, q, scale, F(C), ldc, acc);
+        else k->qmm_q4(M, N, K, F(A), lda, q, scale, F(C), ldc, acc);
+        return 0;
+    }
+    cpu_backend *cb = (cpu_backend *)be;
+    const int rows = (int)(QMM_TILE_FLOATS / (size_t)K > (size_t)N ? (size_t)N
+                           : QMM_TILE_FLOATS / (size_t)K < 1 ? 1 : QMM_TILE_FLOATS / (size_t)K);
+    if (cb->qtile_cap < (size_t)rows * K) { /* once per shape that is larger than any before */
+        free(cb->qtile);
+        cb->qtile = NULL;
+        cb->qtile_cap = 0;
+        if (posix_memalign((void **)&cb->qtile, 64, sizeof(float) * (size_t)rows * K)) return -1;
+        cb->qtile_cap = (size_t)rows * K;
+    }
+    const size_t row_bytes = q8 ? (size_t)K : (size_t)G * (MOM_Q4_GROUP / 2), row_scales = q8 ? 1 : (size_t)G;
+    for (int n0 = 0; n0 < N; n0 += rows) {
+        const int nr = N - n0 < rows ? N - n0 : rows;
+        const uint8_t *qn = (const uint8_t *)q + (size_t)n0 * row_bytes;
+        if (q8) k->dequant_q8(nr, K, (const int8_t *)qn, scale + (size_t)n0 * row_scales, cb->qtile);
+        else k->dequant_q4(nr, K, qn, scale + (size_t)n0 * row_scales, cb->qtile);
+        if (mm_fwd_ptr(be, M, nr, K, F(A), lda, cb->qtile, F(C) + n0, ldc, acc)) return -1;
+    }
     return 0;
 }
 static int cpu_mm_bwd_data(backend *be, int M, int N, int K, bv dC, int lddc, bv W, bv dA, int ldda,
@@ -282,6 +328,7 @@ static void cpu_destroy(backend *be)
 {
     if (!be) return;
     dnnl_mm_destroy(MM(be));
+    free(((cpu_backend *)be)->qtile);
     free(be);
 }
 
@@ -306,6 +353,7 @@ backend *cpu_backend_create(const char *matmul, int bf16, const mom_kernels *k, 
     b->mm_fwd = cpu_mm_fwd;
     b->mm_bwd_data = cpu_mm_bwd_data;
     b->mm_bwd_weight = cpu_mm_bwd_weight;
+    b->mm_fwd_q = cpu_mm_fwd_q;
     b->gather_rows = cpu_gather_rows;
     b->add_bias = cpu_add_bias;
     b->bias_grad = cpu_bias_grad;
