@@ -47,20 +47,46 @@ static void q8_rows(int mr, int K, const float *A, int lda, const int8_t *row, f
     for (int i = 0; i < mr; i++) store_out(C + (size_t)i * ldc, _mm512_reduce_add_ps(acc[i]) * s, accumulate);
 }
 
+/* A full q4 group's 32 values as floats, in order: the nibbles index a
+ * table of -8..7 (vpermps reads an index's low 4 bits, so neither nibble
+ * needs masking), then the even and odd values are interleaved. */
+static inline void q4_group_ps(const uint8_t *g, __m512 *w0, __m512 *w1)
+{
+    const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m128i b = _mm_loadu_si128((const __m128i *)g);
+    const __m512 even = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(b), table);
+    const __m512 odd = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_srli_epi16(b, 4)), table);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    *w0 = _mm512_permutex2var_ps(even, lo, odd);
+    *w1 = _mm512_permutex2var_ps(even, hi, odd);
+}
+
 /* The same for a q4 row: a group's sum takes its scale, as in the reference. */
 static void q4_rows(int mr, int K, const float *A, int lda, const uint8_t *row, const float *s, float *C, int ldc,
                     int accumulate)
 {
     __m512 acc[MAX_ROWS];
     for (int i = 0; i < mr; i++) acc[i] = _mm512_setzero_ps();
-    const int G = groups(K);
-    for (int g = 0; g < G; g++) {
-        const int k = g * MOM_Q4_GROUP, n = K - k < MOM_Q4_GROUP ? K - k : MOM_Q4_GROUP;
+    const int G = groups(K), full = K / MOM_Q4_GROUP;
+    for (int g = 0; g < full; g++) {
+        const int k = g * MOM_Q4_GROUP;
+        __m512 w0, w1;
+        q4_group_ps(row + (size_t)g * GROUP_BYTES, &w0, &w1);
+        const __m512 sg = _mm512_set1_ps(s[g]);
+        for (int i = 0; i < mr; i++) {
+            const float *a = A + (size_t)i * lda + k;
+            const __m512 part = _mm512_fmadd_ps(_mm512_loadu_ps(a + 16), w1, _mm512_mul_ps(_mm512_loadu_ps(a), w0));
+            acc[i] = _mm512_fmadd_ps(part, sg, acc[i]);
+        }
+    }
+    for (int g = full; g < G; g++) { /* a short last group: masked loads, nothing read past K */
+        const int k = g * MOM_Q4_GROUP, n = K - k;
         __m128i lo, hi;
         q4_group(row + (size_t)g * GROUP_BYTES, &lo, &hi);
         const __m512 w0 = i8_to_ps(lo), w1 = i8_to_ps(hi), sg = _mm512_set1_ps(s[g]);
         const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
-        const __mmask16 m1 = n >= 32 ? 0xffff : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+        const __mmask16 m1 = n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
         for (int i = 0; i < mr; i++) {
             const float *a = A + (size_t)i * lda + k;
             __m512 part = _mm512_mul_ps(_mm512_maskz_loadu_ps(m0, a), w0);

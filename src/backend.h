@@ -73,6 +73,8 @@ struct backend {
      * form). A backend without it runs no quantized model. */
     int (*mm_fwd_q)(backend *be, int format, int M, int N, int K, bv A, int lda, const void *q, const float *scale,
                     bv C, int ldc, int acc);
+    /* out[t,:] = row tok[t] of a quantized [V, D] table (a tied embedding). */
+    void (*embed_fwd_q)(backend *be, int format, int T, int D, bv tok, const void *q, const float *scale, bv out);
 
     /* dst[i, 0:cols] = src[idx[i], 0:cols] (idx int32): a few rows picked
      * out of a batch (the positions whose logits inference returns) */
@@ -147,7 +149,7 @@ struct backend {
  * member is added to the struct without being listed here. */
 #define BE_OPS(REQ, OPT)                                                                                            \
     REQ(alloc) OPT(wrap) REQ(release) REQ(upload) REQ(download) REQ(zero) REQ(copy)                                 \
-    REQ(mm_fwd) REQ(mm_bwd_data) REQ(mm_bwd_weight) OPT(mm_fwd_q) REQ(gather_rows) REQ(add_bias) REQ(bias_grad)                   \
+    REQ(mm_fwd) REQ(mm_bwd_data) REQ(mm_bwd_weight) OPT(mm_fwd_q) OPT(embed_fwd_q) REQ(gather_rows) REQ(add_bias) REQ(bias_grad)                   \
     REQ(embed_fwd) REQ(embed_bwd) REQ(rmsnorm_fwd) REQ(rmsnorm_bwd) REQ(conv_silu_fwd) REQ(conv_silu_bwd)           \
     REQ(softplus_fwd) REQ(softplus_bwd) REQ(scan_fwd) REQ(scan_bwd) REQ(scan_work_elems)                   \
     REQ(scan_states_elems) REQ(xent) REQ(mse)                                                                       \

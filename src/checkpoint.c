@@ -210,25 +210,25 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) s = model_alloc(ctx, &cfg, 0, &m);
     if (!s) s = check_tensors(m, &f, path);
     if (!s) s = model_alloc_buffers(m);
-    float *host = s ? NULL : malloc(sizeof(float) * m->n_params);
-    if (!s && !host) s = mom_fail(ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
-    if (!s) {
-        for (size_t i = 0; i < m->n_tensors; i++) {
-            const tensor_entry *e = &m->tensors[i];
-            if (quant_is_quantized(m, e)) continue;
-            const st_tensor_info *ti = find_entry(m, &f, e);
-            memcpy(host + e->off, f.data + ti->begin, e->n * sizeof(float));
+    /* Every value checked in the file's mapping, then each tensor uploaded
+     * from there: no host copy of the whole model. A quantized tensor's
+     * stored form is checked by quant_load, and read from the mapping. */
+    for (size_t i = 0; !s && i < m->n_tensors; i++) {
+        const tensor_entry *e = &m->tensors[i];
+        if (quant_is_quantized(m, e)) continue;
+        const uint8_t *src = f.data + find_entry(m, &f, e)->begin;
+        for (size_t j = 0; j < e->n && !s; j++) {
+            float v;
+            memcpy(&v, src + j * sizeof(float), sizeof v);
+            if (!isfinite(v))
+                s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, e->off + j);
         }
-        s = quant_load(m, &f, path, host);
-        for (size_t i = 0; i < m->n_params && !s; i++)
-            if (!isfinite(host[i]))
-                s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, i);
     }
-    if (!s) {
-        bv all = {m->params, 0};
-        m->be->upload(m->be, all, host, m->n_params);
+    for (size_t i = 0; !s && i < m->n_tensors; i++) {
+        const tensor_entry *e = &m->tensors[i];
+        if (!quant_is_quantized(m, e)) m->be->upload(m->be, (bv){m->params, e->off}, f.data + find_entry(m, &f, e)->begin, e->n);
     }
-    free(host);
+    if (!s) s = quant_load(m, &f, path); /* last: a quantized model keeps f's mapping */
     st_close(&f);
     if (s) mom_model_destroy(&m);
     *out = m;

@@ -151,7 +151,7 @@ static mom_status build_tensors(mom_model *m, mom_model *dense, pretrained_layou
         const tensor_entry *e = &dense->tensors[i];
         const tensor_entry *src = params_find_copy(m, e->name, k);
         if (!src || src->n != e->n) return mom_fail(m->ctx, MOM_ERR_FORMAT, "export: no tensor for %s", e->name);
-        m->be->download(m->be, host + e->off, (bv){m->params, src->off}, e->n);
+        model_read_param(m, src, host + e->off);
         pretrained_tensor_name(layout, e->name, names[*n], sizeof(names[0]));
         t[*n] = (st_write_tensor){names[*n], ST_F32, e->ndim, {0}, host + e->off};
         memcpy(t[*n].shape, e->shape, sizeof(e->shape));

@@ -115,6 +115,7 @@ struct mom_model {
      * a quantized one (NULL members for the others); params then hold the
      * values it stands for (src/quant_model.c). */
     struct quant_tensor *quant;
+    struct st_file *quant_file; /* the file a loaded model's stored forms point into (kept mapped), or NULL */
     be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
     int64_t step; /* optimizer steps done */
 
@@ -173,8 +174,9 @@ const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name,
 /* quant_model.c: a quantized tensor's stored form, rows x quant_row_bytes
  * values and rows x quant_row_scales scales (src/quant.h). */
 typedef struct quant_tensor {
-    uint8_t *q;
-    float *scale;
+    const uint8_t *q;
+    const float *scale;
+    void *own_q, *own_scale; /* what the model allocated (else q and scale point into quant_file) */
 } quant_tensor;
 /* Whether the model stores e quantized: with a weight_format, each
  * modality's copy of every projection, the LM head, and the embedding when
@@ -183,6 +185,12 @@ int quant_is_quantized(const mom_model *m, const tensor_entry *e);
 /* MOM_ERR_UNSUPPORTED naming the format when the model is quantized: what
  * (training, a device backend, ...) needs fp32 weights. */
 mom_status quant_refuse(const mom_model *m, const char *what);
+/* e's values into host (e->n floats): dequantized from the stored form of
+ * a quantized tensor (the parameters hold nothing for it), else from the
+ * parameters. */
+void model_read_param(mom_model *m, const tensor_entry *e, float *host);
+/* out[t,:] = the embedding's row tok[t]. */
+void model_embed_fwd(mom_model *m, int T, bv tok, bv out);
 /* A quantized tensor's names and shapes in a file: NAME.q8 (I8 [rows, K])
  * or NAME.q4 (U8 [rows, 16 ceil(K / 32)]), and NAME.scale (F32 [rows] or
  * [rows, ceil(K / 32)]). */
@@ -193,10 +201,12 @@ typedef struct quant_file_names {
 } quant_file_names;
 quant_file_names quant_names(const mom_model *m, const tensor_entry *e);
 /* Loading: checks the stored form of every quantized tensor in f (shapes,
- * dtypes, values, scales; MOM_ERR_FORMAT naming the tensor) and keeps it,
- * writing the values it stands for into host (n_params floats). */
+ * dtypes, values, scales; MOM_ERR_FORMAT naming the tensor) and points the
+ * model at it in f's mapping (copying only a misaligned scale tensor).
+ * When it succeeds the model owns f (quant_file) and the caller must not
+ * close it; else the caller still does. */
 struct st_file;
-mom_status quant_load(mom_model *m, const struct st_file *f, const char *path, float *host);
+mom_status quant_load(mom_model *m, struct st_file *f, const char *path);
 void quant_free(mom_model *m);
 /* C[M,N] (= or +=) A W^T for the weight at offset w of the parameters:
  * through its stored form when the model keeps it quantized, else the

@@ -1,10 +1,12 @@
 /* Quantized models: mom_model_quantize, what loading and saving one needs,
- * and its projections. A quantized model keeps each quantized tensor's
- * stored form (the int8 or packed 4-bit values and their scales,
- * src/quant.h), which its projections and head compute with
- * (model_mm_fwd), beside the fp32 values they stand for (the embedding
- * lookup and mom_model_get_param read those); a file written from it holds
- * the stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
+ * and the ops that read a weight. A quantized model keeps each quantized
+ * tensor's stored form (the int8 or packed 4-bit values and their scales,
+ * src/quant.h) and nothing else for it: its projections and head compute
+ * with it (model_mm_fwd), its tied embedding is looked up in it
+ * (model_embed_fwd), and its values are dequantized where they are asked
+ * for (model_read_param). Its part of the parameter buffer is never
+ * written, so those pages are never made. A file written from it holds the
+ * stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
  * backends need fp32 weights and refuse it (quant_refuse). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,26 +53,31 @@ quant_file_names quant_names(const mom_model *m, const tensor_entry *e)
 void quant_free(mom_model *m)
 {
     for (size_t i = 0; m->quant && i < m->n_tensors; i++) {
-        free(m->quant[i].q);
-        free(m->quant[i].scale);
+        free(m->quant[i].own_q);
+        free(m->quant[i].own_scale);
     }
     free(m->quant);
     m->quant = NULL;
+    if (m->quant_file) st_close(m->quant_file);
+    free(m->quant_file);
+    m->quant_file = NULL;
 }
 
-/* Room for the stored form of every quantized tensor of m. */
-static mom_status quant_alloc(mom_model *m)
+/* The table of stored forms; with own, room for each (mom_model_quantize). */
+static mom_status quant_alloc(mom_model *m, int own)
 {
     const int f = m->cfg.weight_format;
     m->quant = calloc(m->n_tensors, sizeof(quant_tensor));
     if (!m->quant) return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for quantized weights");
-    for (size_t i = 0; i < m->n_tensors; i++) {
+    for (size_t i = 0; own && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (!quant_is_quantized(m, e)) continue;
-        m->quant[i].q = malloc((size_t)(e->shape[0] * quant_row_bytes(f, e->shape[1])));
-        m->quant[i].scale = malloc(sizeof(float) * (size_t)(e->shape[0] * quant_row_scales(f, e->shape[1])));
-        if (!m->quant[i].q || !m->quant[i].scale)
-            return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for quantized weights");
+        quant_tensor *t = &m->quant[i];
+        t->own_q = malloc((size_t)(e->shape[0] * quant_row_bytes(f, e->shape[1])));
+        t->own_scale = malloc(sizeof(float) * (size_t)(e->shape[0] * quant_row_scales(f, e->shape[1])));
+        if (!t->own_q || !t->own_scale) return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for quantized weights");
+        t->q = t->own_q;
+        t->scale = t->own_scale;
     }
     return MOM_OK;
 }
@@ -108,37 +115,68 @@ static mom_status find_stored(mom_model *m, const st_file *f, const char *path, 
     return MOM_OK;
 }
 
-int model_mm_fwd(mom_model *m, int M, int N, int K, bv A, int lda, size_t w, bv C, int ldc, int acc)
+/* The stored form of the tensor at offset w, or NULL. */
+static const quant_tensor *stored_at(const mom_model *m, size_t w)
 {
     for (size_t i = 0; m->quant && i < m->n_tensors; i++)
-        if (m->tensors[i].off == w && m->quant[i].q)
-            return m->be->mm_fwd_q(m->be, m->cfg.weight_format, M, N, K, A, lda, m->quant[i].q, m->quant[i].scale, C,
-                                   ldc, acc);
+        if (m->tensors[i].off == w && m->quant[i].q) return &m->quant[i];
+    return NULL;
+}
+
+int model_mm_fwd(mom_model *m, int M, int N, int K, bv A, int lda, size_t w, bv C, int ldc, int acc)
+{
+    const quant_tensor *qt = stored_at(m, w);
+    if (qt) return m->be->mm_fwd_q(m->be, m->cfg.weight_format, M, N, K, A, lda, qt->q, qt->scale, C, ldc, acc);
     return m->be->mm_fwd(m->be, M, N, K, A, lda, P(m, w), C, ldc, acc);
 }
 
-mom_status quant_load(mom_model *m, const st_file *f, const char *path, float *host)
+void model_embed_fwd(mom_model *m, int T, bv tok, bv out)
+{
+    const quant_tensor *qt = stored_at(m, m->embedding);
+    if (qt) m->be->embed_fwd_q(m->be, m->cfg.weight_format, T, m->cfg.d_model, tok, qt->q, qt->scale, out);
+    else m->be->embed_fwd(m->be, T, m->cfg.d_model, tok, P(m, m->embedding), out);
+}
+
+void model_read_param(mom_model *m, const tensor_entry *e, float *host)
+{
+    const quant_tensor *qt = stored_at(m, e->off);
+    if (qt) dequant_rows(m->cfg.weight_format, qt->q, qt->scale, e->shape[0], e->shape[1], host);
+    else m->be->download(m->be, host, (bv){m->params, e->off}, e->n);
+}
+
+mom_status quant_load(mom_model *m, st_file *f, const char *path)
 {
     const int fmt = m->cfg.weight_format;
     if (!fmt) return MOM_OK;
-    mom_status s = quant_alloc(m);
+    mom_status s = quant_alloc(m, 0);
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (!quant_is_quantized(m, e)) continue;
         const st_tensor_info *q, *sc;
         if ((s = find_stored(m, f, path, e, &q, &sc))) break;
-        const int64_t rows = e->shape[0], K = e->shape[1];
-        memcpy(m->quant[i].q, f->data + q->begin, q->end - q->begin);
-        memcpy(m->quant[i].scale, f->data + sc->begin, sc->end - sc->begin);
-        char why[160];
-        const int64_t bad = quant_check(fmt, m->quant[i].q, m->quant[i].scale, rows, K, why, sizeof why);
-        if (bad >= 0) {
-            s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s, row %lld: %s", path, e->name, (long long)bad, why);
-            break;
+        quant_tensor *t = &m->quant[i];
+        t->q = f->data + q->begin;
+        t->scale = (const float *)(const void *)(f->data + sc->begin);
+        if ((uintptr_t)t->scale % sizeof(float)) { /* a file not written here may place it anywhere */
+            if (!(t->own_scale = malloc(sc->end - sc->begin))) {
+                s = mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            memcpy(t->own_scale, f->data + sc->begin, sc->end - sc->begin);
+            t->scale = t->own_scale;
         }
-        dequant_rows(fmt, m->quant[i].q, m->quant[i].scale, rows, K, host + e->off);
+        char why[160];
+        const int64_t bad = quant_check(fmt, t->q, t->scale, e->shape[0], e->shape[1], why, sizeof why);
+        if (bad >= 0) s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s, row %lld: %s", path, e->name, (long long)bad, why);
     }
-    return s;
+    if (!s && !(m->quant_file = malloc(sizeof(st_file)))) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
+    if (s) {
+        quant_free(m); /* f stays the caller's */
+        return s;
+    }
+    *m->quant_file = *f; /* the mapping is the model's now */
+    memset(f, 0, sizeof(*f));
+    return MOM_OK;
 }
 
 mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
@@ -157,22 +195,24 @@ mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
     mom_config cfg = m->cfg;
     cfg.weight_format = format;
     mom_model *n = NULL;
-    if ((s = model_alloc(ctx, &cfg, 1, &n)) || (s = quant_alloc(n))) {
+    if ((s = model_alloc(ctx, &cfg, 1, &n)) || (s = quant_alloc(n, 1))) {
         mom_model_destroy(&n);
         return s;
     }
-    float *host = malloc(sizeof(float) * m->n_params);
-    if (!host) s = mom_fail(ctx, MOM_ERR_NOMEM, "mom_model_quantize: out of memory");
-    if (!s) {
-        m->be->download(m->be, host, (bv){m->params, 0}, m->n_params);
-        /* The same table (only weight_format differs): quantize in place. */
-        for (size_t i = 0; i < n->n_tensors; i++) {
-            const tensor_entry *e = &n->tensors[i];
-            if (!quant_is_quantized(n, e)) continue;
-            quant_rows(format, host + e->off, e->shape[0], e->shape[1], n->quant[i].q, n->quant[i].scale);
-            dequant_rows(format, n->quant[i].q, n->quant[i].scale, e->shape[0], e->shape[1], host + e->off);
+    /* The same table (only weight_format differs), a tensor at a time. */
+    float *host = NULL;
+    for (size_t i = 0; !s && i < n->n_tensors; i++) {
+        const tensor_entry *e = &n->tensors[i];
+        float *h = realloc(host, sizeof(float) * e->n);
+        if (!h) {
+            s = mom_fail(ctx, MOM_ERR_NOMEM, "mom_model_quantize: out of memory");
+            break;
         }
-        n->be->upload(n->be, (bv){n->params, 0}, host, n->n_params);
+        host = h;
+        m->be->download(m->be, host, (bv){m->params, e->off}, e->n);
+        if (quant_is_quantized(n, e))
+            quant_rows(format, host, e->shape[0], e->shape[1], n->quant[i].own_q, n->quant[i].own_scale);
+        else n->be->upload(n->be, (bv){n->params, e->off}, host, e->n);
     }
     free(host);
     if (s) mom_model_destroy(&n);

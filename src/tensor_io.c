@@ -38,7 +38,8 @@ static mom_status tensor_io(mom_model *m, be_buf *buf, const char *name, float *
     if (s) return s;
     if (!out && !in) return mom_fail(m->ctx, MOM_ERR_INVALID_ARG, "%s: %s is NULL", name, arg);
     bv v = {buf, t->off};
-    if (out) m->be->download(m->be, out, v, n);
+    if (out && buf == m->params) model_read_param(m, t, out); /* a quantized tensor: from its stored form */
+    else if (out) m->be->download(m->be, out, v, n);
     else m->be->upload(m->be, v, in, n);
     return MOM_OK;
 }

@@ -63,7 +63,7 @@ mom_status model_trunk(mom_model *m, int B, int T, const int32_t *tokens, const 
     for (int i = 0; i < BT; i++) pl->host_tokens[i] = tokens[pl->host_perm[i]];
     be->upload(be, pl->rows, pl->host_rows, (size_t)BT);
     be->upload(be, pl->tokens, pl->host_tokens, (size_t)BT);
-    be->embed_fwd(be, BT, Dm, pl->tokens, P(m, m->embedding), pl->x_final);
+    model_embed_fwd(m, BT, pl->tokens, pl->x_final);
     if (ni) {
         /* An image position's input: patch_in x_t + time_in features(t). */
         feed_patches(m, B, T, modality, pf, i0, ni);

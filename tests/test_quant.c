@@ -449,6 +449,52 @@ static void test_bad_files(void **st)
     mom_ctx_destroy(&ctx);
 }
 
+/* A file not written here may put a byte tensor of odd size first, leaving
+ * the fp32 scales after it misaligned: loading copies those, and the model
+ * computes what the aligned file's does. */
+static void test_misaligned_scales(void **st)
+{
+    (void)st;
+    mom_ctx *ctx;
+    assert_int_equal(tu_ctx_create(&ctx, 1, NULL), MOM_OK);
+    mom_config c = tu_config(2, 41, 33, 1, 4); /* the tied embedding's q8 values: 41 x 33 bytes, odd */
+    mom_model *m = tu_new_model(ctx, &c, 2), *q = NULL, *a = NULL, *b = NULL;
+    assert_int_equal(mom_model_quantize(m, MOM_WEIGHTS_Q8, &q), MOM_OK);
+    assert_int_equal(mom_model_save(q, in_dir("q.safetensors")), MOM_OK);
+    st_file sf;
+    char err[512];
+    if (st_open(in_dir("q.safetensors"), &sf, err, sizeof err)) fail_msg("%s", err);
+    st_write_tensor *t = calloc(sf.n_tensors, sizeof *t);
+    size_t n = 0;
+    const st_tensor_info *emb = st_find(&sf, "embedding.weight.q8");
+    assert_non_null(emb);
+    assert_int_equal((emb->end - emb->begin) % 2, 1);
+    for (int pass = 0; pass < 2; pass++) /* the embedding's values first, then the rest in file order */
+        for (size_t i = 0; i < sf.n_tensors; i++) {
+            const st_tensor_info *ti = &sf.tensors[i];
+            if ((ti == emb) != (pass == 0)) continue;
+            t[n] = (st_write_tensor){ti->name, ti->dtype, ti->ndim, {0}, sf.data + ti->begin};
+            memcpy(t[n++].shape, ti->shape, sizeof ti->shape);
+        }
+    st_meta meta[1] = {{"config", (char *)st_meta_get(&sf, "config")}};
+    if (st_write(in_dir("bad.safetensors"), t, n, meta, 1, err, sizeof err)) fail_msg("%s", err);
+    free(t);
+    st_close(&sf);
+    if (mom_model_load(ctx, in_dir("q.safetensors"), &a) || mom_model_load(ctx, in_dir("bad.safetensors"), &b))
+        fail_msg("%s", mom_ctx_last_error(ctx));
+    int32_t tok[7] = {1, 40, 3, 9, 0, 22, 5};
+    uint8_t mod[7] = {0, 1, 1, 0, 0, 1, 0};
+    float la[7 * 41], lb[7 * 41];
+    assert_int_equal(mom_model_logits(a, 1, 7, tok, mod, la), MOM_OK);
+    assert_int_equal(mom_model_logits(b, 1, 7, tok, mod, lb), MOM_OK);
+    assert_memory_equal(la, lb, sizeof la);
+    mom_model_destroy(&a);
+    mom_model_destroy(&b);
+    mom_model_destroy(&q);
+    mom_model_destroy(&m);
+    mom_ctx_destroy(&ctx);
+}
+
 /* What needs fp32 weights refuses a quantized model, naming the format. */
 static void test_refusals(void **st)
 {
@@ -510,7 +556,7 @@ int main(void)
         cmocka_unit_test(test_error_bound),   cmocka_unit_test(test_check_refuses),
         cmocka_unit_test(test_quantize_model), cmocka_unit_test(test_compute_matches_dequantized),
         cmocka_unit_test(test_file_round_trip),
-        cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_misaligned_scales), cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

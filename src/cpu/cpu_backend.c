@@ -197,6 +197,22 @@ static int cpu_mm_bwd_weight(backend *be, int M, int N, int K, bv dC, int lddc, 
     return 0;
 }
 
+/* Each token's row of a quantized table, dequantized: a row is d_model
+ * values, so the scalar reference, without a parallel region per row. */
+static void cpu_embed_fwd_q(backend *be, int format, int T, int D, bv tok, const void *q, const float *scale, bv out)
+{
+    (void)be;
+    const int G = (D + MOM_Q4_GROUP - 1) / MOM_Q4_GROUP;
+    const int32_t *t = I(tok);
+    float *o = F(out);
+    for (int i = 0; i < T; i++) {
+        const size_t r = (size_t)t[i];
+        if (format == MOM_WEIGHTS_Q8) mom_dequant_q8_ref(1, D, (const int8_t *)q + r * D, scale + r, o + (size_t)i * D);
+        else
+            mom_dequant_q4_ref(1, D, (const uint8_t *)q + r * G * (MOM_Q4_GROUP / 2), scale + r * G, o + (size_t)i * D);
+    }
+}
+
 static void cpu_add_bias(backend *be, int rows, int cols, bv bias, bv C, int ldc)
 {
     (void)be;
@@ -354,6 +370,7 @@ backend *cpu_backend_create(const char *matmul, int bf16, const mom_kernels *k, 
     b->mm_bwd_data = cpu_mm_bwd_data;
     b->mm_bwd_weight = cpu_mm_bwd_weight;
     b->mm_fwd_q = cpu_mm_fwd_q;
+    b->embed_fwd_q = cpu_embed_fwd_q;
     b->gather_rows = cpu_gather_rows;
     b->add_bias = cpu_add_bias;
     b->bias_grad = cpu_bias_grad;
