@@ -5,6 +5,16 @@
 #define GROUP_BYTES (MOM_Q4_GROUP / 2)
 #define MAX_ROWS 8 /* rows of A per pass: one accumulator each */
 
+/* __builtin_shufflevector: GCC 12 on, and Clang; older GCC interleaves by hand. */
+#ifdef __has_builtin
+#if __has_builtin(__builtin_shufflevector)
+#define HAVE_SHUFFLEVECTOR 1
+#endif
+#endif
+#ifndef HAVE_SHUFFLEVECTOR
+#define HAVE_SHUFFLEVECTOR 0
+#endif
+
 typedef int8_t vb __attribute__((vector_size(VW)));
 typedef uint8_t v16 __attribute__((vector_size(16)));
 
@@ -25,10 +35,17 @@ static inline void q4_unpack(const uint8_t *g, int8_t out[MOM_Q4_GROUP])
     v16 b;
     memcpy(&b, g, sizeof b);
     const v16 even = (b & 15) - 8, odd = (b >> 4) - 8; /* modulo 256: -8..7 as int8 */
+#if HAVE_SHUFFLEVECTOR
     const v16 lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const v16 hi = __builtin_shufflevector(even, odd, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     memcpy(out, &lo, 16);
     memcpy(out + 16, &hi, 16);
+#else
+    for (int j = 0; j < 16; j++) {
+        out[2 * j] = (int8_t)even[j];
+        out[2 * j + 1] = (int8_t)odd[j];
+    }
+#endif
 }
 
 static inline void store_out(float *c, float v, int accumulate) { *c = accumulate ? *c + v : v; }

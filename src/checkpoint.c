@@ -152,21 +152,30 @@ static int is_legacy_of_entry(const mom_model *m, const char *name)
  * stored form. */
 static int is_stored_form(const mom_model *m, const char *name)
 {
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        if (!quant_is_quantized(m, &m->tensors[i])) continue;
-        const quant_file_names n = quant_names(m, &m->tensors[i]);
-        if (!strcmp(name, n.q) || !strcmp(name, n.scale)) return 1;
-    }
-    return 0;
+    const char *dot = strrchr(name, '.');
+    char base[sizeof(m->tensors[0].name)];
+    if (!dot || (size_t)(dot - name) >= sizeof(base)) return 0;
+    memcpy(base, name, (size_t)(dot - name));
+    base[dot - name] = 0;
+    const tensor_entry *e = params_find(m, base);
+    if (!e || !quant_is_quantized(m, e)) return 0;
+    const quant_file_names n = quant_names(m, e);
+    return !strcmp(name, n.q) || !strcmp(name, n.scale);
 }
 
 /* Checks that f holds exactly the model's tensors as F32 of the right shapes
- * (a tied model may also carry lm_head.weight equal to the embedding). */
+ * (a tied model may also carry lm_head.weight equal to the embedding), a
+ * quantized tensor's stored form in its dtypes and shapes: all before the
+ * buffers that the config asks for are made. */
 static mom_status check_tensors(mom_model *m, const st_file *f, const char *path)
 {
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
-        if (quant_is_quantized(m, e)) continue; /* its stored form: quant_load */
+        if (quant_is_quantized(m, e)) {
+            const mom_status s = quant_check_stored_form(m, f, path, e); /* its values: quant_load */
+            if (s) return s;
+            continue;
+        }
         const st_tensor_info *ti = find_entry(m, f, e);
         if (!ti) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: missing tensor %s", path, e->name);
         if (ti->dtype != ST_F32) return mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s is not F32", path, e->name);
@@ -182,8 +191,8 @@ static mom_status check_tensors(mom_model *m, const st_file *f, const char *path
         const tensor_entry *e = params_find(m, ti->name);
         if ((e && !quant_is_quantized(m, e)) || is_legacy_of_entry(m, ti->name) || is_stored_form(m, ti->name))
             continue;
-        if (m->cfg.tie_embeddings && !strcmp(ti->name, "lm_head.weight")) {
-            const st_tensor_info *emb = st_find(f, "embedding.weight");
+        const st_tensor_info *emb = st_find(f, "embedding.weight"); /* NULL when quantized */
+        if (m->cfg.tie_embeddings && emb && !strcmp(ti->name, "lm_head.weight")) {
             if (ti->dtype == ST_F32 && ti->end - ti->begin == emb->end - emb->begin &&
                 !memcmp(f->data + ti->begin, f->data + emb->begin, ti->end - ti->begin))
                 continue;

@@ -112,8 +112,8 @@ struct mom_model {
 
     be_buf *params, *grads, *adam_m, *adam_v;
     /* With a weight_format other than fp32: per tensor, the stored form of
-     * a quantized one (NULL members for the others); params then hold the
-     * values it stands for (src/quant_model.c). */
+     * a quantized one (NULL members for the others); params hold nothing
+     * for it (src/quant_model.c). */
     struct quant_tensor *quant;
     struct st_file *quant_file; /* the file a loaded model's stored forms point into (kept mapped), or NULL */
     be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
@@ -200,6 +200,9 @@ typedef struct quant_file_names {
     int scale_ndim;
 } quant_file_names;
 quant_file_names quant_names(const mom_model *m, const tensor_entry *e);
+/* Whether f holds e's stored form, in the right dtypes and shapes
+ * (MOM_ERR_FORMAT naming the tensor). */
+mom_status quant_check_stored_form(mom_model *m, const struct st_file *f, const char *path, const tensor_entry *e);
 /* Loading: checks the stored form of every quantized tensor in f (shapes,
  * dtypes, values, scales; MOM_ERR_FORMAT naming the tensor) and points the
  * model at it in f's mapping (copying only a misaligned scale tensor).

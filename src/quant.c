@@ -1,6 +1,7 @@
 /* Quantized weights: q8 and q4 rows (src/quant.h). */
 #include "quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -88,9 +89,10 @@ int64_t quant_check(int format, const uint8_t *q, const float *scale, int64_t ro
             int nonzero = 0;
             for (int64_t i = g * span; i < (g + 1) * span && i < K; i++)
                 nonzero |= format == MOM_WEIGHTS_Q8 ? qr[i] != 0 : q4_at(qr, i) != 0;
-            if (!isfinite(s) || s < 0.0f || (nonzero && s == 0.0f)) {
-                snprintf(why, cap, "scale %lld is %g; a scale is finite and > 0, or 0 for an all-zero %s", (long long)g,
-                         (double)s, format == MOM_WEIGHTS_Q8 ? "row" : "group");
+            /* Bounded so that no value times it overflows (|q| <= 128). */
+            if (!isfinite(s) || s < 0.0f || s > FLT_MAX / 128.0f || (nonzero && s == 0.0f)) {
+                snprintf(why, cap, "scale %lld is %g; a scale is finite, > 0 and at most FLT_MAX / 128, or 0 for an "
+                         "all-zero %s", (long long)g, (double)s, format == MOM_WEIGHTS_Q8 ? "row" : "group");
                 return r;
             }
         }

@@ -9,8 +9,8 @@
  *       ceil(K / 32) groups of 16 bytes; byte j of a group holds value 2j
  *       in its low nibble and 2j + 1 in its high one, each as q + 8, and
  *       the places past K hold 8 (zero).
- * A scale is finite and >= 0, and 0 only where its row or group is all
- * zero. Rounding is to nearest, ties to even, so the same weights give the
+ * A scale is finite, >= 0 and at most FLT_MAX / 128 (so no value times it
+ * overflows), and 0 only where its row or group is all zero. Rounding is to nearest, ties to even, so the same weights give the
  * same bytes everywhere. */
 #ifndef MOM_QUANT_H
 #define MOM_QUANT_H

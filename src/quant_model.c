@@ -5,8 +5,8 @@
  * with it (model_mm_fwd), its tied embedding is looked up in it
  * (model_embed_fwd), and its values are dequantized where they are asked
  * for (model_read_param). Its part of the parameter buffer is never
- * written, so those pages are never made. A file written from it holds the
- * stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
+ * written, so those pages are never made. A file written from it holds
+ * the stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
  * backends need fp32 weights and refuse it (quant_refuse). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +142,12 @@ void model_read_param(mom_model *m, const tensor_entry *e, float *host)
     const quant_tensor *qt = stored_at(m, e->off);
     if (qt) dequant_rows(m->cfg.weight_format, qt->q, qt->scale, e->shape[0], e->shape[1], host);
     else m->be->download(m->be, host, (bv){m->params, e->off}, e->n);
+}
+
+mom_status quant_check_stored_form(mom_model *m, const st_file *f, const char *path, const tensor_entry *e)
+{
+    const st_tensor_info *q, *s;
+    return find_stored(m, f, path, e, &q, &s);
 }
 
 mom_status quant_load(mom_model *m, st_file *f, const char *path)

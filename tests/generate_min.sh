@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # examples/generate_min.c on an fp32 model and its q8 and q4 copies: the
 # state in the program's own memory, N greedy ids each in the vocabulary,
-# the same ids on a second run, stops at EOS, and clear refusals.
+# the same ids on a second run, stops at EOS, and clear refusals. And the
+# quantized models through mom: info, eval (near the fp32 loss), generate;
+# train refuses them.
 # Usage: generate_min.sh PATH/TO/mom PATH/TO/generate_min
 set -u
 tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +33,22 @@ for f in f32 q8 q4; do
     [ "${#ids[@]}" -eq 12 ] || [ "${ids[-1]}" -eq 1 ] || fail "$f: stopped early without EOS: $(cat out1.txt)"
     "$gen" $f.safetensors 12 0 9 10 11 > out2.txt 2> /dev/null
     cmp -s out1.txt out2.txt || fail "$f: two runs differ: $(cat out1.txt) / $(cat out2.txt)"
+done
+for i in $(seq 0 20); do
+    echo "{\"segments\": [{\"modality\": 0, \"tokens\": [0, $((7 + i % 25)), $((7 + (i * 3) % 25)), 2, $((32 + i % 8)), 3, 1]}]}"
+done > d.jsonl
+"$mom" data import --jsonl d.jsonl --out d.bin --vocab 40 --modalities 2 > /dev/null || fail "data import"
+"$mom" eval --model f32.safetensors --data d.bin --batch 2 --seq 16 > f32.eval 2> err.txt || fail "eval f32: $(cat err.txt)"
+for f in q8 q4; do
+    "$mom" info --model $f.safetensors 2>&1 | grep -qF "\"weight_format\": \"$f\"" || fail "info $f: no weight_format"
+    "$mom" eval --model $f.safetensors --data d.bin --batch 2 --seq 16 > $f.eval 2> err.txt || fail "eval $f: $(cat err.txt)"
+    python3 -c "import json, sys; a, b = (json.load(open(p))['loss'] for p in sys.argv[1:]); sys.exit(abs(a - b) > 0.05 * b)" \
+        $f.eval f32.eval || fail "eval $f: $(cat $f.eval) is not within 5% of fp32's $(cat f32.eval)"
+    "$mom" generate --model $f.safetensors --prompt-ids "9 10" --max-tokens 8 --out gen > /dev/null 2> err.txt ||
+        fail "generate $f: $(cat err.txt)"
+    "$mom" train --model $f.safetensors --data d.bin --batch 2 --seq 8 --steps 1 --out run > /dev/null 2> err.txt &&
+        fail "train $f accepted"
+    grep -qF "needs fp32 weights, and the model's are $f" err.txt || fail "train $f: $(cat err.txt)"
 done
 "$gen" f32.safetensors 4 > /dev/null 2> err.txt || fail "default prompt (BOS): $(cat err.txt)"
 "$gen" f32.safetensors 4 40 > /dev/null 2> err.txt && fail "prompt id 40 accepted"

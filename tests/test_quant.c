@@ -276,6 +276,42 @@ static void test_compute_matches_dequantized(void **st)
     mom_ctx_destroy(&ctx);
 }
 
+/* More than 8 rows of one projection call and a head larger than one
+ * dequantized tile (1100 x 256 values > 2^18): the tile path, its second
+ * and short last tile, and its buffer grown from a smaller weight's. */
+static void test_prefill_tiles(void **st)
+{
+    (void)st;
+    mom_ctx *ctx;
+    assert_int_equal(tu_ctx_create(&ctx, 2, NULL), MOM_OK);
+    enum { BV = 1100, R = 2, T = 12 };
+    mom_config c = tu_config(2, BV, 256, 1, 4);
+    mom_model *m = tu_new_model(ctx, &c, 5), *q = NULL;
+    int32_t tok[R * T];
+    uint8_t mod[R * T];
+    for (int i = 0; i < R * T; i++) {
+        tok[i] = (i * 131 + 7) % BV;
+        mod[i] = (uint8_t)(i % T == T - 1); /* 22 rows of modality 0 in one call */
+    }
+    float *a = malloc(sizeof(float) * R * T * BV), *b = malloc(sizeof(float) * R * T * BV);
+    for (int f = MOM_WEIGHTS_Q8; f <= MOM_WEIGHTS_Q4; f++) {
+        assert_int_equal(mom_model_quantize(m, f, &q), MOM_OK);
+        mom_model *d = dequantized(ctx, q);
+        assert_int_equal(mom_model_logits(q, R, T, tok, mod, a), MOM_OK);
+        assert_int_equal(mom_model_logits(d, R, T, tok, mod, b), MOM_OK);
+        const float w = worst_rel(a, b, (size_t)R * T * BV);
+        fprintf(stderr, "q%d, tiles: quantized vs dequantized fp32, worst / spread %.2g\n", f == MOM_WEIGHTS_Q8 ? 8 : 4,
+                (double)w);
+        assert_true(w <= 1e-5f);
+        mom_model_destroy(&d);
+        mom_model_destroy(&q);
+    }
+    free(a);
+    free(b);
+    mom_model_destroy(&m);
+    mom_ctx_destroy(&ctx);
+}
+
 static char dir[] = "/tmp/mom_quant_XXXXXX";
 
 static const char *in_dir(const char *name)
@@ -308,7 +344,8 @@ static void test_file_round_trip(void **st)
     (void)st;
     mom_ctx *ctx;
     assert_int_equal(tu_ctx_create(&ctx, 1, NULL), MOM_OK);
-    mom_config c = small(1);
+    for (int tied = 0; tied < 2; tied++) {
+    mom_config c = small(tied);
     mom_model *m = tu_new_model(ctx, &c, 6);
     assert_int_equal(mom_model_save(m, in_dir("f32.safetensors")), MOM_OK);
     for (int f = MOM_WEIGHTS_Q8; f <= MOM_WEIGHTS_Q4; f++) {
@@ -335,14 +372,17 @@ static void test_file_round_trip(void **st)
         const char *qn = f == MOM_WEIGHTS_Q8 ? "layers.1.mixer.local_experts_out_proj.2.weight.q8"
                                              : "layers.1.mixer.local_experts_out_proj.2.weight.q4";
         assert_non_null(st_find(&sf, qn));
-        assert_non_null(st_find(&sf, "embedding.weight.scale"));
-        assert_null(st_find(&sf, "embedding.weight"));
+        /* The embedding is quantized where it is the head; an untied head is. */
+        assert_int_equal(st_find(&sf, "embedding.weight.scale") != NULL, tied);
+        assert_int_equal(st_find(&sf, "embedding.weight") != NULL, !tied);
+        assert_int_equal(st_find(&sf, "lm_head.weight.scale") != NULL, !tied);
         assert_non_null(st_find(&sf, "layers.0.mixer.A_log"));
         st_close(&sf);
         mom_model_destroy(&l);
         mom_model_destroy(&q);
     }
     mom_model_destroy(&m);
+    }
     mom_ctx_destroy(&ctx);
 }
 
@@ -446,6 +486,18 @@ static void test_bad_files(void **st)
     refused(ctx, "unexpected tensor layers.0.mixer.local_experts_in_proj.1.weight");
     mom_model_destroy(&q);
     mom_model_destroy(&m);
+    /* A tied model's quantized embedding with an fp32 lm_head.weight beside
+     * it: refused, not compared with an embedding the file does not hold. */
+    c = small(1);
+    m = tu_new_model(ctx, &c, 6);
+    assert_int_equal(mom_model_quantize(m, MOM_WEIGHTS_Q8, &q), MOM_OK);
+    assert_int_equal(mom_model_save(q, in_dir("q.safetensors")), MOM_OK);
+    static float head[V * DM];
+    const st_write_tensor lm = {"lm_head.weight", ST_F32, 2, {V, DM}, head};
+    rewrite("", NULL, &lm);
+    refused(ctx, "unexpected tensor lm_head.weight");
+    mom_model_destroy(&q);
+    mom_model_destroy(&m);
     mom_ctx_destroy(&ctx);
 }
 
@@ -515,6 +567,13 @@ static void test_refusals(void **st)
     assert_int_equal(mom_model_train_step(q, &b.b, &os, &l, NULL), MOM_ERR_UNSUPPORTED);
     assert_int_equal(mom_model_quantize(q, MOM_WEIGHTS_Q8, &o), MOM_ERR_UNSUPPORTED);
     assert_null(o);
+    assert_int_equal(mom_model_upcycle(q, 2, MOM_DECOUPLE_ALL, &o), MOM_ERR_UNSUPPORTED);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "mom_model_upcycle needs fp32 weights"));
+    mom_vocab_layout lay = {.n_special = 5, .n_text = V, .n_image = 2, .text_first = 1};
+    for (int k = 0; k < MOM_N_SPECIAL; k++) lay.special_id[k] = k < 2 ? 0 : V + k - 2;
+    assert_int_equal(mom_model_extend_vocab(q, &lay, 1, &o), MOM_ERR_UNSUPPORTED);
+    assert_non_null(strstr(mom_ctx_last_error(ctx), "mom_model_extend_vocab needs fp32 weights"));
+    assert_null(o);
     float row[DM] = {0};
     assert_int_equal(mom_model_set_param(q, "embedding.weight", row, 0), MOM_ERR_INVALID_ARG); /* n first */
     float *emb = calloc((size_t)V * DM, sizeof(float));
@@ -555,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_q8_by_hand),    cmocka_unit_test(test_q4_by_hand),
         cmocka_unit_test(test_error_bound),   cmocka_unit_test(test_check_refuses),
         cmocka_unit_test(test_quantize_model), cmocka_unit_test(test_compute_matches_dequantized),
+        cmocka_unit_test(test_prefill_tiles),
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_misaligned_scales), cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_refusals),
     };
