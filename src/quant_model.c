@@ -6,8 +6,9 @@
  * (model_embed_fwd), and its values are dequantized where they are asked
  * for (model_read_param). Its part of the parameter buffer is never
  * written, so those pages are never made. A file written from it holds
- * the stored form, so writing it again gives the same bytes. Training, upcycling, growing the vocabulary and device
- * backends need fp32 weights and refuse it (quant_refuse). */
+ * the stored form, so writing it again gives the same bytes. Training,
+ * upcycling, growing the vocabulary and device backends need fp32 weights
+ * and refuse it (quant_refuse). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
