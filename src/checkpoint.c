@@ -219,9 +219,10 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) s = model_alloc(ctx, &cfg, 0, &m);
     if (!s) s = check_tensors(m, &f, path);
     if (!s) s = model_alloc_buffers(m);
-    /* Every value checked in the file's mapping, then each tensor uploaded
-     * from there: no host copy of the whole model. A quantized tensor's
-     * stored form is checked by quant_load, and read from the mapping. */
+    /* Each tensor's values checked in the file's mapping, then uploaded
+     * from there: no host copy of the whole model (a model that fails part
+     * way is destroyed). A quantized tensor's stored form is checked by
+     * quant_load, and read from the mapping. */
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (quant_is_quantized(m, e)) continue;
@@ -232,10 +233,7 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
             if (!isfinite(v))
                 s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, e->off + j);
         }
-    }
-    for (size_t i = 0; !s && i < m->n_tensors; i++) {
-        const tensor_entry *e = &m->tensors[i];
-        if (!quant_is_quantized(m, e)) m->be->upload(m->be, (bv){m->params, e->off}, f.data + find_entry(m, &f, e)->begin, e->n);
+        if (!s) m->be->upload(m->be, (bv){m->params, e->off}, src, e->n);
     }
     if (!s) s = quant_load(m, &f, path); /* last: a quantized model keeps f's mapping */
     st_close(&f);
