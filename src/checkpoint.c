@@ -221,8 +221,8 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) s = model_alloc_buffers(m);
     /* Each tensor's values checked in the file's mapping, then uploaded
      * from there: no host copy of the whole model (a model that fails part
-     * way is destroyed). A quantized tensor's stored form is checked by
-     * quant_load, and read from the mapping. */
+     * way is destroyed). A quantized tensor's stored form is copied and
+     * checked by quant_load. */
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (quant_is_quantized(m, e)) continue;
@@ -235,7 +235,7 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
         }
         if (!s) m->be->upload(m->be, (bv){m->params, e->off}, src, e->n);
     }
-    if (!s) s = quant_load(m, &f, path); /* last: a quantized model keeps f's mapping */
+    if (!s) s = quant_load(m, &f, path);
     st_close(&f);
     if (s) mom_model_destroy(&m);
     *out = m;

@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "ctx.h"
+#include "host_memory.h"
 #include "mom.h"
 
 /* One named tensor of the flat parameter buffer (same layout for grads, m, v). */
@@ -115,7 +116,7 @@ struct mom_model {
      * a quantized one (NULL members for the others); params hold nothing
      * for it (src/quant_model.c). */
     struct quant_tensor *quant;
-    struct st_file *quant_file; /* the file a loaded model's stored forms point into (kept mapped), or NULL */
+    host_memory quant_mem; /* every stored form, one block (on huge pages: a decode streams it) */
     be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
     int64_t step; /* optimizer steps done */
 
@@ -174,9 +175,8 @@ const tensor_entry *params_find_copy(const mom_model *m, const char *dense_name,
 /* quant_model.c: a quantized tensor's stored form, rows x quant_row_bytes
  * values and rows x quant_row_scales scales (src/quant.h). */
 typedef struct quant_tensor {
-    const uint8_t *q;
-    const float *scale;
-    void *own_q, *own_scale; /* what the model allocated (else q and scale point into quant_file) */
+    uint8_t *q;   /* in quant_mem */
+    float *scale; /* in quant_mem */
 } quant_tensor;
 /* Whether the model stores e quantized: with a weight_format, each
  * modality's copy of every projection, the LM head, and the embedding when
@@ -200,15 +200,14 @@ typedef struct quant_file_names {
     int scale_ndim;
 } quant_file_names;
 quant_file_names quant_names(const mom_model *m, const tensor_entry *e);
+struct st_file;
 /* Whether f holds e's stored form, in the right dtypes and shapes
  * (MOM_ERR_FORMAT naming the tensor). */
 mom_status quant_check_stored_form(mom_model *m, const struct st_file *f, const char *path, const tensor_entry *e);
-/* Loading: checks the stored form of every quantized tensor in f (shapes,
- * dtypes, values, scales; MOM_ERR_FORMAT naming the tensor) and points the
- * model at it in f's mapping (copying only a misaligned scale tensor).
- * When it succeeds the model owns f (quant_file) and the caller must not
- * close it; else the caller still does. */
-struct st_file;
+/* Loading: copies the stored form of every quantized tensor from f into
+ * the model's quant_mem (dropping each from f's mapping once copied) and
+ * checks it (shapes, dtypes, values, scales; MOM_ERR_FORMAT naming the
+ * tensor). f stays the caller's. */
 mom_status quant_load(mom_model *m, struct st_file *f, const char *path);
 void quant_free(mom_model *m);
 /* C[M,N] (= or +=) A W^T for the weight at offset w of the parameters:

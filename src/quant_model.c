@@ -1,8 +1,9 @@
 /* Quantized models: mom_model_quantize, what loading and saving one needs,
  * and the ops that read a weight. A quantized model keeps each quantized
  * tensor's stored form (the int8 or packed 4-bit values and their scales,
- * src/quant.h) and nothing else for it: its projections and head compute
- * with it (model_mm_fwd), its tied embedding is looked up in it
+ * src/quant.h) in one block of its own (quant_mem, on huge pages where the
+ * kernel gives them) and nothing else for it: its projections and head
+ * compute with it (model_mm_fwd), its tied embedding is looked up in it
  * (model_embed_fwd), and its values are dequantized where they are asked
  * for (model_read_param). Its part of the parameter buffer is never
  * written, so those pages are never made. A file written from it holds
@@ -53,32 +54,36 @@ quant_file_names quant_names(const mom_model *m, const tensor_entry *e)
 
 void quant_free(mom_model *m)
 {
-    for (size_t i = 0; m->quant && i < m->n_tensors; i++) {
-        free(m->quant[i].own_q);
-        free(m->quant[i].own_scale);
-    }
     free(m->quant);
     m->quant = NULL;
-    if (m->quant_file) st_close(m->quant_file);
-    free(m->quant_file);
-    m->quant_file = NULL;
+    host_memory_free(&m->quant_mem);
 }
 
-/* The table of stored forms; with own, room for each (mom_model_quantize). */
-static mom_status quant_alloc(mom_model *m, int own)
+static size_t round_up64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* The table of stored forms, and one block of memory for them all, each
+ * part on a cache line (zeroed: a loader or mom_model_quantize fills it). */
+static mom_status quant_alloc(mom_model *m)
 {
     const int f = m->cfg.weight_format;
     m->quant = calloc(m->n_tensors, sizeof(quant_tensor));
     if (!m->quant) return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for quantized weights");
-    for (size_t i = 0; own && i < m->n_tensors; i++) {
-        const tensor_entry *e = &m->tensors[i];
-        if (!quant_is_quantized(m, e)) continue;
-        quant_tensor *t = &m->quant[i];
-        t->own_q = malloc((size_t)(e->shape[0] * quant_row_bytes(f, e->shape[1])));
-        t->own_scale = malloc(sizeof(float) * (size_t)(e->shape[0] * quant_row_scales(f, e->shape[1])));
-        if (!t->own_q || !t->own_scale) return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for quantized weights");
-        t->q = t->own_q;
-        t->scale = t->own_scale;
+    for (int pass = 0; pass < 2; pass++) { /* sizes, then places */
+        size_t at = 0;
+        for (size_t i = 0; i < m->n_tensors; i++) {
+            const tensor_entry *e = &m->tensors[i];
+            if (!quant_is_quantized(m, e)) continue;
+            const size_t qb = (size_t)e->shape[0] * quant_row_bytes(f, e->shape[1]);
+            const size_t sb = sizeof(float) * (size_t)e->shape[0] * quant_row_scales(f, e->shape[1]);
+            if (pass) {
+                uint8_t *base = m->quant_mem.p;
+                m->quant[i].q = base + at;
+                m->quant[i].scale = (float *)(void *)(base + at + round_up64(qb));
+            }
+            at += round_up64(qb) + round_up64(sb);
+        }
+        if (!pass && host_memory_alloc(&m->quant_mem, at))
+            return mom_fail(m->ctx, MOM_ERR_NOMEM, "out of memory for %zu bytes of quantized weights", at);
     }
     return MOM_OK;
 }
@@ -155,35 +160,23 @@ mom_status quant_load(mom_model *m, st_file *f, const char *path)
 {
     const int fmt = m->cfg.weight_format;
     if (!fmt) return MOM_OK;
-    mom_status s = quant_alloc(m, 0);
+    mom_status s = quant_alloc(m);
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (!quant_is_quantized(m, e)) continue;
         const st_tensor_info *q, *sc;
         if ((s = find_stored(m, f, path, e, &q, &sc))) break;
         quant_tensor *t = &m->quant[i];
-        t->q = f->data + q->begin;
-        t->scale = (const float *)(const void *)(f->data + sc->begin);
-        if ((uintptr_t)t->scale % sizeof(float)) { /* a file not written here may place it anywhere */
-            if (!(t->own_scale = malloc(sc->end - sc->begin))) {
-                s = mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            memcpy(t->own_scale, f->data + sc->begin, sc->end - sc->begin);
-            t->scale = t->own_scale;
-        }
+        memcpy(t->q, f->data + q->begin, q->end - q->begin);
+        memcpy(t->scale, f->data + sc->begin, sc->end - sc->begin);
+        st_release(f, q);
+        st_release(f, sc);
         char why[160];
         const int64_t bad = quant_check(fmt, t->q, t->scale, e->shape[0], e->shape[1], why, sizeof why);
         if (bad >= 0) s = mom_fail(m->ctx, MOM_ERR_FORMAT, "%s: %s, row %lld: %s", path, e->name, (long long)bad, why);
     }
-    if (!s && !(m->quant_file = malloc(sizeof(st_file)))) s = mom_fail(m->ctx, MOM_ERR_NOMEM, "%s: out of memory", path);
-    if (s) {
-        quant_free(m); /* f stays the caller's */
-        return s;
-    }
-    *m->quant_file = *f; /* the mapping is the model's now */
-    memset(f, 0, sizeof(*f));
-    return MOM_OK;
+    if (s) quant_free(m);
+    return s;
 }
 
 mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
@@ -202,7 +195,7 @@ mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
     mom_config cfg = m->cfg;
     cfg.weight_format = format;
     mom_model *n = NULL;
-    if ((s = model_alloc(ctx, &cfg, 1, &n)) || (s = quant_alloc(n, 1))) {
+    if ((s = model_alloc(ctx, &cfg, 1, &n)) || (s = quant_alloc(n))) {
         mom_model_destroy(&n);
         return s;
     }
@@ -218,7 +211,7 @@ mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
         host = h;
         m->be->download(m->be, host, (bv){m->params, e->off}, e->n);
         if (quant_is_quantized(n, e))
-            quant_rows(format, host, e->shape[0], e->shape[1], n->quant[i].own_q, n->quant[i].own_scale);
+            quant_rows(format, host, e->shape[0], e->shape[1], n->quant[i].q, n->quant[i].scale);
         else n->be->upload(n->be, (bv){n->params, e->off}, host, e->n);
     }
     free(host);

@@ -93,6 +93,14 @@ void st_close(st_file *f)
     memset(f, 0, sizeof *f);
 }
 
+void st_release(const st_file *f, const st_tensor_info *t)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = (uintptr_t)(f->data + t->begin), end = (uintptr_t)(f->data + t->end);
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page; /* whole pages only */
+    if (last > first) (void)madvise((void *)first, last - first, MADV_DONTNEED);
+}
+
 const st_tensor_info *st_find(const st_file *f, const char *name)
 {
     if (!f || !name) return NULL;

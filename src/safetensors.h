@@ -46,6 +46,11 @@ int st_open(const char *path, st_file *out, char *err, size_t errlen);
 /* Unmaps and frees; accepts a zeroed or already-closed st_file. */
 void st_close(st_file *f);
 const st_tensor_info *st_find(const st_file *f, const char *name);
+/* Drops the pages of t's bytes from this process's memory once they have
+ * been read and copied elsewhere (a hint: a later read maps them again),
+ * so a loader that copies a file tensor by tensor holds one copy at a
+ * time, not two. */
+void st_release(const st_file *f, const st_tensor_info *t);
 const char *st_meta_get(const st_file *f, const char *key);
 /* Bytes per element; 0 for an unknown value. */
 size_t st_dtype_size(st_dtype t);

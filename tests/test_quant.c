@@ -277,14 +277,14 @@ static void test_compute_matches_dequantized(void **st)
 }
 
 /* More than 8 rows of one projection call and a head larger than one
- * dequantized tile (1100 x 256 values > 2^18): the tile path, its second
+ * dequantized tile (4400 x 256 values > 2^20): the tile path, its second
  * and short last tile, and its buffer grown from a smaller weight's. */
 static void test_prefill_tiles(void **st)
 {
     (void)st;
     mom_ctx *ctx;
     assert_int_equal(tu_ctx_create(&ctx, 2, NULL), MOM_OK);
-    enum { BV = 1100, R = 2, T = 12 };
+    enum { BV = 4400, R = 2, T = 12 };
     mom_config c = tu_config(2, BV, 256, 1, 4);
     mom_model *m = tu_new_model(ctx, &c, 5), *q = NULL;
     int32_t tok[R * T];

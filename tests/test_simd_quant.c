@@ -1,8 +1,9 @@
 /* Every SIMD path's quantized-weight kernels (avx512, avx2, neon: each
  * that runs here, tests/test_simd_paths.h) against the scalar references
- * (simd/quant_ref.c), on odd shapes: K of 1, 15, 16, 17, 31, 33, 45 and
- * 100 (short q4 groups, vector tails), 1 to 11 rows (more than one pass of
- * eight accumulators), strided A and C, with and without accumulating.
+ * (simd/quant_ref.c), on odd shapes: K of 1, 15, 16, 17, 31, 33, 45, 100
+ * and 257 (short q4 groups, vector tails), 1 to 11 rows (passes of four
+ * and eight rows, and their remainders), 13 outputs (blocks of four weight
+ * rows and a remainder), strided A and C, with and without accumulating.
  * Dequantization is one multiply per value: equal to the bit. A product's
  * tolerance is relative to the sum of |a w| it adds up (the paths add in
  * another order). The scalar reference is also held to src/quant.c's. */
@@ -13,8 +14,8 @@
 #include "test_simd_paths.h"
 #include "test_util.h"
 
-static const int KS[] = {1, 15, 16, 17, 31, 33, 45, 100};
-static const int MS[] = {1, 2, 7, 8, 11};
+static const int KS[] = {1, 15, 16, 17, 31, 33, 45, 100, 257};
+static const int MS[] = {1, 2, 5, 7, 8, 11};
 enum { N = 13 };
 
 static uint64_t next(uint64_t *s)
