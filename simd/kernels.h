@@ -23,9 +23,9 @@ void mom_mm_bwd_weight_ref(int M, int N, int K, const float *dC, int lddc, const
 
 /* ---- quantized weights (inference) ------------------------------------ */
 /* The formats of src/quant.h. q8: W[n][k] = q[n K + k] scale[n], q int8.
- * q4: rows of G = ceil(K / 32) groups of 16 bytes; value k of row n is
- * nibble k % 32 of group k / 32 (low nibble first) minus 8, times
- * scale[n G + k / 32].
+ * q4: rows of mom_q4_row_bytes(K) bytes; value k of row n is nibble k of
+ * the row (low nibble first) minus 8, times scale[n G + k / 32], G =
+ * ceil(K / 32) groups (the last may be short).
  * C[M,N] (= or +=) A[M,K] W^T: each output a sum of A times the integer
  * values (per group for q4), times the scale. The fused form for a few
  * rows (decoding); a prefill dequantizes W in tiles into a GEMM. */
@@ -37,6 +37,9 @@ void mom_qmm_q4_ref(int M, int N, int K, const float *A, int lda, const uint8_t 
 void mom_dequant_q8_ref(int rows, int K, const int8_t *q, const float *scale, float *w);
 void mom_dequant_q4_ref(int rows, int K, const uint8_t *q, const float *scale, float *w);
 #define MOM_Q4_GROUP 32
+/* Bytes of a q4 row of K values: two a byte (src/quant.h), so a group of
+ * 32 is 16 bytes and group g starts at byte 16 g. */
+static inline size_t mom_q4_row_bytes(int K) { return ((size_t)K + 1) / 2; }
 
 /* ---- embedding ------------------------------------------------------- */
 /* out[t,:] = table[tok[t],:]. */

@@ -104,16 +104,17 @@ static inline __attribute__((always_inline)) void q4_block(int nb, int mr, int K
 {
     const __m512 table = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
     const int G = groups(K);
+    const size_t row = mom_q4_row_bytes(K);
     __m512 acc[NB][MB];
     UNROLL for (int r = 0; r < nb; r++)
         UNROLL for (int i = 0; i < mr; i++) acc[r][i] = _mm512_setzero_ps();
     for (int g = 0; g < G; g++) {
         const int k = g * MOM_Q4_GROUP;
+        const __mmask16 bytes = lanes((K - k + 1) / 2); /* a short last group's row ends sooner */
         __m512 e[MB], o[MB];
         UNROLL for (int i = 0; i < mr; i++) a_group(A + (size_t)i * lda + k, K - k, &e[i], &o[i]);
         UNROLL for (int r = 0; r < nb; r++) {
-            const __m512i b =
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + ((size_t)r * G + g) * GROUP_BYTES)));
+            const __m512i b = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(bytes, q + r * row + (size_t)g * GROUP_BYTES));
             const __m512 we = _mm512_permutexvar_ps(b, table);
             const __m512 wo = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
             const __m512 s = _mm512_set1_ps(scale[(size_t)r * G + g]);
@@ -145,15 +146,14 @@ void mom_qmm_q4_avx512(int M, int N, int K, const float *A, int lda, const uint8
                        int ldc, int accumulate)
 {
     const int G = groups(K), blocks = (N + NB - 1) / NB;
+    const size_t row = mom_q4_row_bytes(K);
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < blocks; b++) {
         const int n = b * NB;
-        const uint8_t *qn = q + (size_t)n * G * GROUP_BYTES;
-        if (N - n >= NB) q4_rows(NB, M, K, A, lda, qn, scale + (size_t)n * G, C + n, ldc, accumulate);
+        if (N - n >= NB) q4_rows(NB, M, K, A, lda, q + n * row, scale + (size_t)n * G, C + n, ldc, accumulate);
         else
             for (int r = n; r < N; r++)
-                q4_rows(1, M, K, A, lda, q + (size_t)r * G * GROUP_BYTES, scale + (size_t)r * G, C + r, ldc,
-                        accumulate);
+                q4_rows(1, M, K, A, lda, q + r * row, scale + (size_t)r * G, C + r, ldc, accumulate);
     }
 }
 
@@ -161,10 +161,11 @@ void mom_qmm_q4_avx512(int M, int N, int K, const float *A, int lda, const uint8
 static inline __m512 i8_to_ps(__m128i v) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)); }
 
 /* The 32 values of a q4 group, in order, as two 16-lane int8 halves:
- * byte j holds value 2j low and 2j + 1 high, each + 8. */
-static inline void q4_group(const uint8_t *g, __m128i *lo, __m128i *hi)
+ * byte j holds value 2j low and 2j + 1 high, each + 8. The group's bytes
+ * are the first of 16 (a short last group has fewer). */
+static inline void q4_group(const uint8_t *g, __mmask16 bytes, __m128i *lo, __m128i *hi)
 {
-    const __m128i b = _mm_loadu_si128((const __m128i *)g), m4 = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
+    const __m128i b = _mm_maskz_loadu_epi8(bytes, g), m4 = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
     const __m128i even = _mm_sub_epi8(_mm_and_si128(b, m4), eight);
     const __m128i odd = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), m4), eight);
     *lo = _mm_unpacklo_epi8(even, odd); /* values 0..15 */
@@ -190,18 +191,17 @@ void mom_dequant_q8_avx512(int rows, int K, const int8_t *q, const float *scale,
 void mom_dequant_q4_avx512(int rows, int K, const uint8_t *q, const float *scale, float *w)
 {
     const int G = groups(K);
+    const size_t row = mom_q4_row_bytes(K);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         float *out = w + (size_t)r * K;
         for (int g = 0; g < G; g++) {
             const int k = g * MOM_Q4_GROUP, n = K - k < MOM_Q4_GROUP ? K - k : MOM_Q4_GROUP;
             __m128i lo, hi;
-            q4_group(q + ((size_t)r * G + g) * GROUP_BYTES, &lo, &hi);
+            q4_group(q + r * row + (size_t)g * GROUP_BYTES, lanes((n + 1) / 2), &lo, &hi);
             const __m512 s = _mm512_set1_ps(scale[(size_t)r * G + g]);
-            const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
-            const __mmask16 m1 = n >= 32 ? 0xffff : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
-            _mm512_mask_storeu_ps(out + k, m0, _mm512_mul_ps(i8_to_ps(lo), s));
-            _mm512_mask_storeu_ps(out + k + 16, m1, _mm512_mul_ps(i8_to_ps(hi), s));
+            _mm512_mask_storeu_ps(out + k, lanes(n), _mm512_mul_ps(i8_to_ps(lo), s));
+            _mm512_mask_storeu_ps(out + k + 16, lanes(n - 16), _mm512_mul_ps(i8_to_ps(hi), s));
         }
     }
 }

@@ -4,13 +4,11 @@
  * the SIMD versions do up to the order of their additions. */
 #include "kernels.h"
 
-#define GROUP_BYTES (MOM_Q4_GROUP / 2)
-
 static int groups(int K) { return (K + MOM_Q4_GROUP - 1) / MOM_Q4_GROUP; }
 
 static inline int q4_value(const uint8_t *row, int k)
 {
-    const uint8_t b = row[(k / MOM_Q4_GROUP) * GROUP_BYTES + (k % MOM_Q4_GROUP) / 2];
+    const uint8_t b = row[k / 2];
     return (k % 2 ? b >> 4 : b & 15) - 8;
 }
 
@@ -33,7 +31,7 @@ void mom_qmm_q4_ref(int M, int N, int K, const float *A, int lda, const uint8_t 
     const int G = groups(K);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
-            const uint8_t *row = q + (size_t)n * G * GROUP_BYTES;
+            const uint8_t *row = q + (size_t)n * mom_q4_row_bytes(K);
             float acc = 0.0f;
             for (int g = 0; g < G; g++) {
                 float part = 0.0f;
@@ -57,5 +55,5 @@ void mom_dequant_q4_ref(int rows, int K, const uint8_t *q, const float *scale, f
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < K; k++)
             w[(size_t)r * K + k] =
-                (float)q4_value(q + (size_t)r * G * GROUP_BYTES, k) * scale[(size_t)r * G + k / MOM_Q4_GROUP];
+                (float)q4_value(q + (size_t)r * mom_q4_row_bytes(K), k) * scale[(size_t)r * G + k / MOM_Q4_GROUP];
 }

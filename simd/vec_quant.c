@@ -32,12 +32,14 @@ static inline vf i8_to_vf(const int8_t *p)
 #endif
 }
 
-/* The 32 values of a q4 group in order (byte j: value 2j low, 2j + 1
- * high, each + 8). */
-static inline void q4_unpack(const uint8_t *g, int8_t out[MOM_Q4_GROUP])
+/* The 32 values of a q4 group of n in order (byte j: value 2j low, 2j + 1
+ * high, each + 8; a short last group has only the bytes it needs, and
+ * its places past n read as -8). */
+static inline void q4_unpack(const uint8_t *g, int n, int8_t out[MOM_Q4_GROUP])
 {
-    v16 b;
-    memcpy(&b, g, sizeof b);
+    v16 b = {0};
+    if (n == MOM_Q4_GROUP) memcpy(&b, g, sizeof b);
+    else memcpy(&b, g, (size_t)(n + 1) / 2);
     const v16 even = (b & 15) - 8, odd = (b >> 4) - 8; /* modulo 256: -8..7 as int8 */
 #if HAVE_SHUFFLEVECTOR
     const v16 lo = __builtin_shufflevector(even, odd, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -100,13 +102,14 @@ static inline __attribute__((always_inline)) void q4_block(int nb, int mr, int K
                                                            int accumulate)
 {
     const int G = groups(K);
+    const size_t row = mom_q4_row_bytes(K);
     vf acc[NB][MB];
     UNROLL for (int r = 0; r < nb; r++)
         UNROLL for (int i = 0; i < mr; i++) acc[r][i] = vset1(0.0f);
     int8_t vals[NB][MOM_Q4_GROUP];
     for (int g = 0; g < G; g++) {
         const int k0 = g * MOM_Q4_GROUP, n = K - k0 < MOM_Q4_GROUP ? K - k0 : MOM_Q4_GROUP;
-        UNROLL for (int r = 0; r < nb; r++) q4_unpack(q + ((size_t)r * G + g) * GROUP_BYTES, vals[r]);
+        UNROLL for (int r = 0; r < nb; r++) q4_unpack(q + r * row + (size_t)g * GROUP_BYTES, n, vals[r]);
         /* The places past K hold 0, but A has nothing there to read. */
         for (int j = 0; j < n; j += VW) {
             vf a[MB];
@@ -156,7 +159,7 @@ void VNAME(qmm_q4)(int M, int N, int K, const float *A, int lda, const uint8_t *
                    int ldc, int accumulate)
 {
     const int G = groups(K), blocks = (N + NB - 1) / NB;
-    const size_t row = (size_t)G * GROUP_BYTES;
+    const size_t row = mom_q4_row_bytes(K);
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < blocks; b++) {
         const int n = b * NB;
@@ -189,7 +192,7 @@ void VNAME(dequant_q4)(int rows, int K, const uint8_t *q, const float *scale, fl
         float *out = w + (size_t)r * K;
         for (int g = 0; g < G; g++) {
             const int k0 = g * MOM_Q4_GROUP, n = K - k0 < MOM_Q4_GROUP ? K - k0 : MOM_Q4_GROUP;
-            q4_unpack(q + ((size_t)r * G + g) * GROUP_BYTES, vals);
+            q4_unpack(q + r * mom_q4_row_bytes(K) + (size_t)g * GROUP_BYTES, n, vals);
             const vf s = vset1(scale[(size_t)r * G + g]);
             for (int j = 0; j < n; j += VW) vstore_n(out + k0 + j, i8_to_vf(vals + j) * s, n - j < VW ? n - j : VW);
         }

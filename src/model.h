@@ -192,7 +192,7 @@ void model_read_param(mom_model *m, const tensor_entry *e, float *host);
 /* out[t,:] = the embedding's row tok[t]. */
 void model_embed_fwd(mom_model *m, int T, bv tok, bv out);
 /* A quantized tensor's names and shapes in a file: NAME.q8 (I8 [rows, K])
- * or NAME.q4 (U8 [rows, 16 ceil(K / 32)]), and NAME.scale (F32 [rows] or
+ * or NAME.q4 (U8 [rows, ceil(K / 2)]), and NAME.scale (F32 [rows] or
  * [rows, ceil(K / 32)]). */
 typedef struct quant_file_names {
     char q[112], scale[112];

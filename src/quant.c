@@ -11,7 +11,7 @@ static int64_t groups(int64_t K) { return (K + QUANT_GROUP - 1) / QUANT_GROUP; }
 
 int64_t quant_row_bytes(int format, int64_t K)
 {
-    return format == MOM_WEIGHTS_Q8 ? K : format == MOM_WEIGHTS_Q4 ? groups(K) * (QUANT_GROUP / 2) : 0;
+    return format == MOM_WEIGHTS_Q8 ? K : format == MOM_WEIGHTS_Q4 ? (K + 1) / 2 : 0;
 }
 
 int64_t quant_row_scales(int format, int64_t K)
@@ -50,7 +50,7 @@ void quant_rows(int format, const float *w, int64_t rows, int64_t K, uint8_t *q,
         for (int64_t g = 0; g < rs; g++) {
             const int64_t k0 = g * QUANT_GROUP, n = K - k0 < QUANT_GROUP ? K - k0 : QUANT_GROUP;
             sr[g] = scale_of(wr + k0, n, 7.0f, &inv);
-            for (int j = 0; j < QUANT_GROUP / 2; j++) {
+            for (int64_t j = 0; j < (n + 1) / 2; j++) {
                 const int lo = 2 * j < n ? quantize(wr[k0 + 2 * j], inv, 7.0f) : 0;
                 const int hi = 2 * j + 1 < n ? quantize(wr[k0 + 2 * j + 1], inv, 7.0f) : 0;
                 qr[g * (QUANT_GROUP / 2) + j] = (uint8_t)((lo + 8) | (hi + 8) << 4);
@@ -101,7 +101,7 @@ int64_t quant_check(int format, const uint8_t *q, const float *scale, int64_t ro
                 snprintf(why, cap, "value %lld is -128, outside [-127, 127]", (long long)i);
                 return r;
             }
-        for (int64_t i = K; format == MOM_WEIGHTS_Q4 && i < rs * QUANT_GROUP; i++)
+        for (int64_t i = K; format == MOM_WEIGHTS_Q4 && i < 2 * rb; i++) /* the last high nibble, K odd */
             if (q4_at(qr, i)) {
                 snprintf(why, cap, "place %lld, past the %lld inputs, holds %d, not 0", (long long)i, (long long)K,
                          q4_at(qr, i));

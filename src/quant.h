@@ -6,12 +6,14 @@
  *   q4: one fp32 scale per group of 32 along K (the last group may be
  *       short): w = q * scale, q in [-8, 7] (the quantizer writes
  *       [-7, 7]), scale = max |w| / 7 over the group. A row is
- *       ceil(K / 32) groups of 16 bytes; byte j of a group holds value 2j
- *       in its low nibble and 2j + 1 in its high one, each as q + 8, and
- *       the places past K hold 8 (zero).
+ *       ceil(K / 2) bytes (a group of 32 is 16 of them; a short last
+ *       group takes only the bytes it needs): byte j holds value 2j in
+ *       its low nibble and 2j + 1 in its high one, each as q + 8, and
+ *       with K odd the last high nibble holds 8 (zero).
  * A scale is finite, >= 0 and at most FLT_MAX / 128 (so no value times it
- * overflows), and 0 only where its row or group is all zero. Rounding is to nearest, ties to even, so the same weights give the
- * same bytes everywhere. */
+ * overflows), and 0 only where its row or group is all zero. Rounding is
+ * to nearest, ties to even, so the same weights give the same bytes
+ * everywhere. */
 #ifndef MOM_QUANT_H
 #define MOM_QUANT_H
 

@@ -28,23 +28,23 @@ static void test_q8_by_hand(void **st)
 static void test_q4_by_hand(void **st)
 {
     (void)st;
-    /* K 35: a full group of 32 and a short one of 3. */
+    /* K 35: a full group of 32 and a short one of 3, in 18 bytes. */
     float w[35] = {0};
     w[0] = 0.7f;  /* the group's max: q 7 */
     w[1] = -0.3f; /* q -3 */
     w[32] = -7.0f; /* the short group's max: scale 1, q -7 */
     w[34] = 2.5f;  /* a tie, to even: q 2 */
-    uint8_t q[32];
+    uint8_t q[18];
     float s[2];
-    assert_int_equal(quant_row_bytes(MOM_WEIGHTS_Q4, 35), 32);
+    assert_int_equal(quant_row_bytes(MOM_WEIGHTS_Q4, 35), 18);
+    assert_int_equal(quant_row_bytes(MOM_WEIGHTS_Q4, 8), 4); /* one short group: the bytes it needs */
     assert_int_equal(quant_row_scales(MOM_WEIGHTS_Q4, 35), 2);
     quant_rows(MOM_WEIGHTS_Q4, w, 1, 35, q, s);
     assert_float_equal(s[0], 0.1f, 1e-7);
     assert_true(s[1] == 1.0f);
     assert_int_equal(q[0], (7 + 8) | (-3 + 8) << 4);
     assert_int_equal(q[16], (-7 + 8) | (0 + 8) << 4);
-    assert_int_equal(q[17], (2 + 8) | (0 + 8) << 4); /* value 34, then a place past K: 8 */
-    for (int j = 18; j < 32; j++) assert_int_equal(q[j], 0x88);
+    assert_int_equal(q[17], (2 + 8) | (0 + 8) << 4); /* value 34, then the place past K: 8 */
     float back[35];
     dequant_rows(MOM_WEIGHTS_Q4, q, s, 1, 35, back);
     assert_float_equal(back[1], -0.3f, 1e-7);
@@ -104,13 +104,13 @@ static void test_check_refuses(void **st)
     q8[0] = 0x80; /* -128 */
     assert_int_equal(quant_check(MOM_WEIGHTS_Q8, q8, s8, 2, 2, why, sizeof why), 0);
     assert_non_null(strstr(why, "value 0 is -128"));
-    uint8_t q4[16];
+    uint8_t q4[3];
     memset(q4, 0x88, sizeof q4);
     float s4 = 0.0f;
     assert_int_equal(quant_check(MOM_WEIGHTS_Q4, q4, &s4, 1, 5, why, sizeof why), -1); /* all zero, scale 0 */
-    q4[3] = 0x89; /* place 6, past K = 5 */
+    q4[2] = 0x98; /* place 5, the high nibble past K = 5 */
     assert_int_equal(quant_check(MOM_WEIGHTS_Q4, q4, &s4, 1, 5, why, sizeof why), 0);
-    assert_non_null(strstr(why, "place 6, past the 5 inputs"));
+    assert_non_null(strstr(why, "place 5, past the 5 inputs"));
 }
 
 enum { V = 40, DM = 32 };

@@ -155,7 +155,7 @@ static int cpu_mm_fwd_q(backend *be, int format, int M, int N, int K, bv A, int 
         if (posix_memalign((void **)&cb->qtile, 64, sizeof(float) * (size_t)rows * K)) return -1;
         cb->qtile_cap = (size_t)rows * K;
     }
-    const size_t row_bytes = q8 ? (size_t)K : (size_t)G * (MOM_Q4_GROUP / 2), row_scales = q8 ? 1 : (size_t)G;
+    const size_t row_bytes = q8 ? (size_t)K : mom_q4_row_bytes(K), row_scales = q8 ? 1 : (size_t)G;
     for (int n0 = 0; n0 < N; n0 += rows) {
         const int nr = N - n0 < rows ? N - n0 : rows;
         const uint8_t *qn = (const uint8_t *)q + (size_t)n0 * row_bytes;
@@ -193,7 +193,7 @@ static void cpu_embed_fwd_q(backend *be, int format, int T, int D, bv tok, const
         const size_t r = (size_t)t[i];
         if (format == MOM_WEIGHTS_Q8) mom_dequant_q8_ref(1, D, (const int8_t *)q + r * D, scale + r, o + (size_t)i * D);
         else
-            mom_dequant_q4_ref(1, D, (const uint8_t *)q + r * G * (MOM_Q4_GROUP / 2), scale + r * G, o + (size_t)i * D);
+            mom_dequant_q4_ref(1, D, (const uint8_t *)q + r * mom_q4_row_bytes(D), scale + r * G, o + (size_t)i * D);
     }
 }
 
