@@ -22,9 +22,17 @@ static inline __mmask16 lanes(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (_
 
 static inline void store_out(float *c, float v, int accumulate) { *c = accumulate ? *c + v : v; }
 
+/* 16 weight bytes, or the n < 16 a row has left. A full load is a plain
+ * one: a masked load of q4 weights measured 4x slower in a decode (it
+ * seems not to train the hardware prefetcher). */
+static inline __m128i load_bytes(const void *p, int n)
+{
+    return n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(lanes(n), p);
+}
+
 /* ---- q8 ---- */
 
-/* Weight rows [n, n + nb) against rows [m, m + mr) of A: acc[r][i] sums
+/* Weight rows [0, nb) of q against rows [0, mr) of A: acc[r][i] sums
  * A row i times weight row r, 16 inputs a lane; the row's scale comes
  * last, as in the reference. always_inline with constant nb and mr keeps
  * the sums in registers. */
@@ -41,7 +49,7 @@ static inline __attribute__((always_inline)) void q8_block(int nb, int mr, int K
         UNROLL for (int i = 0; i < mr; i++) a[i] = _mm512_maskz_loadu_ps(mk, A + (size_t)i * lda + k);
         UNROLL for (int r = 0; r < nb; r++) {
             _mm_prefetch((const char *)(q + (size_t)r * K + k + PREFETCH), _MM_HINT_T0);
-            const __m512 w = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk, q + (size_t)r * K + k)));
+            const __m512 w = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load_bytes(q + (size_t)r * K + k, K - k)));
             UNROLL for (int i = 0; i < mr; i++) acc[r][i] = _mm512_fmadd_ps(a[i], w, acc[r][i]);
         }
     }
@@ -110,11 +118,11 @@ static inline __attribute__((always_inline)) void q4_block(int nb, int mr, int K
         UNROLL for (int i = 0; i < mr; i++) acc[r][i] = _mm512_setzero_ps();
     for (int g = 0; g < G; g++) {
         const int k = g * MOM_Q4_GROUP;
-        const __mmask16 bytes = lanes((K - k + 1) / 2); /* a short last group's row ends sooner */
+        const int bytes = (K - k + 1) / 2 < GROUP_BYTES ? (K - k + 1) / 2 : GROUP_BYTES; /* a short last group: fewer */
         __m512 e[MB], o[MB];
         UNROLL for (int i = 0; i < mr; i++) a_group(A + (size_t)i * lda + k, K - k, &e[i], &o[i]);
         UNROLL for (int r = 0; r < nb; r++) {
-            const __m512i b = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(bytes, q + r * row + (size_t)g * GROUP_BYTES));
+            const __m512i b = _mm512_cvtepu8_epi32(load_bytes(q + r * row + (size_t)g * GROUP_BYTES, bytes));
             const __m512 we = _mm512_permutexvar_ps(b, table);
             const __m512 wo = _mm512_permutexvar_ps(_mm512_srli_epi32(b, 4), table);
             const __m512 s = _mm512_set1_ps(scale[(size_t)r * G + g]);
