@@ -110,7 +110,7 @@ static inline __attribute__((always_inline)) void q4_block(int nb, int mr, int K
     for (int g = 0; g < G; g++) {
         const int k0 = g * MOM_Q4_GROUP, n = K - k0 < MOM_Q4_GROUP ? K - k0 : MOM_Q4_GROUP;
         UNROLL for (int r = 0; r < nb; r++) q4_unpack(q + r * row + (size_t)g * GROUP_BYTES, n, vals[r]);
-        /* The places past K hold 0, but A has nothing there to read. */
+        /* Past K, A has nothing to read: vload_n gives 0 there, whatever the unpacked weight. */
         for (int j = 0; j < n; j += VW) {
             vf a[MB];
             UNROLL for (int i = 0; i < mr; i++) a[i] = vload_n(A + (size_t)i * lda + k0 + j, n - j < VW ? n - j : VW);

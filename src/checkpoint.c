@@ -220,13 +220,14 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
     if (!s) s = check_tensors(m, &f, path);
     if (!s) s = model_alloc_buffers(m);
     /* Each tensor's values checked in the file's mapping, then uploaded
-     * from there: no host copy of the whole model (a model that fails part
-     * way is destroyed). A quantized tensor's stored form is copied and
-     * checked by quant_load. */
+     * from there and dropped from it: no second copy of the whole model (a
+     * model that fails part way is destroyed). A quantized tensor's stored
+     * form is copied and checked by quant_load. */
     for (size_t i = 0; !s && i < m->n_tensors; i++) {
         const tensor_entry *e = &m->tensors[i];
         if (quant_is_quantized(m, e)) continue;
-        const uint8_t *src = f.data + find_entry(m, &f, e)->begin;
+        const st_tensor_info *ti = find_entry(m, &f, e);
+        const uint8_t *src = f.data + ti->begin;
         for (size_t j = 0; j < e->n && !s; j++) {
             float v;
             memcpy(&v, src + j * sizeof(float), sizeof v);
@@ -234,6 +235,7 @@ mom_status mom_model_load(mom_ctx *ctx, const char *path, mom_model **out)
                 s = mom_fail(ctx, MOM_ERR_FORMAT, "%s: parameter element %zu is not finite", path, e->off + j);
         }
         if (!s) m->be->upload(m->be, (bv){m->params, e->off}, src, e->n);
+        st_release(&f, ti); /* uploaded: the mapping's copy is not needed again */
     }
     if (!s) s = quant_load(m, &f, path);
     st_close(&f);

@@ -116,7 +116,7 @@ struct mom_model {
      * a quantized one (NULL members for the others); params hold nothing
      * for it (src/quant_model.c). */
     struct quant_tensor *quant;
-    host_memory quant_mem; /* every stored form, one block (on huge pages: a decode streams it) */
+    host_memory quant_mem; /* every stored form, one block (src/host_memory.h: huge pages for a large one) */
     be_buf *step_scale; /* 3 floats: clip_scale's [norm, scale, finite] (mom_model_step) */
     int64_t step; /* optimizer steps done */
 

@@ -80,6 +80,8 @@ static mom_status quant_alloc(mom_model *m)
                 m->quant[i].q = base + at;
                 m->quant[i].scale = (float *)(void *)(base + at + round_up64(qb));
             }
+            if (round_up64(qb) + round_up64(sb) > SIZE_MAX - 64 - at)
+                return mom_fail(m->ctx, MOM_ERR_NOMEM, "quantized weights larger than memory can address");
             at += round_up64(qb) + round_up64(sb);
         }
         if (!pass && host_memory_alloc(&m->quant_mem, at))

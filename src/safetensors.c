@@ -95,7 +95,9 @@ void st_close(st_file *f)
 
 void st_release(const st_file *f, const st_tensor_info *t)
 {
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (page_size <= 0) return;
+    const size_t page = (size_t)page_size;
     const uintptr_t begin = (uintptr_t)(f->data + t->begin), end = (uintptr_t)(f->data + t->end);
     const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page; /* whole pages only */
     if (last > first) (void)madvise((void *)first, last - first, MADV_DONTNEED);

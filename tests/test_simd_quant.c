@@ -1,9 +1,10 @@
 /* Every SIMD path's quantized-weight kernels (avx512, avx2, neon: each
  * that runs here, tests/test_simd_paths.h) against the scalar references
- * (simd/quant_ref.c), on odd shapes: K of 1, 15, 16, 17, 31, 33, 45, 100
- * and 257 (short q4 groups, vector tails), 1 to 11 rows (passes of four
- * and eight rows, and their remainders), 13 outputs (blocks of four weight
- * rows and a remainder), strided A and C, with and without accumulating.
+ * (simd/quant_ref.c), on odd shapes: K of 1, 15, 16, 17, 31, 32, 33, 45,
+ * 64, 100 and 257 (short q4 groups, vector tails, whole groups only), 1 to
+ * 11 rows (passes of four rows, AVX-512, or two, AVX2 / NEON, and their
+ * remainders), 3, 4 and 13 outputs (blocks of four weight rows, and a
+ * remainder), strided A and C, with and without accumulating.
  * Dequantization is one multiply per value: equal to the bit. A product's
  * tolerance is relative to the sum of |a w| it adds up (the paths add in
  * another order). The scalar reference is also held to src/quant.c's. */
@@ -14,9 +15,10 @@
 #include "test_simd_paths.h"
 #include "test_util.h"
 
-static const int KS[] = {1, 15, 16, 17, 31, 33, 45, 100, 257};
+static const int KS[] = {1, 15, 16, 17, 31, 32, 33, 45, 64, 100, 257};
 static const int MS[] = {1, 2, 5, 7, 8, 11};
-enum { N = 13 };
+static const int NS[] = {3, 4, 13};
+static int N = 13; /* the weight's rows in the case at hand */
 
 static uint64_t next(uint64_t *s)
 {
@@ -51,9 +53,10 @@ static void test_qmm(void **state)
     uint64_t s = 17;
     for (int f = MOM_WEIGHTS_Q8; f <= MOM_WEIGHTS_Q4; f++)
         for (size_t ki = 0; ki < sizeof KS / sizeof KS[0]; ki++)
-            for (size_t mi = 0; mi < sizeof MS / sizeof MS[0]; mi++)
+            for (size_t mi = 0; mi < sizeof MS / sizeof MS[0] * (sizeof NS / sizeof NS[0]); mi++)
                 for (int acc = 0; acc < 2; acc++) {
-                    const int K = KS[ki], M = MS[mi], lda = K + 3, ldc = N + 2;
+                    N = NS[mi % (sizeof NS / sizeof NS[0])];
+                    const int K = KS[ki], M = MS[mi / (sizeof NS / sizeof NS[0])], lda = K + 3, ldc = N + 2;
                     uint8_t *q;
                     float *scale;
                     random_weight(f, K, &s, &q, &scale);
@@ -74,8 +77,8 @@ static void test_qmm(void **state)
                             double mag = acc ? fabs(want) : 0.0;
                             for (int j = 0; j < K; j++) mag += fabs((double)A[m * lda + j] * w[n * K + j]);
                             if (fabs((double)got - want) > 1e-5 * mag + 1e-30)
-                                fail_msg("%s q%d M %d K %d acc %d: C[%d][%d] %.9g, reference %.9g (scale of sum %g)",
-                                         k->name, f == MOM_WEIGHTS_Q8 ? 8 : 4, M, K, acc, m, n, (double)got,
+                                fail_msg("%s q%d M %d N %d K %d acc %d: C[%d][%d] %.9g, reference %.9g (scale of sum %g)",
+                                         k->name, f == MOM_WEIGHTS_Q8 ? 8 : 4, M, N, K, acc, m, n, (double)got,
                                          (double)want, mag);
                         }
                     free(q), free(scale), free(A), free(w), free(C1), free(C2);
@@ -86,6 +89,7 @@ static void test_dequant(void **state)
 {
     const mom_kernels *k = *state;
     uint64_t s = 23;
+    N = 13;
     for (int f = MOM_WEIGHTS_Q8; f <= MOM_WEIGHTS_Q4; f++)
         for (size_t ki = 0; ki < sizeof KS / sizeof KS[0]; ki++) {
             const int K = KS[ki];
