@@ -58,36 +58,6 @@ static inline __attribute__((always_inline)) void q8_block(int nb, int mr, int K
             store_out(C + (size_t)i * ldc + r, _mm512_reduce_add_ps(acc[r][i]) * scale[r], accumulate);
 }
 
-/* Every row of A against weight rows [n, n + nb). */
-static inline __attribute__((always_inline)) void q8_rows(int nb, int M, int K, const float *A, int lda,
-                                                          const int8_t *q, const float *scale, float *C, int ldc,
-                                                          int accumulate)
-{
-    for (int m = 0; m < M; m += MB) {
-        const float *a = A + (size_t)m * lda;
-        float *c = C + (size_t)m * ldc;
-        switch (M - m < MB ? M - m : MB) {
-        case 1: q8_block(nb, 1, K, a, lda, q, scale, c, ldc, accumulate); break;
-        case 2: q8_block(nb, 2, K, a, lda, q, scale, c, ldc, accumulate); break;
-        case 3: q8_block(nb, 3, K, a, lda, q, scale, c, ldc, accumulate); break;
-        default: q8_block(nb, MB, K, a, lda, q, scale, c, ldc, accumulate); break;
-        }
-    }
-}
-
-void mom_qmm_q8_avx512(int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C,
-                       int ldc, int accumulate)
-{
-    const int blocks = (N + NB - 1) / NB;
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < blocks; b++) {
-        const int n = b * NB;
-        if (N - n >= NB) q8_rows(NB, M, K, A, lda, q + (size_t)n * K, scale + n, C + n, ldc, accumulate);
-        else
-            for (int r = n; r < N; r++) q8_rows(1, M, K, A, lda, q + (size_t)r * K, scale + r, C + r, ldc, accumulate);
-    }
-}
-
 /* ---- q4 ---- */
 
 /* A group's 32 inputs split as the packed bytes hold them: e[j] = a[2j]
@@ -134,19 +104,38 @@ static inline __attribute__((always_inline)) void q4_block(int nb, int mr, int K
         UNROLL for (int i = 0; i < mr; i++) store_out(C + (size_t)i * ldc + r, _mm512_reduce_add_ps(acc[r][i]), accumulate);
 }
 
-static inline __attribute__((always_inline)) void q4_rows(int nb, int M, int K, const float *A, int lda,
-                                                          const uint8_t *q, const float *scale, float *C, int ldc,
-                                                          int accumulate)
+/* Every row of A against weight rows [0, nb) of q (q8 or q4), four rows
+ * of A at a time. */
+static inline __attribute__((always_inline)) void rows_q(int q4, int nb, int M, int K, const float *A, int lda,
+                                                         const void *q, const float *scale, float *C, int ldc,
+                                                         int accumulate)
 {
     for (int m = 0; m < M; m += MB) {
         const float *a = A + (size_t)m * lda;
         float *c = C + (size_t)m * ldc;
-        switch (M - m < MB ? M - m : MB) {
-        case 1: q4_block(nb, 1, K, a, lda, q, scale, c, ldc, accumulate); break;
-        case 2: q4_block(nb, 2, K, a, lda, q, scale, c, ldc, accumulate); break;
-        case 3: q4_block(nb, 3, K, a, lda, q, scale, c, ldc, accumulate); break;
+        switch ((M - m < MB ? M - m : MB) + (q4 ? MB : 0)) {
+        case 1: q8_block(nb, 1, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case 2: q8_block(nb, 2, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case 3: q8_block(nb, 3, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case MB: q8_block(nb, MB, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case MB + 1: q4_block(nb, 1, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case MB + 2: q4_block(nb, 2, K, a, lda, q, scale, c, ldc, accumulate); break;
+        case MB + 3: q4_block(nb, 3, K, a, lda, q, scale, c, ldc, accumulate); break;
         default: q4_block(nb, MB, K, a, lda, q, scale, c, ldc, accumulate); break;
         }
+    }
+}
+
+void mom_qmm_q8_avx512(int M, int N, int K, const float *A, int lda, const int8_t *q, const float *scale, float *C,
+                       int ldc, int accumulate)
+{
+    const int blocks = (N + NB - 1) / NB;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        const int n = b * NB;
+        if (N - n >= NB) rows_q(0, NB, M, K, A, lda, q + (size_t)n * K, scale + n, C + n, ldc, accumulate);
+        else
+            for (int r = n; r < N; r++) rows_q(0, 1, M, K, A, lda, q + (size_t)r * K, scale + r, C + r, ldc, accumulate);
     }
 }
 
@@ -158,10 +147,10 @@ void mom_qmm_q4_avx512(int M, int N, int K, const float *A, int lda, const uint8
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < blocks; b++) {
         const int n = b * NB;
-        if (N - n >= NB) q4_rows(NB, M, K, A, lda, q + n * row, scale + (size_t)n * G, C + n, ldc, accumulate);
+        if (N - n >= NB) rows_q(1, NB, M, K, A, lda, q + n * row, scale + (size_t)n * G, C + n, ldc, accumulate);
         else
             for (int r = n; r < N; r++)
-                q4_rows(1, M, K, A, lda, q + r * row, scale + (size_t)r * G, C + r, ldc, accumulate);
+                rows_q(1, 1, M, K, A, lda, q + r * row, scale + (size_t)r * G, C + r, ldc, accumulate);
     }
 }
 
