@@ -263,6 +263,7 @@ refuse "empty run folder" "empty or too long" "$mom" train --steps 1 --out ""
 # Benchmarks on a tiny shape: they run and print JSON lines with their fields.
 check "bench kernels" "$mom" bench kernels --config cfg.json --batch 1 --seq 40
 [ "$(grep -c '"max_err"' out.txt)" -ge 18 ] || { echo "FAIL: bench kernels lines: $(head -c 300 out.txt)"; fails=$((fails + 1)); }
+grep -q '"name": "qmm_q4"' out.txt || { echo "FAIL: bench kernels has no qmm_q4 case"; fails=$((fails + 1)); }
 check "bench train" "$mom" bench train --config cfg.json --batch 2 --seq 32 --steps 1 --dense
 grep -q '"mfu"' out.txt && grep -q '"mom_over_dense"' out.txt || { echo "FAIL: bench train: $(cat out.txt)"; fails=$((fails + 1)); }
 check "bench memory" "$mom" bench memory --config cfg.json --from 32 --to 64

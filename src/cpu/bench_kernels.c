@@ -12,6 +12,7 @@
 #include "cpu_backend.h"
 #include "ctx.h"
 #include "kernels.h"
+#include "quant.h"
 
 
 static double now_s(void)
@@ -35,6 +36,8 @@ typedef struct bufs {
     float *delta, *A_log, *bc, *Dsk, *z, *states, *y, *dy, *du, *ddelta, *dbc, *dz, *dA, *dD, *work;
     int32_t *tok, *perm, *tgt, *rows;
     size_t n_adam;
+    uint8_t *q8, *q4;           /* in_proj-sized weight (2 Di, Dm), quantized */
+    float *s8, *s4, *qc;        /* their scales; a decode's output (B, 2 Di) */
 } bufs;
 
 static float *rnd(size_t n, float lo, float hi, uint64_t *s)
@@ -152,6 +155,17 @@ OUT(out_y, b->y, (size_t)s->BT * s->Di)
 OUT(out_ddelta, b->ddelta, (size_t)s->BT * s->Di)
 OUT(out_logits, b->logits, (size_t)s->BT * s->V)
 OUT(out_p, b->p, b->n_adam)
+/* A decode step's in_proj: B rows (one a sequence) against a quantized
+ * (2 Di, Dm) weight, through the fused kernel. */
+static void run_qmm_q8(const mom_kernels *k, const shapes *s, bufs *b)
+{
+    k->qmm_q8(s->B, 2 * s->Di, s->Dm, b->x, s->Dm, (const int8_t *)b->q8, b->s8, b->qc, 2 * s->Di, 0);
+}
+static void run_qmm_q4(const mom_kernels *k, const shapes *s, bufs *b)
+{
+    k->qmm_q4(s->B, 2 * s->Di, s->Dm, b->x, s->Dm, b->q4, b->s4, b->qc, 2 * s->Di, 0);
+}
+OUT(out_qc, b->qc, (size_t)s->B * 2 * s->Di)
 static float sumsq_as_float[1];
 static float *out_sumsq(bufs *b, size_t *n, const shapes *s)
 {
@@ -167,6 +181,7 @@ static double w_tok_di(const shapes *s) { return (double)s->BT * s->Di; }
 static double w_updates(const shapes *s) { return (double)s->BT * s->Di * s->N; }
 static double w_logits(const shapes *s) { return (double)s->BT * s->V; }
 static double w_adam(const shapes *s) { return 2.0 * s->Di * s->Dm; }
+static double w_proj(const shapes *s) { return 2.0 * s->Di * s->Dm; } /* weights read */
 
 static const bench_case cases[] = {
     {"embed_fwd", no_reset, run_embed_fwd, out_model, w_tok_dm, "elements/s"},
@@ -186,6 +201,8 @@ static const bench_case cases[] = {
     {"scan_bwd", reset_scan_grads, run_scan_bwd, out_ddelta, w_updates, "state updates/s"},
     {"xent", reset_logits, run_xent, out_logits, w_logits, "logits/s"},
     {"adamw", reset_adam, run_adamw, out_p, w_adam, "parameters/s"},
+    {"qmm_q8", no_reset, run_qmm_q8, out_qc, w_proj, "weights/s"},
+    {"qmm_q4", no_reset, run_qmm_q4, out_qc, w_proj, "weights/s"},
 };
 
 static void free_bufs(bufs *b)
@@ -193,8 +210,10 @@ static void free_bufs(bufs *b)
     float *f[] = {b->x, b->w, b->out, b->rstd, b->dout, b->dx, b->dw, b->u2, b->ui, b->ui0, b->ui2, b->cw, b->cb, b->dcw,
                   b->dcb, b->table, b->dtable, b->logits, b->logits0, b->loss, b->p, b->g, b->m, b->v, b->p0,
                   b->m0, b->v0, b->delta, b->A_log, b->bc, b->Dsk, b->z, b->states, b->y, b->dy, b->du,
-                  b->ddelta, b->dbc, b->dz, b->dA, b->dD, b->work};
+                  b->ddelta, b->dbc, b->dz, b->dA, b->dD, b->work, b->s8, b->s4, b->qc};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) free(f[i]);
+    free(b->q8);
+    free(b->q4);
     free(b->tok);
     free(b->perm);
     free(b->rows);
@@ -231,6 +250,16 @@ static int alloc_bufs(const shapes *s, bufs *b, const mom_kernels *fast)
     b->work = rnd(wf > wf2 ? wf : wf2, 0, 0, &r);
     b->tok = malloc(BT * 4); b->perm = malloc(BT * 4); b->tgt = malloc(BT * 4); b->rows = malloc(BT * 4);
     if (!b->tok || !b->perm || !b->tgt || !b->rows || !b->work || !b->logits || !b->v) return -1;
+    /* The quantized weight: p0 (2 Di x Dm random values) in each format. */
+    const int64_t rows = 2 * (int64_t)Di;
+    b->q8 = malloc((size_t)(rows * quant_row_bytes(MOM_WEIGHTS_Q8, (int64_t)Dm)));
+    b->q4 = malloc((size_t)(rows * quant_row_bytes(MOM_WEIGHTS_Q4, (int64_t)Dm)));
+    b->s8 = rnd((size_t)(rows * quant_row_scales(MOM_WEIGHTS_Q8, (int64_t)Dm)), 0, 0, &r);
+    b->s4 = rnd((size_t)(rows * quant_row_scales(MOM_WEIGHTS_Q4, (int64_t)Dm)), 0, 0, &r);
+    b->qc = rnd((size_t)s->B * (size_t)rows, 0, 0, &r);
+    if (!b->q8 || !b->q4 || !b->s8 || !b->s4 || !b->qc) return -1;
+    quant_rows(MOM_WEIGHTS_Q8, b->p0, rows, (int64_t)Dm, b->q8, b->s8);
+    quant_rows(MOM_WEIGHTS_Q4, b->p0, rows, (int64_t)Dm, b->q4, b->s4);
     /* The conv and the scan find positions through the row map of a batch
      * in modality order, as in the model: here three modalities in spans
      * of 64 positions, each batch row starting on a different one. */
