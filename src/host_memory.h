@@ -1,10 +1,11 @@
-/* Large host blocks: an anonymous mapping that asks for transparent huge
- * pages (a hint: without them, plain pages), else an aligned allocation.
- * Kernels that stream such a block (a decode's quantized weights, the
- * scan's rows 2 KiB or more apart) lose a TLB miss per 4 KiB page and the
- * hardware prefetcher at every page boundary on plain pages; measured on
- * the development machine, a quantized product ran about 1.4x faster
- * from huge pages than from a file's mapping. */
+/* Host blocks: from 8 MiB up an anonymous mapping that asks for
+ * transparent huge pages (a hint: without them, plain pages), else an
+ * aligned allocation. Kernels that stream such a block (a decode's
+ * quantized weights, the scan's rows 2 KiB or more apart) lose a TLB miss
+ * per 4 KiB page and the hardware prefetcher at every page boundary on
+ * plain pages: on the development machine, a quantized product streamed
+ * its weights clearly slower from a file's 4 KiB-page mapping than from
+ * huge pages. */
 #ifndef MOM_HOST_MEMORY_H
 #define MOM_HOST_MEMORY_H
 

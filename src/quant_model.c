@@ -1,8 +1,8 @@
 /* Quantized models: mom_model_quantize, what loading and saving one needs,
  * and the ops that read a weight. A quantized model keeps each quantized
  * tensor's stored form (the int8 or packed 4-bit values and their scales,
- * src/quant.h) in one block of its own (quant_mem, on huge pages where the
- * kernel gives them) and nothing else for it: its projections and head
+ * src/quant.h) in one block of its own (quant_mem: huge pages for a large
+ * one, src/host_memory.h) and nothing else for it: its projections and head
  * compute with it (model_mm_fwd), its tied embedding is looked up in it
  * (model_embed_fwd), and its values are dequantized where they are asked
  * for (model_read_param). Its part of the parameter buffer is never
