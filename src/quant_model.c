@@ -123,11 +123,20 @@ static mom_status find_stored(mom_model *m, const st_file *f, const char *path, 
     return MOM_OK;
 }
 
-/* The stored form of the tensor at offset w, or NULL. */
+/* The stored form of the tensor at offset w, or NULL. Every projection
+ * call asks, so a binary search: the table is in offset order (params.c
+ * gives each tensor the next offset; an empty one shares its successor's). */
 static const quant_tensor *stored_at(const mom_model *m, size_t w)
 {
-    for (size_t i = 0; m->quant && i < m->n_tensors; i++)
-        if (m->tensors[i].off == w && m->quant[i].q) return &m->quant[i];
+    if (!m->quant) return NULL;
+    size_t lo = 0, hi = m->n_tensors;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (m->tensors[mid].off < w) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < m->n_tensors && m->tensors[lo].off == w; lo++)
+        if (m->quant[lo].q) return &m->quant[lo];
     return NULL;
 }
 
@@ -211,7 +220,7 @@ mom_status mom_model_quantize(mom_model *m, int format, mom_model **out)
             break;
         }
         host = h;
-        m->be->download(m->be, host, (bv){m->params, e->off}, e->n);
+        model_read_param(m, e, host); /* m is fp32: its parameters */
         if (quant_is_quantized(n, e))
             quant_rows(format, host, e->shape[0], e->shape[1], n->quant[i].q, n->quant[i].scale);
         else n->be->upload(n->be, (bv){n->params, e->off}, host, e->n);
