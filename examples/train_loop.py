@@ -26,7 +26,7 @@ with libmom.Context(threads=2) as ctx:
     print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} after {len(losses)} steps")
 
     # BOS (token 0), then the caption's bytes as text tokens (special + byte), all modality 0 (text).
-    prompt = [0] + [layout["special"] + b for b in b"a handwritten"]
+    prompt = [0] + [layout["special"] + b for b in b"the letter"]
     sampled = model.generate(prompt, 0, max_tokens=40, seed=1, temperature=0.5)
     text = bytes(t - layout["special"] for t in sampled if layout["special"] <= t < layout["special"] + layout["text"])
-    print("sampled: a handwritten" + text.decode(errors="replace"))
+    print("sampled: the letter" + text.decode(errors="replace"))

@@ -180,15 +180,15 @@ grep -q '"vocab_layout": {"special": 7, "text": 256, "image": 256, "speech": 128
 # image after --then image (a PNG, or its code list without image support);
 # speech units; --n samples; image and audio prompts; and bad input.
 gen=(--model three/model.safetensors --max-tokens 40)
-check "generate" "$mom" generate "${gen[@]}" --prompt "a handwritten" --seed 4
+check "generate" "$mom" generate "${gen[@]}" --prompt "the letter" --seed 4
 cp out.txt gen1.txt
 grep -q '"decode_tokens_per_s"' err.txt || { echo "FAIL: generate prints no summary: $(cat err.txt)"; fails=$((fails + 1)); }
-check "generate again" "$mom" generate "${gen[@]}" --prompt "a handwritten" --seed 4
+check "generate again" "$mom" generate "${gen[@]}" --prompt "the letter" --seed 4
 cmp -s out.txt gen1.txt || { echo "FAIL: generate: same seed, other text"; fails=$((fails + 1)); }
-check "generate image" "$mom" generate "${gen[@]}" --prompt "a handwritten two" --then image --n 3 --out g
+check "generate image" "$mom" generate "${gen[@]}" --prompt "the digit 2 in" --then image --n 3 --out g
 [ "$(ls g | grep -c '^sample[0-2]_image0\.\(png\|codes\.txt\)$')" = 3 ] ||
     { echo "FAIL: generate --then image --n 3 wrote: $(ls g)"; fails=$((fails + 1)); }
-check "generate image again" "$mom" generate "${gen[@]}" --prompt "a handwritten two" --then image --n 3 --out g2
+check "generate image again" "$mom" generate "${gen[@]}" --prompt "the digit 2 in" --then image --n 3 --out g2
 for f in g/*; do cmp -s "$f" "g2/${f#g/}" || { echo "FAIL: generate: $f differs between runs"; fails=$((fails + 1)); }; done
 # (a 2-step model rarely ends a recording: the cap of 500 units does)
 check "generate speech" "$mom" generate "${gen[@]}" --then speech --out s --max-tokens 600
@@ -203,7 +203,7 @@ if [ -e pngs/image-1.png ]; then
     refuse "generate: codebook not the model's" "has 16 codes, but the model's vocabulary has 256" \
         "$mom" generate "${gen[@]}" --vq vq16.safetensors --image pngs/image-1.png
 fi
-refuse "generate: long prompt" "more than --max-context 5" "$mom" generate "${gen[@]}" --prompt "a handwritten" --max-context 5
+refuse "generate: long prompt" "more than --max-context 5" "$mom" generate "${gen[@]}" --prompt "the letter" --max-context 5
 refuse "generate: temperature" "temperature -1" "$mom" generate "${gen[@]}" --temperature -1
 refuse "generate: top-p" "top_p 0" "$mom" generate "${gen[@]}" --top-p 0
 refuse "generate: --then" "--then video" "$mom" generate "${gen[@]}" --then video
@@ -218,7 +218,7 @@ pending=(python3 "$tests_dir/signal_pending.py")
 rc=$?
 [ "$rc" = 130 ] && [ ! -s out.txt ] && grep -qx "mom eval: SIGINT: stopped; no loss printed" err.txt ||
     { echo "FAIL: eval on SIGINT: exit $rc: $(cat out.txt err.txt)"; fails=$((fails + 1)); }
-"${pending[@]}" TERM "$mom_bin" generate "${gen[@]}" --prompt "a handwritten" --then image --out gstop > out.txt 2> err.txt
+"${pending[@]}" TERM "$mom_bin" generate "${gen[@]}" --prompt "the letter" --then image --out gstop > out.txt 2> err.txt
 rc=$?
 [ "$rc" = 143 ] && [ "$(cat out.txt)" = "" ] && [ ! -e gstop ] &&
     grep -qx "mom generate: SIGTERM: stopped; the samples end after 0 of --max-tokens 40" err.txt ||
@@ -249,10 +249,10 @@ check "bench generate" "$mom" bench generate --config cfg.json --seq 24 --decode
 # reported, and an image drawn by DDIM from a caption.
 check "train transfusion" "$mom" train --setting transfusion --steps 3 --batch 2 --seq 64 --eval-batches 1 --out tf
 grep -q "text" out.txt && grep -q "image" out.txt || { echo "FAIL: transfusion losses: $(cat out.txt)"; fails=$((fails + 1)); }
-grep -q '"patches": {"patch_size": 2, "image_size": 8, "channels": 1}' tf/config.json ||
+grep -q '"patches": {"patch_size": 4, "image_size": 16, "channels": 1}' tf/config.json ||
     { echo "FAIL: transfusion config: $(cat tf/config.json)"; fails=$((fails + 1)); }
 check "generate transfusion" "$mom" generate --model tf/model.safetensors --setting transfusion \
-    --prompt "a handwritten seven" --steps 5 --max-tokens 4 --out seven.png
+    --prompt "the digit 7 in" --steps 5 --max-tokens 4 --out seven.png
 [ -s seven.png ] || [ -s seven.pgm ] || { echo "FAIL: no image from transfusion: $(cat err.txt)"; fails=$((fails + 1)); }
 refuse "generate: --steps" "--steps 0" "$mom" generate --model tf/model.safetensors --steps 0
 refuse "generate: not transfusion" "has no continuous images" "$mom" generate --model three/model.safetensors --setting transfusion

@@ -35,7 +35,7 @@ typedef struct train_opts {
 static void make_opts(arg_opt *o, train_opts *t)
 {
     arg_opt list[N_OPTS] = {
-        {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in digits, captions and speech)", 0},
+        {"--data", ARG_STR, &t->data, "FILE.bin", "training data (default: the built-in glyphs, captions and speech)", 0},
         {"--setting", ARG_STR, &t->setting, "three|chameleon|transfusion",
          "built-in data: text + image + speech (three, the default), text + image (chameleon), or text + images "
          "as patches with a diffusion loss (transfusion)", 0},
@@ -75,9 +75,10 @@ static void make_opts(arg_opt *o, train_opts *t)
 
 static const char *summary =
     "Trains a Mixture-of-Mamba model with AdamW. With no arguments: a small model\n"
-    "(d_model 128, 2 layers) on the built-in data: the sklearn handwritten digits as\n"
-    "image tokens, their captions as text and the captions spoken by espeak-ng as\n"
-    "speech units (--setting chameleon: without speech).";
+    "(d_model 128, 2 layers) on the built-in data: letters and digits drawn from\n"
+    "Debian's fonts as image tokens, their captions (character, font, weight, slant)\n"
+    "as text and the captions spoken by espeak-ng and flite as speech units\n"
+    "(--setting chameleon: without speech).";
 
 /* The batch order: a splitmix64 stream whose one word of state is saved
  * with the optimizer, so a resumed run draws the same batches. */

@@ -2,27 +2,74 @@
 """Builds the built-in dataset of `mom train` from Debian packages, the same
 bytes every time:
 
-  images  the 1,797 8x8 handwritten digits of python3-sklearn
-  text    a short caption of each ("a handwritten seven", ...)
-  speech  the caption spoken by espeak-ng (four voices: two speeds, two pitches)
+  images  letters and digits (a-z, A-Z, 0-9) rendered 16x16 grey, white on
+          black, from every font in /usr/share/fonts that has all 62 of them
+          (the packages FONT_PACKAGES names; a style whose 62 glyphs draw
+          exactly like an earlier style's, such as a script font reusing
+          Noto Sans's Latin letters, is dropped)
+  text    a caption that says what the image is: the character, the font
+          family, the weight and the slant ("the capital letter G in
+          DejaVu Sans bold italic")
+  speech  captions spoken by espeak-ng (four voices) and flite (four voices)
 
-Documents come in five orders: caption then image, image then caption,
-speech then caption, caption then speech, image then speech (the
-chameleon setting keeps the first two, without speech; the transfusion
-setting is chameleon's documents with each image as 16 continuous 2x2
-patches instead of 16 codes). Every digit is in two documents of
-different orders. The last 10% of the digits are the held-out split, so
-no image is in both.
+The held-out split holds the font families whose CRC-32 is 0 mod 10: no
+family is in both splits, so held-out images are letters in faces the model
+never saw. Of the training images, TRAIN_IMAGES are kept, a fixed
+pseudo-random draw (every style and character is in the pool); of the
+held-out ones, VAL_IMAGES.
+
+Settings, one document per image:
+  chameleon    caption then image, or image then caption (alternating); images
+               as 16 codes of 4x4 patches (vq.safetensors, k-means, 256 codes)
+  transfusion  chameleon's documents with each image as 16 continuous 4x4 patches
+  three        the first THREE_IMAGES of the draw, orders cycling through caption
+               then image, image then caption, speech then caption, caption then
+               speech, image then speech (speech units: units.safetensors, 128 codes)
 
     /usr/bin/python3 tools/scripts/build_default_data.py --mom build/tools/mom [--out data/default]
 
-needs python3-sklearn and espeak-ng; writes {three,chameleon,transfusion}.{train,val}.bin.gz,
-vq.safetensors (the image codebook) and units.safetensors (the speech units)."""
-import argparse, gzip, os, shutil, subprocess, sys, tempfile
+needs python3-pil, python3-fonttools, espeak-ng, flite and the font packages
+of FONT_PACKAGES; writes {three,chameleon,transfusion}.{train,val}.bin.gz,
+vq.safetensors and units.safetensors."""
+import argparse, concurrent.futures, gzip, hashlib, json, os, random, shutil, subprocess, sys, tempfile, zlib
 
-WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEMPLATES = ["a handwritten {w}", "the digit {w}", "this is a {w}", "a {d} written by hand", "the number {w}"]
-VOICES = [("140", "40"), ("175", "40"), ("140", "65"), ("175", "65")]  # espeak-ng -s SPEED -p PITCH
+# Debian 12 packages whose fonts the data is drawn from (apt-get install them
+# first: the script reads what is installed, and a missing package changes
+# the bytes).
+FONT_PACKAGES = """fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35
+fonts-freefont-ttf fonts-croscore fonts-crosextra-caladea fonts-crosextra-carlito fonts-texgyre fonts-lmodern
+fonts-open-sans fonts-roboto-unhinted fonts-roboto-slab fonts-lato fonts-cantarell fonts-noto-core fonts-noto-mono
+fonts-ebgaramond fonts-linuxlibertine fonts-sil-gentium fonts-sil-charis fonts-sil-andika fonts-sil-doulos fonts-stix
+fonts-comic-neue fonts-inconsolata fonts-hack-ttf fonts-firacode fonts-go fonts-jetbrains-mono fonts-cabin
+fonts-quicksand fonts-karla fonts-dosis fonts-adf-accanthis fonts-adf-baskervald fonts-adf-berenis fonts-adf-gillius
+fonts-adf-ikarius fonts-adf-irianis fonts-adf-libris fonts-adf-mekanus fonts-adf-oldania fonts-adf-romande
+fonts-adf-solothurn fonts-adf-switzera fonts-adf-tribun fonts-adf-universalis fonts-adf-verana fonts-oldstandard
+fonts-vollkorn fonts-junicode fonts-yrsa-rasa fonts-paratype fonts-oxygen fonts-mononoki fonts-anonymous-pro
+fonts-humor-sans fonts-isabella fonts-kristi fonts-breip fonts-dustin fonts-f500 fonts-femkeklaver
+fonts-goudybookletter fonts-jura fonts-play fonts-prociono fonts-radisnoir fonts-gfs-neohellenic
+fonts-averia-sans-gwf fonts-averia-serif-gwf fonts-league-spartan fonts-manrope fonts-opendin fonts-opendyslexic
+fonts-clear-sans fonts-fantasque-sans fonts-agave fonts-monofur fonts-cabinsketch fonts-dotgothic16
+fonts-eurofurence fonts-georgewilliams fonts-gotico-antiqua fonts-lindenhill fonts-millimetre fonts-okolaks
+fonts-routed-gothic fonts-rufscript fonts-staypuft fonts-summersby fonts-tomsontalks fonts-unikurdweb
+fonts-beteckna fonts-aenigma fonts-apropal fonts-bajaderka fonts-junction fonts-lemonada fonts-karmilla
+fonts-league-mono fonts-monoid fonts-ubuntu-title fonts-yanone-kaffeesatz fonts-oflb-euterpe fonts-tlwg-garuda-otf
+fonts-tlwg-kinnari-otf fonts-tlwg-laksaman-otf fonts-tlwg-loma-otf fonts-tlwg-norasi-otf fonts-tlwg-purisa-otf
+fonts-tlwg-sawasdee-otf fonts-tlwg-typist-otf fonts-tlwg-typo-otf fonts-tlwg-umpush-otf fonts-tlwg-waree-otf
+fonts-tlwg-mono-otf fonts-tlwg-typewriter-otf""".split()
+
+CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+SIZE = 16                 # image side, pixels
+RENDER = 64               # drawn at 4x, then box-filtered down
+EM = 44                   # font size at the 4x scale
+TRAIN_IMAGES = 24000
+VAL_IMAGES = 2400
+THREE_IMAGES = 8000       # the three setting's share of the draw (speech is the costly part)
+WEIGHTS = {100: "thin", 200: "extra-light", 300: "light", 400: "regular", 500: "medium", 600: "semibold",
+           700: "bold", 800: "extra-bold", 900: "black"}
+# (engine, voice, speed): espeak-ng -v VOICE -s SPEED, flite -voice VOICE
+VOICES = [("espeak-ng", "en-us", "150"), ("espeak-ng", "en", "175"), ("espeak-ng", "en-us+f3", "160"),
+          ("espeak-ng", "en+m3", "140"), ("flite", "slt", ""), ("flite", "rms", ""), ("flite", "awb", ""),
+          ("flite", "kal16", "")]
 ORDERS = {
     "three": [("text", "image"), ("image", "text"), ("audio", "text"), ("text", "audio"), ("image", "audio")],
     "chameleon": [("text", "image"), ("image", "text")],
@@ -31,7 +78,65 @@ ORDERS = {
 
 
 def run(cmd):
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def font_styles():
+    """(family, weight name, italic, path) of every installed font with all of
+    CHARS, one per (family, weight, italic), in a fixed order."""
+    from fontTools.ttLib import TTFont  # python3-fonttools
+    found = {}
+    for root, dirs, files in os.walk("/usr/share/fonts"):
+        dirs.sort()
+        for fn in sorted(files):
+            if not fn.lower().endswith((".ttf", ".otf")):
+                continue
+            path = os.path.join(root, fn)
+            try:
+                f = TTFont(path, lazy=True, fontNumber=0)
+                cmap = f.getBestCmap() or {}
+                if not all(ord(c) in cmap for c in CHARS) or "OS/2" not in f:
+                    continue
+                family = (f["name"].getDebugName(16) or f["name"].getDebugName(1) or "").strip()
+                os2 = f["OS/2"]
+                weight = WEIGHTS[min(900, max(100, int(round(os2.usWeightClass / 100.0)) * 100))]
+                italic = bool(os2.fsSelection & 1)
+            except Exception:  # a font fontTools cannot read is not used
+                continue
+            if family and family.isascii():
+                found.setdefault((family, weight, italic), path)
+    return [(fam, w, it, found[(fam, w, it)]) for fam, w, it in sorted(found)]
+
+
+def render(path, ch):
+    """ch drawn with the font at path: SIZE x SIZE grey bytes, the glyph's
+    box centred, white on black; None when it draws nothing."""
+    from PIL import Image, ImageDraw, ImageFont  # python3-pil
+    font = ImageFont.truetype(path, EM)
+    img = Image.new("L", (RENDER, RENDER), 0)
+    draw = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), ch, font=font)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    draw.text(((RENDER - (x1 - x0)) / 2 - x0, (RENDER - (y1 - y0)) / 2 - y0), ch, font=font, fill=255)
+    small = img.resize((SIZE, SIZE), Image.BOX)
+    data = small.tobytes()
+    return data if max(data) > 0 else None
+
+
+def caption(ch, family, weight, italic):
+    kind = "digit" if ch.isdigit() else "letter" if ch.islower() else "capital letter"
+    return f"the {kind} {ch} in {family} {weight}{' italic' if italic else ''}"
+
+
+def speak(work, i, text):
+    engine, voice, speed = VOICES[i % len(VOICES)]
+    wav = os.path.join(work, "wav", f"{i:05d}.wav")
+    if engine == "espeak-ng":
+        run(["espeak-ng", "-v", voice, "-s", speed, "-w", wav, text])
+    else:
+        run(["flite", "-voice", voice, "-t", text, "-o", wav])
+    return wav
 
 
 def main():
@@ -39,8 +144,6 @@ def main():
     ap.add_argument("--mom", default="build/tools/mom")
     ap.add_argument("--out", default="data/default")
     a = ap.parse_args()
-    from sklearn.datasets import load_digits  # python3-sklearn
-    digits = load_digits()
     mom = os.path.abspath(a.mom)
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -48,45 +151,69 @@ def main():
     try:
         os.makedirs(os.path.join(work, "img"))
         os.makedirs(os.path.join(work, "wav"))
-        n = len(digits.images)
-        n_train = n - n // 10
-        captions, images, wavs = [], [], []
-        for i, (img, label) in enumerate(zip(digits.images, digits.target)):
-            path = f"img/{i:04d}.pgm"
-            with open(os.path.join(work, path), "wb") as f:  # binary PGM, 17 gray levels scaled to 255
-                f.write(b"P5 8 8 255\n" + bytes(int(round(v * 255 / 16)) for v in img.flatten()))
-            images.append(path)
-            caption = TEMPLATES[i % len(TEMPLATES)].format(w=WORDS[label], d=label)
-            captions.append(caption)
-            speed, pitch = VOICES[(i // len(TEMPLATES)) % len(VOICES)]
-            key = f"{label}-{i % len(TEMPLATES)}-{speed}-{pitch}"
-            wav = f"wav/{key}.wav"
-            if not os.path.exists(os.path.join(work, wav)):
-                run(["espeak-ng", "-s", speed, "-p", pitch, "-w", os.path.join(work, wav), caption])
-            wavs.append(wav)
+        styles = font_styles()
+        seen, pool = set(), {"train": [], "val": []}
+        families = {"train": set(), "val": set()}
+        for family, weight, italic, path in styles:
+            glyphs = [render(path, c) for c in CHARS]
+            if any(g is None for g in glyphs):
+                continue
+            key = hashlib.sha256(b"".join(glyphs)).digest()
+            if key in seen:  # the same drawings as an earlier style
+                continue
+            seen.add(key)
+            split = "val" if zlib.crc32(family.encode()) % 10 == 0 else "train"
+            families[split].add(family)
+            for c, g in zip(CHARS, glyphs):
+                pool[split].append((caption(c, family, weight, italic), g))
+        print(f"styles: {len(seen)}; families: train {len(families['train'])}, held-out {len(families['val'])}; "
+              f"images: train {len(pool['train'])}, held-out {len(pool['val'])}", file=sys.stderr)
+        rng = random.Random(20251206)
+        chosen = {"train": rng.sample(pool["train"], min(TRAIN_IMAGES, len(pool["train"]))),
+                  "val": rng.sample(pool["val"], min(VAL_IMAGES, len(pool["val"])))}
+        docs = {}
+        for split, items in chosen.items():
+            rows = []
+            for i, (text, pixels) in enumerate(items):
+                path = os.path.join(work, "img", f"{split}-{i:05d}.pgm")
+                with open(path, "wb") as f:
+                    f.write(b"P5 %d %d 255\n" % (SIZE, SIZE) + pixels)
+                rows.append({"text": text, "image": path})
+            docs[split] = rows
+        # Speech for the three setting's documents that have it.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+            jobs = []
+            for split, rows in docs.items():
+                n3 = THREE_IMAGES if split == "train" else THREE_IMAGES * VAL_IMAGES // TRAIN_IMAGES
+                for i, row in enumerate(rows[:n3]):
+                    if "audio" in ORDERS["three"][i % len(ORDERS["three"])]:
+                        jobs.append((row, ex.submit(speak, work, len(jobs), row["text"])))
+            for row, job in jobs:
+                row["audio"] = job.result()
+        print(f"speech: {len(jobs)} recordings", file=sys.stderr)
         with open(os.path.join(work, "images.txt"), "w") as f:
-            f.write("".join(p + "\n" for p in images[:n_train]))
+            f.write("".join(r["image"] + "\n" for r in docs["train"]))
         with open(os.path.join(work, "audio.txt"), "w") as f:
-            f.write("".join(p + "\n" for p in sorted(set(wavs[:n_train]))))
+            f.write("".join(r["audio"] + "\n" for r in docs["train"] if "audio" in r))
         vq, units = os.path.join(work, "vq.safetensors"), os.path.join(work, "units.safetensors")
         run([mom, "data", "vq-train", "--list", os.path.join(work, "images.txt"), "--out", vq,
-             "--size", "8", "--patch", "2", "--codes", "256", "--seed", "1"])
+             "--size", str(SIZE), "--patch", "4", "--codes", "256", "--seed", "1"])
         run([mom, "data", "units-train", "--list", os.path.join(work, "audio.txt"), "--out", units,
              "--codes", "128", "--seed", "1"])
         for setting, orders in ORDERS.items():
-            for split, idx in (("train", range(n_train)), ("val", range(n_train, n))):
+            for split, rows in docs.items():
+                if setting == "three":
+                    rows = rows[:THREE_IMAGES if split == "train" else THREE_IMAGES * VAL_IMAGES // TRAIN_IMAGES]
                 manifest = os.path.join(work, f"{setting}.{split}.jsonl")
                 with open(manifest, "w") as f:
-                    for i in idx:
-                        seg = {"text": '{"text": "%s"}' % captions[i], "image": '{"image": "%s"}' % images[i],
-                               "audio": '{"audio": "%s"}' % wavs[i]}
-                        for k in range(2):  # two documents per digit, different orders
-                            first, second = orders[(i + k * 3) % len(orders)]
-                            f.write('{"segments": [%s, %s]}\n' % (seg[first], seg[second]))
+                    for i, row in enumerate(rows):
+                        first, second = orders[i % len(orders)]
+                        seg = {k: json.dumps({k: v}) for k, v in row.items()}
+                        f.write('{"segments": [%s, %s]}\n' % (seg[first], seg[second]))
                 binpath = os.path.join(work, f"{setting}.{split}.bin")
                 cmd = [mom, "data", "import", "--manifest", manifest, "--out", binpath]
                 if setting == "transfusion":  # continuous patches: no codebook
-                    cmd += ["--patch", "2", "--size", "8", "--channels", "1"]
+                    cmd += ["--patch", "4", "--size", str(SIZE), "--channels", "1"]
                 else:
                     cmd += ["--vq", vq]
                 if setting == "three":
