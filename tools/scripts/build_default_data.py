@@ -26,10 +26,12 @@ Settings, one document per image:
                then image, image then caption, speech then caption, caption then
                speech, image then speech (speech units: units.safetensors, 128 codes)
 
+    apt-get install -y python3-pil python3-fonttools espeak-ng flite \
+        $(/usr/bin/python3 tools/scripts/build_default_data.py --packages)
     /usr/bin/python3 tools/scripts/build_default_data.py --mom build/tools/mom [--out data/default]
 
 needs python3-pil, python3-fonttools, espeak-ng, flite and the font packages
-of FONT_PACKAGES; writes {three,chameleon,transfusion}.{train,val}.bin.gz,
+of FONT_PACKAGES (--packages prints them); writes {three,chameleon,transfusion}.{train,val}.bin.gz,
 vq.safetensors and units.safetensors."""
 import argparse, concurrent.futures, gzip, hashlib, json, os, random, shutil, subprocess, sys, tempfile, zlib
 
@@ -143,7 +145,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mom", default="build/tools/mom")
     ap.add_argument("--out", default="data/default")
+    ap.add_argument("--packages", action="store_true", help="print the font packages to install, and stop")
     a = ap.parse_args()
+    if a.packages:
+        print(" ".join(FONT_PACKAGES))
+        return 0
     mom = os.path.abspath(a.mom)
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)

@@ -185,23 +185,24 @@ def write_mean_csv(path, means, names):
                            [c for k in range(len(names)) for c in (num(by[k], ".5f"), num(sd[k], ".5f"))] + [n])
 
 
-def plot(path_png, csv_path, labels, title):
+def plot(path_png, csv_path, labels, title, from_step):
     """One panel per modality: each variant's mean curve over a translucent
-    +-1 sd band of the same colour. The band's lower edge is kept above 0
-    (a tenth of the mean) since the y axis is logarithmic."""
+    +-1 sd band of the same colour, from the evaluation at from_step on:
+    the steep first evaluations would squeeze the part where the variants
+    differ into a few pixels."""
     panels = []
     for k, label in enumerate(labels):
         m, sd = 4 + 2 * k, 5 + 2 * k
         parts = []
         for i, (v, _) in enumerate(VARIANTS, 1):
-            x = f"(strcol(1) eq '{v}' ? $3 / 1e12 : 1/0)"
-            parts.append(f"'{csv_path}' using {x}:(${m}-${sd} > 0 ? ${m}-${sd} : ${m}/10):(${m}+${sd}) "
+            x = f"(strcol(1) eq '{v}' && $2 >= {from_step} ? $3 / 1e12 : 1/0)"
+            parts.append(f"'{csv_path}' using {x}:(${m}-${sd}):(${m}+${sd}) "
                          f"with filledcurves fs transparent solid 0.2 noborder lc {i} notitle")
             parts.append(f"'{csv_path}' using {x}:{m} with linespoints lc {i} pt 7 ps 0.5 title '{v}'")
         panels.append(f"set title 'held-out {label} loss'\nplot " + ", \\\n  ".join(parts) + "\n")
     script = (f"set terminal png truecolor size {420 * len(labels)},400\nset output '{path_png}'\n"
               "set datafile separator ','\nset key top right\nset xlabel 'training FLOPs (10^{12})'\n"
-              "set ylabel 'held-out loss (log scale)'\nset logscale y\n"
+              "set ylabel 'held-out loss'\n"
               f"set multiplot layout 1,{len(labels)} title '{title}'\n" + "".join(panels) + "unset multiplot\n")
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
@@ -339,7 +340,8 @@ def run_setting_size(mom, a, setting, size, cfg_paths, cfg, fpt, fpt_small, seed
     stem = os.path.join(a.out, f"{setting}-{size}")
     write_seeds_csv(stem + ".seeds.csv", results, seeds, names)
     write_mean_csv(stem + ".csv", means, names)
-    plot(stem + ".png", stem + ".csv", labels, f"{setting}, {size}: mean of {len(seeds)} seeds, band +-1 sd")
+    plot(stem + ".png", stem + ".csv", labels, f"{setting}, {size}: mean of {len(seeds)} seeds, band +-1 sd, "
+         f"from step {3 * a.eval_every}", 3 * a.eval_every)
     files = [os.path.basename(stem) + e for e in (".csv", ".seeds.csv", ".png")]
     targets = results[seeds[0]]["dense"][-1][4]
     return section(setting, size, a, seeds, cfg, fpt, fpt_small, results, means, labels, spread, targets,
