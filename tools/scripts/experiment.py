@@ -5,7 +5,7 @@ over several seeds and two model sizes.
 For each setting (chameleon: text + image; three: text + image + speech;
 transfusion: text + images as patches with a diffusion loss), each size
 (small: the config mom train picks for the built-in data; large: the same
-with d_model doubled, about 4x the matmul FLOPs per token) and each seed it
+with d_model doubled, 3.2-3.4x the training FLOPs per token on the built-in data) and each seed it
 trains, on the same data and token budget: the dense model, the ablations
 that decouple one projection alone (in, x, dt, out), and Mixture-of-Mamba
 (all four). The held-out loss of each modality (for transfusion the image
@@ -71,7 +71,7 @@ def base_config(mom, work, setting, a):
 
 def size_config(base, size):
     """large: d_model doubled (every projection's in and out widths double:
-    about 4x the matmul FLOPs) with dt_rank following it, as Mamba's
+    4x the in and out projections' FLOPs, 3.2-3.4x a token's in all) with dt_rank following it, as Mamba's
     ceil(d_model / 16)."""
     if size == "small":
         return dict(base)
