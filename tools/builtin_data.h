@@ -1,5 +1,6 @@
-/* The built-in dataset of `mom train`: real data (the sklearn digits, their
- * captions, the captions spoken by espeak-ng), built by
+/* The built-in dataset of `mom train`: real data (letters and digits drawn
+ * from Debian's fonts, their captions, the captions spoken by espeak-ng and
+ * flite), built by
  * tools/scripts/build_default_data.py and compiled into the mom binary. */
 #ifndef MOM_TOOLS_BUILTIN_DATA_H
 #define MOM_TOOLS_BUILTIN_DATA_H

@@ -3,8 +3,8 @@
 bytes every time:
 
   images  letters and digits (a-z, A-Z, 0-9) rendered 16x16 grey, white on
-          black, from every font in /usr/share/fonts that has all 62 of them
-          (the packages FONT_PACKAGES names; a style whose 62 glyphs draw
+          black, from every font file of the packages FONT_PACKAGES names that
+          has all 62 of them (a style whose 62 glyphs draw
           exactly like an earlier style's, such as a script font reusing
           Noto Sans's Latin letters, is dropped)
   text    a caption that says what the image is: the character, the font
@@ -12,9 +12,11 @@ bytes every time:
           DejaVu Sans bold italic")
   speech  captions spoken by espeak-ng (four voices) and flite (four voices)
 
-The held-out split holds the font families whose CRC-32 is 0 mod 10: no
-family is in both splits, so held-out images are letters in faces the model
-never saw. Of the training images, TRAIN_IMAGES are kept, a fixed
+The held-out split holds the font families whose look-alike group (families
+with a style that draws within LOOK_ALIKE of one of another's, such as
+clones under other names) has a first name whose CRC-32 is 0 mod 10: no
+family, and no renamed copy of one, is in both splits, so held-out images
+are letters in faces the model never saw. Of the training images, TRAIN_IMAGES are kept, a fixed
 pseudo-random draw (every style and character is in the pool); of the
 held-out ones, VAL_IMAGES.
 
@@ -26,18 +28,18 @@ Settings, one document per image:
                then image, image then caption, speech then caption, caption then
                speech, image then speech (speech units: units.safetensors, 128 codes)
 
-    apt-get install -y python3-pil python3-fonttools espeak-ng flite \
+    apt-get install -y python3-pil python3-fonttools python3-numpy espeak-ng flite \
         $(/usr/bin/python3 tools/scripts/build_default_data.py --packages)
     /usr/bin/python3 tools/scripts/build_default_data.py --mom build/tools/mom [--out data/default]
 
-needs python3-pil, python3-fonttools, espeak-ng, flite and the font packages
+needs python3-pil, python3-fonttools, python3-numpy, espeak-ng, flite and the font packages
 of FONT_PACKAGES (--packages prints them); writes {three,chameleon,transfusion}.{train,val}.bin.gz,
 vq.safetensors and units.safetensors."""
 import argparse, concurrent.futures, gzip, hashlib, json, os, random, shutil, subprocess, sys, tempfile, zlib
 
 # Debian 12 packages whose fonts the data is drawn from (apt-get install them
-# first: the script reads what is installed, and a missing package changes
-# the bytes).
+# first: the script reads these packages' font files only, and refuses to
+# run when one is missing, since the bytes would differ).
 FONT_PACKAGES = """fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35
 fonts-freefont-ttf fonts-croscore fonts-crosextra-caladea fonts-crosextra-carlito fonts-texgyre fonts-lmodern
 fonts-open-sans fonts-roboto-unhinted fonts-roboto-slab fonts-lato fonts-cantarell fonts-noto-core fonts-noto-mono
@@ -66,6 +68,8 @@ EM = 44                   # font size at the 4x scale
 TRAIN_IMAGES = 24000
 VAL_IMAGES = 2400
 THREE_IMAGES = 8000       # the three setting's share of the draw (speech is the costly part)
+THREE_VAL_IMAGES = THREE_IMAGES * VAL_IMAGES // TRAIN_IMAGES
+LOOK_ALIKE = 0.04         # RMS pixel difference (0..1) under which two styles are one design
 WEIGHTS = {100: "thin", 200: "extra-light", 300: "light", 400: "regular", 500: "medium", 600: "semibold",
            700: "bold", 800: "extra-bold", 900: "black"}
 # (engine, voice, speed): espeak-ng -v VOICE -s SPEED, flite -voice VOICE
@@ -83,31 +87,71 @@ def run(cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def font_files():
+    """The .ttf and .otf files of FONT_PACKAGES, sorted: only those, so a
+    font some other package installed does not change the data. A package
+    that is not installed is refused by name."""
+    files = []
+    for pkg in FONT_PACKAGES:
+        q = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", pkg], capture_output=True, text=True)
+        if q.returncode or not q.stdout.endswith(" installed"):
+            sys.exit(f"build_default_data: font package {pkg} is not installed (apt-get install it: --packages "
+                     "lists them all); without it the data would differ")
+        listed = subprocess.run(["dpkg", "-L", pkg], check=True, capture_output=True, text=True).stdout.split("\n")
+        files += [f for f in listed if f.lower().endswith((".ttf", ".otf")) and os.path.isfile(f)]
+    return sorted(set(files))
+
+
+def weight_name(weight_class):
+    """OS/2 usWeightClass as a word; old fonts write 1-9 for 100-900, and 0
+    means unset (regular)."""
+    w = weight_class * 100 if 1 <= weight_class <= 9 else weight_class or 400
+    return WEIGHTS[min(900, max(100, int(round(w / 100.0)) * 100))]
+
+
 def font_styles():
-    """(family, weight name, italic, path) of every installed font with all of
-    CHARS, one per (family, weight, italic), in a fixed order."""
+    """(family, weight name, italic, path) of every font of font_files()
+    with all of CHARS, one per (family, weight, italic), in a fixed order."""
     from fontTools.ttLib import TTFont  # python3-fonttools
     found = {}
-    for root, dirs, files in os.walk("/usr/share/fonts"):
-        dirs.sort()
-        for fn in sorted(files):
-            if not fn.lower().endswith((".ttf", ".otf")):
+    for path in font_files():
+        try:
+            f = TTFont(path, lazy=True, fontNumber=0)
+            cmap = f.getBestCmap() or {}
+            if not all(ord(c) in cmap for c in CHARS) or "OS/2" not in f:
                 continue
-            path = os.path.join(root, fn)
-            try:
-                f = TTFont(path, lazy=True, fontNumber=0)
-                cmap = f.getBestCmap() or {}
-                if not all(ord(c) in cmap for c in CHARS) or "OS/2" not in f:
-                    continue
-                family = (f["name"].getDebugName(16) or f["name"].getDebugName(1) or "").strip()
-                os2 = f["OS/2"]
-                weight = WEIGHTS[min(900, max(100, int(round(os2.usWeightClass / 100.0)) * 100))]
-                italic = bool(os2.fsSelection & 1)
-            except Exception:  # a font fontTools cannot read is not used
-                continue
-            if family and family.isascii():
-                found.setdefault((family, weight, italic), path)
+            family = (f["name"].getDebugName(16) or f["name"].getDebugName(1) or "").strip()
+            weight = weight_name(f["OS/2"].usWeightClass)
+            italic = bool(f["OS/2"].fsSelection & 1)
+        except Exception:  # a font fontTools cannot read is not used
+            continue
+        if family and family.isascii():
+            found.setdefault((family, weight, italic), path)
     return [(fam, w, it, found[(fam, w, it)]) for fam, w, it in sorted(found)]
+
+
+def look_alike_groups(styles, glyphs):
+    """Families joined when any style of one draws like a style of the other
+    (RMS pixel difference under LOOK_ALIKE over the 62 glyphs): clones under
+    other names, such as Liberation Sans and Arimo or Nimbus Roman and
+    FreeSerif. A group goes to one split whole, so the held-out faces are
+    not training faces renamed. Returns family -> the group's first name."""
+    import numpy as np  # python3-numpy
+    X = np.stack([np.frombuffer(b"".join(g), np.uint8).astype(np.float64) / 255.0 for g in glyphs])
+    sq = (X * X).sum(1)
+    dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0) / X.shape[1])
+    parent = {fam: fam for fam, _, _, _ in styles}
+
+    def root(f):
+        while parent[f] != f:
+            f = parent[f]
+        return f
+
+    for i, j in zip(*np.nonzero(dist < LOOK_ALIKE)):
+        a, b = root(styles[i][0]), root(styles[j][0])
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # the smaller name leads: the same groups in any order
+    return {fam: root(fam) for fam in parent}
 
 
 def render(path, ch):
@@ -157,10 +201,8 @@ def main():
     try:
         os.makedirs(os.path.join(work, "img"))
         os.makedirs(os.path.join(work, "wav"))
-        styles = font_styles()
-        seen, pool = set(), {"train": [], "val": []}
-        families = {"train": set(), "val": set()}
-        for family, weight, italic, path in styles:
+        seen, kept, drawn = set(), [], []
+        for family, weight, italic, path in font_styles():
             glyphs = [render(path, c) for c in CHARS]
             if any(g is None for g in glyphs):
                 continue
@@ -168,11 +210,17 @@ def main():
             if key in seen:  # the same drawings as an earlier style
                 continue
             seen.add(key)
-            split = "val" if zlib.crc32(family.encode()) % 10 == 0 else "train"
+            kept.append((family, weight, italic, path))
+            drawn.append(glyphs)
+        group = look_alike_groups(kept, drawn)
+        pool, families = {"train": [], "val": []}, {"train": set(), "val": set()}
+        for (family, weight, italic, _), glyphs in zip(kept, drawn):
+            split = "val" if zlib.crc32(group[family].encode()) % 10 == 0 else "train"
             families[split].add(family)
             for c, g in zip(CHARS, glyphs):
                 pool[split].append((caption(c, family, weight, italic), g))
-        print(f"styles: {len(seen)}; families: train {len(families['train'])}, held-out {len(families['val'])}; "
+        print(f"styles: {len(kept)}; families: train {len(families['train'])}, held-out {len(families['val'])} "
+              f"({len(set(group.values()))} look-alike groups); "
               f"images: train {len(pool['train'])}, held-out {len(pool['val'])}", file=sys.stderr)
         rng = random.Random(20251206)
         chosen = {"train": rng.sample(pool["train"], min(TRAIN_IMAGES, len(pool["train"]))),
@@ -190,8 +238,7 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
             jobs = []
             for split, rows in docs.items():
-                n3 = THREE_IMAGES if split == "train" else THREE_IMAGES * VAL_IMAGES // TRAIN_IMAGES
-                for i, row in enumerate(rows[:n3]):
+                for i, row in enumerate(rows[:THREE_IMAGES if split == "train" else THREE_VAL_IMAGES]):
                     if "audio" in ORDERS["three"][i % len(ORDERS["three"])]:
                         jobs.append((row, ex.submit(speak, work, len(jobs), row["text"])))
             for row, job in jobs:
@@ -209,7 +256,7 @@ def main():
         for setting, orders in ORDERS.items():
             for split, rows in docs.items():
                 if setting == "three":
-                    rows = rows[:THREE_IMAGES if split == "train" else THREE_IMAGES * VAL_IMAGES // TRAIN_IMAGES]
+                    rows = rows[:THREE_IMAGES if split == "train" else THREE_VAL_IMAGES]
                 manifest = os.path.join(work, f"{setting}.{split}.jsonl")
                 with open(manifest, "w") as f:
                     for i, row in enumerate(rows):
