@@ -66,28 +66,45 @@ def base_config(mom, work, setting, a):
         shutil.rmtree(base_dir)
     mom_run([mom, "train", "--setting", setting, "--steps", "1", "--eval-batches", "1", "--out", base_dir] +
             threads(a))
-    return json.load(open(os.path.join(base_dir, "config.json")))
+    with open(os.path.join(base_dir, "config.json")) as f:
+        return json.load(f)
+
+
+def write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f)
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def size_config(base, size):
-    """large: d_model doubled (every projection's in and out widths double:
-    4x the in and out projections' FLOPs, 3.2-3.4x a token's in all) with dt_rank following it, as Mamba's
-    ceil(d_model / 16)."""
+    """large: d_model doubled, so d_inner doubles too (4x the FLOPs of
+    in_proj and out_proj; 3.2-3.4x a token's in all on the built-in data),
+    with dt_rank following it as Mamba's ceil(d_model / 16)."""
     if size == "small":
         return dict(base)
     d = 2 * base["d_model"]
     return dict(base, d_model=d, dt_rank=math.ceil(d / 16))
 
 
-def flops_per_token(mom, cfg_path):
-    """Training FLOPs per token from mom info, or None when it can't say
-    (then the summary falls back to the runs' train_flops / tokens)."""
+def model_info(mom, cfg_path):
+    """What mom info says of a config (JSON), or {} when it says nothing."""
     p = subprocess.run([mom, "info", "--config", cfg_path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                        text=True)
     try:
-        return float(json.loads(p.stdout)["train_flops_per_token"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        return json.loads(p.stdout)
+    except ValueError:
+        return {}
+
+
+def flops_per_token(mom, cfg_path):
+    """Training FLOPs per token from mom info, or None when it can't say
+    (then the summary falls back to the runs' train_flops / tokens)."""
+    v = model_info(mom, cfg_path).get("train_flops_per_token")
+    return None if v is None else float(v)
 
 
 def train(mom, run_dir, setting, cfg_path, seed, a):
@@ -101,7 +118,9 @@ def train(mom, run_dir, setting, cfg_path, seed, a):
 def evals(run_dir):
     """Rows (step, train_flops, loss, [loss by modality], [targets by modality])."""
     rows = []
-    for line in open(os.path.join(run_dir, "metrics.jsonl")):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        lines = f.readlines()
+    for line in lines:
         d = json.loads(line)
         if "eval" in d:
             e = d["eval"]
@@ -119,7 +138,7 @@ def first_reach(rows, k, target):
             if prev is None or prev[1] is None:
                 return flops
             f0, l0 = prev
-            return f0 + (flops - f0) * (l0 - target) / (l0 - cur) if l0 != cur else flops
+            return f0 + (flops - f0) * (l0 - target) / (l0 - cur)  # l0 > target >= cur
         prev = (flops, cur)
     return None
 
@@ -131,6 +150,13 @@ def mean_sd(xs):
     if not xs:
         return None, None, 0
     return statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0, len(xs)
+
+
+def rms(xs):
+    """Root mean square of the values that exist: the pooled standard error
+    of several estimates of one (averaging them would read low)."""
+    xs = [x for x in xs if x is not None]
+    return math.sqrt(sum(x * x for x in xs) / len(xs)) if xs else None
 
 
 def fmt_ms(xs, digits):
@@ -145,7 +171,7 @@ def mean_curve(seed_rows, n_mod):
     [mean by modality], [sd by modality], n_seeds). Every seed evaluates at
     the same steps, so rows align by position."""
     out = []
-    for same in zip(*seed_rows):
+    for same in zip(*seed_rows, strict=True):
         if len({r[0] for r in same}) != 1:
             die(f"seeds evaluated at different steps: {[r[0] for r in same]}")
         by = [mean_sd([r[3][k] for r in same]) for k in range(n_mod)]
@@ -217,9 +243,10 @@ def mom_eval(mom, run_dir, k_batches, a):
 def eval_spread(mom, run_dir, a, n_mod):
     """The noise of one evaluation of this model: the first half (K/2
     batches) and the whole (K), the second half by target-weighted
-    difference, and half the gap between the halves per modality: (L1 - L2)/2
-    has the variance of the whole's mean (L1 + L2)/2, so its size estimates
-    that mean's standard error. None where it can't be split."""
+    difference. With per-target variance v, L1 - L2 has variance
+    v (1/n1 + 1/n2) and the whole's mean v / n, so |L1 - L2| sqrt(n1 n2) / n
+    estimates that mean's standard error (half the gap for equal halves).
+    None where it can't be split."""
     if a.eval_batches < 2:
         return [None] * n_mod
     whole = mom_eval(mom, run_dir, a.eval_batches, a)
@@ -238,14 +265,14 @@ def eval_spread(mom, run_dir, a, n_mod):
             se.append(None)
             continue
         l2 = (lw * nw - l1 * n1) / (nw - n1)
-        se.append(abs(l1 - l2) / 2)
+        se.append(abs(l1 - l2) * math.sqrt(n1 * (nw - n1)) / nw)
     return se
 
 
 class Progress:
     """One stderr line per run, with the time left estimated from the work
-    done so far, each run weighted by its FLOPs per token (a large run
-    takes about 4 small ones)."""
+    done so far, each run weighted by its FLOPs per token (a rough guide:
+    a large run took about 2.3 small ones' time, for 3.2-3.4x the FLOPs)."""
 
     def __init__(self, weights):
         self.total, self.done, self.i, self.n = sum(weights), 0.0, 0, len(weights)
@@ -253,15 +280,29 @@ class Progress:
 
     def start(self, label):
         self.i += 1
-        el = time.time() - self.t0
-        left = f", about {el / self.done * (self.total - self.done) / 60:.0f} min left" if self.done else ""
-        print(f"[{self.i}/{self.n}] {label} ({el / 60:.1f} min elapsed{left})", file=sys.stderr, flush=True)
+        elapsed = time.time() - self.t0
+        left = f", about {elapsed / self.done * (self.total - self.done) / 60:.0f} min left" if self.done else ""
+        print(f"[{self.i}/{self.n}] {label} ({elapsed / 60:.1f} min elapsed{left})", file=sys.stderr, flush=True)
 
     def finish(self, weight):
         self.done += weight
 
 
-def section(setting, size, a, seeds, cfg, fpt, fpt_small, results, means, labels, spread, targets, wall, files):
+def params_line(params):
+    """The dense and Mixture-of-Mamba parameter counts, in all and active
+    per token, from mom info."""
+    def count(v):
+        info = params.get(v, {})
+        n, active = info.get("n_params"), info.get("n_params_active_per_token")
+        if n is None:
+            return "?"
+        return f"{n / 1e6:.2f}M" + ("" if active in (None, n) else f" ({active / 1e6:.2f}M active per token)")
+
+    return f"- parameters: dense {count('dense')}, Mixture-of-Mamba {count('mom')}"
+
+
+def section(setting, size, a, seeds, cfg, fpt, fpt_small, params, results, means, labels, spread, targets, wall,
+            files):
     """The markdown for one setting and size: the lines that describe the
     runs, then the table."""
     n_mod = len(labels)
@@ -271,24 +312,24 @@ def section(setting, size, a, seeds, cfg, fpt, fpt_small, results, means, labels
     if fpt is None:  # mom info said nothing: what the runs counted
         fpt = run_flops / tokens
     ratio = f", {fpt / fpt_small:.2f}x the small model's" if size == "large" and fpt_small else ""
-    L = [f"## {setting}, {size}", "",
-         f"- model: d_model {cfg['d_model']}, n_layer {cfg['n_layer']}, dt_rank {cfg['dt_rank']}; "
-         f"{fpt:.4g} training FLOPs per token{ratio}",
+    lines = [f"## {setting}, {size}", "",
+             f"- model: d_model {cfg['d_model']}, n_layer {cfg['n_layer']}, dt_rank {cfg['dt_rank']}; "
+             f"{fpt:.4g} training FLOPs per token{ratio}", params_line(params),
          f"- {a.steps} steps of batch {a.batch} x seq {a.seq}: {tokens} tokens and {run_flops:.4g} "
          f"training FLOPs per run; seeds {', '.join(map(str, seeds))}; evaluated every {a.eval_every} steps",
          f"- held-out targets per evaluation ({a.eval_batches} batches, the same prefix of the held-out split "
          "each time): " + ", ".join(f"{labels[k]} {targets[k]}" for k in range(n_mod)),
-         "- evaluation spread (standard error of one evaluation, as half the gap between its two halves; "
-         "mean over the seeds' final dense models): " +
-         ", ".join(f"{labels[k]} {num(mean_sd([sp[k] for sp in spread])[0], '.4f') or '-'}" for k in range(n_mod))]
+         "- evaluation spread (standard error of one evaluation, from the gap between its two halves; "
+         "root mean square over the seeds' final dense models): " +
+         ", ".join(f"{labels[k]} {num(rms([sp[k] for sp in spread]), '.4f') or '-'}" for k in range(n_mod))]
     per_seed = ", ".join(f"seed {s} {'yes' if last_is_lowest(r, IMAGE) else 'no'}" for s, r in zip(seeds, dense_s))
-    L.append(f"- dense image loss lowest at last eval: {'yes' if last_is_lowest(means['dense'], IMAGE) else 'no'} "
-             f"(mean curve; {per_seed})")
-    L += [f"- wall clock: {wall / 60:.1f} min", f"- files: {', '.join(files)}", ""]
+    mean_lowest = "yes" if last_is_lowest(means["dense"], IMAGE) else "no"
+    lines.append(f"- dense image loss lowest at last eval: {mean_lowest} (mean curve; {per_seed})")
+    lines += [f"- wall clock: {wall / 60:.1f} min", f"- files: {', '.join(files)}", ""]
     head = ([f"final {l} (mean +- sd)" for l in labels] + [f"FLOPs fraction {l}, per seed (k/n)" for l in labels] +
             [f"{l}, from mean curves" for l in labels])
-    L += ["| variant | " + " | ".join(head) + " |", "|---" * (1 + 3 * n_mod) + "|"]
-    md = means["dense"]
+    lines += ["| variant | " + " | ".join(head) + " |", "|---" * (1 + 3 * n_mod) + "|"]
+    dense_mean = means["dense"]
     for v, _ in VARIANTS:
         final = [fmt_ms([results[s][v][-1][3][k] for s in seeds], 4) for k in range(n_mod)]
         frac, from_mean = [], []
@@ -300,11 +341,11 @@ def section(setting, size, a, seeds, cfg, fpt, fpt_small, results, means, labels
                 hits.append(None if hit is None else hit / d[-1][1])
             reached = sum(h is not None for h in hits)
             frac.append(f"{fmt_ms(hits, 2)} ({reached}/{len(seeds)})")
-            t = md[-1][3][k]
+            t = dense_mean[-1][3][k]
             hit = None if t is None else first_reach(means[v], k, t)
-            from_mean.append("-" if hit is None else f"{hit / md[-1][1]:.2f}")
-        L.append(f"| {v} | " + " | ".join(final + frac + from_mean) + " |")
-    return L + [""]
+            from_mean.append("-" if hit is None else f"{hit / dense_mean[-1][1]:.2f}")
+        lines.append(f"| {v} | " + " | ".join(final + frac + from_mean) + " |")
+    return lines + [""]
 
 
 def header(a, seeds, sizes, settings):
@@ -340,11 +381,14 @@ def run_setting_size(mom, a, setting, size, cfg_paths, cfg, fpt, fpt_small, seed
     stem = os.path.join(a.out, f"{setting}-{size}")
     write_seeds_csv(stem + ".seeds.csv", results, seeds, names)
     write_mean_csv(stem + ".csv", means, names)
+    eval_steps = [row[0] for row in means["dense"]]
+    from_step = eval_steps[2] if len(eval_steps) > 3 else eval_steps[0]  # the third evaluation on
     plot(stem + ".png", stem + ".csv", labels, f"{setting}, {size}: mean of {len(seeds)} seeds, band +-1 sd, "
-         f"from step {3 * a.eval_every}", 3 * a.eval_every)
+         f"from step {from_step}", from_step)
     files = [os.path.basename(stem) + e for e in (".csv", ".seeds.csv", ".png")]
     targets = results[seeds[0]]["dense"][-1][4]
-    return section(setting, size, a, seeds, cfg, fpt, fpt_small, results, means, labels, spread, targets,
+    params = {v: model_info(mom, cfg_paths[v]) for v in ("dense", "mom")}
+    return section(setting, size, a, seeds, cfg, fpt, fpt_small, params, results, means, labels, spread, targets,
                    time.time() - t0, files)
 
 
@@ -387,7 +431,7 @@ def main():
             for v, decouple in VARIANTS:
                 paths[v] = os.path.join(a.work, setting, size, f"{v}.json")
                 os.makedirs(os.path.dirname(paths[v]), exist_ok=True)
-                json.dump(dict(cfg, decouple=decouple), open(paths[v], "w"))
+                write_json(paths[v], dict(cfg, decouple=decouple))
             fpt = flops_per_token(mom, paths["dense"])
             # The large model's ratio is against the small one of its setting,
             # even when --sizes leaves small out.
@@ -395,7 +439,7 @@ def main():
                 fpt_small = fpt
             elif fpt_small is None:
                 tmp = os.path.join(a.work, setting, "small-dense.json")
-                json.dump(size_config(base, "small"), open(tmp, "w"))
+                write_json(tmp, size_config(base, "small"))
                 fpt_small = flops_per_token(mom, tmp)
             plan.append((setting, size, paths, cfg, fpt, fpt_small))
     progress = Progress([(p[4] or 1.0) for p in plan for _ in seeds for _ in VARIANTS])
@@ -406,10 +450,10 @@ def main():
         print("\n".join(sec), flush=True)
         lines += sec
         # Written after each part, so an interrupted experiment keeps what it did.
-        open(os.path.join(a.out, "summary.md"), "w").write("\n".join(lines) + "\n")
+        write_text(os.path.join(a.out, "summary.md"), "\n".join(lines) + "\n")
     tail = f"Whole experiment: {(time.time() - t0) / 60:.1f} min wall clock."
     print(tail)
-    open(os.path.join(a.out, "summary.md"), "w").write("\n".join(lines + [tail]) + "\n")
+    write_text(os.path.join(a.out, "summary.md"), "\n".join(lines + [tail]) + "\n")
 
 
 if __name__ == "__main__":
