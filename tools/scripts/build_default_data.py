@@ -3,10 +3,10 @@
 bytes every time:
 
   images  letters and digits (a-z, A-Z, 0-9) rendered 16x16 grey, white on
-          black, from every font file of the packages FONT_PACKAGES names that
-          has all 62 of them (a style whose 62 glyphs draw
-          exactly like an earlier style's, such as a script font reusing
-          Noto Sans's Latin letters, is dropped)
+          black, from every font file of the packages FONT_PACKAGES names
+          that has all 62 of them (a style whose 62 glyphs draw exactly
+          like an earlier style's, such as a script font reusing Noto
+          Sans's Latin letters, is dropped)
   text    a caption that says what the image is: the character, the font
           family, the weight and the slant ("the capital letter G in
           DejaVu Sans bold italic")
@@ -16,9 +16,9 @@ The held-out split holds the font families whose look-alike group (families
 with a style that draws within LOOK_ALIKE of one of another's, such as
 clones under other names) has a first name whose CRC-32 is 0 mod 10: no
 family, and no renamed copy of one, is in both splits, so held-out images
-are letters in faces the model never saw. Of the training images, TRAIN_IMAGES are kept, a fixed
-pseudo-random draw (every style and character is in the pool); of the
-held-out ones, VAL_IMAGES.
+are letters in faces the model never saw. Of the training images,
+TRAIN_IMAGES are kept, a fixed pseudo-random draw (every style and
+character is in the pool); of the held-out ones, VAL_IMAGES.
 
 Settings, one document per image:
   chameleon    caption then image, or image then caption (alternating); images
@@ -32,9 +32,11 @@ Settings, one document per image:
         $(/usr/bin/python3 tools/scripts/build_default_data.py --packages)
     /usr/bin/python3 tools/scripts/build_default_data.py --mom build/tools/mom [--out data/default]
 
-needs python3-pil, python3-fonttools, python3-numpy, espeak-ng, flite and the font packages
-of FONT_PACKAGES (--packages prints them); writes {three,chameleon,transfusion}.{train,val}.bin.gz,
-vq.safetensors and units.safetensors."""
+needs python3-pil, python3-fonttools, python3-numpy, espeak-ng, flite and
+the font packages of FONT_PACKAGES (--packages prints them); writes
+{three,chameleon,transfusion}.{train,val}.bin.gz, vq.safetensors and
+units.safetensors. Debian 12's versions of these packages (Pillow,
+FreeType, espeak-ng, flite, the fonts) give the committed bytes."""
 import argparse, concurrent.futures, gzip, hashlib, json, os, random, shutil, subprocess, sys, tempfile, zlib
 
 # Debian 12 packages whose fonts the data is drawn from (apt-get install them
@@ -234,7 +236,8 @@ def main():
                     f.write(b"P5 %d %d 255\n" % (SIZE, SIZE) + pixels)
                 rows.append({"text": text, "image": path})
             docs[split] = rows
-        # Speech for the three setting's documents that have it.
+        # Speech only where the three setting's document order has it: a
+        # recording takes 40-100 ms, the slowest part of the build.
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
             jobs = []
             for split, rows in docs.items():
