@@ -100,10 +100,11 @@ def model_info(mom, cfg_path):
         return {}
 
 
-def flops_per_token(mom, cfg_path):
-    """Training FLOPs per token from mom info, or None when it can't say
-    (then the summary falls back to the runs' train_flops / tokens)."""
-    v = model_info(mom, cfg_path).get("train_flops_per_token")
+def flops_per_token(info):
+    """Training FLOPs per token from mom info's answer, or None when it
+    can't say (then the summary falls back to the runs' train_flops /
+    tokens)."""
+    v = info.get("train_flops_per_token")
     return None if v is None else float(v)
 
 
@@ -119,12 +120,12 @@ def evals(run_dir):
     """Rows (step, train_flops, loss, [loss by modality], [targets by modality])."""
     rows = []
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        lines = f.readlines()
-    for line in lines:
-        d = json.loads(line)
-        if "eval" in d:
-            e = d["eval"]
-            rows.append((d["step"], d["train_flops"], e["loss"], e["loss_by_modality"], e["targets_by_modality"]))
+        for line in f:
+            d = json.loads(line)
+            if "eval" in d:
+                e = d["eval"]
+                rows.append((d["step"], d["train_flops"], e["loss"], e["loss_by_modality"],
+                             e["targets_by_modality"]))
     return rows
 
 
@@ -240,27 +241,21 @@ def mom_eval(mom, run_dir, k_batches, a):
     return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
 
 
-def eval_spread(mom, run_dir, a, n_mod):
-    """The noise of one evaluation of this model: the first half (K/2
-    batches) and the whole (K), the second half by target-weighted
-    difference. With per-target variance v, L1 - L2 has variance
+def eval_spread(mom, run_dir, last, a, n_mod):
+    """The noise of one evaluation of this model: its run's last evaluation
+    (last, an evals() row: the whole, K batches), the first half (K/2
+    batches, mom eval: the same prefix of the held-out file), the second
+    half by target-weighted difference. With per-target variance v, L1 - L2 has variance
     v (1/n1 + 1/n2) and the whole's mean v / n, so |L1 - L2| sqrt(n1 n2) / n
     estimates that mean's standard error (half the gap for equal halves).
     None where it can't be split."""
     if a.eval_batches < 2:
         return [None] * n_mod
-    whole = mom_eval(mom, run_dir, a.eval_batches, a)
     half = mom_eval(mom, run_dir, a.eval_batches // 2, a)
-    last = evals(run_dir)[-1]
-    # mom eval with K batches reads what the run's last evaluation read: a
-    # mismatch would mean the two don't measure the same thing.
-    if abs(whole["loss"] - last[2]) > 1e-4 * max(1.0, abs(last[2])):
-        print(f"experiment: note: mom eval of {run_dir} gives {whole['loss']:.6f}, its last evaluation "
-              f"{last[2]:.6f}", file=sys.stderr)
     se = []
     for k in range(n_mod):
-        lw, l1 = whole["loss_by_modality"][k], half["loss_by_modality"][k]
-        nw, n1 = whole["targets_by_modality"][k], half["targets_by_modality"][k]
+        lw, l1 = last[3][k], half["loss_by_modality"][k]
+        nw, n1 = last[4][k], half["targets_by_modality"][k]
         if lw is None or l1 is None or n1 <= 0 or nw - n1 <= 0:
             se.append(None)
             continue
@@ -301,14 +296,14 @@ def params_line(params):
     return f"- parameters: dense {count('dense')}, Mixture-of-Mamba {count('mom')}"
 
 
-def section(setting, size, a, seeds, cfg, fpt, fpt_small, params, results, means, labels, spread, targets, wall,
-            files):
+def section(setting, size, a, seeds, cfg, fpt_small, params, results, means, labels, spread, targets, wall, files):
     """The markdown for one setting and size: the lines that describe the
     runs, then the table."""
     n_mod = len(labels)
     dense_s = [results[s]["dense"] for s in seeds]
     tokens = a.steps * a.batch * a.seq
     run_flops = dense_s[0][-1][1]
+    fpt = flops_per_token(params["dense"])
     if fpt is None:  # mom info said nothing: what the runs counted
         fpt = run_flops / tokens
     ratio = f", {fpt / fpt_small:.2f}x the small model's" if size == "large" and fpt_small else ""
@@ -360,10 +355,11 @@ def header(a, seeds, sizes, settings):
             "For transfusion the image loss is the diffusion noise MSE.", ""]
 
 
-def run_setting_size(mom, a, setting, size, cfg_paths, cfg, fpt, fpt_small, seeds, progress):
+def run_setting_size(mom, a, setting, size, cfg_paths, cfg, params, fpt_small, seeds, progress):
     """Trains every seed and variant of one setting and size, writes its
     CSVs and plot, and returns its summary lines."""
     t0 = time.time()
+    fpt = flops_per_token(params["dense"])
     n_mod = cfg["n_modalities"]
     names = MODALITIES[:n_mod]
     labels = [n + " (MSE)" if setting == "transfusion" and n == "image" else n for n in names]
@@ -376,7 +372,8 @@ def run_setting_size(mom, a, setting, size, cfg_paths, cfg, fpt, fpt_small, seed
             train(mom, run_dir, setting, cfg_paths[v], s, a)
             results[s][v] = evals(run_dir)
             progress.finish(fpt or 1.0)
-    spread = [eval_spread(mom, os.path.join(a.work, setting, size, f"seed{s}", "dense"), a, n_mod) for s in seeds]
+    spread = [eval_spread(mom, os.path.join(a.work, setting, size, f"seed{s}", "dense"), results[s]["dense"][-1], a,
+                          n_mod) for s in seeds]
     means = {v: mean_curve([results[s][v] for s in seeds], n_mod) for v, _ in VARIANTS}
     stem = os.path.join(a.out, f"{setting}-{size}")
     write_seeds_csv(stem + ".seeds.csv", results, seeds, names)
@@ -387,8 +384,7 @@ def run_setting_size(mom, a, setting, size, cfg_paths, cfg, fpt, fpt_small, seed
          f"from step {from_step}", from_step)
     files = [os.path.basename(stem) + e for e in (".csv", ".seeds.csv", ".png")]
     targets = results[seeds[0]]["dense"][-1][4]
-    params = {v: model_info(mom, cfg_paths[v]) for v in ("dense", "mom")}
-    return section(setting, size, a, seeds, cfg, fpt, fpt_small, params, results, means, labels, spread, targets,
+    return section(setting, size, a, seeds, cfg, fpt_small, params, results, means, labels, spread, targets,
                    time.time() - t0, files)
 
 
@@ -432,21 +428,21 @@ def main():
                 paths[v] = os.path.join(a.work, setting, size, f"{v}.json")
                 os.makedirs(os.path.dirname(paths[v]), exist_ok=True)
                 write_json(paths[v], dict(cfg, decouple=decouple))
-            fpt = flops_per_token(mom, paths["dense"])
+            params = {v: model_info(mom, paths[v]) for v in ("dense", "mom")}
             # The large model's ratio is against the small one of its setting,
             # even when --sizes leaves small out.
             if size == "small":
-                fpt_small = fpt
+                fpt_small = flops_per_token(params["dense"])
             elif fpt_small is None:
                 tmp = os.path.join(a.work, setting, "small-dense.json")
                 write_json(tmp, size_config(base, "small"))
-                fpt_small = flops_per_token(mom, tmp)
-            plan.append((setting, size, paths, cfg, fpt, fpt_small))
-    progress = Progress([(p[4] or 1.0) for p in plan for _ in seeds for _ in VARIANTS])
+                fpt_small = flops_per_token(model_info(mom, tmp))
+            plan.append((setting, size, paths, cfg, params, fpt_small))
+    progress = Progress([flops_per_token(p[4]["dense"]) or 1.0 for p in plan for _ in seeds for _ in VARIANTS])
     lines = header(a, seeds, sizes, settings)
     print("\n".join(lines))
-    for setting, size, paths, cfg, fpt, fpt_small in plan:
-        sec = run_setting_size(mom, a, setting, size, paths, cfg, fpt, fpt_small, seeds, progress)
+    for setting, size, paths, cfg, params, fpt_small in plan:
+        sec = run_setting_size(mom, a, setting, size, paths, cfg, params, fpt_small, seeds, progress)
         print("\n".join(sec), flush=True)
         lines += sec
         # Written after each part, so an interrupted experiment keeps what it did.
