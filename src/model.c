@@ -29,6 +29,7 @@ mom_status model_alloc(mom_ctx *ctx, const mom_config *cfg, int with_buffers, mo
     m->n_xdbl = c.dt_rank + 2 * c.d_state;
     m->chunk = MOM_SCAN_CHUNK;
     m->proj_tile = PROJ_TILE;
+    m->proj_tile_bwd = PROJ_TILE_BWD;
     m->head_block = HEAD_BLOCK;
     m->prefill_rows = PREFILL_ROWS;
     if ((s = params_build_table(m))) {

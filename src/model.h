@@ -51,8 +51,10 @@ typedef struct layer_acts {
  * leaves the state after its last position there. */
 typedef struct layer_carry { bv conv, ssm; } layer_carry;
 
-/* Most rows per projection GEMM (see block.c). */
+/* Most rows per projection GEMM (see block.c): forward, and backward
+ * (the weight and input gradients). */
 #define PROJ_TILE 1024
+#define PROJ_TILE_BWD 4096
 /* Rows of the LM head + cross-entropy per block: logits never exist for
  * the whole batch. */
 #define HEAD_BLOCK 512
@@ -98,7 +100,8 @@ struct mom_model {
     mom_config cfg;
     int d_inner, dt_rank, n_xdbl; /* n_xdbl = dt_rank + 2 d_state */
     int chunk;                    /* scan positions between stored states */
-    int proj_tile, head_block;    /* PROJ_TILE, HEAD_BLOCK (tests make them small) */
+    int proj_tile, proj_tile_bwd; /* PROJ_TILE, PROJ_TILE_BWD (tests make them small) */
+    int head_block;               /* HEAD_BLOCK (likewise) */
     int prefill_rows;             /* PREFILL_ROWS (likewise) */
 
     tensor_entry *tensors;

@@ -138,6 +138,7 @@ static void test_identical_copies_match_dense(void **st)
     mom_config cs = tu_tiny_config(3, MOM_DECOUPLE_ALL), cd = tu_tiny_config(3, 0);
     mom_model *s = tu_new_model(ctx, &cs, 1), *d = tu_new_model(ctx, &cd, 2);
     s->proj_tile = 4; /* the split model runs many small GEMM pieces, the dense one whole ones */
+    s->proj_tile_bwd = 3;
     /* Copy every dense tensor into every modality copy of the split model. */
     for (size_t i = 0; i < mom_model_n_tensors(d); i++) {
         const char *name = mom_model_tensor_name(d, i);

@@ -110,6 +110,7 @@ static void run_config_n(const char *cpu, unsigned decouple, int tie, unsigned m
     mom_model *m = tu_new_model(ctx, &c, 7);
     m->chunk = 8;      /* T = 21: chunks of 8, 8, 5 */
     m->proj_tile = 5;  /* several GEMM pieces per modality slice */
+    m->proj_tile_bwd = 6; /* the backward's own pieces, cut elsewhere */
     m->head_block = 7; /* and several LM-head blocks (42 rows) */
     randomize(m, 17);
     tu_batch b = tu_make_batch(2, 21, c.vocab_size, mod_mask, 5);
@@ -166,6 +167,7 @@ static void run_transfusion_case(const char *cpu, const char *label, float weigh
     mom_model *m = tu_new_model(ctx, &c, 7);
     m->chunk = 8;
     m->proj_tile = 5;
+    m->proj_tile_bwd = 6;
     m->head_block = 7;
     randomize(m, 23);
     /* With one term alone, text and images only: a third modality's copies
