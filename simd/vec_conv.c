@@ -11,8 +11,8 @@
 /* Positions ahead whose rows the forward prefetches: the rows are 2-4 KiB
  * apart, beyond the hardware prefetchers' reach (see conv_avx512.c). It
  * took 15-45% off the AVX2 forward (`mom bench kernels`, two sets of
- * alternating runs, AMD EPYC Zen 5); the same
- * in the backward measured no faster. */
+ * alternating runs, AMD EPYC Zen 5); the backward measured no faster with
+ * it. */
 #define PF_AHEAD 8
 
 /* The input at time tt of batch row bi, channels [d, d + n): x's row for tt
