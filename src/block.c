@@ -51,9 +51,12 @@ static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const s
  * in the input gradients than pieces of at most 1024 rows: fewer calls,
  * each of which packs the weight (input gradient) or reads and writes the
  * whole weight gradient once.
- * The forward stays at 1024: at 2048, `mom bench memory` grew from 11.8
- * to 12.8 KiB per token per layer, though oneDNN's sgemm allocated no
- * more (its allocations, logged per call, were the same). */
+ * The forward stays at 1024. In pieces of 1280-1408 rows (not 640-704)
+ * oneDNN's sgemm packs in_proj's weight into a fresh 1 MiB buffer per
+ * call, which ran in_proj about 15% faster, but glibc kept those buffers'
+ * memory: `mom bench memory` grew from 11.8 to 12.8 KiB per token per
+ * layer (12.0 with MALLOC_MMAP_THRESHOLD_=65536, which a library has no
+ * business setting). */
 typedef struct row_pieces {
     int o, n;      /* rows [o, o + n) of the part */
     int pieces;    /* how many pieces cut them */
