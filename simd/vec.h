@@ -83,32 +83,37 @@ static inline float vhsum(vf v)
 #endif
 
 /* out[n] += the sum of v[n]'s lanes, for n < 16: a transpose-and-add tree
- * (as reduce16x16 in scan_avx512.c), 16 sums in 14 vector adds where 16
- * vhsum would take 112 scalar ones. Each sum is a fixed tree, so it does
- * not depend on anything but v. */
+ * (as reduce16x16 in scan_avx512.c). With 8 lanes that is 16 sums in 14
+ * vector adds and 28 shuffles, where 16 vhsum take 112 dependent scalar
+ * adds. Each sum is a fixed tree, so it depends on nothing but v. */
+#if VW == 8
 static inline void vreduce16_add(const vf *v, float *out)
 {
-    vf a[8];
+    /* a[i]: pair sums of v[2i] (even lanes) and v[2i+1] (odd lanes). */
+    vf a[8], b[4];
     for (int i = 0; i < 8; i++)
-#if VW == 8
         a[i] = VSHUF(v[2 * i], v[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
                VSHUF(v[2 * i], v[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
-    /* a[i]: the pair sums of v[2i] (even lanes) and v[2i+1] (odd lanes). */
-    vf b[4];
+    /* b[j]: the sums of v[4j..4j+3] over lanes 0-3, then over lanes 4-7. */
     for (int j = 0; j < 4; j++)
         b[j] = VSHUF(a[2 * j], a[2 * j + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
                VSHUF(a[2 * j], a[2 * j + 1], 2, 3, 10, 11, 6, 7, 14, 15);
-    /* b[j]: v[4j..4j+3]'s sums over lanes 0-3, then over lanes 4-7. */
     for (int k = 0; k < 2; k++)
-        vstore(out + 8 * k, vload(out + 8 * k) + VSHUF(b[2 * k], b[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
-                                VSHUF(b[2 * k], b[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15));
+        vstore(out + 8 * k, vload(out + 8 * k) + (VSHUF(b[2 * k], b[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+                                                  VSHUF(b[2 * k], b[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15)));
+}
 #else
+static inline void vreduce16_add(const vf *v, float *out)
+{
+    /* a[i]: pair sums of v[2i] (even lanes) and v[2i+1] (odd lanes). */
+    vf a[8];
+    for (int i = 0; i < 8; i++)
         a[i] = VSHUF(v[2 * i], v[2 * i + 1], 0, 4, 2, 6) + VSHUF(v[2 * i], v[2 * i + 1], 1, 5, 3, 7);
     for (int j = 0; j < 4; j++)
-        vstore(out + 4 * j, vload(out + 4 * j) + VSHUF(a[2 * j], a[2 * j + 1], 0, 1, 4, 5) +
-                                VSHUF(a[2 * j], a[2 * j + 1], 2, 3, 6, 7));
-#endif
+        vstore(out + 4 * j, vload(out + 4 * j) + (VSHUF(a[2 * j], a[2 * j + 1], 0, 1, 4, 5) +
+                                                  VSHUF(a[2 * j], a[2 * j + 1], 2, 3, 6, 7)));
 }
+#endif
 
 static inline float vhmax(vf v)
 {

@@ -48,9 +48,10 @@ static proj make_proj(const mom_model *m, unsigned bit, const size_t *w, const s
  * The backward takes larger pieces than the forward. In a training step
  * (d_model 256, 3 modalities, slices of 1280-1408 rows; AMD EPYC Zen 5)
  * whole slices took 1-7% less time in the weight gradients and 2-6% less
- * in the input gradients than pieces of at most 1024 rows: fewer calls,
- * each of which packs the weight (input gradient) or reads and writes the
- * whole weight gradient once.
+ * in the input gradients than pieces of at most 1024 rows: half the
+ * calls, each of which packs the weight (input gradient) or reads and
+ * writes the whole weight gradient (weight gradient).
+ *
  * The forward stays at 1024. In pieces of 1280-1408 rows (not 640-704)
  * oneDNN's sgemm packs in_proj's weight into a fresh 1 MiB buffer per
  * call, which ran in_proj about 15% faster, but glibc kept those buffers'
