@@ -10,6 +10,7 @@
  * the reference does, for any thread count. */
 #include "column_span.h"
 #include "kernels_avx512.h"
+#include "prefetch.h"
 #include "vexp_avx512.h"
 
 #define MAX_TAPS 16
@@ -21,23 +22,23 @@
  * prefetcher stops, so without this each row's first loads wait on memory. */
 #define PREFETCH_AHEAD 8
 
-/* Ask for the n floats at p, one request per cache line. Written with
- * __builtin_prefetch: GCC 12 (Debian 12) emitted none of this file's
- * _mm_prefetch(..., _MM_HINT_T0) requests (objdump: no prefetcht0 in
- * either conv), so until this the rows were never prefetched for reading.
- * With them the backward ran 2.3x and the forward about 1.5x faster
- * (`mom bench kernels`, AMD EPYC Zen 5). */
-static inline void prefetch_floats(const float *p, int n)
+/* Ask for the n floats at p, one request per cache line. Until these
+ * helpers were always_inline (prefetch.h) GCC deleted every call to this
+ * one, so the rows were never prefetched for reading; with the reads the
+ * backward ran 2.3x and the forward about 1.5x faster (`mom bench
+ * kernels`, AMD EPYC Zen 5). */
+MOM_PREFETCH_HELPER void prefetch_floats(const float *p, int n)
 {
     for (int i = 0; i < n; i += 16) __builtin_prefetch(p + i, 0, 3);
 }
 
 /* The same for lines about to be written: prefetchw fetches them for
  * ownership, so the stores do not wait on a write-allocate's read. In the
- * backward it took 4-11% off the conv (training step, AMD EPYC Zen 5); in
- * the forward, for its output rows, it cost time, so only the backward
- * uses it. */
-static inline void prefetch_floats_w(float *p, int n)
+ * backward it took 4-11% off the conv (training step, AMD EPYC Zen 5,
+ * measured while the reads above were lost); in the forward, for its
+ * output rows, it measured no faster with the reads in place, so only the
+ * backward uses it. */
+MOM_PREFETCH_HELPER void prefetch_floats_w(float *p, int n)
 {
     for (int i = 0; i < n; i += 16) __builtin_prefetch(p + i, 1, 3);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels_avx512.h"
+#include "prefetch.h"
 #include "scan_parts.h"
 #include "vexp_avx512.h"
 
@@ -73,8 +74,8 @@ static inline void load_state(const float *src, __mmask16 mk, __m512 *s)
  * so each row would wait on the cache hierarchy. PF_AHEAD positions ahead
  * it asks for the lines it will read (and the ones it will write). */
 #define PF_AHEAD 8
-static inline void pf(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
-static inline void pf_bc(const mom_scan_args *a, size_t r)
+MOM_PREFETCH_HELPER void pf(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+MOM_PREFETCH_HELPER void pf_bc(const mom_scan_args *a, size_t r)
 {
     pf(a->Bm + r * a->ld_bc);
     pf(a->Bm + r * a->ld_bc + NS - 1);

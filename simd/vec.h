@@ -84,8 +84,9 @@ static inline float vhsum(vf v)
 
 /* out[n] += the sum of v[n]'s lanes, for n < 16: a transpose-and-add tree
  * (as reduce16x16 in scan_avx512.c). With 8 lanes that is 16 sums in 14
- * vector adds and 28 shuffles, where 16 vhsum take 112 dependent scalar
- * adds. Each sum is a fixed tree, so it depends on nothing but v. */
+ * vector adds and 28 shuffles, where 16 vhsum take 128 scalar adds (and
+ * the lane extracts). Each sum is a fixed tree, so it depends on nothing
+ * but v. */
 #if VW == 8
 static inline void vreduce16_add(const vf *v, float *out)
 {

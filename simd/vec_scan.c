@@ -9,6 +9,7 @@
  * each part adds into its own partials of dB|dC, dA_log and dD, summed in
  * part order afterwards, so a run is bit-identical for a given thread
  * count. */
+#include "prefetch.h"
 #include "scan_parts.h"
 #include "vec.h"
 
@@ -52,12 +53,13 @@ static float *carry_at(const mom_scan_args *a, int b, int d0, int *row_stride)
 /* The rows the scan walks are 2-4 KiB apart (mom_row), too far for the
  * hardware prefetchers, so each loop asks PF_AHEAD positions ahead for the
  * lines it will touch, as scan_avx512.c does (there it halved the scan's
- * time). */
+ * time). pf_w asks for a line to write: prfm pstl1keep on NEON; the AVX2
+ * build (no -mprfchw) makes it an ordinary read prefetch. */
 #define PF_AHEAD 8
-static inline void pf(const float *p) { __builtin_prefetch(p, 0, 3); }
-static inline void pf_w(float *p) { __builtin_prefetch(p, 1, 3); }
+MOM_PREFETCH_HELPER void pf(const float *p) { __builtin_prefetch(p, 0, 3); }
+MOM_PREFETCH_HELPER void pf_w(float *p) { __builtin_prefetch(p, 1, 3); }
 /* Row r's B and C (16 floats each, possibly across two lines). */
-static inline void pf_bc(const mom_scan_args *a, size_t r)
+MOM_PREFETCH_HELPER void pf_bc(const mom_scan_args *a, size_t r)
 {
     pf(a->Bm + r * a->ld_bc);
     pf(a->Bm + r * a->ld_bc + NS - 1);
@@ -65,7 +67,7 @@ static inline void pf_bc(const mom_scan_args *a, size_t r)
     pf(a->Cm + r * a->ld_bc + NS - 1);
 }
 /* What the recompute of the backward (and the forward) reads at row r. */
-static inline void pf_recompute(const mom_scan_args *a, size_t r, int d0)
+MOM_PREFETCH_HELPER void pf_recompute(const mom_scan_args *a, size_t r, int d0)
 {
     pf(a->delta + r * a->D + d0);
     pf(a->u + r * a->D + d0);
