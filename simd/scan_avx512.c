@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "kernels_avx512.h"
-#include "prefetch.h"
 #include "scan_parts.h"
+#include "scan_prefetch.h"
 #include "vexp_avx512.h"
 
 
@@ -69,20 +69,6 @@ static inline void load_state(const float *src, __mmask16 mk, __m512 *s)
     for (int n = 0; n < NS; n++) s[n] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rows, src + n, 4);
 }
 
-/* The scan walks rows of (B*L, D) matrices, 2 KiB or more apart, 64 bytes
- * per row per channel group: too far apart for the hardware prefetchers,
- * so each row would wait on the cache hierarchy. PF_AHEAD positions ahead
- * it asks for the lines it will read (and the ones it will write). */
-#define PF_AHEAD 8
-MOM_PREFETCH_HELPER void pf(const float *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
-MOM_PREFETCH_HELPER void pf_bc(const mom_scan_args *a, size_t r)
-{
-    pf(a->Bm + r * a->ld_bc);
-    pf(a->Bm + r * a->ld_bc + NS - 1);
-    pf(a->Cm + r * a->ld_bc);
-    pf(a->Cm + r * a->ld_bc + NS - 1);
-}
-
 static inline __m512 silu_gate(__m512 z) { return _mm512_mul_ps(z, mom_sigmoid512(z)); }
 
 /* C.s + D u in a fixed order, two chains (even and odd states) so the adds
@@ -118,11 +104,9 @@ static void scan_fwd_row(const mom_scan_args *a, int b, int d0, const float (*A2
         const size_t r = mom_row(a->rows, b, L, t);
         if (t + PF_AHEAD < L) {
             const size_t q = mom_row(a->rows, b, L, t + PF_AHEAD);
-            pf(a->delta + q * D + d0);
-            pf(a->u + q * D + d0);
-            pf(a->z + q * a->ld_z + d0);
-            pf(y + q * D + d0);
-            pf_bc(a, q);
+            scan_pf_inputs(a, q, d0);
+            scan_pf(a->z + q * a->ld_z + d0);
+            scan_pf(y + q * D + d0);
         }
         const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
         const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
@@ -240,21 +224,11 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
         load_state(a->states + (((size_t)b * nc + c) * D + d0) * NS, mk, s);
         for (int n = 0; n < NS; n++) _mm512_store_ps(w->S + n * 16, s[n]);
         /* The chunk's first rows, which the loop's look-ahead never asks for. */
-        for (int t = t0; t < t0 + PF_AHEAD && t < t1; t++) {
-            const size_t q = mom_row(a->rows, b, L, t);
-            pf(a->delta + q * D + d0);
-            pf(a->u + q * D + d0);
-            pf_bc(a, q);
-        }
+        for (int t = t0; t < t0 + PF_AHEAD && t < t1; t++) scan_pf_inputs(a, mom_row(a->rows, b, L, t), d0);
         for (int t = t0; t < t1; t++) {
             __asm__ volatile("" ::: "memory");
             const size_t r = mom_row(a->rows, b, L, t);
-            if (t + PF_AHEAD < t1) {
-                const size_t q = mom_row(a->rows, b, L, t + PF_AHEAD);
-                pf(a->delta + q * D + d0);
-                pf(a->u + q * D + d0);
-                pf_bc(a, q);
-            }
+            if (t + PF_AHEAD < t1) scan_pf_inputs(a, mom_row(a->rows, b, L, t + PF_AHEAD), d0);
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, a->u + r * D + d0));
             const float *Bt = a->Bm + r * a->ld_bc;
@@ -277,15 +251,7 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
              * misses then are not all taken at once. Both edges together
              * took about 6% off the backward (`mom bench kernels`, AMD
              * EPYC Zen 5). */
-            if (t - PF_AHEAD >= 0) {
-                const size_t q = mom_row(a->rows, b, L, t - PF_AHEAD);
-                pf(a->z + q * a->ld_z + d0);
-                pf(gr->dy + q * D + d0);
-                pf(gr->dz + q * gr->ld_dz + d0);
-                pf(gr->du + q * D + d0);
-                pf(gr->ddelta + q * D + d0);
-                if (gr->y) pf(gr->y + q * D + d0);
-            }
+            if (t - PF_AHEAD >= 0) scan_pf_backward(a, gr, mom_row(a->rows, b, L, t - PF_AHEAD), d0);
             const __m512 dt = _mm512_maskz_loadu_ps(mk, a->delta + r * D + d0);
             const __m512 u = _mm512_maskz_loadu_ps(mk, a->u + r * D + d0);
             const __m512 z = _mm512_maskz_loadu_ps(mk, a->z + r * a->ld_z + d0);

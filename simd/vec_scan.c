@@ -9,8 +9,8 @@
  * each part adds into its own partials of dB|dC, dA_log and dD, summed in
  * part order afterwards, so a run is bit-identical for a given thread
  * count. */
-#include "prefetch.h"
 #include "scan_parts.h"
+#include "scan_prefetch.h"
 #include "vec.h"
 
 #define NS 16 /* the d_state of the fast path */
@@ -50,30 +50,6 @@ static float *carry_at(const mom_scan_args *a, int b, int d0, int *row_stride)
     return a->carry + (size_t)b * a->D * NS + (size_t)g * 16 * NS + (size_t)(d0 - 16 * g);
 }
 
-/* The rows the scan walks are 2-4 KiB apart (mom_row), too far for the
- * hardware prefetchers, so each loop asks PF_AHEAD positions ahead for the
- * lines it will touch, as scan_avx512.c does (there it halved the scan's
- * time). pf_w asks for a line to write: prfm pstl1keep on NEON; the AVX2
- * build (no -mprfchw) makes it an ordinary read prefetch. */
-#define PF_AHEAD 8
-MOM_PREFETCH_HELPER void pf(const float *p) { __builtin_prefetch(p, 0, 3); }
-MOM_PREFETCH_HELPER void pf_w(float *p) { __builtin_prefetch(p, 1, 3); }
-/* Row r's B and C (16 floats each, possibly across two lines). */
-MOM_PREFETCH_HELPER void pf_bc(const mom_scan_args *a, size_t r)
-{
-    pf(a->Bm + r * a->ld_bc);
-    pf(a->Bm + r * a->ld_bc + NS - 1);
-    pf(a->Cm + r * a->ld_bc);
-    pf(a->Cm + r * a->ld_bc + NS - 1);
-}
-/* What the recompute of the backward (and the forward) reads at row r. */
-MOM_PREFETCH_HELPER void pf_recompute(const mom_scan_args *a, size_t r, int d0)
-{
-    pf(a->delta + r * a->D + d0);
-    pf(a->u + r * a->D + d0);
-    pf_bc(a, r);
-}
-
 /* C.s + D u, two chains (even and odd states); the backward recomputes y
  * in the same order, so it gets the forward's bits. */
 static inline vf readout(const float *Ct, const vf *s, vf Du)
@@ -101,9 +77,9 @@ static void scan_fwd_item(const mom_scan_args *a, int b, int d0, float *y)
         const size_t r = mom_row(a->rows, b, L, t);
         if (t + PF_AHEAD < L) {
             const size_t q = mom_row(a->rows, b, L, t + PF_AHEAD);
-            pf_recompute(a, q, d0);
-            pf(a->z + q * a->ld_z + d0);
-            pf_w(y + q * D + d0);
+            scan_pf_inputs(a, q, d0);
+            scan_pf(a->z + q * a->ld_z + d0);
+            scan_pf(y + q * D + d0);
         }
         const vf dt = vload_n(a->delta + r * D + d0, nl), u = vload_n(a->u + r * D + d0, nl), du = dt * u;
         const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
@@ -177,10 +153,10 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
         load_state(a->states + (((size_t)b * nc + c) * D + d0) * NS, nl, s);
         for (int n = 0; n < NS; n++) vstore(w->S + (size_t)n * VW, s[n]);
         /* The chunk's first rows, which the loop's look-ahead never asks for. */
-        for (int t = t0; t < t0 + PF_AHEAD && t < t1; t++) pf_recompute(a, mom_row(a->rows, b, L, t), d0);
+        for (int t = t0; t < t0 + PF_AHEAD && t < t1; t++) scan_pf_inputs(a, mom_row(a->rows, b, L, t), d0);
         for (int t = t0; t < t1; t++) {
             const size_t r = mom_row(a->rows, b, L, t);
-            if (t + PF_AHEAD < t1) pf_recompute(a, mom_row(a->rows, b, L, t + PF_AHEAD), d0);
+            if (t + PF_AHEAD < t1) scan_pf_inputs(a, mom_row(a->rows, b, L, t + PF_AHEAD), d0);
             const vf dt = vload_n(a->delta + r * D + d0, nl), du = dt * vload_n(a->u + r * D + d0, nl);
             const float *Bt = a->Bm + r * a->ld_bc;
             float *St = w->S + (size_t)(t - t0 + 1) * NS * VW, *Et = w->E + (size_t)(t - t0) * NS * VW;
@@ -196,15 +172,7 @@ static void scan_bwd_item(const mom_scan_args *a, const mom_scan_grads *gr, int 
             /* delta, u, B and C are in cache from the recompute. Near the
              * chunk's start this reaches into the previous chunk, whose
              * backward comes next. */
-            if (t - PF_AHEAD >= 0) {
-                const size_t q = mom_row(a->rows, b, L, t - PF_AHEAD);
-                pf(a->z + q * a->ld_z + d0);
-                pf(gr->dy + q * D + d0);
-                pf_w(gr->dz + q * gr->ld_dz + d0);
-                pf_w(gr->du + q * D + d0);
-                pf_w(gr->ddelta + q * D + d0);
-                if (gr->y) pf_w(gr->y + q * D + d0);
-            }
+            if (t - PF_AHEAD >= 0) scan_pf_backward(a, gr, mom_row(a->rows, b, L, t - PF_AHEAD), d0);
             const vf dt = vload_n(a->delta + r * D + d0, nl), u = vload_n(a->u + r * D + d0, nl);
             const vf z = vload_n(a->z + r * a->ld_z + d0, nl), gy = vload_n(gr->dy + r * D + d0, nl);
             const float *Bt = a->Bm + r * a->ld_bc, *Ct = a->Cm + r * a->ld_bc;
